@@ -1,0 +1,340 @@
+"""The grid file a researcher writes, validated as a whole, and its expansion into runs.
+
+A grid is the study design: tasks x models x settings x seeds, all trained on the
+same source languages and evaluated on the same targets. Loading reports every
+problem of the file at once (``file:line: field: message``) so a grid is fixed in
+one pass, and checks that the data exist before anything is queued: a run that
+would die after an hour of queueing on a missing ``dev.txt`` is a bad trade.
+
+Model references (field ``models[i].model``), checked in this order:
+
+1. a preset name (``tiny``, ``minilm``) is kept as is;
+2. a string that *looks like a path* -- starts with ``/``, ``.`` or ``~``, contains
+   a backslash, or has more than one ``/`` -- is a local directory, resolved
+   against the grid file's directory; it must exist and hold ``config.json``;
+3. otherwise, if ``<grid dir>/<string>/config.json`` exists, it is that local
+   directory (the same preference as ``from_pretrained``);
+4. otherwise it must be a hub id: ``name`` or ``org/name`` of ``[A-Za-z0-9._-]``.
+
+Local paths are stored absolute so a run means the same thing from any cwd.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Callable
+
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt,
+                      StrictStr, TypeAdapter, ValidationError, ValidationInfo, create_model,
+                      model_validator)
+from pydantic_core import PydanticCustomError
+
+from engine.datapaths import NER_CATALOG, DataError, SplitFiles, is_catalog_name, ner_files
+from engine.gridfile import GridError, Loc, YamlDoc, did_you_mean, load_yaml
+from engine.spec import Method, RunSpec, Setting, Task, TrainParams
+
+MODEL_PRESETS = ("tiny", "minilm")
+_NAME = re.compile(r"[A-Za-z0-9._-]+")
+_LANG = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]+)*")
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
+
+# task -> resolver of (data reference, language) to split files; a new task adds one
+DATA_RESOLVERS: dict[str, Callable[[str, str], SplitFiles]] = {"ner": ner_files}
+ALL_LANGUAGES = "*"  # key used internally when one data reference serves every language
+
+
+def _annotated(tp: Any, metadata: list[Any]) -> Any:
+    """``Annotated[tp, *metadata]``, which Python refuses for empty metadata."""
+    return Annotated[tp, *metadata] if metadata else tp
+
+
+def _fail(kind: str, message: str) -> PydanticCustomError:
+    return PydanticCustomError(kind, message)
+
+
+def _base_dir(info: ValidationInfo) -> Path:
+    return Path((info.context or {}).get("base_dir", "."))
+
+
+def _as_list(value: Any) -> Any:
+    """Axes may be written as a scalar (``task: ner``) or a list (``task: [ner]``)."""
+    return [value] if isinstance(value, str) else value
+
+
+def _check_name(value: str) -> str:
+    if not _NAME.fullmatch(value):
+        raise _fail("name", "use only letters, digits, '.', '_' and '-'")
+    return value
+
+
+def _check_lang(value: str) -> str:
+    if not _LANG.fullmatch(value):
+        raise _fail("language", f"'{value}' is not a language code (like 'en', 'swa', 'pt-BR')")
+    return value
+
+
+def looks_like_path(ref: str) -> bool:
+    """True when a model string can only be meant as a local directory."""
+    return ref.startswith(("/", ".", "~")) or "\\" in ref or ref.count("/") > 1
+
+
+def _resolve_model(ref: str, info: ValidationInfo) -> str:
+    if ref in MODEL_PRESETS:
+        return ref
+    base = _base_dir(info)
+    if looks_like_path(ref) or (base / ref / "config.json").is_file():
+        path = (base / Path(ref).expanduser()).resolve()
+        if not path.is_dir():
+            raise _fail("model_path", f"local model directory {path} does not exist")
+        if not (path / "config.json").is_file():
+            raise _fail("model_path", f"{path} has no config.json (not a saved Hugging Face model)")
+        return str(path)
+    if not _HUB_ID.fullmatch(ref):
+        raise _fail("model_ref", f"'{ref}' is not a preset ({', '.join(MODEL_PRESETS)}), a local "
+                    "directory, or a hub id like 'xlm-roberta-base' or 'org/name'")
+    return ref
+
+
+def _resolve_data_ref(ref: str, info: ValidationInfo) -> str:
+    if is_catalog_name(ref):
+        return ref
+    if not ref.strip():
+        raise _fail("data_ref", f"empty data reference; use a catalog name ({', '.join(NER_CATALOG)}) or a directory")
+    return str((_base_dir(info) / Path(ref).expanduser()).resolve())
+
+
+def _one_ref_for_all(value: Any) -> Any:
+    return {ALL_LANGUAGES: value} if isinstance(value, str) else value
+
+
+Name = Annotated[StrictStr, AfterValidator(_check_name)]
+Lang = Annotated[StrictStr, AfterValidator(_check_lang)]
+DataRef = Annotated[StrictStr, AfterValidator(_resolve_data_ref)]
+DataSpec = Annotated[dict[StrictStr, DataRef], BeforeValidator(_one_ref_for_all)]
+Seed = Annotated[StrictInt, Field(ge=0, lt=2**32)]
+
+
+class _ModelEntryBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Name = Field(description="alias used in run names, tables and exclude entries")
+    model: Annotated[StrictStr, AfterValidator(_resolve_model)]
+    method: Method
+
+    def overrides(self) -> dict[str, Any]:
+        """The TrainParams this entry sets explicitly (they beat the grid's ``train``)."""
+        return {k: getattr(self, k) for k in self.model_fields_set if k in TrainParams.model_fields}
+
+
+# One model entry: name/model/method plus every TrainParams field as an optional override,
+# with the same constraints, so `lr: -1` on a model fails exactly like it does under train:.
+ModelEntry = create_model(  # type: ignore[call-overload]
+    "ModelEntry",
+    __base__=_ModelEntryBase,
+    **{n: (_annotated(f.annotation, f.metadata), Field(None, description=f.description))
+       for n, f in TrainParams.model_fields.items()},
+)
+
+
+class Exclude(BaseModel):
+    """A partial match on one run's axes; a run matching every given key is dropped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: StrictStr | None = None
+    task: StrictStr | None = None
+    source: StrictStr | None = None
+    target: StrictStr | None = None
+    setting: StrictStr | None = None
+    seed: StrictInt | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Exclude:
+        if not self.model_fields_set:
+            raise _fail("exclude_empty", "empty exclude entry; give at least one of "
+                        + ", ".join(Exclude.model_fields))
+        return self
+
+    def matches(self, *, model: str, task: str, source: tuple[str, ...], setting: str, seed: int) -> bool:
+        """Whether the run matches every given key except ``target`` (handled per target)."""
+        return ((self.model is None or self.model == model) and (self.task is None or self.task == task)
+                and (self.source is None or self.source in source)
+                and (self.setting is None or self.setting == setting) and (self.seed is None or self.seed == seed))
+
+
+class Grid(BaseModel):
+    """A validated grid file; scalars written for axes are normalised to tuples."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    study: Name
+    task: Annotated[tuple[Task, ...], BeforeValidator(_as_list), Field(min_length=1)]
+    source: Annotated[tuple[Lang, ...], BeforeValidator(_as_list), Field(min_length=1)]
+    targets: Annotated[tuple[Lang, ...], BeforeValidator(_as_list), Field(min_length=1)]
+    data: dict[Task, DataSpec]
+    models: Annotated[tuple[ModelEntry, ...], Field(min_length=1)]  # type: ignore[valid-type]
+    settings: Annotated[tuple[Setting, ...], BeforeValidator(_as_list), Field(min_length=1)]
+    seeds: Annotated[tuple[Seed, ...], Field(min_length=1)]
+    train: TrainParams = TrainParams()
+    exclude: tuple[Exclude, ...] = ()
+
+    def data_ref(self, task: str, lang: str) -> str:
+        refs = self.data[task]
+        return refs.get(lang) or refs[ALL_LANGUAGES]
+
+
+# sections whose unknown keys get a "did you mean" hint from their own field names
+_SECTIONS: dict[str, type[BaseModel]] = {"models": ModelEntry, "train": TrainParams, "exclude": Exclude}
+_INT_LIST_ERRORS = {"list_type", "tuple_type", "int_type", "int_parsing", "int_from_float"}
+
+
+@cache
+def _field_adapter(name: str) -> TypeAdapter[Any]:
+    field = Grid.model_fields[name]
+    return TypeAdapter(_annotated(field.annotation, field.metadata))
+
+
+def _message(loc: Loc, err: Any) -> str:
+    """Pydantic's message, rewritten where it would not tell a researcher what to do."""
+    kind, value = err["type"], err.get("input")
+    if loc[0] == "seeds" and kind in _INT_LIST_ERRORS:
+        return "expected a list of integers"
+    if kind in ("string_type", "literal_error") and isinstance(value, bool):
+        return f"expected a string, got {value} (YAML reads yes/no/on/off as booleans: quote it)"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "extra_forbidden":
+        section = _SECTIONS.get(str(loc[0])) if len(loc) > 1 else Grid
+        return f"unknown key '{loc[-1]}'; " + did_you_mean(str(loc[-1]), (section or Grid).model_fields)
+    if kind == "literal_error":
+        return f"unsupported value {value!r}; allowed: {err['ctx']['expected']}"
+    if kind == "too_short":
+        return "must not be empty"
+    msg = err["msg"].removeprefix("Value error, ")
+    if msg.startswith("Input should"):
+        shown = repr(value)
+        msg = f"{msg[0].lower()}{msg[1:]} (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
+    return msg
+
+
+def _duplicates(items: tuple[Any, ...]) -> list[tuple[int, int]]:
+    """(index, index of first occurrence) of every repeated item."""
+    first: dict[Any, int] = {}
+    return [(i, first[x]) for i, x in enumerate(items) if first.setdefault(x, i) != i]
+
+
+def _check_data(v: dict[str, Any]) -> list[tuple[Loc, str]]:
+    """Every language of every task resolves to files with the splits its role needs."""
+    out: list[tuple[Loc, str]] = []
+    sources = v["source"]
+    for task in dict.fromkeys(v["task"]):
+        refs = v["data"].get(task)
+        if refs is None:
+            out.append((("data",), f"no data given for task '{task}' (e.g. {task}: masakhaner)"))
+            continue
+        for lang in dict.fromkeys(sources + v["targets"]):
+            key = lang if lang in refs else ALL_LANGUAGES
+            loc: Loc = ("data", task) if key == ALL_LANGUAGES else ("data", task, lang)
+            if key not in refs:
+                out.append((("data", task, lang), f"no data reference for language '{lang}'"))
+                continue
+            try:
+                files = DATA_RESOLVERS[task](refs[key], lang)
+            except DataError as exc:
+                near = did_you_mean(Path(refs[key]).name, NER_CATALOG)
+                hint = f" ({near})" if not is_catalog_name(refs[key]) and near.startswith("did") else ""
+                out.append((loc, f"{exc}{hint}"))
+                continue
+            role, needed = ("source", ("train", "dev")) if lang in sources else ("target", ("test",))
+            missing = [f"{s}.txt" for s in needed if files.get(s) is None]
+            if missing:
+                out.append((loc, f"language '{lang}' has no {' or '.join(missing)} in {refs[key]} "
+                                 f"(a {role} language needs {' and '.join(needed)})"))
+    return out
+
+
+def _cross_checks(v: dict[str, Any]) -> list[tuple[Loc, str]]:
+    """Checks spanning several fields; each runs when the fields it needs are valid."""
+    out: list[tuple[Loc, str]] = []
+    for field in ("source", "targets", "seeds"):
+        out += [((field, i), f"duplicate {v[field][i]!r} (already {field}[{j}])")
+                for i, j in _duplicates(v.get(field, ()))]
+    names = tuple(m.name for m in v.get("models", ()))
+    out += [(("models", i, "name"), f"duplicate model name '{names[i]}' (already models[{j}])")
+            for i, j in _duplicates(names)]
+    if "source" in v and "targets" in v:
+        out += [(("targets", i), f"'{t}' is also a source language; targets must be unseen in training")
+                for i, t in enumerate(v["targets"]) if t in v["source"]]
+    if all(k in v for k in ("task", "source", "targets", "data")):
+        out += _check_data(v)
+    axes = {"model": names if "models" in v else None, "task": v.get("task"), "source": v.get("source"),
+            "target": v.get("targets"), "setting": v.get("settings"), "seed": v.get("seeds")}
+    for i, entry in enumerate(v.get("exclude", ())):
+        for key in (k for k in Exclude.model_fields if k in entry.model_fields_set):
+            value, allowed = getattr(entry, key), axes[key]
+            if allowed is not None and value not in allowed:
+                shown = ", ".join(map(str, dict.fromkeys(allowed)))
+                out.append((("exclude", i, key), f"{value!r} matches no {key} of this grid ({shown}), "
+                            "so this exclude would do nothing"))
+    return out
+
+
+def validate_grid(doc: YamlDoc) -> Grid:
+    """Validate parsed grid data field by field, so one bad field hides no other error."""
+    context = {"base_dir": doc.path.parent}
+    issues = [doc.issue((key,), _message((key,), {"type": "extra_forbidden"}))
+              for key in doc.data if key not in Grid.model_fields]
+    values: dict[str, Any] = {}
+    for name, field in Grid.model_fields.items():
+        if name not in doc.data:
+            if field.is_required():
+                issues.append(doc.issue((name,), "required key is missing"))
+            continue
+        try:
+            values[name] = _field_adapter(name).validate_python(doc.data[name], context=context)
+        except ValidationError as exc:
+            issues += [doc.issue((name, *e["loc"]), _message((name, *e["loc"]), e)) for e in exc.errors()
+                       if not (e["type"] == "too_short" and e["input"])]  # emptied only by bad items
+    issues += [doc.issue(loc, msg) for loc, msg in _cross_checks(values)]
+    if issues:
+        raise GridError(sorted(issues, key=lambda i: i.line or 0))
+    return Grid.model_validate(doc.data, context=context)
+
+
+def load_grid(path: str | Path) -> Grid:
+    """Read, validate and data-check a grid file; raises GridError listing every problem."""
+    return validate_grid(load_yaml(path))
+
+
+def expand(grid: Grid) -> list[RunSpec]:
+    """One RunSpec per task x model x setting x seed, after excludes, without duplicates.
+
+    A zero-shot run trains once and evaluates every target, so targets are not an
+    axis; an exclude naming a target removes it from the matching runs only.
+    Hyperparameters: TrainParams defaults < grid ``train`` < the model entry.
+    """
+    specs: dict[str, RunSpec] = {}
+    for task, entry, setting, seed in itertools.product(grid.task, grid.models, grid.settings, grid.seeds):
+        axes = dict(model=entry.name, task=task, source=grid.source, setting=setting, seed=seed)
+        targets = list(grid.targets)
+        dropped = False
+        for ex in grid.exclude:
+            if ex.matches(**axes):
+                if ex.target is None:
+                    dropped = True
+                    break
+                targets = [t for t in targets if t != ex.target]
+        if dropped or not targets:
+            continue
+        train = TrainParams.model_validate({**grid.train.model_dump(), **entry.overrides()})
+        spec = RunSpec(
+            task=task, model_name=entry.name, model=entry.model, method=entry.method,
+            source=grid.source, targets=tuple(targets), setting=setting, seed=seed,
+            data={lang: grid.data_ref(task, lang) for lang in dict.fromkeys(grid.source + tuple(targets))},
+            train=train,
+        )
+        specs.setdefault(spec.spec_hash(), spec)
+    return list(specs.values())

@@ -1,0 +1,153 @@
+"""Read-only views of the database for `xltui status`, progress displays and the TUI.
+
+Small functions taking an Engine and returning plain dataclasses, so the CLI and
+the TUI show the same numbers and nothing on screen needs more than the DB.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from engine.models import QUEUED, RUNNING, STATUSES, SUCCEEDED, MetricPoint, Run, Study, Worker
+
+WORKER_STALE_S = 120.0
+
+
+@dataclass
+class RunProgress:
+    run_id: int
+    step: int | None = None
+    total_steps: int | None = None
+    loss: float | None = None
+    dev_score: float | None = None
+
+    @property
+    def fraction(self) -> float | None:
+        if self.step is None or not self.total_steps:
+            return None
+        return min(1.0, self.step / self.total_steps)
+
+
+@dataclass
+class StudySummary:
+    id: int
+    name: str
+    counts: dict[str, int] = field(default_factory=dict)
+    mean_run_s: float | None = None
+    eta_s: float | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def finished(self) -> int:
+        return self.total - self.counts.get(QUEUED, 0) - self.counts.get(RUNNING, 0)
+
+
+def study_by_name(engine: Engine, name: str) -> Study | None:
+    with Session(engine) as session:
+        return session.exec(select(Study).where(Study.name == name)).first()
+
+
+def list_runs(engine: Engine, *, study_id: int | None = None, statuses: tuple[str, ...] | None = None,
+              ids: list[int] | None = None) -> list[Run]:
+    query = select(Run).order_by(Run.id)
+    if study_id is not None:
+        query = query.where(Run.study_id == study_id)
+    if statuses:
+        query = query.where(Run.status.in_(statuses))
+    if ids is not None:
+        query = query.where(Run.id.in_(ids))
+    with Session(engine) as session:
+        return list(session.exec(query))
+
+
+def progress_of(engine: Engine, runs: list[Run]) -> dict[int, RunProgress]:
+    """Latest step, loss and dev score of each run's current attempt (one query)."""
+    attempt_to_run = {r.attempt_id: r.id for r in runs if r.attempt_id is not None}
+    out = {r.id: RunProgress(r.id) for r in runs}
+    if not attempt_to_run:
+        return out
+    latest = (
+        select(func.max(MetricPoint.id))
+        .where(MetricPoint.attempt_id.in_(list(attempt_to_run)),
+               MetricPoint.name.in_(("train_loss", "total_steps", "dev_score")))
+        .group_by(MetricPoint.attempt_id, MetricPoint.name)
+    )
+    with Session(engine) as session:
+        points = session.exec(select(MetricPoint).where(MetricPoint.id.in_(latest))).all()
+    for p in points:
+        prog = out[attempt_to_run[p.attempt_id]]
+        if p.name == "train_loss":
+            prog.step, prog.loss = p.step, p.value
+        elif p.name == "total_steps":
+            prog.total_steps = int(p.value)
+        else:
+            prog.dev_score = p.value
+    return out
+
+
+def study_summaries(engine: Engine, now: float | None = None) -> list[StudySummary]:
+    """Per study: runs per status, mean duration of succeeded runs, and an ETA."""
+    now = time.time() if now is None else now
+    with Session(engine) as session:
+        studies = {s.id: StudySummary(s.id, s.name) for s in session.exec(select(Study).order_by(Study.id))}
+        for study_id, status, n in session.exec(
+            select(Run.study_id, Run.status, func.count()).group_by(Run.study_id, Run.status)
+        ):
+            studies[study_id].counts[status] = n
+        for study_id, mean in session.exec(
+            select(Run.study_id, func.avg(Run.finished_at - Run.started_at))
+            .where(Run.status == SUCCEEDED).group_by(Run.study_id)
+        ):
+            studies[study_id].mean_run_s = mean
+    running = list_runs(engine, statuses=(RUNNING,))
+    progress = progress_of(engine, running)
+    for summary in studies.values():
+        summary.eta_s = estimate_eta(summary, [r for r in running if r.study_id == summary.id], progress, now)
+    return list(studies.values())
+
+
+def estimate_eta(summary: StudySummary, running: list[Run], progress: dict[int, RunProgress],
+                 now: float) -> float | None:
+    """Seconds until the study is done, from finished-run durations and running-run progress.
+
+    Runs are assumed to proceed one at a time per active worker (as many as are
+    running now, at least one).
+    """
+    queued = summary.counts.get(QUEUED, 0)
+    if not queued and not running:
+        return 0.0
+    per_run = summary.mean_run_s
+    remaining = 0.0
+    for run in running:
+        elapsed = now - (run.started_at or now)
+        frac = progress[run.id].fraction
+        if frac:
+            remaining += elapsed * (1 - frac) / frac
+            per_run = per_run or elapsed / frac
+        elif per_run:
+            remaining += max(per_run - elapsed, 0.0)
+    if per_run is None:
+        return None
+    return (remaining + queued * per_run) / max(1, len(running))
+
+
+def live_workers(engine: Engine, now: float | None = None) -> list[Worker]:
+    now = time.time() if now is None else now
+    with Session(engine) as session:
+        rows = session.exec(select(Worker).where(Worker.state != "stopped").order_by(Worker.id)).all()
+    return [w for w in rows if now - w.heartbeat_at < WORKER_STALE_S]
+
+
+def status_counts(runs: list[Run]) -> dict[str, int]:
+    counts = {s: 0 for s in STATUSES}
+    for r in runs:
+        counts[r.status] += 1
+    return counts

@@ -1,0 +1,269 @@
+"""The run state machine: queued → running → succeeded | failed | cancelled.
+
+Every transition is a compare-and-set UPDATE (``WHERE status = <expected>``) in
+its own short transaction, so it is atomic on SQLite and on server databases
+alike: two workers can never both win a claim, and a worker that lost its run
+(cancelled, lease expired) finds out from a zero row count.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from engine.models import (
+    CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, TERMINAL, Attempt, Run, Study,
+)
+from engine.spec import RunSpec
+
+DEFAULT_LEASE_S = 60.0
+DEFAULT_MAX_ATTEMPTS = 3
+
+
+@dataclass
+class EnqueueReport:
+    study_id: int
+    new: list[int] = field(default_factory=list)
+    existing: list[int] = field(default_factory=list)
+    requeued: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Claim:
+    run_id: int
+    attempt_id: int
+    attempt: int
+    spec_json: str
+    spec_hash: str
+
+
+def enqueue(
+    engine: Engine,
+    study: str,
+    specs: Sequence[RunSpec],
+    *,
+    grid_path: str | None = None,
+    grid_text: str | None = None,
+    rerun: bool = False,
+    priority: int = 0,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> EnqueueReport:
+    """Queue the runs of a study that are not in it yet, in one transaction.
+
+    A run already in the study (same spec hash) is left alone, whatever its state,
+    unless ``rerun``: then a finished one is queued again (its earlier attempts and
+    their results stay in the database).
+    """
+    now = time.time()
+    with Session(engine) as session:
+        row = session.exec(select(Study).where(Study.name == study)).first()
+        if row is None:
+            row = Study(name=study, grid_path=grid_path, grid_text=grid_text, created_at=now)
+            session.add(row)
+            session.flush()
+        elif grid_text is not None:
+            row.grid_path, row.grid_text = grid_path, grid_text
+        report = EnqueueReport(study_id=row.id)
+        existing = {r.spec_hash: r for r in session.exec(select(Run).where(Run.study_id == row.id))}
+        for spec in specs:
+            h = spec.spec_hash()
+            run = existing.get(h)
+            if run is None:
+                run = Run(
+                    study_id=row.id, spec_hash=h, spec_json=spec.canonical_json(),
+                    model_name=spec.model_name, method=spec.method, task=spec.task,
+                    setting=spec.setting, seed=spec.seed, source=",".join(spec.source),
+                    targets=",".join(spec.targets), priority=priority,
+                    max_attempts=max_attempts, created_at=now,
+                )
+                session.add(run)
+                session.flush()
+                existing[h] = run
+                report.new.append(run.id)
+            elif rerun and run.status in TERMINAL:
+                _reset_to_queued(run)
+                run.priority = priority
+                report.requeued.append(run.id)
+            else:
+                report.existing.append(run.id)
+        session.commit()
+    return report
+
+
+def _reset_to_queued(run: Run) -> None:
+    run.status, run.error, run.worker_id, run.lease_expires_at = QUEUED, None, None, None
+    run.finished_at = None
+    run.retry_base = run.attempts
+
+
+def claim_next(
+    engine: Engine,
+    worker_id: str,
+    device: str,
+    *,
+    lease_s: float = DEFAULT_LEASE_S,
+    study_ids: Iterable[int] | None = None,
+) -> Claim | None:
+    """Atomically take the highest-priority queued run, or None when there is none."""
+    query = select(Run.id).where(Run.status == QUEUED).order_by(Run.priority.desc(), Run.id).limit(16)
+    if study_ids is not None:
+        query = query.where(Run.study_id.in_(list(study_ids)))
+    with Session(engine) as session:
+        candidates = list(session.exec(query))
+    for run_id in candidates:
+        now = time.time()
+        with Session(engine) as session:
+            won = session.exec(  # type: ignore[call-overload]
+                update(Run)
+                .where(Run.id == run_id, Run.status == QUEUED)
+                .values(status=RUNNING, worker_id=worker_id, device=device, started_at=now,
+                        finished_at=None, lease_expires_at=now + lease_s, attempts=Run.attempts + 1)
+            ).rowcount
+            if won != 1:
+                session.rollback()
+                continue
+            run = session.get(Run, run_id)
+            attempt = Attempt(run_id=run_id, number=run.attempts, worker_id=worker_id, device=device, started_at=now)
+            session.add(attempt)
+            session.flush()
+            run.attempt_id = attempt.id
+            claim = Claim(run_id, attempt.id, attempt.number, run.spec_json, run.spec_hash)
+            session.commit()
+            return claim
+    return None
+
+
+def renew_lease(engine: Engine, run_id: int, worker_id: str, lease_s: float = DEFAULT_LEASE_S) -> bool:
+    """Heartbeat: extend the lease; False means the run is no longer ours."""
+    with Session(engine) as session:
+        n = session.exec(  # type: ignore[call-overload]
+            update(Run)
+            .where(Run.id == run_id, Run.worker_id == worker_id, Run.status == RUNNING)
+            .values(lease_expires_at=time.time() + lease_s)
+        ).rowcount
+        session.commit()
+    return n == 1
+
+
+def requeue_expired(engine: Engine, now: float | None = None) -> list[int]:
+    """Give back runs whose worker stopped renewing its lease (killed, machine lost).
+
+    A run that has used up its attempts is failed instead, so a run that kills its
+    worker every time cannot loop forever.
+    """
+    now = time.time() if now is None else now
+    with Session(engine) as session:
+        expired = list(session.exec(
+            select(Run).where(Run.status == RUNNING, Run.lease_expires_at < now)
+        ))
+    requeued = []
+    for run in expired:
+        gave_up = run.attempts - run.retry_base >= run.max_attempts
+        values = dict(worker_id=None, lease_expires_at=None)
+        if gave_up:
+            values.update(status=FAILED, finished_at=now,
+                          error=f"worker {run.worker_id} stopped renewing its lease; gave up after {run.attempts - run.retry_base} attempts")
+        else:
+            values.update(status=QUEUED)
+        with Session(engine) as session:
+            n = session.exec(  # type: ignore[call-overload]
+                update(Run).where(Run.id == run.id, Run.status == RUNNING, Run.lease_expires_at < now).values(**values)
+            ).rowcount
+            if n == 1:
+                _close_attempt(session, run.attempt_id, "lost", f"lease expired (worker {run.worker_id} vanished)", now)
+                requeued.append(run.id)
+            session.commit()
+    return requeued
+
+
+def _close_attempt(session: Session, attempt_id: int | None, outcome: str, error: str | None, now: float) -> None:
+    if attempt_id is None:
+        return
+    attempt = session.get(Attempt, attempt_id)
+    if attempt is not None and attempt.outcome is None:
+        attempt.outcome, attempt.error, attempt.finished_at = outcome, error, now
+
+
+def finish(engine: Engine, claim: Claim, worker_id: str, outcome: str, error: str | None = None) -> bool:
+    """Record how an attempt ended, if the run is still ours.
+
+    ``outcome`` is ``succeeded``, ``failed`` or ``requeued`` (the worker is shutting
+    down; the attempt does not count against the run's max_attempts).
+    """
+    now = time.time()
+    values: dict = dict(worker_id=None, lease_expires_at=None)
+    if outcome == "requeued":
+        values.update(status=QUEUED, retry_base=Run.retry_base + 1)
+    elif outcome in (SUCCEEDED, FAILED):
+        values.update(status=outcome, finished_at=now, error=error)
+    else:
+        raise ValueError(f"unknown outcome {outcome!r}")
+    with Session(engine) as session:
+        n = session.exec(  # type: ignore[call-overload]
+            update(Run).where(Run.id == claim.run_id, Run.worker_id == worker_id, Run.status == RUNNING).values(**values)
+        ).rowcount
+        lost = n != 1
+        run = session.get(Run, claim.run_id)
+        closing = outcome if not lost else (run.status if run is not None else "lost")
+        _close_attempt(session, claim.attempt_id, closing, error, now)
+        session.commit()
+    return not lost
+
+
+def cancel(engine: Engine, run_ids: Iterable[int]) -> dict[int, str]:
+    """Cancel queued or running runs; a running one is stopped by its worker's next heartbeat."""
+    return _transition(engine, run_ids, (QUEUED, RUNNING), CANCELLED)
+
+
+def retry(engine: Engine, run_ids: Iterable[int]) -> dict[int, str]:
+    """Queue failed or cancelled runs again with a fresh attempt budget."""
+    return _transition(engine, run_ids, (FAILED, CANCELLED), QUEUED)
+
+
+def _transition(engine: Engine, run_ids: Iterable[int], allowed: tuple[str, ...], target: str) -> dict[int, str]:
+    """Compare-and-set each run from one of ``allowed`` to ``target``; say what happened."""
+    messages: dict[int, str] = {}
+    for run_id in run_ids:
+        with Session(engine) as session:
+            run = session.get(Run, run_id)
+            if run is None:
+                messages[run_id] = "no such run"
+                continue
+            was = run.status
+            values: dict = dict(status=target, lease_expires_at=None)
+            if target == QUEUED:
+                values.update(error=None, worker_id=None, finished_at=None, retry_base=Run.attempts)
+            else:
+                values.update(finished_at=time.time(), error=f"cancelled while {was}")
+            n = session.exec(  # type: ignore[call-overload]
+                update(Run).where(Run.id == run_id, Run.status == was, Run.status.in_(allowed)).values(**values)
+            ).rowcount
+            session.commit()
+        if n == 1:
+            messages[run_id] = f"{was} → {target}"
+        else:
+            messages[run_id] = f"is {was}; only {' or '.join(allowed)} runs can become {target}"
+    return messages
+
+
+def set_log_path(engine: Engine, attempt_id: int, path: str) -> None:
+    with Session(engine) as session:
+        attempt = session.get(Attempt, attempt_id)
+        if attempt is not None:
+            attempt.log_path = path
+            session.add(attempt)
+            session.commit()
+
+
+def set_priority(engine: Engine, run_ids: Iterable[int], priority: int) -> int:
+    with Session(engine) as session:
+        n = session.exec(  # type: ignore[call-overload]
+            update(Run).where(Run.id.in_(list(run_ids))).values(priority=priority)
+        ).rowcount
+        session.commit()
+    return n

@@ -1,0 +1,93 @@
+"""Entry point of one run's subprocess: ``python -m engine.run_main --db URL --run N …``.
+
+It loads the stored spec, trains and evaluates, streams metrics and system samples
+to the database, and records results together with the ``succeeded`` status. It
+exits if its worker dies, so a killed worker never leaves an orphan on the GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from sqlmodel import Session
+
+from engine.models import Run
+from engine.results import record_output
+from engine.spec import RunSpec
+from engine.store import make_engine
+from engine.telemetry import MetricWriter, SystemSampler
+
+
+def _exit_with_parent(interval_s: float = 1.0) -> None:
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                print("worker process is gone; stopping this run", file=sys.stderr, flush=True)
+                os._exit(3)
+            threading.Event().wait(interval_s)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
+def _terminate(signum, _frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+def device_name() -> str:
+    import torch
+
+    return "cuda:0" if torch.cuda.is_available() else "cpu"
+
+
+def execute(spec: RunSpec, out_dir: Path, writer: MetricWriter, device: str):
+    """Dispatch on (task, method): the one place that knows which trainer runs a spec."""
+    if spec.task == "ner" and spec.method == "full":
+        from engine.train_ner import train_and_evaluate
+
+        return train_and_evaluate(spec, out_dir, writer, device)
+    raise ValueError(f"no trainer for task={spec.task} method={spec.method}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m engine.run_main")
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--run", type=int, required=True)
+    parser.add_argument("--attempt", type=int, required=True)
+    parser.add_argument("--worker", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    _exit_with_parent()
+    signal.signal(signal.SIGTERM, _terminate)
+
+    engine = make_engine(args.db)
+    with Session(engine) as session:
+        run = session.get(Run, args.run)
+        if run is None:
+            print(f"run {args.run} is not in {args.db}", file=sys.stderr)
+            return 2
+        spec = RunSpec.model_validate_json(run.spec_json)
+    print(f"run {args.run} attempt {args.attempt}: {spec.canonical_json()}", flush=True)
+
+    device = device_name()
+    writer = MetricWriter(engine, args.run, args.attempt)
+    sampler = SystemSampler(writer, device)
+    sampler.start()
+    try:
+        output = execute(spec, Path(args.out), writer, device)
+    finally:
+        sampler.stop()
+        writer.close()
+    if not record_output(engine, args.run, args.attempt, args.worker, output):
+        print("results stored, but the run is no longer this worker's (cancelled?)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

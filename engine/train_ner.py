@@ -1,0 +1,147 @@
+"""Full fine-tuning for NER: train on the source language(s), pick the best epoch on
+source dev, evaluate that checkpoint on every target's test set (zero-shot).
+
+Scores are seqeval strict IOB2 entity-level; word predictions come from each
+word's first subword. Predictions are written to files (artifacts) so a stored
+score can always be re-checked against them.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from transformers import DataCollatorForTokenClassification
+
+from engine.conll import Sentence, read_conll
+from engine.datapaths import DataError, ner_files
+from engine.labels import LabelMap, align_first_subword, predictions_to_words
+from engine.modelzoo import load_token_classifier
+from engine.ner_eval import ner_scores, write_predictions
+from engine.results import RunOutput
+from engine.spec import RunSpec
+from engine.telemetry import MetricWriter
+from engine.training import train
+
+EVAL_BATCH = 64
+
+
+@dataclass
+class Encoded:
+    sentences: list[Sentence]
+    features: list[dict[str, list[int]]]
+    word_ids: list[list[int | None]]
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def read_split(spec: RunSpec, lang: str, split: str, limit: int | None) -> list[Sentence]:
+    path = ner_files(spec.data[lang], lang).get(split)
+    if path is None:
+        raise DataError(f"{spec.data[lang]}: language '{lang}' has no {split} split")
+    return read_conll(path, limit=limit)
+
+
+def encode(tokenizer, sentences: list[Sentence], labels: LabelMap, max_length: int) -> tuple[Encoded, int]:
+    """Tokenise words and put each word's label on its first subword; counts tags mapped to O."""
+    enc = tokenizer([list(s.tokens) for s in sentences], is_split_into_words=True, truncation=True,
+                    max_length=max_length)
+    features, word_ids, n_mapped = [], [], 0
+    for i, sentence in enumerate(sentences):
+        tags, mapped = labels.map_tags(sentence.tags)
+        n_mapped += mapped
+        wids = enc.word_ids(i)
+        word_ids.append(wids)
+        features.append(dict(input_ids=enc["input_ids"][i], attention_mask=enc["attention_mask"][i],
+                             labels=align_first_subword(wids, labels.ids_of(tags))))
+    return Encoded(sentences, features, word_ids), n_mapped
+
+
+@torch.no_grad()
+def predict(model, collator, data: Encoded, labels: LabelMap, device: str) -> tuple[list[list[str]], int]:
+    """Predicted tags per word; also how many words were cut off by max_length (predicted O)."""
+    model.eval()
+    out: list[list[str]] = []
+    truncated = 0
+    for start in range(0, len(data.features), EVAL_BATCH):
+        chunk = data.features[start:start + EVAL_BATCH]
+        batch = collator([{k: v for k, v in f.items() if k != "labels"} for f in chunk])
+        logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
+        best = logits.argmax(-1).cpu().tolist()
+        for j, ids in enumerate(best):
+            sentence = data.sentences[start + j]
+            word_pred, missing = predictions_to_words(data.word_ids[start + j], ids, len(sentence))
+            truncated += missing
+            out.append(labels.tags_of(word_pred))
+    return out, truncated
+
+
+def evaluate_split(model, collator, data: Encoded, labels: LabelMap, device: str,
+                   predictions_path: Path | None = None) -> dict[str, float]:
+    pred, truncated = predict(model, collator, data, labels, device)
+    gold = [labels.map_tags(s.tags)[0] for s in data.sentences]
+    scores = ner_scores(gold, pred)
+    scores.update(n_sentences=len(data.sentences), n_words_truncated=truncated)
+    if predictions_path is not None:
+        write_predictions(predictions_path, [list(s.tokens) for s in data.sentences], gold, pred)
+    return scores
+
+
+def train_and_evaluate(spec: RunSpec, out_dir: Path, writer: MetricWriter | None, device: str,
+                       log: Callable[[str], None] = print) -> RunOutput:
+    params = spec.train
+    out_dir.mkdir(parents=True, exist_ok=True)
+    generator = seed_everything(spec.seed)
+    train_sents = [s for lang in spec.source for s in read_split(spec, lang, "train", params.max_train_sentences)]
+    dev_sents = [s for lang in spec.source for s in read_split(spec, lang, "dev", params.max_eval_sentences)]
+    tests = {lang: read_split(spec, lang, "test", params.max_eval_sentences) for lang in spec.targets}
+    labels = LabelMap.from_tags(t for s in train_sents for t in s.tags)
+    log(f"{len(train_sents)} train / {len(dev_sents)} dev sentences; labels {list(labels.labels)}")
+
+    tokenizer_text = [list(s.tokens) for s in train_sents] + [list(s.tokens) for ss in tests.values() for s in ss]
+    tokenizer, model = load_token_classifier(spec.model, list(labels.labels), max_length=params.max_length,
+                                             tokenizer_text=tokenizer_text)
+    collator = DataCollatorForTokenClassification(tokenizer)
+    train_data, _ = encode(tokenizer, train_sents, labels, params.max_length)
+    dev_data, _ = encode(tokenizer, dev_sents, labels, params.max_length)
+    loader = DataLoader(train_data.features, batch_size=params.batch_size, shuffle=True,
+                        collate_fn=collator, generator=generator)
+
+    def dev_f1() -> float:
+        return evaluate_split(model, collator, dev_data, labels, device)["f1"]
+
+    report, best_state = train(model, loader, params, dev_f1, writer, device, log)
+    model.load_state_dict(best_state)
+
+    output = RunOutput()
+    source_tag = "+".join(spec.source)
+    output.add_scores(source_tag, "dev", evaluate_split(model, collator, dev_data, labels, device,
+                                                        out_dir / "predictions-dev.txt"))
+    output.artifacts.append(("predictions", str(out_dir / "predictions-dev.txt"), source_tag))
+    output.add_scores(source_tag, "train", dict(best_epoch=report.best_epoch, epochs_run=report.epochs_run,
+                                                steps=report.steps, train_seconds=report.seconds,
+                                                examples_per_s=report.examples_per_s))
+    for lang, sentences in tests.items():
+        data, n_mapped = encode(tokenizer, sentences, labels, params.max_length)
+        path = out_dir / f"predictions-{lang}-test.txt"
+        scores = evaluate_split(model, collator, data, labels, device, path)
+        scores["n_tags_mapped_to_O"] = n_mapped
+        output.add_scores(lang, "test", scores)
+        output.artifacts.append(("predictions", str(path), lang))
+        log(f"{lang} test: F1 {scores['f1']:.4f} P {scores['precision']:.4f} R {scores['recall']:.4f}")
+
+    checkpoint = out_dir / "checkpoint"
+    model.save_pretrained(checkpoint)
+    tokenizer.save_pretrained(checkpoint)
+    output.artifacts.append(("checkpoint", str(checkpoint), None))
+    return output

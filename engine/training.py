@@ -1,0 +1,110 @@
+"""The optimisation loop shared by every method: AdamW, linear warm-up/decay, early stopping.
+
+The loop is task-agnostic: it gets a model, a DataLoader and an ``evaluate``
+callback returning the dev score to maximise, and keeps the best weights (in
+memory, on the CPU) so the caller evaluates and saves the selected checkpoint.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from transformers import get_linear_schedule_with_warmup
+
+from engine.spec import TrainParams
+from engine.telemetry import MetricWriter
+
+NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "LayerNorm.bias")
+
+
+@dataclass
+class TrainReport:
+    best_score: float
+    best_epoch: int
+    epochs_run: int
+    steps: int
+    seconds: float
+    examples_per_s: float
+    stopped_early: bool
+
+
+def make_optimizer(model: torch.nn.Module, params: TrainParams) -> torch.optim.Optimizer:
+    """AdamW with no weight decay on biases and LayerNorm weights (BERT recipe)."""
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for n, p in named if not any(k in n for k in NO_DECAY)], "weight_decay": params.weight_decay},
+        {"params": [p for n, p in named if any(k in n for k in NO_DECAY)], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=params.lr)
+
+
+def autocast_dtype(device: str, precision: str) -> torch.dtype | None:
+    """bf16 autocast on CUDA GPUs that support it under ``auto``; full precision otherwise."""
+    if device.startswith("cuda") and precision == "auto" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
+def train(
+    model: torch.nn.Module,
+    loader: torch.utils.data.DataLoader,
+    params: TrainParams,
+    evaluate: Callable[[], float],
+    writer: MetricWriter | None,
+    device: str,
+    log: Callable[[str], None] = print,
+) -> tuple[TrainReport, dict[str, torch.Tensor]]:
+    """Train with early stopping on ``evaluate()``; returns the report and the best state dict."""
+    model.to(device)
+    optimizer = make_optimizer(model, params)
+    total_steps = params.epochs * len(loader)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(params.warmup_ratio * total_steps), total_steps)
+    dtype = autocast_dtype(device, params.precision)
+    if writer:
+        writer.log(0, total_steps=total_steps)
+    best, best_epoch, best_state, bad_epochs, step, n_examples = float("-inf"), 0, None, 0, 0, 0
+    last_loss = float("nan")
+    started = time.perf_counter()
+    epoch = 0
+    for epoch in range(1, params.epochs + 1):
+        model.train()
+        window_t, window_n = time.perf_counter(), 0
+        for batch in loader:
+            batch = {k: v.to(device) for k, v in batch.items()}
+            with torch.autocast(device_type=device.split(":")[0], dtype=dtype, enabled=dtype is not None):
+                loss = model(**batch).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), params.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            last_loss = float(loss.detach())
+            size = int(batch["input_ids"].shape[0])
+            n_examples += size
+            window_n += size
+            if writer:
+                values = dict(train_loss=last_loss, lr=scheduler.get_last_lr()[0])
+                if step % 10 == 0 or step == total_steps:
+                    values["examples_per_s"] = window_n / max(time.perf_counter() - window_t, 1e-9)
+                    window_t, window_n = time.perf_counter(), 0
+                writer.log(step, **values)
+        score = evaluate()
+        if writer:
+            writer.log(step, dev_score=score, epoch=epoch)
+        log(f"epoch {epoch}: step {step}/{total_steps} loss {last_loss:.4f} dev {score:.4f}")
+        if score > best:
+            best, best_epoch, bad_epochs = score, epoch, 0
+            best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        else:
+            bad_epochs += 1
+            if bad_epochs >= params.patience:
+                log(f"early stop: no dev improvement for {bad_epochs} epochs")
+                break
+    seconds = time.perf_counter() - started
+    report = TrainReport(best, best_epoch, epoch, step, seconds, n_examples / max(seconds, 1e-9),
+                         stopped_early=epoch < params.epochs)
+    return report, best_state or {}

@@ -1,0 +1,238 @@
+"""The long-lived worker loop: claim a run, execute it in a subprocess, record the outcome.
+
+One ``Slot`` per device (a GPU index or the CPU). Each run executes in its own
+process (``python -m engine.run_main``), in its own session so a Ctrl-C at the
+terminal reaches the worker, not the run; a CUDA OOM or a segfault kills one run,
+not the queue. While the run executes, the slot renews its lease; when the lease
+renewal fails the run was cancelled (or taken over) and the process is killed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from engine import queue
+from engine.models import FAILED, QUEUED, RUNNING, SUCCEEDED, Run
+from engine.models import Worker as WorkerRow
+
+ARTIFACTS_ENV = "XLTUI_ARTIFACTS"
+STDERR_TAIL_CHARS = 4000
+
+
+def artifacts_root(db_url: str) -> Path:
+    """Where runs write checkpoints and logs: $XLTUI_ARTIFACTS, else beside the SQLite file."""
+    if os.environ.get(ARTIFACTS_ENV):
+        return Path(os.environ[ARTIFACTS_ENV]).expanduser().resolve()
+    if db_url.startswith("sqlite:///"):
+        return Path(db_url[len("sqlite:///"):]).parent / "xltui-artifacts"
+    return Path.cwd() / "xltui-artifacts"
+
+
+@dataclass
+class SlotOptions:
+    db_url: str
+    device: str  # "cpu" or "cuda:N"
+    lease_s: float = queue.DEFAULT_LEASE_S
+    poll_s: float = 1.0
+    exit_when_idle: bool = False
+    study_ids: tuple[int, ...] | None = None
+
+
+def tail(path: Path, chars: int = STDERR_TAIL_CHARS) -> str:
+    """The end of a run's log: what a user needs to see why it failed."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - chars))
+            return fh.read().decode("utf-8", "replace").strip()
+    except FileNotFoundError:
+        return "(no log was written)"
+
+
+def describe_exit(rc: int) -> str:
+    if rc < 0:
+        name = signal.Signals(-rc).name
+        hint = " (killed from outside: out of memory?)" if -rc == signal.SIGKILL else ""
+        return f"run process was killed by {name}{hint}"
+    return f"run process exited with status {rc}"
+
+
+class Slot:
+    """Works through the queue on one device until stopped."""
+
+    def __init__(self, engine: Engine, opts: SlotOptions, notify: Callable[[str], None] | None = None):
+        self.engine, self.opts = engine, opts
+        self.notify = notify or (lambda _msg: None)
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{opts.device}"
+        self.stop_claiming = threading.Event()  # finish the current run, take no more
+        self.abort = threading.Event()  # stop the current run too; it is re-queued
+        self.proc: subprocess.Popen | None = None
+        self.runs_done = 0
+
+    # -- bookkeeping in the workers table -------------------------------------------
+    def _beat(self, state: str, run_id: int | None) -> None:
+        now = time.time()
+        with Session(self.engine) as session:
+            row = session.get(WorkerRow, self.worker_id)
+            if row is None:
+                host, pid, _ = self.worker_id.split(":", 2)
+                row = WorkerRow(id=self.worker_id, host=host, pid=int(pid), device=self.opts.device,
+                                started_at=now, heartbeat_at=now)
+            row.heartbeat_at, row.state, row.current_run_id = now, state, run_id
+            session.add(row)
+            session.commit()
+
+    def _idle(self) -> bool:
+        """Nothing left for this slot: no queued run it may take, none running in its studies."""
+        with Session(self.engine) as session:
+            q = select(func.count()).select_from(Run).where(Run.status.in_((QUEUED, RUNNING)))
+            if self.opts.study_ids is not None:
+                q = q.where(Run.study_id.in_(self.opts.study_ids))
+            else:
+                q = q.where(Run.status == QUEUED)
+            return session.exec(q).one() == 0
+
+    # -- the loop ---------------------------------------------------------------------
+    def run_forever(self) -> int:
+        self._beat("idle", None)
+        try:
+            while not self.stop_claiming.is_set():
+                queue.requeue_expired(self.engine)
+                claim = queue.claim_next(self.engine, self.worker_id, self.opts.device,
+                                         lease_s=self.opts.lease_s, study_ids=self.opts.study_ids)
+                if claim is None:
+                    if self.opts.exit_when_idle and self._idle():
+                        break
+                    self._beat("idle", None)
+                    self.stop_claiming.wait(self.opts.poll_s)
+                    continue
+                self.notify(f"run {claim.run_id} started on {self.opts.device} (attempt {claim.attempt})")
+                started = time.time()
+                outcome = self.execute(claim)
+                self.notify(f"run {claim.run_id} {outcome} after {time.time() - started:.0f}s")
+                self.runs_done += 1
+        finally:
+            self._beat("stopped", None)
+        return self.runs_done
+
+    def _command(self, claim: queue.Claim, out_dir: Path) -> list[str]:
+        return [sys.executable, "-m", "engine.run_main", "--db", self.opts.db_url, "--run", str(claim.run_id),
+                "--attempt", str(claim.attempt_id), "--worker", self.worker_id, "--out", str(out_dir)]
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ, CUDA_DEVICE_ORDER="PCI_BUS_ID", PYTHONUNBUFFERED="1")
+        env["CUDA_VISIBLE_DEVICES"] = self.opts.device.split(":")[1] if self.opts.device.startswith("cuda:") else ""
+        return env
+
+    def execute(self, claim: queue.Claim) -> str:
+        """Run one claimed run to its end; returns the outcome recorded."""
+        out_dir = artifacts_root(self.opts.db_url) / f"run-{claim.run_id}-{claim.spec_hash}" / f"attempt-{claim.attempt}"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        log_path = out_dir / "run.log"
+        self._beat("busy", claim.run_id)
+        queue.set_log_path(self.engine, claim.attempt_id, str(log_path))
+        with open(log_path, "ab") as log:
+            self.proc = subprocess.Popen(self._command(claim, out_dir), stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, env=self._env(), start_new_session=True,
+                                         cwd=os.getcwd())
+            lost = aborted = False
+            beat_every = max(0.2, self.opts.lease_s / 4)
+            while True:
+                try:
+                    rc = self.proc.wait(timeout=beat_every)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                if self.abort.is_set() and not aborted:
+                    aborted = True
+                    self._kill()
+                elif not queue.renew_lease(self.engine, claim.run_id, self.worker_id, self.opts.lease_s):
+                    lost = True
+                    self._kill()
+                else:
+                    self._beat("busy", claim.run_id)
+        self.proc = None
+        if lost:
+            queue.finish(self.engine, claim, self.worker_id, FAILED, "run was cancelled or taken over; process stopped")
+            return "lost"
+        if aborted:
+            queue.finish(self.engine, claim, self.worker_id, "requeued", "worker stopped; run re-queued")
+            return "requeued"
+        with Session(self.engine) as session:
+            run = session.get(Run, claim.run_id)
+            status = run.status if run else None
+        if rc == 0 and status == SUCCEEDED:
+            return SUCCEEDED
+        if rc == 0:
+            error = "run process exited without recording results"
+        else:
+            error = f"{describe_exit(rc)}; log {log_path}, last lines:\n{tail(log_path)}"
+        queue.finish(self.engine, claim, self.worker_id, FAILED, error)
+        return FAILED
+
+    def _kill(self, grace_s: float = 10.0) -> None:
+        """SIGTERM the run's process group, then SIGKILL if it will not go."""
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+class DeviceError(ValueError):
+    """A device flag that names no usable device."""
+
+
+def parse_devices(cpu: bool, gpus: str | None) -> list[str]:
+    """``--cpu`` / ``--gpus 0,1`` as device names; neither means every visible GPU, else the CPU."""
+    if cpu and gpus:
+        raise DeviceError("--cpu and --gpus exclude each other")
+    if gpus:
+        try:
+            indices = [int(g) for g in gpus.split(",") if g.strip() != ""]
+        except ValueError:
+            raise DeviceError(f"--gpus: expected comma-separated GPU indices like 0,1, got {gpus!r}") from None
+        available = count_gpus()
+        missing = [i for i in indices if i < 0 or i >= available]
+        if missing or not indices:
+            raise DeviceError(f"--gpus {gpus}: this machine has {available} GPU(s) visible to NVML"
+                              + ("; use --cpu" if not available else f" (indices 0..{available - 1})"))
+        return [f"cuda:{i}" for i in indices]
+    if cpu:
+        return ["cpu"]
+    return [f"cuda:{i}" for i in range(count_gpus())] or ["cpu"]
+
+
+def count_gpus() -> int:
+    """GPUs visible through NVML, without importing torch."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        return int(pynvml.nvmlDeviceGetCount())
+    except Exception:  # no driver / no NVML: a CPU-only machine
+        return 0
+
+
+def run_slots(engine: Engine, slots: Iterable[Slot]) -> list[threading.Thread]:
+    threads = [threading.Thread(target=s.run_forever, name=s.worker_id, daemon=True) for s in slots]
+    for t in threads:
+        t.start()
+    return threads

@@ -1,0 +1,1 @@
+"""xltui: terminal experiment manager for cross-lingual transfer studies."""

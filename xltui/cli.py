@@ -1,0 +1,181 @@
+"""`xltui` command line: queue a grid, run workers, inspect and steer the queue.
+
+Start-up stays light: typer and rich only at import; the engine (SQLModel,
+pydantic) is imported inside each command, and torch never (training runs in
+worker subprocesses). `xltui --help` must answer at once on a busy GPU box.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from xltui.cli_grid import grid_app
+from xltui.errors import UserError, handle_errors
+
+app = typer.Typer(
+    name="xltui", no_args_is_help=True, add_completion=False, rich_markup_mode="rich",
+    help="Cross-lingual transfer experiments: grids → queue → workers → results in SQLite.",
+)
+app.add_typer(grid_app, name="grid")
+console = Console()
+err = Console(stderr=True)
+
+DbOpt = Annotated[Optional[str], typer.Option(
+    "--db", envvar="XLTUI_DB", help="database path or SQLAlchemy URL [default: ./experiments.db]")]
+CpuOpt = Annotated[bool, typer.Option("--cpu", help="run on the CPU")]
+GpusOpt = Annotated[Optional[str], typer.Option("--gpus", help="GPU indices, e.g. 0,1 (one slot per GPU)")]
+LeaseOpt = Annotated[float, typer.Option("--lease", min=1.0, help="lease seconds; a run whose worker stops "
+                                         "renewing it for this long is re-queued")]
+
+
+@app.command()
+@handle_errors
+def run(
+    grid: Annotated[Path, typer.Option("--grid", "-g", help="grid YAML file", dir_okay=False)],
+    db: DbOpt = None,
+    detach: Annotated[bool, typer.Option("--detach", help="queue, start a background worker, return")] = False,
+    rerun: Annotated[bool, typer.Option("--rerun", help="queue again runs that already finished")] = False,
+    priority: Annotated[int, typer.Option("--priority", help="higher runs first")] = 0,
+    max_attempts: Annotated[int, typer.Option("--max-attempts", min=1, help="attempts before a run whose "
+                                              "worker keeps vanishing is failed")] = 3,
+    cpu: CpuOpt = False,
+    gpus: GpusOpt = None,
+    lease: LeaseOpt = 60.0,
+) -> None:
+    """Queue a grid's runs and work through them here, with live progress."""
+    from engine.grid import expand, load_grid
+    from engine.queue import enqueue
+    from engine.store import db_url, open_db
+    from engine.worker import parse_devices
+
+    devices = parse_devices(cpu, gpus)  # a bad flag fails before anything is written
+    spec = load_grid(grid)
+    specs = expand(spec)
+    engine = open_db(db)
+    report = enqueue(engine, spec.study, specs, grid_path=str(grid.resolve()), grid_text=grid.read_text(),
+                     rerun=rerun, priority=priority, max_attempts=max_attempts)
+    console.print(f"study [bold]{spec.study}[/]: {len(specs)} runs in the grid — {len(report.new)} new, "
+                  f"{len(report.requeued)} re-queued, {len(report.existing)} already in the database")
+    if detach:
+        from xltui.detach import start_detached_worker
+
+        pid, log = start_detached_worker(db_url(db), devices, lease)
+        console.print(f"worker started in the background (pid {pid}); log: {log}\n"
+                      f"watch it with `xltui status`, stop it with `kill {pid}`")
+        return
+    from xltui.foreground import run_foreground
+
+    failed = run_foreground(engine, db_url(db), report.study_id, devices, lease, console)
+    if failed:
+        err.print(f"[red]{len(failed)} run(s) failed[/]: {', '.join(map(str, failed))} — "
+                  "see `xltui status --failed` for why, `xltui retry ID…` to try again")
+        raise typer.Exit(1)
+
+
+@app.command()
+@handle_errors
+def worker(
+    db: DbOpt = None,
+    cpu: CpuOpt = False,
+    gpus: GpusOpt = None,
+    exit_when_idle: Annotated[bool, typer.Option("--exit-when-idle", help="exit when no queued run is left")] = False,
+    study: Annotated[Optional[str], typer.Option("--study", help="take runs of this study only")] = None,
+    lease: LeaseOpt = 60.0,
+    poll: Annotated[float, typer.Option("--poll", min=0.05, help="seconds between queue polls when idle")] = 1.0,
+) -> None:
+    """Long-lived worker: claims queued runs and executes each in its own subprocess."""
+    from engine.queries import study_by_name
+    from engine.store import db_url, open_db
+    from engine.worker import Slot, SlotOptions, parse_devices
+    from xltui.foreground import stop_on_signals
+
+    devices = parse_devices(cpu, gpus)
+    engine = open_db(db)
+    study_ids = None
+    if study is not None:
+        row = study_by_name(engine, study)
+        if row is None:
+            raise UserError(f"--study: no study named {study!r} in {db_url(db)}")
+        study_ids = (row.id,)
+    slots = [Slot(engine, SlotOptions(db_url(db), d, lease_s=lease, poll_s=poll, exit_when_idle=exit_when_idle,
+                                      study_ids=study_ids), notify=console.print) for d in devices]
+    stop_on_signals(slots, console)
+    from engine.worker import run_slots
+
+    console.print(f"worker on {', '.join(devices)} — database {db_url(db)}")
+    for thread in run_slots(engine, slots):
+        while thread.is_alive():
+            thread.join(0.5)
+    console.print(f"worker stopped after {sum(s.runs_done for s in slots)} run(s)")
+
+
+@app.command()
+@handle_errors
+def status(
+    db: DbOpt = None,
+    study: Annotated[Optional[str], typer.Option("--study", help="only this study")] = None,
+    runs: Annotated[bool, typer.Option("--runs", help="list every run, not only active and failed ones")] = False,
+    failed: Annotated[bool, typer.Option("--failed", help="show failed runs with their errors")] = False,
+) -> None:
+    """What is queued / running / done / failed, per study; live workers."""
+    from engine.store import open_db
+    from xltui.views import print_status
+
+    print_status(open_db(db, create=False), console, study=study, all_runs=runs, failed=failed)
+
+
+@app.command()
+@handle_errors
+def cancel(run_ids: Annotated[list[int], typer.Argument(help="run ids")], db: DbOpt = None) -> None:
+    """Cancel queued or running runs (a running one is stopped within a heartbeat)."""
+    from engine.queue import cancel as cancel_runs
+    from engine.store import open_db
+
+    _report(cancel_runs(open_db(db, create=False), run_ids))
+
+
+@app.command()
+@handle_errors
+def retry(
+    run_ids: Annotated[Optional[list[int]], typer.Argument(help="run ids")] = None,
+    db: DbOpt = None,
+    study: Annotated[Optional[str], typer.Option("--study", help="retry every failed or cancelled run of it")] = None,
+) -> None:
+    """Queue failed or cancelled runs again (earlier attempts stay in the database)."""
+    from engine.queries import list_runs, study_by_name
+    from engine.queue import retry as retry_runs
+    from engine.store import open_db
+
+    engine = open_db(db, create=False)
+    ids = list(run_ids or [])
+    if study is not None:
+        row = study_by_name(engine, study)
+        if row is None:
+            raise UserError(f"--study: no study named {study!r}")
+        ids += [r.id for r in list_runs(engine, study_id=row.id, statuses=("failed", "cancelled"))]
+    if not ids:
+        raise UserError("give run ids or --study NAME")
+    _report(retry_runs(engine, ids))
+
+
+def _report(messages: dict[int, str]) -> None:
+    bad = False
+    for run_id, message in messages.items():
+        ok = "→" in message
+        bad |= not ok
+        (console if ok else err).print(f"run {run_id}: {message}")
+    if bad:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app(prog_name="xltui")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

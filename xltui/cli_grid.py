@@ -1,0 +1,61 @@
+"""`xltui grid validate|show`: check a grid and see what it expands to, without running it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from xltui.errors import handle_errors
+
+grid_app = typer.Typer(no_args_is_help=True, help="Check and inspect grid files.")
+console = Console()
+
+GridArg = Annotated[Path, typer.Argument(help="grid YAML file", dir_okay=False)]
+
+
+@grid_app.command("validate")
+@handle_errors
+def validate(grid: GridArg) -> None:
+    """Check a grid (schema, data files, models) without queuing anything."""
+    from engine.grid import expand, load_grid
+
+    spec = load_grid(grid)
+    runs = expand(spec)
+    console.print(f"{grid}: ok — study {spec.study!r}, {len(runs)} runs")
+
+
+@grid_app.command("show")
+@handle_errors
+def show(
+    grid: GridArg,
+    db: Annotated[Optional[str], typer.Option("--db", envvar="XLTUI_DB", help="database to compare with")] = None,
+) -> None:
+    """The expanded runs, and which are already queued or done in the database."""
+    from engine.grid import expand, load_grid
+    from engine.queries import list_runs, study_by_name
+    from engine.store import db_url, open_db, sqlite_path
+
+    spec = load_grid(grid)
+    runs = expand(spec)
+    known: dict[str, tuple[int, str]] = {}
+    path = sqlite_path(db_url(db))
+    if path is None or path.exists():
+        engine = open_db(db, create=False)
+        study = study_by_name(engine, spec.study)
+        if study is not None:
+            known = {r.spec_hash: (r.id, r.status) for r in list_runs(engine, study_id=study.id)}
+    table = Table(title=f"{spec.study}: {len(runs)} runs", title_justify="left")
+    for col in ("hash", "run", "status", "model", "method", "task", "setting", "source→targets", "seed"):
+        table.add_column(col)
+    for r in runs:
+        run_id, status = known.get(r.spec_hash(), (None, "new"))
+        table.add_row(r.spec_hash(), str(run_id or ""), status, f"{r.model_name} [{r.model}]", r.method, r.task,
+                      r.setting if r.k is None else f"{r.setting} k={r.k}",
+                      f"{','.join(r.source)}→{','.join(r.targets)}", str(r.seed))
+    console.print(table)
+    done = sum(1 for r in runs if known.get(r.spec_hash(), (0, ""))[1] == "succeeded")
+    console.print(f"{done} of {len(runs)} already succeeded; `xltui run --grid {grid}` queues the rest")

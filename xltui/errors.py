@@ -1,0 +1,43 @@
+"""One clear line for bad input, a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Callable, TypeVar
+
+import typer
+
+F = TypeVar("F", bound=Callable)
+
+EXIT_USER_ERROR = 2
+
+
+class UserError(ValueError):
+    """Something the user can fix (a flag, a name); the message says what."""
+
+
+def _user_error_types() -> tuple[type[BaseException], ...]:
+    # imported lazily: they live in engine modules that are not needed for --help
+    from engine.datapaths import DataError
+    from engine.gridfile import GridError
+    from engine.store import StoreError
+    from engine.worker import DeviceError
+
+    return (UserError, GridError, DataError, StoreError, DeviceError)
+
+
+def handle_errors(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if isinstance(exc, _user_error_types()):
+                print(f"error: {exc}", file=sys.stderr)
+                raise typer.Exit(EXIT_USER_ERROR) from None
+            raise
+
+    return wrapper  # type: ignore[return-value]

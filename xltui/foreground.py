@@ -1,0 +1,86 @@
+"""`xltui run` without --detach: a local worker in the foreground with a live display.
+
+The worker slots run in threads (they only launch and watch run subprocesses);
+the main thread polls the database and redraws. Ctrl-C once: finish the current
+run and take no more; twice (or SIGTERM): stop it now, it goes back to the queue.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+from sqlalchemy.engine import Engine
+
+from engine.models import FAILED, RUNNING
+from engine.queries import list_runs, progress_of, study_summaries
+from engine.worker import Slot, SlotOptions, run_slots
+from xltui.views import format_duration
+
+REFRESH_S = 0.5
+
+
+def stop_on_signals(slots: list[Slot], console: Console) -> None:
+    """First Ctrl-C: stop claiming. Second Ctrl-C or SIGTERM: abort current runs (re-queued)."""
+    presses = {"n": 0}
+
+    def on_int(_signum, _frame) -> None:
+        presses["n"] += 1
+        for s in slots:
+            s.stop_claiming.set()
+            if presses["n"] > 1:
+                s.abort.set()
+        if presses["n"] == 1:
+            console.print("[yellow]stopping after the current run — Ctrl-C again to stop it now (it is re-queued)[/]")
+        else:
+            console.print("[yellow]stopping the current run; it goes back to the queue[/]")
+
+    def on_term(_signum, _frame) -> None:
+        for s in slots:
+            s.stop_claiming.set()
+            s.abort.set()
+
+    signal.signal(signal.SIGINT, on_int)
+    signal.signal(signal.SIGTERM, on_term)
+
+
+def _render(engine: Engine, study_id: int, bar: Progress, task_id) -> Group:
+    summary = next(s for s in study_summaries(engine) if s.id == study_id)
+    eta = format_duration(summary.eta_s) if summary.eta_s is not None else "estimating…"
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()) if n)
+    bar.update(task_id, total=summary.total, completed=summary.finished,
+               description=f"{summary.name}: {counts} — ETA {eta}")
+    running = list_runs(engine, study_id=study_id, statuses=(RUNNING,))
+    table = Table(box=None, show_header=bool(running), pad_edge=False)
+    for col in ("run", "model", "seed", "device", "step", "loss", "dev", "elapsed"):
+        table.add_column(col)
+    progress = progress_of(engine, running)
+    now = time.time()
+    for run in running:
+        p = progress[run.id]
+        step = f"{p.step}/{p.total_steps}" if p.step is not None and p.total_steps else "starting"
+        table.add_row(str(run.id), f"{run.model_name} ({run.method})", str(run.seed), run.device or "",
+                      step, f"{p.loss:.4f}" if p.loss is not None else "",
+                      f"{p.dev_score:.4f}" if p.dev_score is not None else "",
+                      format_duration(now - (run.started_at or now)))
+    return Group(bar, table)
+
+
+def run_foreground(engine: Engine, url: str, study_id: int, devices: list[str], lease_s: float,
+                   console: Console) -> list[int]:
+    """Work through one study's queue here; returns the ids of its failed runs."""
+    slots = [Slot(engine, SlotOptions(url, d, lease_s=lease_s, exit_when_idle=True, study_ids=(study_id,)),
+                  notify=console.print) for d in devices]
+    stop_on_signals(slots, console)
+    threads = run_slots(engine, slots)
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console)
+    task_id = bar.add_task("", total=None)
+    with Live(_render(engine, study_id, bar, task_id), console=console, refresh_per_second=4) as live:
+        while any(t.is_alive() for t in threads):
+            time.sleep(REFRESH_S)
+            live.update(_render(engine, study_id, bar, task_id))
+    return [r.id for r in list_runs(engine, study_id=study_id, statuses=(FAILED,))]

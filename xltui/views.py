@@ -1,0 +1,100 @@
+"""Rich renderings of the queue shared by `xltui status` and the foreground display."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.engine import Engine
+
+from engine.models import FAILED, RUNNING, STATUSES
+from engine.queries import list_runs, live_workers, progress_of, study_by_name, study_summaries
+
+STATUS_STYLE = {"queued": "cyan", "running": "yellow", "succeeded": "green", "failed": "red", "cancelled": "dim"}
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
+
+
+def first_line(text: str | None, width: int = 100) -> str:
+    if not text:
+        return ""
+    line = text.strip().splitlines()[-1] if text.strip() else ""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def studies_table(engine: Engine, only: str | None = None) -> Table:
+    table = Table(title="Studies", title_justify="left")
+    table.add_column("study")
+    for status in STATUSES:
+        table.add_column(status, justify="right", style=STATUS_STYLE[status])
+    table.add_column("done", justify="right")
+    table.add_column("ETA", justify="right")
+    for s in study_summaries(engine):
+        if only and s.name != only:
+            continue
+        eta = "—" if s.eta_s is None else ("done" if s.eta_s == 0 else format_duration(s.eta_s))
+        table.add_row(s.name, *(str(s.counts.get(st, 0)) for st in STATUSES), f"{s.finished}/{s.total}", eta)
+    return table
+
+
+def runs_table(engine: Engine, title: str, runs) -> Table:
+    progress = progress_of(engine, [r for r in runs if r.status == RUNNING])
+    now = time.time()
+    table = Table(title=title, title_justify="left")
+    for col in ("id", "status", "model", "task", "setting", "source→targets", "seed", "device", "progress",
+                "time", "error"):
+        table.add_column(col, overflow="fold" if col == "error" else "ellipsis")
+    for r in runs:
+        p = progress.get(r.id)
+        prog = ""
+        if p is not None and p.step is not None:
+            prog = f"step {p.step}/{p.total_steps or '?'} loss {p.loss:.3f}"
+        end = r.finished_at or (now if r.status == RUNNING else None)
+        elapsed = format_duration(end - r.started_at) if end and r.started_at else ""
+        table.add_row(str(r.id), f"[{STATUS_STYLE[r.status]}]{r.status}[/]", f"{r.model_name} ({r.method})",
+                      r.task, r.setting, f"{r.source}→{r.targets}", str(r.seed), r.device or "", prog, elapsed,
+                      first_line(r.error))
+    return table
+
+
+def print_status(engine: Engine, console: Console, *, study: str | None, all_runs: bool, failed: bool) -> None:
+    study_id = None
+    if study is not None:
+        row = study_by_name(engine, study)
+        if row is None:
+            from xltui.errors import UserError
+
+            raise UserError(f"--study: no study named {study!r}")
+        study_id = row.id
+    console.print(studies_table(engine, study))
+    if all_runs:
+        console.print(runs_table(engine, "Runs", list_runs(engine, study_id=study_id)))
+    else:
+        active = list_runs(engine, study_id=study_id, statuses=(RUNNING,))
+        if active:
+            console.print(runs_table(engine, "Running", active))
+        failures = list_runs(engine, study_id=study_id, statuses=(FAILED,))
+        if failures and failed:
+            for r in failures:
+                console.print(f"[red]run {r.id}[/] ({r.model_name}, seed {r.seed}) failed:\n{r.error}\n")
+        elif failures:
+            console.print(runs_table(engine, "Failed (details: --failed)", failures))
+    workers = live_workers(engine)
+    if workers:
+        table = Table(title="Workers", title_justify="left")
+        for col in ("worker", "device", "state", "run", "heartbeat"):
+            table.add_column(col)
+        now = time.time()
+        for w in workers:
+            table.add_row(w.id, w.device, w.state, str(w.current_run_id or ""), f"{now - w.heartbeat_at:.0f}s ago")
+        console.print(table)
+    else:
+        console.print("no live workers — start one with `xltui worker --cpu` or `--gpus 0,1`")

@@ -33,10 +33,11 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 from pydantic_core import PydanticCustomError
 
 from engine.datapaths import NER_CATALOG, DataError, SplitFiles, is_catalog_name, ner_files
-from engine.gridfile import GridError, Loc, YamlDoc, did_you_mean, load_yaml
+from engine.gridfile import GridError, Loc, YamlDoc, did_you_mean, error_message, load_yaml
+from engine.modelzoo import PRESETS
 from engine.spec import Method, RunSpec, Setting, Task, TrainParams
 
-MODEL_PRESETS = ("tiny", "minilm")
+MODEL_PRESETS = PRESETS  # re-exported; engine.modelzoo defines what each preset is
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
 _LANG = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]+)*")
 _HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
@@ -198,26 +199,11 @@ def _field_adapter(name: str) -> TypeAdapter[Any]:
 
 
 def _message(loc: Loc, err: Any) -> str:
-    """Pydantic's message, rewritten where it would not tell a researcher what to do."""
-    kind, value = err["type"], err.get("input")
-    if loc[0] == "seeds" and kind in _INT_LIST_ERRORS:
+    """Field-specific wording first, then the generic rewrite of pydantic's message."""
+    if loc[0] == "seeds" and err["type"] in _INT_LIST_ERRORS:
         return "expected a list of integers"
-    if kind in ("string_type", "literal_error") and isinstance(value, bool):
-        return f"expected a string, got {value} (YAML reads yes/no/on/off as booleans: quote it)"
-    if kind == "missing":
-        return "required key is missing"
-    if kind == "extra_forbidden":
-        section = _SECTIONS.get(str(loc[0])) if len(loc) > 1 else Grid
-        return f"unknown key '{loc[-1]}'; " + did_you_mean(str(loc[-1]), (section or Grid).model_fields)
-    if kind == "literal_error":
-        return f"unsupported value {value!r}; allowed: {err['ctx']['expected']}"
-    if kind == "too_short":
-        return "must not be empty"
-    msg = err["msg"].removeprefix("Value error, ")
-    if msg.startswith("Input should"):
-        shown = repr(value)
-        msg = f"{msg[0].lower()}{msg[1:]} (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
-    return msg
+    section = _SECTIONS.get(str(loc[0]), Grid) if len(loc) > 1 else Grid
+    return error_message(loc, err, section.model_fields)
 
 
 def _duplicates(items: tuple[Any, ...]) -> list[tuple[int, int]]:
@@ -332,7 +318,7 @@ def expand(grid: Grid) -> list[RunSpec]:
         train = TrainParams.model_validate({**grid.train.model_dump(), **entry.overrides()})
         spec = RunSpec(
             task=task, model_name=entry.name, model=entry.model, method=entry.method,
-            source=grid.source, targets=tuple(targets), setting=setting, seed=seed,
+            source=grid.source, targets=tuple(sorted(targets)), setting=setting, seed=seed,
             data={lang: grid.data_ref(task, lang) for lang in dict.fromkeys(grid.source + tuple(targets))},
             train=train,
         )

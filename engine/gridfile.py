@@ -108,6 +108,30 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return "allowed: " + ", ".join(choices)
 
 
+def error_message(loc: Loc, err: Any, allowed_keys: Iterable[str]) -> str:
+    """Pydantic's message for one error, reworded where it would not say what to do.
+
+    ``allowed_keys`` are the valid keys of the mapping holding ``loc[-1]``, for the
+    "did you mean" hint on an unknown key.
+    """
+    kind, value = err["type"], err.get("input")
+    if kind in ("string_type", "literal_error") and isinstance(value, bool):
+        return f"expected a string, got {value} (YAML reads yes/no/on/off as booleans: quote it)"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "extra_forbidden":
+        return f"unknown key '{loc[-1]}'; " + did_you_mean(str(loc[-1]), allowed_keys)
+    if kind == "literal_error":
+        return f"unsupported value {value!r}; allowed: {err['ctx']['expected']}"
+    if kind == "too_short":
+        return "must not be empty"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if msg.startswith("Input should"):
+        shown = repr(value)
+        msg = f"{msg[0].lower()}{msg[1:]} (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
+    return msg
+
+
 def _duplicate_keys(node: Node | None, loc: Loc = ()) -> Iterable[tuple[Loc, int, int]]:
     """PyYAML silently keeps the last of two equal keys; a grid must not."""
     if isinstance(node, MappingNode):

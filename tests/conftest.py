@@ -1,0 +1,80 @@
+"""Shared fixtures: the real data directory, tiny grids, databases, the CLI as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = (REPO / os.environ.get("XLTUI_DATA", "../shared/data")).resolve()
+
+TINY_GRID = """\
+study: {study}
+task: ner
+source: en
+targets: [swa, yor]
+data:
+  ner: masakhaner
+models:
+  - {{name: tiny, model: tiny, method: full, lr: 1.0e-3}}
+settings: [zero-shot]
+seeds: {seeds}
+train: {{batch_size: 8, max_length: 48, epochs: {epochs}, patience: 2, max_train_sentences: {train}, max_eval_sentences: {eval}}}
+"""
+
+
+@pytest.fixture(autouse=True)
+def data_env(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test sees the real data through XLTUI_DATA (absolute, so cwd does not matter)."""
+    assert DATA.is_dir(), f"the shared data directory {DATA} is missing: set XLTUI_DATA"
+    monkeypatch.setenv("XLTUI_DATA", str(DATA))
+    return DATA
+
+
+@pytest.fixture
+def tiny_grid(tmp_path: Path) -> Callable[..., Path]:
+    def write(study: str = "tiny", seeds: str = "[1]", epochs: int = 1, train: int = 40, eval: int = 40,
+              name: str = "grid.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(TINY_GRID.format(study=study, seeds=seeds, epochs=epochs, train=train, eval=eval))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return str(tmp_path / "experiments.db")
+
+
+def xltui(*args: str, cwd: Path | None = None, timeout: float = 300, check: bool = False,
+          env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the CLI in a fresh interpreter, exactly as a user's shell would."""
+    proc = subprocess.run([sys.executable, "-m", "xltui.cli", *args], cwd=cwd or REPO, capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"xltui {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def xltui_bg(*args: str, log: Path) -> subprocess.Popen:
+    """Start the CLI in the background (a worker), its output going to ``log``."""
+    fh = open(log, "wb")
+    return subprocess.Popen([sys.executable, "-m", "xltui.cli", *args], cwd=REPO, stdout=fh,
+                            stderr=subprocess.STDOUT)
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 120, every: float = 0.2, what: str = "") -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")

@@ -1,0 +1,162 @@
+"""The queue on a real SQLite file: enqueue/dedupe, atomic claims across processes,
+leases, cancel/retry transitions, and the schema version check."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+
+import pytest
+from sqlmodel import Session, select
+
+from engine import queue
+from engine.models import Attempt, Run
+from engine.spec import RunSpec, TrainParams
+from engine.store import StoreError, db_url, open_db
+
+
+def specs(n: int, lr: float = 2e-5) -> list[RunSpec]:
+    return [
+        RunSpec(task="ner", model_name="tiny", model="tiny", method="full", source=("en",), targets=("swa",),
+                setting="zero-shot", seed=seed, data={"en": "masakhaner", "swa": "masakhaner"},
+                train=TrainParams(lr=lr))
+        for seed in range(n)
+    ]
+
+
+def test_enqueue_twice_adds_only_new_runs(db):
+    engine = open_db(db)
+    first = queue.enqueue(engine, "s", specs(3))
+    second = queue.enqueue(engine, "s", specs(5))
+    assert len(first.new) == 3 and len(second.new) == 2 and second.existing == first.new
+    with Session(engine) as s:
+        runs = s.exec(select(Run)).all()
+    assert len(runs) == 5 and len({r.spec_hash for r in runs}) == 5
+    assert json.loads(runs[0].spec_json)["train"]["lr"] == 2e-5  # defaults are written into the stored spec
+
+
+def test_rerun_requeues_only_finished_runs(db):
+    engine = open_db(db)
+    report = queue.enqueue(engine, "s", specs(2))
+    claim = queue.claim_next(engine, "w", "cpu")
+    queue.finish(engine, claim, "w", "succeeded")
+    again = queue.enqueue(engine, "s", specs(2), rerun=True)
+    assert again.requeued == [claim.run_id]  # the still-queued one is left alone
+    assert again.existing == [r for r in report.new if r != claim.run_id]
+
+
+def test_claim_order_follows_priority_then_age(db):
+    engine = open_db(db)
+    ids = queue.enqueue(engine, "s", specs(3)).new
+    queue.set_priority(engine, [ids[2]], 5)
+    assert [queue.claim_next(engine, "w", "cpu").run_id for _ in range(3)] == [ids[2], ids[0], ids[1]]
+    assert queue.claim_next(engine, "w", "cpu") is None
+
+
+CLAIMER = textwrap.dedent("""
+    import sys
+    from engine.queue import claim_next
+    from engine.store import open_db
+    engine = open_db(sys.argv[1], create=False)
+    while (claim := claim_next(engine, sys.argv[2], "cpu")) is not None:
+        print(claim.run_id, flush=True)
+""")
+
+
+def test_concurrent_claims_by_processes_take_each_run_exactly_once(db):
+    engine = open_db(db)
+    ids = queue.enqueue(engine, "s", specs(300)).new
+    procs = [subprocess.Popen([sys.executable, "-c", CLAIMER, db, f"w{i}"], stdout=subprocess.PIPE, text=True)
+             for i in range(4)]
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    claimed = [int(line) for out in outputs for line in out.split()]
+    counts = Counter(claimed)
+    assert sorted(counts) == sorted(ids) and set(counts.values()) == {1}
+    assert sum(1 for out in outputs if out.strip()) >= 2  # the workers really competed
+    with Session(engine) as s:
+        runs = s.exec(select(Run)).all()
+        assert all(r.status == "running" and r.attempts == 1 for r in runs)
+        assert len(s.exec(select(Attempt)).all()) == 300
+
+
+def test_expired_lease_requeues_then_gives_up(db):
+    engine = open_db(db)
+    (run_id,) = queue.enqueue(engine, "s", specs(1), max_attempts=2).new
+    claim = queue.claim_next(engine, "w1", "cpu", lease_s=0.1)
+    assert queue.requeue_expired(engine, now=time.time()) == []  # still within the lease
+    assert queue.requeue_expired(engine, now=time.time() + 1) == [run_id]
+    with Session(engine) as s:
+        run = s.get(Run, run_id)
+        assert (run.status, run.attempts, run.worker_id) == ("queued", 1, None)
+        assert s.get(Attempt, claim.attempt_id).outcome == "lost"
+    assert not queue.renew_lease(engine, run_id, "w1")  # the vanished worker has lost it
+    queue.claim_next(engine, "w2", "cpu", lease_s=0.1)
+    queue.requeue_expired(engine, now=time.time() + 1)
+    with Session(engine) as s:
+        run = s.get(Run, run_id)
+        assert run.status == "failed" and "gave up after 2 attempts" in run.error
+
+
+def test_cancel_and_retry_transitions(db):
+    engine = open_db(db)
+    a, b, c = queue.enqueue(engine, "s", specs(3)).new
+    claim = queue.claim_next(engine, "w", "cpu")
+    assert claim.run_id == a
+    msgs = queue.cancel(engine, [a, b, 999])
+    assert msgs[a] == "running → cancelled" and msgs[b] == "queued → cancelled" and msgs[999] == "no such run"
+    assert not queue.renew_lease(engine, a, "w")  # the worker learns at its next heartbeat
+    assert not queue.finish(engine, claim, "w", "succeeded")  # and cannot overwrite the cancel
+    assert "only failed or cancelled" in queue.retry(engine, [c])[c]
+    assert queue.retry(engine, [a])[a] == "cancelled → queued"
+    with Session(engine) as s:
+        run = s.get(Run, a)
+        assert (run.status, run.retry_base, run.attempts, run.error) == ("queued", 1, 1, None)
+        assert s.get(Attempt, claim.attempt_id).outcome == "cancelled"
+
+
+def test_shutdown_requeue_does_not_count_as_an_attempt(db):
+    engine = open_db(db)
+    (run_id,) = queue.enqueue(engine, "s", specs(1), max_attempts=2).new
+    claim = queue.claim_next(engine, "w", "cpu", lease_s=0.1)
+    assert queue.finish(engine, claim, "w", "requeued")
+    queue.claim_next(engine, "w", "cpu", lease_s=0.1)
+    queue.requeue_expired(engine, now=time.time() + 1)  # one real loss: still within max_attempts=2
+    with Session(engine) as s:
+        assert s.get(Run, run_id).status == "queued"
+
+
+def test_database_is_in_wal_mode_with_busy_timeout(db):
+    engine = open_db(db)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 10_000
+
+
+def test_schema_version_mismatch_is_refused(db):
+    open_db(db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE meta SET value='999' WHERE key='schema_version'")
+    with pytest.raises(StoreError, match="schema version 999"):
+        open_db(db)
+
+
+def test_read_only_open_of_a_missing_database_creates_nothing(tmp_path):
+    path = tmp_path / "none.db"
+    with pytest.raises(StoreError, match="no database"):
+        open_db(str(path), create=False)
+    assert not path.exists()
+    assert db_url(str(path)).startswith("sqlite:///")
+    assert db_url("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+def test_a_file_that_is_not_a_database_is_refused(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_text("not sqlite at all, just notes\n" * 100)
+    with pytest.raises(StoreError, match="not an xltui database|cannot open"):
+        open_db(str(path))

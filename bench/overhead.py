@@ -136,19 +136,20 @@ def main(argv: list[str] | None = None) -> int:
 
     bare, eng = statistics.median(bare_times), statistics.median(engine_times)
     title = (f"{spec.model} {'+'.join(spec.source)}→{','.join(spec.targets)} seed {spec.seed}, "
-             f"{args.sentences} train sentences, {args.epochs} epochs, median of {args.repeats}")
+             f"{args.sentences} train sentences, {args.epochs} epochs; runs: median of {args.repeats}, "
+             f"start-up commands: median of {args.startup_repeats}")
     t = Table(title=f"Run overhead: {title}")
     t.add_column("measure")
     t.add_column("value", justify="right")
-    t.add_row("bare train_and_evaluate (in-process, imports paid)", f"{bare:.2f} s")
-    t.add_row("engine: enqueue → Slot.run_forever done", f"{eng:.2f} s")
+    t.add_row("bare: train_and_evaluate in-process", f"{bare:.2f} s")
+    t.add_row("engine: enqueue → Slot run done", f"{eng:.2f} s")
     t.add_row("overhead ratio engine / bare", f"{eng / bare:.2f}x")
     t.add_row("absolute overhead engine − bare", f"{eng - bare:+.2f} s")
-    t.add_row(f"fresh `python -c 'import torch, transformers'` (median of {args.startup_repeats})",
+    t.add_row("fresh python -c 'import torch, transformers'",
               f"{imports:.2f} s")
-    t.add_row(f"fresh `python -c 'import engine.run_main, engine.train_ner'` (median of {args.startup_repeats})",
+    t.add_row("fresh python -c 'import engine.run_main, engine.train_ner'",
               f"{engine_imports:.2f} s")
-    t.add_row("overhead left after engine imports", f"{eng - bare - engine_imports:+.2f} s")
+    t.add_row("overhead minus engine imports", f"{eng - bare - engine_imports:+.2f} s")
     t.add_row("metric points written (median)", f"{statistics.median(points):.0f}")
     t.add_row("system samples written (median)", f"{statistics.median(samples):.0f}")
     t.add_row("engine runs succeeded", f"{args.repeats - len(failures)}/{args.repeats}")

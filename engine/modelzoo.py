@@ -76,9 +76,9 @@ def load_token_classifier(ref: str, labels: list[str], *, max_length: int, token
             path, num_labels=len(labels), id2label=id2label,
             label2id={v: k for k, v in id2label.items()}, ignore_mismatched_sizes=True,
         )
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise ModelError(
-            f"cannot load model '{ref}': {exc}. Offline, use a local directory, the 'tiny' or "
+            f"cannot load model '{ref}': {' '.join(str(exc).split())[:300]}. Offline, use a local directory, the 'tiny' or "
             "'minilm' preset, or a hub id already in the Hugging Face cache"
         ) from exc
     if not tokenizer.is_fast:

@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+import traceback
 from pathlib import Path
 
 from sqlmodel import Session
@@ -23,8 +24,12 @@ from engine.store import make_engine
 from engine.telemetry import MetricWriter, SystemSampler
 
 
-def _exit_with_parent(interval_s: float = 1.0) -> None:
-    parent = os.getppid()
+ERROR_PREFIX = "xltui-run-error: "
+
+
+def _exit_with_parent(parent: int, interval_s: float = 1.0) -> None:
+    """Exit when the worker that started us is gone (its pid is passed in: the worker may
+    already be dead by the time this process gets here)."""
 
     def watch() -> None:
         while True:
@@ -62,8 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--attempt", type=int, required=True)
     parser.add_argument("--worker", required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--parent-pid", type=int, default=None, help="exit when this process is gone")
     args = parser.parse_args(argv)
-    _exit_with_parent()
+    _exit_with_parent(args.parent_pid or os.getppid())
     signal.signal(signal.SIGTERM, _terminate)
 
     engine = make_engine(args.db)
@@ -81,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     sampler.start()
     try:
         output = execute(spec, Path(args.out), writer, device)
+    except Exception as exc:  # report it in one line the worker can quote, after the traceback
+        traceback.print_exc()
+        print(f"{ERROR_PREFIX}{exc.__class__.__name__}: {' '.join(str(exc).split())[:400]}", file=sys.stderr)
+        return 1
     finally:
         sampler.stop()
         writer.close()

@@ -70,6 +70,17 @@ def describe_exit(rc: int) -> str:
     return f"run process exited with status {rc}"
 
 
+def failure_text(rc: int, log_path: Path) -> str:
+    """The run's own one-line error first (what went wrong), then the log's tail (where)."""
+    from engine.run_main import ERROR_PREFIX
+
+    end = tail(log_path)
+    summary = next((line[len(ERROR_PREFIX):] for line in reversed(end.splitlines())
+                    if line.startswith(ERROR_PREFIX)), None)
+    head = f"{summary} ({describe_exit(rc)})" if summary else describe_exit(rc)
+    return f"{head}\nlog: {log_path}\n{end}"
+
+
 class Slot:
     """Works through the queue on one device until stopped."""
 
@@ -130,7 +141,8 @@ class Slot:
 
     def _command(self, claim: queue.Claim, out_dir: Path) -> list[str]:
         return [sys.executable, "-m", "engine.run_main", "--db", self.opts.db_url, "--run", str(claim.run_id),
-                "--attempt", str(claim.attempt_id), "--worker", self.worker_id, "--out", str(out_dir)]
+                "--attempt", str(claim.attempt_id), "--worker", self.worker_id, "--out", str(out_dir),
+                "--parent-pid", str(os.getpid())]
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ, CUDA_DEVICE_ORDER="PCI_BUS_ID", PYTHONUNBUFFERED="1")
@@ -179,7 +191,7 @@ class Slot:
         if rc == 0:
             error = "run process exited without recording results"
         else:
-            error = f"{describe_exit(rc)}; log {log_path}, last lines:\n{tail(log_path)}"
+            error = failure_text(rc, log_path)
         queue.finish(self.engine, claim, self.worker_id, FAILED, error)
         return FAILED
 

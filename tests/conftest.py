@@ -25,7 +25,7 @@ models:
   - {{name: tiny, model: tiny, method: full, lr: 1.0e-3}}
 settings: [zero-shot]
 seeds: {seeds}
-train: {{batch_size: 8, max_length: 48, epochs: {epochs}, patience: 2, max_train_sentences: {train}, max_eval_sentences: {eval}}}
+train: {{batch_size: 8, max_length: 48, epochs: {epochs}, patience: {patience}, max_train_sentences: {train}, max_eval_sentences: {eval}}}
 """
 
 
@@ -40,9 +40,10 @@ def data_env(monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def tiny_grid(tmp_path: Path) -> Callable[..., Path]:
     def write(study: str = "tiny", seeds: str = "[1]", epochs: int = 1, train: int = 40, eval: int = 40,
-              name: str = "grid.yaml") -> Path:
+              name: str = "grid.yaml", patience: int = 2) -> Path:
         path = tmp_path / name
-        path.write_text(TINY_GRID.format(study=study, seeds=seeds, epochs=epochs, train=train, eval=eval))
+        path.write_text(TINY_GRID.format(study=study, seeds=seeds, epochs=epochs, train=train, eval=eval,
+                                          patience=patience))
         return path
 
     return write

@@ -49,13 +49,13 @@ def show(
         if study is not None:
             known = {r.spec_hash: (r.id, r.status) for r in list_runs(engine, study_id=study.id)}
     table = Table(title=f"{spec.study}: {len(runs)} runs", title_justify="left")
-    for col in ("hash", "run", "status", "model", "method", "task", "setting", "source→targets", "seed"):
-        table.add_column(col)
+    for col in ("run", "status", "model", "task/setting", "languages", "seed", "hash"):
+        table.add_column(col, no_wrap=col != "languages")
     for r in runs:
         run_id, status = known.get(r.spec_hash(), (None, "new"))
-        table.add_row(r.spec_hash(), str(run_id or ""), status, f"{r.model_name} [{r.model}]", r.method, r.task,
-                      r.setting if r.k is None else f"{r.setting} k={r.k}",
-                      f"{','.join(r.source)}→{','.join(r.targets)}", str(r.seed))
+        setting = r.setting if r.k is None else f"{r.setting} k={r.k}"
+        table.add_row(str(run_id or ""), status, f"{r.model_name} ({r.method})", f"{r.task} {setting}",
+                      f"{','.join(r.source)}→{','.join(r.targets)}", str(r.seed), r.spec_hash()[:8])
     console.print(table)
     done = sum(1 for r in runs if known.get(r.spec_hash(), (0, ""))[1] == "succeeded")
     console.print(f"{done} of {len(runs)} already succeeded; `xltui run --grid {grid}` queues the rest")

@@ -36,7 +36,8 @@ def handle_errors(fn: F) -> F:
             raise
         except Exception as exc:
             if isinstance(exc, _user_error_types()):
-                print(f"error: {exc}", file=sys.stderr)
+                for line in str(exc).splitlines() or [exc.__class__.__name__]:
+                    print(f"error: {line}", file=sys.stderr)
                 raise typer.Exit(EXIT_USER_ERROR) from None
             raise
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import Engine
@@ -26,7 +27,7 @@ def format_duration(seconds: float | None) -> str:
 def first_line(text: str | None, width: int = 100) -> str:
     if not text:
         return ""
-    line = text.strip().splitlines()[-1] if text.strip() else ""
+    line = text.strip().splitlines()[0] if text.strip() else ""
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
@@ -48,20 +49,18 @@ def studies_table(engine: Engine, only: str | None = None) -> Table:
 def runs_table(engine: Engine, title: str, runs) -> Table:
     progress = progress_of(engine, [r for r in runs if r.status == RUNNING])
     now = time.time()
-    table = Table(title=title, title_justify="left")
-    for col in ("id", "status", "model", "task", "setting", "source→targets", "seed", "device", "progress",
-                "time", "error"):
-        table.add_column(col, overflow="fold" if col == "error" else "ellipsis")
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("id", "status", "model", "setting", "languages", "seed", "device", "progress", "time"):
+        table.add_column(col, no_wrap=col != "progress", min_width=12 if col == "progress" else None)
     for r in runs:
         p = progress.get(r.id)
-        prog = ""
+        prog = first_line(r.error, 40)
         if p is not None and p.step is not None:
-            prog = f"step {p.step}/{p.total_steps or '?'} loss {p.loss:.3f}"
+            prog = f"{p.step}/{p.total_steps or '?'} loss {p.loss:.3f}"
         end = r.finished_at or (now if r.status == RUNNING else None)
         elapsed = format_duration(end - r.started_at) if end and r.started_at else ""
         table.add_row(str(r.id), f"[{STATUS_STYLE[r.status]}]{r.status}[/]", f"{r.model_name} ({r.method})",
-                      r.task, r.setting, f"{r.source}→{r.targets}", str(r.seed), r.device or "", prog, elapsed,
-                      first_line(r.error))
+                      f"{r.task}/{r.setting}", f"{r.source}→{r.targets}", str(r.seed), r.device or "", prog, elapsed)
     return table
 
 
@@ -84,7 +83,9 @@ def print_status(engine: Engine, console: Console, *, study: str | None, all_run
         failures = list_runs(engine, study_id=study_id, statuses=(FAILED,))
         if failures and failed:
             for r in failures:
-                console.print(f"[red]run {r.id}[/] ({r.model_name}, seed {r.seed}) failed:\n{r.error}\n")
+                console.print(f"[red]run {r.id}[/] ({r.model_name}, seed {r.seed}) failed:")
+                console.print(r.error or "(no error text)", soft_wrap=True, markup=False, highlight=False)
+                console.print()
         elif failures:
             console.print(runs_table(engine, "Failed (details: --failed)", failures))
     workers = live_workers(engine)

@@ -15,11 +15,17 @@ The median ratio engine/bare and the absolute overhead show whether the queue, t
 subprocess and the telemetry are small next to a smoke-sized run. It also times the CLI's
 start-up (``xltui --help``) against ``python -c pass``, since every command pays it.
 Exits non-zero if an engine run does not succeed. No timing is asserted.
+
+Torch on a 2-core box is very sensitive to other CPU load (OpenMP threads spin-wait), so
+the order of the two variants alternates between repeats and each time is shown with the
+CPU pressure (Linux PSI "some": share of the wall time some task waited for a CPU) seen
+while it ran; --threads pins torch's intra-op threads in both variants.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -27,6 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func
@@ -50,6 +57,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--eval-sentences", type=int, default=500, help="max_eval_sentences")
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--repeats", type=int, default=1, help="runs per variant; medians are reported")
+    p.add_argument("--threads", type=int, default=0, help="torch threads in both variants (0: torch default)")
     p.add_argument("--startup-repeats", type=int, default=5, help="runs of each start-up command")
     return p.parse_args(argv)
 
@@ -75,6 +83,15 @@ def time_command(cmd: list[str], n: int) -> float:
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def cpu_stall_s() -> float:
+    """Seconds some task on this machine waited for a CPU so far (Linux PSI); 0 where unknown."""
+    try:
+        with open("/proc/pressure/cpu") as fh:
+            return int(fh.readline().split("total=")[1]) / 1e6
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def bare_run(spec: RunSpec) -> float:
@@ -116,18 +133,28 @@ def main(argv: list[str] | None = None) -> int:
     py = sys.executable
     cli = str(Path(py).parent / "xltui")
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)  # the run subprocess inherits it
     bare_times, engine_times, points, samples = [], [], [], []
+    stalls: dict[str, list[float]] = {"bare": [], "engine": []}
     failures: list[str] = []
     for i in range(args.repeats):
-        bare_times.append(bare_run(spec))
-        secs, ok, n_points, n_samples, status = engine_run(spec)
-        engine_times.append(secs)
-        points.append(n_points)
-        samples.append(n_samples)
-        if not ok:
-            failures.append(f"repeat {i + 1}: {status}")
-        console.print(f"repeat {i + 1}/{args.repeats}: bare {bare_times[-1]:.2f}s, engine {secs:.2f}s "
-                      f"({status if ok else 'FAILED'})")
+        for variant in ("bare", "engine") if i % 2 == 0 else ("engine", "bare"):
+            stall0 = cpu_stall_s()
+            if variant == "bare":
+                secs = bare_run(spec)
+                bare_times.append(secs)
+            else:
+                secs, ok, n_points, n_samples, status = engine_run(spec)
+                engine_times.append(secs)
+                points.append(n_points)
+                samples.append(n_samples)
+                if not ok:
+                    failures.append(f"repeat {i + 1}: {status}")
+            stalls[variant].append(100 * (cpu_stall_s() - stall0) / secs)
+            console.print(f"repeat {i + 1}/{args.repeats}: {variant} {secs:.2f}s, CPU pressure "
+                          f"{stalls[variant][-1]:.0f}%" + ("" if variant == "bare" or ok else " FAILED"))
 
     imports = time_command([py, "-c", "import torch, transformers"], args.startup_repeats)
     engine_imports = time_command([py, "-c", "import engine.run_main, engine.train_ner"], args.startup_repeats)
@@ -137,18 +164,18 @@ def main(argv: list[str] | None = None) -> int:
     bare, eng = statistics.median(bare_times), statistics.median(engine_times)
     title = (f"{spec.model} {'+'.join(spec.source)}→{','.join(spec.targets)} seed {spec.seed}, "
              f"{args.sentences} train sentences, {args.epochs} epochs; runs: median of {args.repeats}, "
-             f"start-up commands: median of {args.startup_repeats}")
+             f"start-up commands: median of {args.startup_repeats}; torch threads {torch.get_num_threads()}")
     t = Table(title=f"Run overhead: {title}")
     t.add_column("measure")
     t.add_column("value", justify="right")
     t.add_row("bare: train_and_evaluate in-process", f"{bare:.2f} s")
     t.add_row("engine: enqueue → Slot run done", f"{eng:.2f} s")
+    t.add_row("CPU pressure during bare / engine (median)",
+              f"{statistics.median(stalls['bare']):.0f}% / {statistics.median(stalls['engine']):.0f}%")
     t.add_row("overhead ratio engine / bare", f"{eng / bare:.2f}x")
     t.add_row("absolute overhead engine − bare", f"{eng - bare:+.2f} s")
-    t.add_row("fresh python -c 'import torch, transformers'",
-              f"{imports:.2f} s")
-    t.add_row("fresh python -c 'import engine.run_main, engine.train_ner'",
-              f"{engine_imports:.2f} s")
+    t.add_row("fresh python -c 'import torch, transformers'", f"{imports:.2f} s")
+    t.add_row("fresh python -c 'import engine.run_main, engine.train_ner'", f"{engine_imports:.2f} s")
     t.add_row("overhead minus engine imports", f"{eng - bare - engine_imports:+.2f} s")
     t.add_row("metric points written (median)", f"{statistics.median(points):.0f}")
     t.add_row("system samples written (median)", f"{statistics.median(samples):.0f}")
@@ -163,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_row("ratio xltui --help / python -c pass", f"{cli_help / py_pass:.1f}x")
     console.print(s)
 
+    if max(stalls["bare"] + stalls["engine"]) > 10:
+        console.print("note: CPU pressure > 10%: the CPU was contended (other processes?); times are noisy")
     for failure in failures:
         console.print(f"[red]engine run failed[/] {failure}", markup=True, highlight=False)
     return 1 if failures else 0

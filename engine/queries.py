@@ -13,7 +13,7 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from engine.models import QUEUED, RUNNING, STATUSES, SUCCEEDED, MetricPoint, Run, Study, Worker
+from engine.models import QUEUED, RUNNING, STATUSES, SUCCEEDED, MetricPoint, Result, Run, Study, Worker
 
 WORKER_STALE_S = 120.0
 
@@ -137,6 +137,20 @@ def estimate_eta(summary: StudySummary, running: list[Run], progress: dict[int, 
     if per_run is None:
         return None
     return (remaining + queued * per_run) / max(1, len(running))
+
+
+def run_scores(engine: Engine, runs: list[Run], metric: str) -> dict[int, dict[tuple[str, str], float]]:
+    """run id -> {(language, split): value} of one metric, from each run's latest attempt."""
+    attempt_to_run = {r.attempt_id: r.id for r in runs if r.attempt_id is not None}
+    out: dict[int, dict[tuple[str, str], float]] = {r.id: {} for r in runs}
+    if not attempt_to_run:
+        return out
+    with Session(engine) as session:
+        rows = session.exec(select(Result).where(Result.attempt_id.in_(list(attempt_to_run)),
+                                                 Result.metric == metric)).all()
+    for row in rows:
+        out[attempt_to_run[row.attempt_id]][(row.language, row.split)] = row.value
+    return out
 
 
 def live_workers(engine: Engine, now: float | None = None) -> list[Worker]:

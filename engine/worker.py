@@ -92,10 +92,15 @@ class Slot:
         self.abort = threading.Event()  # stop the current run too; it is re-queued
         self.proc: subprocess.Popen | None = None
         self.runs_done = 0
+        self._last_beat: tuple[str, int | None, float] = ("", None, 0.0)
 
     # -- bookkeeping in the workers table -------------------------------------------
-    def _beat(self, state: str, run_id: int | None) -> None:
+    def _beat(self, state: str, run_id: int | None, *, every_s: float = 5.0) -> None:
+        """Keep this slot's row in the workers table fresh (at most every ``every_s`` unless it changed)."""
         now = time.time()
+        if (state, run_id) == self._last_beat[:2] and now - self._last_beat[2] < every_s:
+            return
+        self._last_beat = (state, run_id, now)
         with Session(self.engine) as session:
             row = session.get(WorkerRow, self.worker_id)
             if row is None:

@@ -4,9 +4,11 @@ on the stored predictions."""
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from sqlmodel import Session, select
 from engine.models import Artifact, Result, Run
 from engine.ner_eval import ner_scores, read_predictions
 from engine.store import open_db
-from tests.conftest import xltui
+from tests.conftest import wait_for, xltui
 from tests.test_worker import enqueue_grid
 
 HELP_WITHOUT_TORCH = """
@@ -120,3 +122,43 @@ def test_run_exits_non_zero_when_a_run_fails(db, tiny_grid, tmp_path):
     assert "1 run(s) failed" in out.stderr
     status = xltui("status", "--db", db, "--failed", check=True)
     assert "failed" in status.stdout and "broken-model" in status.stdout
+
+
+def _start_run(grid: Path, db: str, log: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "xltui.cli", "run", "--grid", str(grid), "--db", db, "--cpu"],
+                            stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+
+
+def test_ctrl_c_once_finishes_the_current_run_and_leaves_the_rest_queued(db, tiny_grid, tmp_path):
+    from tests.test_worker import run_processes, runs
+
+    proc = _start_run(tiny_grid(seeds="[1, 2]", epochs=3, train=100), db, tmp_path / "run.log")
+    wait_for(lambda: run_processes(1, db), what="run 1 to start")
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=300) == 130, (tmp_path / "run.log").read_text()
+    assert [r.status for r in runs(db)] == ["succeeded", "queued"]
+    assert "1 run(s) of tiny not done" in (tmp_path / "run.log").read_text()
+
+
+def test_ctrl_c_twice_stops_the_current_run_and_requeues_it(db, tiny_grid, tmp_path):
+    from tests.test_worker import run_processes, runs
+
+    proc = _start_run(tiny_grid(epochs=500, patience=500, train=200), db, tmp_path / "run.log")
+    wait_for(lambda: run_processes(1, db), what="run 1 to start")
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130, (tmp_path / "run.log").read_text()
+    (run,) = runs(db)
+    assert run.status == "queued" and run.attempts == 1
+
+
+def test_detach_queues_and_a_background_worker_finishes_the_study(db, tiny_grid, tmp_path):
+    from tests.test_worker import runs
+
+    out = xltui("run", "--grid", str(tiny_grid()), "--db", db, "--cpu", "--detach", check=True)
+    assert "worker started in the background" in out.stdout
+    wait_for(lambda: runs(db)[0].status == "succeeded", timeout=180, what="the detached worker to finish")
+    log = next((Path(db).parent / "xltui-artifacts" / "workers").glob("worker-*.log"))
+    wait_for(lambda: "worker stopped after 1 run(s)" in log.read_text(), timeout=30, what="the worker to exit")
+    assert "run 1 succeeded" in log.read_text()

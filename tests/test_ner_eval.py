@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import DATA
 from engine.conll import read_conll
 from engine.ner_eval import ner_scores, read_predictions, write_predictions
 
-REPO = Path(__file__).resolve().parents[1]
-NER = Path(os.environ.get("XLTUI_DATA") or REPO / "../shared/data").expanduser() / "ner"
+NER = DATA / "ner"
 
 
 def _no_warnings(gold, pred) -> dict[str, float]:
@@ -119,8 +118,6 @@ def test_write_refuses_what_cannot_round_trip(tmp_path: Path, bad_token: str) ->
 @pytest.mark.parametrize("lang", ["xho", "yor"])
 def test_real_data_rescoring(tmp_path: Path, lang: str) -> None:
     path = NER / lang / "test.txt"
-    if not path.is_file():
-        pytest.skip(f"no {path} (set XLTUI_DATA)")
     sents = read_conll(path)
     tokens = [list(s.tokens) for s in sents]
     gold = [list(s.tags) for s in sents]

@@ -70,10 +70,18 @@ def run(
         return
     from xltui.foreground import run_foreground
 
-    failed = run_foreground(engine, db_url(db), report.study_id, devices, lease, console)
-    if failed:
-        err.print(f"[red]{len(failed)} run(s) failed[/]: {', '.join(map(str, failed))} — "
+    from xltui.views import scores_table
+
+    outcome = run_foreground(engine, db_url(db), report.study_id, devices, lease, console)
+    console.print(scores_table(engine, report.study_id))
+    if outcome.failed:
+        err.print(f"[red]{len(outcome.failed)} run(s) failed[/]: {', '.join(map(str, outcome.failed))} — "
                   "see `xltui status --failed` for why, `xltui retry ID…` to try again")
+    if outcome.left:
+        err.print(f"[yellow]stopped with {outcome.left} run(s) of {spec.study} not done[/]: they stay queued; "
+                  f"`xltui run --grid {grid}` or `xltui worker` continues")
+        raise typer.Exit(130)
+    if outcome.failed:
         raise typer.Exit(1)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 import time
+from dataclasses import dataclass
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -16,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
-from engine.models import FAILED, RUNNING
+from engine.models import FAILED, QUEUED, RUNNING
 from engine.queries import list_runs, progress_of, study_summaries
 from engine.worker import Slot, SlotOptions, run_slots
 from xltui.views import format_duration
@@ -70,9 +71,15 @@ def _render(engine: Engine, study_id: int, bar: Progress, task_id) -> Group:
     return Group(bar, table)
 
 
+@dataclass
+class Outcome:
+    failed: list[int]
+    left: int  # runs of the study still queued or running (the user stopped early)
+
+
 def run_foreground(engine: Engine, url: str, study_id: int, devices: list[str], lease_s: float,
-                   console: Console) -> list[int]:
-    """Work through one study's queue here; returns the ids of its failed runs."""
+                   console: Console) -> Outcome:
+    """Work through one study's queue here, until it is done or the user stops it."""
     slots = [Slot(engine, SlotOptions(url, d, lease_s=lease_s, exit_when_idle=True, study_ids=(study_id,)),
                   notify=console.print) for d in devices]
     stop_on_signals(slots, console)
@@ -83,4 +90,5 @@ def run_foreground(engine: Engine, url: str, study_id: int, devices: list[str], 
         while any(t.is_alive() for t in threads):
             time.sleep(REFRESH_S)
             live.update(_render(engine, study_id, bar, task_id))
-    return [r.id for r in list_runs(engine, study_id=study_id, statuses=(FAILED,))]
+    failed = [r.id for r in list_runs(engine, study_id=study_id, statuses=(FAILED,))]
+    return Outcome(failed, len(list_runs(engine, study_id=study_id, statuses=(QUEUED, RUNNING))))

@@ -10,7 +10,7 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 
 from engine.models import FAILED, RUNNING, STATUSES
-from engine.queries import list_runs, live_workers, progress_of, study_by_name, study_summaries
+from engine.queries import list_runs, live_workers, progress_of, run_scores, study_by_name, study_summaries
 
 STATUS_STYLE = {"queued": "cyan", "running": "yellow", "succeeded": "green", "failed": "red", "cancelled": "dim"}
 
@@ -61,6 +61,22 @@ def runs_table(engine: Engine, title: str, runs) -> Table:
         elapsed = format_duration(end - r.started_at) if end and r.started_at else ""
         table.add_row(str(r.id), f"[{STATUS_STYLE[r.status]}]{r.status}[/]", f"{r.model_name} ({r.method})",
                       f"{r.task}/{r.setting}", f"{r.source}→{r.targets}", str(r.seed), r.device or "", prog, elapsed)
+    return table
+
+
+def scores_table(engine: Engine, study_id: int) -> Table:
+    """Per succeeded run: the source dev F1 it was selected on and each target's test F1."""
+    runs = list_runs(engine, study_id=study_id, statuses=("succeeded",))
+    scores = run_scores(engine, runs, "f1")
+    targets = sorted({lang for r in runs for lang in r.targets.split(",")})
+    table = Table(title="F1 (entity-level, strict IOB2)", title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("run", "model", "seed", "source dev", *targets):
+        table.add_column(col, justify="right" if col not in ("model",) else "left")
+    for r in runs:
+        s = scores.get(r.id, {})
+        cell = lambda key: f"{100 * s[key]:.1f}" if key in s else "—"  # noqa: E731
+        table.add_row(str(r.id), f"{r.model_name} ({r.method})", str(r.seed), cell((r.source.replace(",", "+"), "dev")),
+                      *(cell((t, "test")) for t in targets))
     return table
 
 

@@ -9,6 +9,7 @@ wheel), a local model directory, or a hub id (needs the network or a warm cache)
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 from typing import Iterable
 
@@ -70,10 +71,12 @@ def load_token_classifier(ref: str, labels: list[str], *, max_length: int, token
         model = XLMRobertaForTokenClassification(tiny_config(len(tokenizer), max_length, len(labels), id2label))
         return tokenizer, model
     path = str(minilm_dir()) if ref == "minilm" else ref
+    # honour HF_HUB_OFFLINE even when set after huggingface_hub was imported: no minute of retries
+    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() not in ("0", "", "false", "no")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path, use_fast=True)
+        tokenizer = AutoTokenizer.from_pretrained(path, use_fast=True, local_files_only=offline)
         model = AutoModelForTokenClassification.from_pretrained(
-            path, num_labels=len(labels), id2label=id2label,
+            path, local_files_only=offline, num_labels=len(labels), id2label=id2label,
             label2id={v: k for k, v in id2label.items()}, ignore_mismatched_sizes=True,
         )
     except (OSError, ValueError) as exc:

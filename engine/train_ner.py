@@ -128,9 +128,11 @@ def train_and_evaluate(spec: RunSpec, out_dir: Path, writer: MetricWriter | None
     output.add_scores(source_tag, "dev", evaluate_split(model, collator, dev_data, labels, device,
                                                         out_dir / "predictions-dev.txt"))
     output.artifacts.append(("predictions", str(out_dir / "predictions-dev.txt"), source_tag))
-    output.add_scores(source_tag, "train", dict(best_epoch=report.best_epoch, epochs_run=report.epochs_run,
-                                                steps=report.steps, train_seconds=report.seconds,
-                                                examples_per_s=report.examples_per_s))
+    train_stats = dict(best_epoch=report.best_epoch, epochs_run=report.epochs_run, steps=report.steps,
+                       train_seconds=report.seconds, examples_per_s=report.examples_per_s)
+    if report.peak_gpu_bytes is not None:
+        train_stats["peak_gpu_bytes"] = report.peak_gpu_bytes
+    output.add_scores(source_tag, "train", train_stats)
     for lang, sentences in tests.items():
         data, n_mapped = encode(tokenizer, sentences, labels, params.max_length)
         path = out_dir / f"predictions-{lang}-test.txt"

@@ -29,6 +29,7 @@ class TrainReport:
     seconds: float
     examples_per_s: float
     stopped_early: bool
+    peak_gpu_bytes: int | None = None
 
 
 def make_optimizer(model: torch.nn.Module, params: TrainParams) -> torch.optim.Optimizer:
@@ -59,6 +60,8 @@ def train(
 ) -> tuple[TrainReport, dict[str, torch.Tensor]]:
     """Train with early stopping on ``evaluate()``; returns the report and the best state dict."""
     model.to(device)
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
     optimizer = make_optimizer(model, params)
     total_steps = params.epochs * len(loader)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(params.warmup_ratio * total_steps), total_steps)
@@ -105,6 +108,7 @@ def train(
                 log(f"early stop: no dev improvement for {bad_epochs} epochs")
                 break
     seconds = time.perf_counter() - started
+    peak = int(torch.cuda.max_memory_allocated()) if device.startswith("cuda") else None
     report = TrainReport(best, best_epoch, epoch, step, seconds, n_examples / max(seconds, 1e-9),
-                         stopped_early=epoch < params.epochs)
+                         stopped_early=epoch < params.epochs, peak_gpu_bytes=peak)
     return report, best_state or {}

@@ -152,6 +152,9 @@ class Slot:
     def _env(self) -> dict[str, str]:
         env = dict(os.environ, CUDA_DEVICE_ORDER="PCI_BUS_ID", PYTHONUNBUFFERED="1")
         env["CUDA_VISIBLE_DEVICES"] = self.opts.device.split(":")[1] if self.opts.device.startswith("cuda:") else ""
+        # spinning OpenMP threads make CPU training 10x slower as soon as anything else
+        # uses a core (measured: bench/overhead.py under load); passive waiting does not
+        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         return env
 
     def execute(self, claim: queue.Claim) -> str:

@@ -40,10 +40,10 @@ def test_the_same_seed_reproduces_scores_and_predictions(tmp_path: Path):
 def test_a_local_pretrained_encoder_learns_english_ner(tmp_path: Path):
     """MiniLM (a local directory, as any user model) fine-tuned briefly beats itself untrained."""
     local = str(minilm_dir())
-    s = spec(model=local, lr=1e-4, batch_size=16, max_length=64, epochs=2, max_train_sentences=400,
+    s = spec(model=local, lr=1e-4, batch_size=16, max_length=64, epochs=2, max_train_sentences=800,
              max_eval_sentences=200, patience=2)
     dev = read_split(s, "en", "dev", 200)
-    train_tags = [t for x in read_split(s, "en", "train", 400) for t in x.tags]
+    train_tags = [t for x in read_split(s, "en", "train", 800) for t in x.tags]
     from engine.labels import LabelMap
     from transformers import DataCollatorForTokenClassification
 
@@ -52,8 +52,8 @@ def test_a_local_pretrained_encoder_learns_english_ner(tmp_path: Path):
     data, _ = encode(tokenizer, dev, labels, 64)
     untrained = evaluate_split(model, DataCollatorForTokenClassification(tokenizer), data, labels, "cpu")["f1"]
     trained = scores(train_and_evaluate(s, tmp_path, None, "cpu", log=print))[("en", "dev", "f1")]
-    print(f"MiniLM English dev F1: untrained {untrained:.3f}, after 2 epochs on 400 sentences {trained:.3f}")
-    assert trained > untrained + 0.3
+    print(f"MiniLM English dev F1: untrained {untrained:.3f}, after 2 epochs on 800 sentences {trained:.3f}")
+    assert trained > 0.35 and trained > untrained + 0.25
 
 
 def test_an_unknown_hub_id_fails_with_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

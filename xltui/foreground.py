@@ -90,5 +90,6 @@ def run_foreground(engine: Engine, url: str, study_id: int, devices: list[str], 
         while any(t.is_alive() for t in threads):
             time.sleep(REFRESH_S)
             live.update(_render(engine, study_id, bar, task_id))
+    console.print()
     failed = [r.id for r in list_runs(engine, study_id=study_id, statuses=(FAILED,))]
     return Outcome(failed, len(list_runs(engine, study_id=study_id, statuses=(QUEUED, RUNNING))))

@@ -18,6 +18,7 @@ from engine import queue
 from engine.models import Attempt, Run
 from engine.spec import RunSpec, TrainParams
 from engine.store import StoreError, db_url, open_db
+from tests.conftest import wait_for
 
 
 def specs(n: int, lr: float = 2e-5) -> list[RunSpec]:
@@ -59,20 +60,26 @@ def test_claim_order_follows_priority_then_age(db):
 
 
 CLAIMER = textwrap.dedent("""
-    import sys
+    import os, sys, time
     from engine.queue import claim_next
     from engine.store import open_db
     engine = open_db(sys.argv[1], create=False)
+    open(sys.argv[3] + "." + sys.argv[2], "w").close()  # ready
+    while not os.path.exists(sys.argv[3]):  # start together, so the claims really race
+        time.sleep(0.01)
     while (claim := claim_next(engine, sys.argv[2], "cpu")) is not None:
         print(claim.run_id, flush=True)
 """)
 
 
-def test_concurrent_claims_by_processes_take_each_run_exactly_once(db):
+def test_concurrent_claims_by_processes_take_each_run_exactly_once(db, tmp_path):
     engine = open_db(db)
     ids = queue.enqueue(engine, "s", specs(300)).new
-    procs = [subprocess.Popen([sys.executable, "-c", CLAIMER, db, f"w{i}"], stdout=subprocess.PIPE, text=True)
-             for i in range(4)]
+    go = tmp_path / "go"
+    procs = [subprocess.Popen([sys.executable, "-c", CLAIMER, db, f"w{i}", str(go)], stdout=subprocess.PIPE,
+                              text=True) for i in range(4)]
+    wait_for(lambda: all((tmp_path / f"go.w{i}").exists() for i in range(4)), what="claimers ready")
+    go.touch()
     outputs = [p.communicate(timeout=300)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs)
     claimed = [int(line) for out in outputs for line in out.split()]

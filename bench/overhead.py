@@ -3,7 +3,7 @@
 The same small NER run (the first run of configs/smoke.yaml: tiny model, en → swa,yor,
 seed 1, sized by --sentences/--epochs) is timed two ways, each --repeats times:
 
-* bare: ``engine.train_ner.train_and_evaluate(spec, out_dir, writer=None, device="cpu")``
+* bare: ``engine.train_tagging.train_and_evaluate(spec, out_dir, writer=None, device="cpu")``
   called directly in this process (imports already paid, so the cost of a fresh
   ``python -c "import torch, transformers"`` is measured and shown separately);
 * engine: a fresh temporary SQLite database, ``queue.enqueue`` of the same spec and one
@@ -44,7 +44,7 @@ from engine.grid import expand, load_grid
 from engine.models import SUCCEEDED, MetricPoint, Run, SystemSample
 from engine.spec import RunSpec
 from engine.store import open_db
-from engine.train_ner import train_and_evaluate
+from engine.train_tagging import train_and_evaluate
 from engine.worker import Slot, SlotOptions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                           f"{stalls[variant][-1]:.0f}%" + ("" if variant == "bare" or ok else " FAILED"))
 
     imports = time_command([py, "-c", "import torch, transformers"], args.startup_repeats)
-    engine_imports = time_command([py, "-c", "import engine.run_main, engine.train_ner"], args.startup_repeats)
+    engine_imports = time_command([py, "-c", "import engine.run_main, engine.train_tagging"], args.startup_repeats)
     py_pass = time_command([py, "-c", "pass"], args.startup_repeats)
     cli_help = time_command([cli, "--help"], args.startup_repeats)
 
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_row("overhead ratio engine / bare", f"{eng / bare:.2f}x")
     t.add_row("absolute overhead engine − bare", f"{eng - bare:+.2f} s")
     t.add_row("fresh python -c 'import torch, transformers'", f"{imports:.2f} s")
-    t.add_row("fresh python -c 'import engine.run_main, engine.train_ner'", f"{engine_imports:.2f} s")
+    t.add_row("fresh python -c 'import engine.run_main, engine.train_tagging'", f"{engine_imports:.2f} s")
     t.add_row("overhead minus engine imports", f"{eng - bare - engine_imports:+.2f} s")
     t.add_row("metric points written (median)", f"{statistics.median(points):.0f}")
     t.add_row("system samples written (median)", f"{statistics.median(samples):.0f}")

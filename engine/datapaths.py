@@ -1,8 +1,9 @@
 """Where each (task, language) dataset lives on disk.
 
-A grid names data by catalog name (``masakhaner``) or by a local directory. The
-catalog resolves under ``$XLTUI_DATA`` (default ``../shared/data``) so grids stay
-portable between machines; local directories are used as given.
+A grid names data by catalog name (``masakhaner`` for NER; ``ud`` or ``ud:en_ewt``
+for POS) or by a local directory. The catalog resolves under ``$XLTUI_DATA``
+(default ``../shared/data``) so grids stay portable between machines; local
+directories are used as given.
 """
 
 from __future__ import annotations
@@ -10,15 +11,21 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 DATA_ENV = "XLTUI_DATA"
 DEFAULT_DATA_DIR = "../shared/data"
 
-# catalog name -> sub-directory of $XLTUI_DATA holding one folder per language
-NER_CATALOG = {"masakhaner": "ner"}
+NER_CATALOG = {"masakhaner": "ner"}  # name -> sub-directory of $XLTUI_DATA, one folder per language
+UD_CATALOG = "ud"  # `ud` (the language's default treebank) or `ud:<treebank>`
+CATALOG_NAMES = (*NER_CATALOG, UD_CATALOG)
+DEFAULT_CATALOG = {"ner": "masakhaner", "pos": UD_CATALOG}
 
 # grids may use ISO 639-3 codes; the MasakhaNER folders use these names
 LANGUAGE_DIR_ALIASES = {"amh": "am", "eng": "en"}
+# the treebank `ud` means for a language (ISO 639-1 or 639-3 code)
+UD_DEFAULT_TREEBANK = {"en": "en_ewt", "eng": "en_ewt", "yo": "yo_ytb", "yor": "yo_ytb", "am": "am_att",
+                       "amh": "am_att"}
 
 SPLITS = ("train", "dev", "test")
 
@@ -32,6 +39,7 @@ class SplitFiles:
     train: Path | None
     dev: Path | None
     test: Path | None
+    note: str | None = None  # how splits were substituted, for the run log
 
     def get(self, split: str) -> Path | None:
         return getattr(self, split)
@@ -49,7 +57,7 @@ def data_root() -> Path:
 
 
 def is_catalog_name(ref: str) -> bool:
-    return ref in NER_CATALOG
+    return ref in CATALOG_NAMES or ref.startswith(UD_CATALOG + ":")
 
 
 def _language_dir(base: Path, lang: str) -> Path | None:
@@ -59,20 +67,69 @@ def _language_dir(base: Path, lang: str) -> Path | None:
     return None
 
 
+def _found(candidates: dict[str, list[Path]]) -> dict[str, Path | None]:
+    return {s: next((p for p in paths if p.is_file()), None) for s, paths in candidates.items()}
+
+
 def ner_files(ref: str, lang: str) -> SplitFiles:
     """Resolve a grid data reference for one language to its CoNLL split files."""
-    if is_catalog_name(ref):
+    if ref in NER_CATALOG:
         base = data_root() / NER_CATALOG[ref]
         folder = _language_dir(base, lang)
         if folder is None:
             raise DataError(f"{ref}: no folder for language '{lang}' under {base}")
+    elif is_catalog_name(ref):
+        raise DataError(f"'{ref}' is a POS (UD) catalog name; NER data is 'masakhaner' or a directory")
     else:
         base = Path(ref)
         if not base.is_dir():
             raise DataError(f"data directory {ref} does not exist")
         folder = _language_dir(base, lang) or base
-    found = {s: (folder / f"{s}.txt") for s in SPLITS}
-    files = SplitFiles(**{s: (p if p.is_file() else None) for s, p in found.items()})
+    files = SplitFiles(**_found({s: [folder / f"{s}.txt"] for s in SPLITS}))
     if files.train is None and files.dev is None and files.test is None:
         raise DataError(f"{folder}: no train.txt, dev.txt or test.txt for language '{lang}'")
     return files
+
+
+def _ud_folder(ref: str, lang: str) -> Path:
+    base = data_root() / "pos"
+    treebank = ref.split(":", 1)[1] if ":" in ref else UD_DEFAULT_TREEBANK.get(lang)
+    if treebank is None:
+        raise DataError(f"ud: no default treebank for language '{lang}'; name one, e.g. ud:yo_ytb "
+                        f"(known: {', '.join(sorted(set(UD_DEFAULT_TREEBANK.values())))})")
+    folder = base / treebank
+    if not folder.is_dir():
+        raise DataError(f"{ref}: no treebank folder {folder}")
+    return folder
+
+
+def pos_files(ref: str, lang: str) -> SplitFiles:
+    """Resolve a POS reference to CoNLL-U files (``<tb>-ud-<split>.conllu`` or ``<split>.conllu``).
+
+    A treebank shipped without a train split but with dev and test (the shared copy
+    of English-EWT) trains on dev and selects checkpoints on test: English is the
+    source language, so its test set is never a reported transfer score.
+    """
+    if ref == UD_CATALOG or ref.startswith(UD_CATALOG + ":"):
+        folder = _ud_folder(ref, lang)
+    elif ref in NER_CATALOG:
+        raise DataError(f"'{ref}' is an NER catalog name; POS data is 'ud', 'ud:<treebank>' or a directory")
+    else:
+        base = Path(ref)
+        if not base.is_dir():
+            raise DataError(f"data directory {ref} does not exist")
+        folder = _language_dir(base, lang) or base
+    found = _found({s: sorted(folder.glob(f"*-ud-{s}.conllu")) + [folder / f"{s}.conllu"] for s in SPLITS})
+    if not any(found.values()):
+        raise DataError(f"{folder}: no *-ud-{{train,dev,test}}.conllu files for language '{lang}'")
+    if found["train"] is None and found["dev"] is not None and found["test"] is not None:
+        return SplitFiles(train=found["dev"], dev=found["test"], test=found["test"],
+                          note=f"{folder.name} has no train split: training on dev, selecting on test")
+    return SplitFiles(**found)
+
+
+RESOLVERS: dict[str, Callable[[str, str], SplitFiles]] = {"ner": ner_files, "pos": pos_files}
+
+
+def task_files(task: str, ref: str, lang: str) -> SplitFiles:
+    return RESOLVERS[task](ref, lang)

@@ -32,7 +32,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
                       model_validator)
 from pydantic_core import PydanticCustomError
 
-from engine.datapaths import NER_CATALOG, DataError, SplitFiles, is_catalog_name, ner_files
+from engine.datapaths import CATALOG_NAMES, DEFAULT_CATALOG, RESOLVERS, DataError, SplitFiles, is_catalog_name
 from engine.gridfile import GridError, Loc, YamlDoc, did_you_mean, error_message, load_yaml
 from engine.modelzoo import PRESETS
 from engine.spec import Method, RunSpec, Setting, Task, TrainParams
@@ -43,7 +43,7 @@ _LANG = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]+)*")
 _HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
 
 # task -> resolver of (data reference, language) to split files; a new task adds one
-DATA_RESOLVERS: dict[str, Callable[[str, str], SplitFiles]] = {"ner": ner_files}
+DATA_RESOLVERS: dict[str, Callable[[str, str], SplitFiles]] = RESOLVERS
 ALL_LANGUAGES = "*"  # key used internally when one data reference serves every language
 
 
@@ -103,7 +103,7 @@ def _resolve_data_ref(ref: str, info: ValidationInfo) -> str:
     if is_catalog_name(ref):
         return ref
     if not ref.strip():
-        raise _fail("data_ref", f"empty data reference; use a catalog name ({', '.join(NER_CATALOG)}) or a directory")
+        raise _fail("data_ref", f"empty data reference; use a catalog name ({', '.join(CATALOG_NAMES)}) or a directory")
     return str((_base_dir(info) / Path(ref).expanduser()).resolve())
 
 
@@ -219,7 +219,7 @@ def _check_data(v: dict[str, Any]) -> list[tuple[Loc, str]]:
     for task in dict.fromkeys(v["task"]):
         refs = v["data"].get(task)
         if refs is None:
-            out.append((("data",), f"no data given for task '{task}' (e.g. {task}: masakhaner)"))
+            out.append((("data",), f"no data given for task '{task}' (e.g. {task}: {DEFAULT_CATALOG[task]})"))
             continue
         for lang in dict.fromkeys(sources + v["targets"]):
             key = lang if lang in refs else ALL_LANGUAGES
@@ -230,7 +230,7 @@ def _check_data(v: dict[str, Any]) -> list[tuple[Loc, str]]:
             try:
                 files = DATA_RESOLVERS[task](refs[key], lang)
             except DataError as exc:
-                near = did_you_mean(Path(refs[key]).name, NER_CATALOG)
+                near = did_you_mean(Path(refs[key]).name, CATALOG_NAMES)
                 hint = f" ({near})" if not is_catalog_name(refs[key]) and near.startswith("did") else ""
                 out.append((loc, f"{exc}{hint}"))
                 continue

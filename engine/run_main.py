@@ -53,8 +53,8 @@ def device_name() -> str:
 
 def execute(spec: RunSpec, out_dir: Path, writer: MetricWriter, device: str):
     """Dispatch on (task, method): the one place that knows which trainer runs a spec."""
-    if spec.task == "ner" and spec.method == "full":
-        from engine.train_ner import train_and_evaluate
+    if spec.method == "full":
+        from engine.train_tagging import train_and_evaluate
 
         return train_and_evaluate(spec, out_dir, writer, device)
     raise ValueError(f"no trainer for task={spec.task} method={spec.method}")

@@ -15,10 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 SPEC_VERSION = 1
 
-Task = Literal["ner"]
+Task = Literal["ner", "pos"]
 Method = Literal["full"]
 Setting = Literal["zero-shot"]
-Precision = Literal["auto", "fp32"]
+Precision = Literal["auto", "bf16", "fp16", "fp32"]
 
 
 class TrainParams(BaseModel):

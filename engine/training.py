@@ -29,6 +29,7 @@ class TrainReport:
     seconds: float
     examples_per_s: float
     stopped_early: bool
+    precision: str = "fp32"
     peak_gpu_bytes: int | None = None
 
 
@@ -42,11 +43,19 @@ def make_optimizer(model: torch.nn.Module, params: TrainParams) -> torch.optim.O
     return torch.optim.AdamW(groups, lr=params.lr)
 
 
-def autocast_dtype(device: str, precision: str) -> torch.dtype | None:
-    """bf16 autocast on CUDA GPUs that support it under ``auto``; full precision otherwise."""
-    if device.startswith("cuda") and precision == "auto" and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return None
+def resolve_precision(device: str, precision: str) -> str:
+    """What ``precision`` means on this device: on CUDA, ``auto`` is bf16 where the GPU
+    supports it (A100/H100) and fp16 with loss scaling otherwise; the CPU trains in fp32."""
+    if not device.startswith("cuda"):
+        return "fp32"
+    if precision == "auto":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if precision == "bf16" and not torch.cuda.is_bf16_supported():
+        raise ValueError("precision bf16: this GPU does not support bfloat16; use fp16 or auto")
+    return precision
+
+
+AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}
 
 
 def train(
@@ -65,7 +74,10 @@ def train(
     optimizer = make_optimizer(model, params)
     total_steps = params.epochs * len(loader)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(params.warmup_ratio * total_steps), total_steps)
-    dtype = autocast_dtype(device, params.precision)
+    precision = resolve_precision(device, params.precision)
+    dtype = AUTOCAST[precision]
+    scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16")
+    log(f"precision {precision} on {device}")
     if writer:
         writer.log(0, total_steps=total_steps)
     best, best_epoch, best_state, bad_epochs, step, n_examples = float("-inf"), 0, None, 0, 0, 0
@@ -79,9 +91,11 @@ def train(
             batch = {k: v.to(device) for k, v in batch.items()}
             with torch.autocast(device_type=device.split(":")[0], dtype=dtype, enabled=dtype is not None):
                 loss = model(**batch).loss
-            loss.backward()
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(model.parameters(), params.max_grad_norm)
-            optimizer.step()
+            scaler.step(optimizer)
+            scaler.update()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
@@ -110,5 +124,5 @@ def train(
     seconds = time.perf_counter() - started
     peak = int(torch.cuda.max_memory_allocated()) if device.startswith("cuda") else None
     report = TrainReport(best, best_epoch, epoch, step, seconds, n_examples / max(seconds, 1e-9),
-                         stopped_early=epoch < params.epochs, peak_gpu_bytes=peak)
+                         stopped_early=epoch < params.epochs, precision=precision, peak_gpu_bytes=peak)
     return report, best_state or {}

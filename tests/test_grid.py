@@ -270,8 +270,9 @@ def test_error_format_is_file_line_field_message(tmp_path: Path, fake_data: Path
     ({13: "seeds: []"}, 13, "seeds", "must not be empty"),
     ({1: None}, 2, "study", "required key is missing"),
     ({1: "study: my study"}, 1, "study", "use only letters, digits"),
-    ({2: "task: pos"}, 2, "task", "unsupported value 'pos'; allowed: 'ner'"),
-    ({2: "task: [ner, pos]"}, 2, "task[1]", "unsupported value 'pos'"),
+    ({2: "task: srl"}, 2, "task", "unsupported value 'srl'; allowed: 'ner' or 'pos'"),
+    ({2: "task: [ner, srl]"}, 2, "task[1]", "unsupported value 'srl'"),
+    ({2: "task: [ner, pos]"}, 5, "data", "no data given for task 'pos' (e.g. pos: ud)"),
     ({11: "    method: madx"}, 11, "models[1].method", "unsupported value 'madx'; allowed: 'full'"),
     ({8: "  - {name: tiny, model: tiny, method: lora}"}, 8, "models[0].method", "allowed: 'full'"),
     ({12: "settings: [zero-shot, few-shot]"}, 12, "settings[1]", "allowed: 'zero-shot'"),
@@ -288,7 +289,7 @@ def test_error_format_is_file_line_field_message(tmp_path: Path, fake_data: Path
     ({9: "  - model: xlm-roberta-base", 10: "    lr: 1.0e-4"}, 9, "models[1].name", "required key is missing"),
     ({7: "models: []", 8: None, 9: None, 10: None, 11: None}, 7, "models", "must not be empty"),
     ({16: "  precision: no"}, 16, "train.precision", "YAML reads yes/no/on/off as booleans"),
-    ({6: "  pos: masakhaner"}, 6, "data.pos", "unsupported value 'pos'"),
+    ({6: "  srl: masakhaner"}, 6, "data.srl", "unsupported value 'srl'"),
 ])
 def test_validation_error_points_at_line_and_field(tmp_path: Path, fake_data: Path, change: dict[int, str | None],
                                                    line: int, field: str, message: str) -> None:

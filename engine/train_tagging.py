@@ -1,29 +1,36 @@
-"""Full fine-tuning for NER: train on the source language(s), pick the best epoch on
-source dev, evaluate that checkpoint on every target's test set (zero-shot).
+"""Full fine-tuning for token tagging (NER on CoNLL, POS on CoNLL-U): train on the
+source language(s), pick the best epoch on source dev, evaluate that checkpoint on
+every target's test set (zero-shot).
 
-Scores are seqeval strict IOB2 entity-level; word predictions come from each
-word's first subword. Predictions are written to files (artifacts) so a stored
-score can always be re-checked against them.
+NER is scored with seqeval strict IOB2 entity F1, POS with word accuracy; word
+predictions come from each word's first subword. Predictions are written to files
+(artifacts) so a stored score can always be re-checked against them, and a
+run_info.json records what exactly ran (files and their hashes, precision, counts).
 """
 
 from __future__ import annotations
 
+import json
+import platform
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
+import transformers
 from torch.utils.data import DataLoader
 from transformers import DataCollatorForTokenClassification
 
 from engine.conll import Sentence, read_conll
-from engine.datapaths import DataError, ner_files
+from engine.conllu import read_conllu
+from engine.datapaths import DataError, task_files
 from engine.labels import LabelMap, align_first_subword, predictions_to_words
 from engine.modelzoo import load_token_classifier
 from engine.ner_eval import ner_scores, write_predictions
-from engine.results import RunOutput
+from engine.pos_eval import confusion_matrix, pos_scores
+from engine.results import RunOutput, file_sha256
 from engine.spec import RunSpec
 from engine.telemetry import MetricWriter
 from engine.training import train
@@ -31,9 +38,25 @@ from engine.training import train
 EVAL_BATCH = 64
 
 
+@dataclass(frozen=True)
+class TaskKind:
+    """What differs between tagging tasks: the file format and the score."""
+
+    read: Callable[..., Sequence[Sentence]]
+    score: Callable[[list[list[str]], list[list[str]]], dict[str, float]]
+    dev_metric: str
+    confusion: bool = False
+
+
+TASKS = {
+    "ner": TaskKind(read_conll, ner_scores, "f1"),
+    "pos": TaskKind(read_conllu, pos_scores, "accuracy", confusion=True),
+}
+
+
 @dataclass
 class Encoded:
-    sentences: list[Sentence]
+    sentences: Sequence[Sentence]
     features: list[dict[str, list[int]]]
     word_ids: list[list[int | None]]
 
@@ -45,14 +68,19 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def read_split(spec: RunSpec, lang: str, split: str, limit: int | None) -> list[Sentence]:
-    path = ner_files(spec.data[lang], lang).get(split)
+def split_path(spec: RunSpec, lang: str, split: str) -> Path:
+    files = task_files(spec.task, spec.data[lang], lang)
+    path = files.get(split)
     if path is None:
         raise DataError(f"{spec.data[lang]}: language '{lang}' has no {split} split")
-    return read_conll(path, limit=limit)
+    return path
 
 
-def encode(tokenizer, sentences: list[Sentence], labels: LabelMap, max_length: int) -> tuple[Encoded, int]:
+def read_split(spec: RunSpec, lang: str, split: str, limit: int | None) -> Sequence[Sentence]:
+    return TASKS[spec.task].read(split_path(spec, lang, split), limit=limit)
+
+
+def encode(tokenizer, sentences: Sequence[Sentence], labels: LabelMap, max_length: int) -> tuple[Encoded, int]:
     """Tokenise words and put each word's label on its first subword; counts tags mapped to O."""
     enc = tokenizer([list(s.tokens) for s in sentences], is_split_into_words=True, truncation=True,
                     max_length=max_length)
@@ -86,27 +114,44 @@ def predict(model, collator, data: Encoded, labels: LabelMap, device: str) -> tu
     return out, truncated
 
 
-def evaluate_split(model, collator, data: Encoded, labels: LabelMap, device: str,
+def evaluate_split(task: str, model, collator, data: Encoded, labels: LabelMap, device: str,
                    predictions_path: Path | None = None) -> dict[str, float]:
     pred, truncated = predict(model, collator, data, labels, device)
     gold = [labels.map_tags(s.tags)[0] for s in data.sentences]
-    scores = ner_scores(gold, pred)
+    scores = TASKS[task].score(gold, pred)
     scores.update(n_sentences=len(data.sentences), n_words_truncated=truncated)
     if predictions_path is not None:
         write_predictions(predictions_path, [list(s.tokens) for s in data.sentences], gold, pred)
+        if TASKS[task].confusion:
+            confusion = predictions_path.with_name(predictions_path.stem + "-confusion.json")
+            confusion.write_text(json.dumps(confusion_matrix(gold, pred), indent=1, sort_keys=True))
     return scores
+
+
+def run_info(spec: RunSpec, report, counts: dict[str, int], labels: LabelMap, device: str) -> dict:
+    """What exactly ran: data files with hashes, split substitutions, precision, versions."""
+    files = {}
+    for lang in spec.languages:
+        resolved = task_files(spec.task, spec.data[lang], lang)
+        files[lang] = {s: {"path": str(p), "sha256": file_sha256(p)} for s in ("train", "dev", "test")
+                       if (p := resolved.get(s)) is not None}
+        if resolved.note:
+            files[lang]["note"] = resolved.note
+    return dict(spec_hash=spec.spec_hash(), device=device, precision=report.precision, labels=list(labels.labels),
+                counts=counts, data=files, torch=torch.__version__, transformers=transformers.__version__,
+                python=platform.python_version())
 
 
 def train_and_evaluate(spec: RunSpec, out_dir: Path, writer: MetricWriter | None, device: str,
                        log: Callable[[str], None] = print) -> RunOutput:
-    params = spec.train
+    params, kind = spec.train, TASKS[spec.task]
     out_dir.mkdir(parents=True, exist_ok=True)
     generator = seed_everything(spec.seed)
     train_sents = [s for lang in spec.source for s in read_split(spec, lang, "train", params.max_train_sentences)]
     dev_sents = [s for lang in spec.source for s in read_split(spec, lang, "dev", params.max_eval_sentences)]
     tests = {lang: read_split(spec, lang, "test", params.max_eval_sentences) for lang in spec.targets}
     labels = LabelMap.from_tags(t for s in train_sents for t in s.tags)
-    log(f"{len(train_sents)} train / {len(dev_sents)} dev sentences; labels {list(labels.labels)}")
+    log(f"{spec.task}: {len(train_sents)} train / {len(dev_sents)} dev sentences; labels {list(labels.labels)}")
 
     tokenizer_text = [list(s.tokens) for s in train_sents] + [list(s.tokens) for ss in tests.values() for s in ss]
     tokenizer, model = load_token_classifier(spec.model, list(labels.labels), max_length=params.max_length,
@@ -117,33 +162,40 @@ def train_and_evaluate(spec: RunSpec, out_dir: Path, writer: MetricWriter | None
     loader = DataLoader(train_data.features, batch_size=params.batch_size, shuffle=True,
                         collate_fn=collator, generator=generator)
 
-    def dev_f1() -> float:
-        return evaluate_split(model, collator, dev_data, labels, device)["f1"]
+    def dev_score() -> float:
+        return evaluate_split(spec.task, model, collator, dev_data, labels, device)[kind.dev_metric]
 
-    report, best_state = train(model, loader, params, dev_f1, writer, device, log)
+    report, best_state = train(model, loader, params, dev_score, writer, device, log)
     model.load_state_dict(best_state)
 
     output = RunOutput()
     source_tag = "+".join(spec.source)
-    output.add_scores(source_tag, "dev", evaluate_split(model, collator, dev_data, labels, device,
-                                                        out_dir / "predictions-dev.txt"))
-    output.artifacts.append(("predictions", str(out_dir / "predictions-dev.txt"), source_tag))
+    dev_path = out_dir / "predictions-dev.txt"
+    output.add_scores(source_tag, "dev", evaluate_split(spec.task, model, collator, dev_data, labels, device, dev_path))
+    output.artifacts.append(("predictions", str(dev_path), source_tag))
     train_stats = dict(best_epoch=report.best_epoch, epochs_run=report.epochs_run, steps=report.steps,
                        train_seconds=report.seconds, examples_per_s=report.examples_per_s)
     if report.peak_gpu_bytes is not None:
         train_stats["peak_gpu_bytes"] = report.peak_gpu_bytes
     output.add_scores(source_tag, "train", train_stats)
+    counts = dict(train_sentences=len(train_sents), dev_sentences=len(dev_sents))
     for lang, sentences in tests.items():
         data, n_mapped = encode(tokenizer, sentences, labels, params.max_length)
         path = out_dir / f"predictions-{lang}-test.txt"
-        scores = evaluate_split(model, collator, data, labels, device, path)
+        scores = evaluate_split(spec.task, model, collator, data, labels, device, path)
         scores["n_tags_mapped_to_O"] = n_mapped
+        counts[f"{lang}_test_sentences"] = len(sentences)
         output.add_scores(lang, "test", scores)
         output.artifacts.append(("predictions", str(path), lang))
-        log(f"{lang} test: F1 {scores['f1']:.4f} P {scores['precision']:.4f} R {scores['recall']:.4f}")
+        if kind.confusion:
+            output.artifacts.append(("confusion", str(path.with_name(path.stem + "-confusion.json")), lang))
+        log(f"{lang} test: {kind.dev_metric} {scores[kind.dev_metric]:.4f}")
 
     checkpoint = out_dir / "checkpoint"
     model.save_pretrained(checkpoint)
     tokenizer.save_pretrained(checkpoint)
     output.artifacts.append(("checkpoint", str(checkpoint), None))
+    info = out_dir / "run_info.json"
+    info.write_text(json.dumps(run_info(spec, report, counts, labels, device), indent=1))
+    output.artifacts.append(("run_info", str(info), None))
     return output

@@ -1,0 +1,125 @@
+"""MAD-X (Pfeiffer et al. 2020) with the `adapters` library: language adapters trained
+by masked-language modelling, a task adapter stacked on the source language adapter,
+and zero-shot transfer by swapping in the target's language adapter.
+
+The base model is always frozen; only adapters (and the task head) train. The order
+of calls matters: ``train_adapter(task)`` resets the active setup to the task adapter
+alone, so the ``Stack(language, task)`` must be set *after* it, or the language
+adapter silently drops out of the forward pass.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import torch
+from adapters import AutoAdapterModel, SeqBnConfig, SeqBnInvConfig
+from adapters.composition import Stack
+from torch.utils.data import DataLoader
+from transformers import AutoTokenizer, DataCollatorForLanguageModeling, get_linear_schedule_with_warmup
+
+from engine.modelzoo import minilm_dir
+from engine.telemetry import MetricWriter
+
+TASK_ADAPTER = "task"
+
+
+@dataclass(frozen=True)
+class LangAdapterParams:
+    reduction_factor: float = 2
+    mlm_steps: int = 20_000
+    lr: float = 1e-4
+    batch_size: int = 32
+    max_length: int = 128
+    mlm_probability: float = 0.15
+
+
+def base_path(ref: str) -> str:
+    return str(minilm_dir()) if ref == "minilm" else ref
+
+
+def lang_adapter_config(params: LangAdapterParams, leave_out: Sequence[int] = ()) -> SeqBnInvConfig:
+    return SeqBnInvConfig(reduction_factor=params.reduction_factor, leave_out=list(leave_out))
+
+
+def base_checksum(model: torch.nn.Module) -> float:
+    """Sum of |w| over every non-adapter, non-head weight: equal before and after means frozen."""
+    total = 0.0
+    for name, p in model.named_parameters():
+        if "adapter" not in name and not name.startswith("heads."):
+            total += float(p.detach().abs().double().sum())
+    return total
+
+
+def _mlm_batches(tokenizer, sentences: Iterable[Sequence[str]], params: LangAdapterParams, seed: int):
+    texts = [" ".join(words) for words in sentences]
+    enc = tokenizer(texts, truncation=True, max_length=params.max_length)
+    features = [{"input_ids": ids} for ids in enc["input_ids"]]
+    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=params.mlm_probability)
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(features, batch_size=params.batch_size, shuffle=True, collate_fn=collator, generator=generator)
+
+
+def train_language_adapter(model_ref: str, lang: str, sentences: Sequence[Sequence[str]], params: LangAdapterParams,
+                           seed: int, out_dir: Path, device: str, writer: MetricWriter | None = None,
+                           log: Callable[[str], None] = print) -> Path:
+    """MLM-train an invertible language adapter on unlabelled text; the base stays frozen."""
+    torch.manual_seed(seed)
+    path = base_path(model_ref)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoAdapterModel.from_pretrained(path)
+    model.add_adapter(lang, config=lang_adapter_config(params))
+    model.add_masked_lm_head(f"mlm_{lang}")
+    model.train_adapter(lang)  # freezes everything but the adapter (and its invertible part)
+    model.set_active_adapters(lang)
+    model.to(device)
+    loader = _mlm_batches(tokenizer, sentences, params, seed)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=params.lr)
+    scheduler = get_linear_schedule_with_warmup(optimizer, 0, params.mlm_steps)
+    if writer:
+        writer.log(0, total_steps=params.mlm_steps)
+    step, started = 0, time.perf_counter()
+    model.train()
+    while step < params.mlm_steps:
+        for batch in loader:
+            batch = {k: v.to(device) for k, v in batch.items()}
+            loss = model(**batch).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            if writer:
+                writer.log(step, mlm_loss=float(loss.detach()), lr=scheduler.get_last_lr()[0])
+            if step >= params.mlm_steps:
+                break
+    log(f"language adapter {lang}: {step} MLM steps in {time.perf_counter() - started:.1f}s, "
+        f"last loss {float(loss.detach()):.3f}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_adapter(str(out_dir), lang)
+    return out_dir
+
+
+def build_task_model(model_ref: str, labels: list[str], lang_adapters: dict[str, Path], source: str,
+                     task_reduction_factor: float = 16, leave_out: Sequence[int] = ()):
+    """Base + every needed language adapter + a fresh task adapter and tagging head,
+    set up for training on ``source``."""
+    model = AutoAdapterModel.from_pretrained(base_path(model_ref))
+    for lang, path in lang_adapters.items():
+        model.load_adapter(str(path), load_as=lang, leave_out=list(leave_out))
+    model.add_adapter(TASK_ADAPTER, config=SeqBnConfig(reduction_factor=task_reduction_factor,
+                                                       leave_out=list(leave_out)))
+    model.add_tagging_head(TASK_ADAPTER, num_labels=len(labels), id2label=dict(enumerate(labels)))
+    model.train_adapter(TASK_ADAPTER)  # first: it resets the active setup …
+    activate(model, source)  # … then stack the language adapter under the task adapter
+    return model
+
+
+def activate(model, lang: str) -> None:
+    """Route the forward pass through ``lang``'s language adapter and the task adapter."""
+    model.active_adapters = Stack(lang, TASK_ADAPTER)

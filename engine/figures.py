@@ -105,48 +105,46 @@ def _comparison_pairs(report: Report) -> list[tuple[ScoreTable, str, list[str]]]
 # ----------------------------------------------------------------------------- terminal (plotext)
 
 
-def _plotext_bars(labels: list[str], groups: dict[str, list[float]], title: str, width: int, height: int,
-                  errors: dict[str, list[float]] | None = None, value_fmt: str = "{:.1f}") -> str:
+def _plotext_bars(labels: list[str], values: list[float], title: str, width: int, height: int, *,
+                  errors: list[float] | None = None, horizontal: bool = False, value_fmt: str = "{:.1f}") -> str:
+    """One bar chart as plain text; bars start at 0 so negative values point the other way."""
     import plotext as plt
 
+    plt.terminal.limit(False, False)  # the caller chose the size (a file or a pipe has no terminal)
     fig = plt.figure
     fig.clear()
-    fig.plot_size(width, height)
-    heights = list(groups.values())
-    text = [[value_fmt.format(v) + (f"±{errors[g][i]:.1f}" if errors else "") for i, v in enumerate(vals)]
-            for g, vals in groups.items()]
-    bars = fig.bar(labels, heights if len(heights) > 1 else heights[0],
-                   labeled=[t for ts in text for t in ts] if len(heights) > 1 else text[0])
-    if len(groups) > 1:
-        bars.label(list(groups))
-    fig.draw(bars)
+    fig.plot_size(width, max(height, 2 * len(labels) + 4) if horizontal else height)
+    text = [value_fmt.format(v) + (f" ± {e:.1f}" if errors else "") for v, e in zip(values, errors or values)]
+    fig.draw(fig.bar(labels, [0.0] * len(values), values, orientation="horizontal" if horizontal else "vertical",
+                     width=0.6, labeled=text))
+    if errors and not horizontal:
+        fig.draw(fig.error(list(range(1, len(values) + 1)), values, errors))
     fig.title(title)
     out = fig.build().string(colorless=True)
     fig.clear()
     return out
 
 
-def terminal_macro_chart(table: ScoreTable, width: int = 100, height: int = 20) -> str:
+def terminal_macro_chart(table: ScoreTable, width: int = 100, height: int = 20) -> list[str]:
+    """Figure 1/2 in the terminal: one chart per setting, bars labelled mean ± SD."""
     systems, means, sds = macro_groups(table)
-    if not systems:
-        return ""
-    return _plotext_bars(systems, means, f"{metric_title(table.task, table.metric)}: macro average ± SD",
-                         width, height, sds)
+    return [_plotext_bars(systems, means[s], f"{metric_title(table.task, table.metric)}, {s}: macro average "
+                          f"± SD over seeds", width, height, errors=sds[s]) for s in means]
 
 
 def terminal_improvement_chart(table: ScoreTable, system: str, baselines: Sequence[str], width: int = 100,
-                               height: int = 20) -> str:
+                               height: int = 20) -> list[str]:
+    """Figure 3 in the terminal: one horizontal chart per setting, a bar per language."""
     langs, groups = improvement_groups(table, system, baselines)
-    if not langs:
-        return ""
-    return _plotext_bars(langs, groups, f"{system} vs the strongest baseline per language: relative "
-                         f"{_metric_name(table)} change (%)", width, height, value_fmt="{:+.1f}")
+    return [_plotext_bars(langs, groups[s], f"{system} vs best baseline, {s}: relative {_metric_name(table)} "
+                          f"change (%)", width, height, horizontal=True, value_fmt="{:+.1f}")
+            for s in groups]
 
 
 def terminal_charts(report: Report, width: int = 100, height: int = 20) -> list[str]:
-    charts = [terminal_macro_chart(t, width, height) for t in report.score_tables]
-    charts += [terminal_improvement_chart(t, s, b, width, height) for t, s, b in _comparison_pairs(report)]
-    return [c for c in charts if c]
+    charts = [c for t in report.score_tables for c in terminal_macro_chart(t, width, height)]
+    charts += [c for t, s, b in _comparison_pairs(report) for c in terminal_improvement_chart(t, s, b, width, height)]
+    return charts
 
 
 # ----------------------------------------------------------------------------- files (matplotlib, Agg)

@@ -35,7 +35,7 @@ from pydantic_core import PydanticCustomError
 from engine.datapaths import CATALOG_NAMES, DEFAULT_CATALOG, RESOLVERS, DataError, SplitFiles, is_catalog_name
 from engine.gridfile import GridError, Loc, YamlDoc, did_you_mean, error_message, load_yaml
 from engine.modelzoo import PRESETS
-from engine.spec import Method, RunSpec, Setting, Task, TrainParams
+from engine.spec import LangAdapterParams, MadxParams, Method, RunSpec, Setting, Task, TrainParams
 
 MODEL_PRESETS = PRESETS  # re-exported; engine.modelzoo defines what each preset is
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
@@ -118,16 +118,47 @@ DataSpec = Annotated[dict[StrictStr, DataRef], BeforeValidator(_one_ref_for_all)
 Seed = Annotated[StrictInt, Field(ge=0, lt=2**32)]
 
 
+class TaskAdapterParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reduction_factor: float = Field(16, gt=0)
+
+
+MADX_ONLY = ("lang_adapter", "task_adapter", "leave_out")
+MADX_LR = 1e-4  # MAD-X task adapters train at 1e-4 (full fine-tuning: 2e-5)
+
+
 class _ModelEntryBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Name = Field(description="alias used in run names, tables and exclude entries")
     model: Annotated[StrictStr, AfterValidator(_resolve_model)]
     method: Method
+    lang_adapter: LangAdapterParams | None = None
+    task_adapter: TaskAdapterParams | None = None
+    leave_out: tuple[Annotated[StrictInt, Field(ge=0)], ...] | None = None
+
+    @model_validator(mode="after")
+    def _madx_options(self) -> _ModelEntryBase:
+        if self.method != "madx":
+            given = [k for k in MADX_ONLY if getattr(self, k) is not None]
+            if given:
+                raise _fail("madx_only", f"{', '.join(given)} only apply to method: madx")
+        elif self.model == "tiny":
+            raise _fail("madx_tiny", "method madx needs a pretrained encoder (a local directory, a hub id or "
+                        "'minilm'); 'tiny' is random-init, so its language adapters would mean nothing")
+        return self
 
     def overrides(self) -> dict[str, Any]:
         """The TrainParams this entry sets explicitly (they beat the grid's ``train``)."""
         return {k: getattr(self, k) for k in self.model_fields_set if k in TrainParams.model_fields}
+
+    def madx(self) -> MadxParams | None:
+        if self.method != "madx":
+            return None
+        return MadxParams(lang_adapter=self.lang_adapter or LangAdapterParams(),
+                          task_reduction_factor=(self.task_adapter or TaskAdapterParams()).reduction_factor,
+                          leave_out=tuple(self.leave_out or ()))
 
 
 # One model entry: name/model/method plus every TrainParams field as an optional override,
@@ -315,12 +346,13 @@ def expand(grid: Grid) -> list[RunSpec]:
                 targets = [t for t in targets if t != ex.target]
         if dropped or not targets:
             continue
-        train = TrainParams.model_validate({**grid.train.model_dump(), **entry.overrides()})
+        method_lr = {"lr": MADX_LR} if entry.method == "madx" else {}
+        train = TrainParams.model_validate({**grid.train.model_dump(), **method_lr, **entry.overrides()})
         spec = RunSpec(
             task=task, model_name=entry.name, model=entry.model, method=entry.method,
             source=grid.source, targets=tuple(sorted(targets)), setting=setting, seed=seed,
             data={lang: grid.data_ref(task, lang) for lang in dict.fromkeys(grid.source + tuple(targets))},
-            train=train,
+            train=train, madx=entry.madx(),
         )
         specs.setdefault(spec.spec_hash(), spec)
     return list(specs.values())

@@ -175,10 +175,14 @@ def run_spec(model: str, language: str, run: int, task: str, setting: str) -> tu
 
 
 def import_results(engine: Engine, path: str | Path, *, study: str | None = None, task: str = "ner",
-                   setting: str = "in-language", split: str = "test", percent: bool = False) -> ImportReport:
-    """Import a results CSV as the external study ``study`` (default: the file's stem), atomically."""
+                   setting: str = "in-language", split: str = "test", percent: bool = False,
+                   rows: list[RunRow] | None = None) -> ImportReport:
+    """Import a results CSV as the external study ``study`` (default: the file's stem), atomically.
+
+    ``rows`` (from read_results_csv) saves parsing the file again when it was checked already.
+    """
     path = Path(path)
-    rows = read_results_csv(path, percent=percent)
+    rows = read_results_csv(path, percent=percent) if rows is None else rows
     name = study or path.stem
     now = time.time()
     report = ImportReport(study=name, models=sorted({r.model for r in rows}),

@@ -11,7 +11,6 @@ adapter silently drops out of the forward pass.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -22,27 +21,21 @@ from torch.utils.data import DataLoader
 from transformers import AutoTokenizer, DataCollatorForLanguageModeling, get_linear_schedule_with_warmup
 
 from engine.modelzoo import minilm_dir
+from engine.spec import LangAdapterParams, LangAdapterSpec
 from engine.telemetry import MetricWriter
 
 TASK_ADAPTER = "task"
 
 
-@dataclass(frozen=True)
-class LangAdapterParams:
-    reduction_factor: float = 2
-    mlm_steps: int = 20_000
-    lr: float = 1e-4
-    batch_size: int = 32
-    max_length: int = 128
-    mlm_probability: float = 0.15
+MLM_PROBABILITY = 0.15
 
 
 def base_path(ref: str) -> str:
     return str(minilm_dir()) if ref == "minilm" else ref
 
 
-def lang_adapter_config(params: LangAdapterParams, leave_out: Sequence[int] = ()) -> SeqBnInvConfig:
-    return SeqBnInvConfig(reduction_factor=params.reduction_factor, leave_out=list(leave_out))
+def lang_adapter_config(params: LangAdapterParams) -> SeqBnInvConfig:
+    return SeqBnInvConfig(reduction_factor=params.reduction_factor)
 
 
 def base_checksum(model: torch.nn.Module) -> float:
@@ -58,17 +51,17 @@ def _mlm_batches(tokenizer, sentences: Iterable[Sequence[str]], params: LangAdap
     texts = [" ".join(words) for words in sentences]
     enc = tokenizer(texts, truncation=True, max_length=params.max_length)
     features = [{"input_ids": ids} for ids in enc["input_ids"]]
-    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=params.mlm_probability)
+    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=MLM_PROBABILITY)
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(features, batch_size=params.batch_size, shuffle=True, collate_fn=collator, generator=generator)
 
 
-def train_language_adapter(model_ref: str, lang: str, sentences: Sequence[Sequence[str]], params: LangAdapterParams,
-                           seed: int, out_dir: Path, device: str, writer: MetricWriter | None = None,
-                           log: Callable[[str], None] = print) -> Path:
+def train_language_adapter(spec: LangAdapterSpec, sentences: Sequence[Sequence[str]], out_dir: Path, device: str,
+                           writer: MetricWriter | None = None, log: Callable[[str], None] = print) -> Path:
     """MLM-train an invertible language adapter on unlabelled text; the base stays frozen."""
+    params, lang, seed = spec.adapter, spec.language, spec.seed
     torch.manual_seed(seed)
-    path = base_path(model_ref)
+    path = base_path(spec.model)
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoAdapterModel.from_pretrained(path)
     model.add_adapter(lang, config=lang_adapter_config(params))

@@ -65,6 +65,13 @@ class Run(SQLModel, table=True):
     error: Optional[str] = None
 
 
+class RunDependency(SQLModel, table=True):
+    """``run_id`` may start only when ``needs_run_id`` has succeeded (e.g. its language adapters)."""
+
+    run_id: int = Field(foreign_key="run.id", primary_key=True)
+    needs_run_id: int = Field(foreign_key="run.id", primary_key=True, index=True)
+
+
 class Attempt(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="run.id", index=True)

@@ -13,7 +13,12 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from engine.models import QUEUED, RUNNING, STATUSES, SUCCEEDED, MetricPoint, Result, Run, Study, Worker
+from sqlalchemy.orm import aliased
+
+from engine.models import (QUEUED, RUNNING, STATUSES, SUCCEEDED, Artifact, MetricPoint, Result, Run,
+                           RunDependency, Study, Worker)
+
+Needed = aliased(Run)
 
 WORKER_STALE_S = 120.0
 
@@ -151,6 +156,18 @@ def run_scores(engine: Engine, runs: list[Run], metric: str) -> dict[int, dict[t
     for row in rows:
         out[attempt_to_run[row.attempt_id]][(row.language, row.split)] = row.value
     return out
+
+
+def dependency_artifacts(engine: Engine, run_id: int, kind: str) -> dict[str, str]:
+    """language -> artifact path of ``kind`` from the succeeded runs ``run_id`` depends on."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Artifact.language, Artifact.path)
+            .join(Needed, Needed.attempt_id == Artifact.attempt_id)
+            .join(RunDependency, RunDependency.needs_run_id == Needed.id)
+            .where(RunDependency.run_id == run_id, Needed.status == SUCCEEDED, Artifact.kind == kind)
+        ).all()
+    return {lang: path for lang, path in rows}
 
 
 def live_workers(engine: Engine, now: float | None = None) -> list[Worker]:

@@ -12,14 +12,20 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
+from sqlalchemy.orm import aliased
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from engine.models import (
-    CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, TERMINAL, Attempt, Run, Study,
+    CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, TERMINAL, Attempt, Run, RunDependency, Study,
 )
-from engine.spec import RunSpec
+from engine.adapter_plan import ADAPTER_STUDY, lang_adapter_specs
+from engine.spec import LangAdapterSpec, RunSpec
+
+AnySpec = RunSpec | LangAdapterSpec
+Needed = aliased(Run)  # the run a dependency points at
+Dependent = aliased(Run)  # the run that waits on it
 
 DEFAULT_LEASE_S = 60.0
 DEFAULT_MAX_ATTEMPTS = 3
@@ -42,6 +48,28 @@ class Claim:
     spec_hash: str
 
 
+def _study(session: Session, name: str, now: float, grid_path: str | None = None,
+           grid_text: str | None = None) -> Study:
+    row = session.exec(select(Study).where(Study.name == name)).first()
+    if row is None:
+        row = Study(name=name, grid_path=grid_path, grid_text=grid_text, created_at=now)
+        session.add(row)
+        session.flush()
+    elif grid_text is not None:
+        row.grid_path, row.grid_text = grid_path, grid_text
+    return row
+
+
+def _new_run(session: Session, study_id: int, spec: AnySpec, priority: int, max_attempts: int, now: float) -> Run:
+    run = Run(study_id=study_id, spec_hash=spec.spec_hash(), spec_json=spec.canonical_json(),
+              model_name=spec.model_name, method=spec.method, task=spec.task, setting=spec.setting,
+              seed=spec.seed, source=",".join(spec.source), targets=",".join(spec.targets),
+              priority=priority, max_attempts=max_attempts, created_at=now)
+    session.add(run)
+    session.flush()
+    return run
+
+
 def enqueue(
     engine: Engine,
     study: str,
@@ -57,33 +85,21 @@ def enqueue(
 
     A run already in the study (same spec hash) is left alone, whatever its state,
     unless ``rerun``: then a finished one is queued again (its earlier attempts and
-    their results stay in the database).
+    their results stay in the database). A MAD-X run also gets a dependency on each
+    language adapter it needs; those live in one shared study, so an adapter is
+    trained once for every run and study that needs it (a failed one is re-queued).
     """
     now = time.time()
     with Session(engine) as session:
-        row = session.exec(select(Study).where(Study.name == study)).first()
-        if row is None:
-            row = Study(name=study, grid_path=grid_path, grid_text=grid_text, created_at=now)
-            session.add(row)
-            session.flush()
-        elif grid_text is not None:
-            row.grid_path, row.grid_text = grid_path, grid_text
+        row = _study(session, study, now, grid_path, grid_text)
         report = EnqueueReport(study_id=row.id)
         existing = {r.spec_hash: r for r in session.exec(select(Run).where(Run.study_id == row.id))}
+        adapters: dict[str, Run] | None = None
         for spec in specs:
             h = spec.spec_hash()
             run = existing.get(h)
             if run is None:
-                run = Run(
-                    study_id=row.id, spec_hash=h, spec_json=spec.canonical_json(),
-                    model_name=spec.model_name, method=spec.method, task=spec.task,
-                    setting=spec.setting, seed=spec.seed, source=",".join(spec.source),
-                    targets=",".join(spec.targets), priority=priority,
-                    max_attempts=max_attempts, created_at=now,
-                )
-                session.add(run)
-                session.flush()
-                existing[h] = run
+                run = existing[h] = _new_run(session, row.id, spec, priority, max_attempts, now)
                 report.new.append(run.id)
             elif rerun and run.status in TERMINAL:
                 _reset_to_queued(run)
@@ -91,6 +107,18 @@ def enqueue(
                 report.requeued.append(run.id)
             else:
                 report.existing.append(run.id)
+            needs = lang_adapter_specs(spec)
+            if needs and adapters is None:
+                shared = _study(session, ADAPTER_STUDY, now)
+                adapters = {r.spec_hash: r for r in session.exec(select(Run).where(Run.study_id == shared.id))}
+            for need in needs.values():
+                dep = adapters.get(need.spec_hash()) if adapters is not None else None
+                if dep is None:
+                    dep = adapters[need.spec_hash()] = _new_run(session, shared.id, need, priority, max_attempts, now)
+                elif dep.status in (FAILED, CANCELLED):
+                    _reset_to_queued(dep)
+                if session.get(RunDependency, (run.id, dep.id)) is None:
+                    session.add(RunDependency(run_id=run.id, needs_run_id=dep.id))
         session.commit()
     return report
 
@@ -109,10 +137,17 @@ def claim_next(
     lease_s: float = DEFAULT_LEASE_S,
     study_ids: Iterable[int] | None = None,
 ) -> Claim | None:
-    """Atomically take the highest-priority queued run, or None when there is none."""
-    query = select(Run.id).where(Run.status == QUEUED).order_by(Run.priority.desc(), Run.id).limit(16)
+    """Atomically take the highest-priority queued run whose dependencies have all
+    succeeded, or None. With ``study_ids``: runs of those studies and what they need."""
+    unmet = (select(RunDependency.run_id).join(Needed, Needed.id == RunDependency.needs_run_id)
+             .where(Needed.status != SUCCEEDED))
+    query = (select(Run.id).where(Run.status == QUEUED, Run.id.not_in(unmet))
+             .order_by(Run.priority.desc(), Run.id).limit(16))
     if study_ids is not None:
-        query = query.where(Run.study_id.in_(list(study_ids)))
+        ids = list(study_ids)
+        needed = (select(RunDependency.needs_run_id).join(Dependent, Dependent.id == RunDependency.run_id)
+                  .where(Dependent.study_id.in_(ids)))
+        query = query.where(or_(Run.study_id.in_(ids), Run.id.in_(needed)))
     with Session(engine) as session:
         candidates = list(session.exec(query))
     for run_id in candidates:
@@ -148,6 +183,29 @@ def renew_lease(engine: Engine, run_id: int, worker_id: str, lease_s: float = DE
         ).rowcount
         session.commit()
     return n == 1
+
+
+def fail_blocked(engine: Engine) -> list[int]:
+    """Fail queued runs that need a run which failed or was cancelled: they could never start."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(RunDependency.run_id, Needed.id, Needed.model_name, Needed.status)
+            .join(Needed, Needed.id == RunDependency.needs_run_id)
+            .join(Run, Run.id == RunDependency.run_id)
+            .where(Run.status == QUEUED, Needed.status.in_((FAILED, CANCELLED)))
+        ).all()
+    failed = []
+    for run_id, dep_id, dep_name, dep_status in rows:
+        with Session(engine) as session:
+            n = session.exec(  # type: ignore[call-overload]
+                update(Run).where(Run.id == run_id, Run.status == QUEUED).values(
+                    status=FAILED, finished_at=time.time(),
+                    error=f"needs run {dep_id} ({dep_name}), which {dep_status}; retry it, then this run")
+            ).rowcount
+            session.commit()
+        if n == 1:
+            failed.append(run_id)
+    return failed
 
 
 def requeue_expired(engine: Engine, now: float | None = None) -> list[int]:

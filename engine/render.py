@@ -97,13 +97,25 @@ def rich_score_table(table: ScoreTable, width: int = 120) -> Table:
 
 
 def rich_comparison_table(table: ComparisonTable) -> Table:
-    out = Table(title=table.title, title_justify="left", box=box.SIMPLE_HEAD, caption=table.caption,
+    """Columns that are the same on every row (one task, one setting) move into the title."""
+    constant = {i for i, name in enumerate(COMPARISON_HEADER) if name in ("task", "setting")
+                and len({comparison_cells(r)[i] for r in table.rows}) == 1}
+    if not any(r.language != POOLED for r in table.rows):
+        constant.add(COMPARISON_HEADER.index("p_min"))
+    title = table.title
+    if table.rows:
+        title += "".join(f", {comparison_cells(table.rows[0])[i]}" for i in sorted(constant) if i < 3)
+    out = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, caption=table.caption,
                 caption_justify="left")
-    for name in COMPARISON_HEADER:
-        out.add_column(name, justify="left" if name in ("baseline", "task", "setting", "language") else "right",
-                       no_wrap=name not in ("baseline", "setting"))
+    keep = [i for i in range(len(COMPARISON_HEADER)) if i not in constant]
+    short = {"language": "lang", "n_pairs": "n", "n_dropped": "drop", "perm. (n)": "perm."}
+    for i in keep:
+        name = COMPARISON_HEADER[i]
+        out.add_column(short.get(name, name), justify="left" if i < 4 else "right", overflow="fold",
+                       no_wrap=name == "95% CI")
     for row in table.rows:
-        out.add_row(*comparison_cells(row), style="bold" if row.mark else "")
+        cells = comparison_cells(row)
+        out.add_row(*(cells[i] for i in keep), style="bold" if row.mark else "")
     return out
 
 
@@ -231,7 +243,7 @@ def latex_comparison_table(t: ComparisonTable) -> str:
 
 def to_latex(report: Report) -> str:
     parts = [r"% xltui results: needs \usepackage{booktabs} and \usepackage{graphicx} (for \resizebox)"]
-    parts += [f"% warning: {w}" for w in report.all_warnings]
+    parts += [f"% warning: {latex_escape(w)}" for w in report.all_warnings]
     parts += [latex_score_table(t) for t in report.score_tables]
     if report.comparison is not None:
         parts.append(latex_comparison_table(report.comparison))

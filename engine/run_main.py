@@ -19,7 +19,8 @@ from sqlmodel import Session
 
 from engine.models import Run
 from engine.results import record_output
-from engine.spec import RunSpec
+from engine.queries import dependency_artifacts
+from engine.spec import LangAdapterSpec, RunSpec, parse_spec
 from engine.store import make_engine
 from engine.telemetry import MetricWriter, SystemSampler
 
@@ -51,13 +52,20 @@ def device_name() -> str:
     return "cuda:0" if torch.cuda.is_available() else "cpu"
 
 
-def execute(spec: RunSpec, out_dir: Path, writer: MetricWriter, device: str):
-    """Dispatch on (task, method): the one place that knows which trainer runs a spec."""
-    if spec.method == "full":
-        from engine.train_tagging import train_and_evaluate
+def execute(spec: RunSpec | LangAdapterSpec, out_dir: Path, writer: MetricWriter, device: str,
+            needs: dict[str, str]):
+    """Dispatch on the kind of spec: the one place that knows which trainer runs what."""
+    if isinstance(spec, LangAdapterSpec):
+        from engine.adapter_plan import read_text
+        from engine.madx import train_language_adapter
+        from engine.results import RunOutput
 
-        return train_and_evaluate(spec, out_dir, writer, device)
-    raise ValueError(f"no trainer for task={spec.task} method={spec.method}")
+        path = train_language_adapter(spec, read_text(spec.text, spec.language), out_dir / "adapter", device,
+                                      writer)
+        return RunOutput(artifacts=[("lang_adapter", str(path), spec.language)])
+    from engine.train_tagging import train_and_evaluate
+
+    return train_and_evaluate(spec, out_dir, writer, device, lang_adapters=needs)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         if run is None:
             print(f"run {args.run} is not in {args.db}", file=sys.stderr)
             return 2
-        spec = RunSpec.model_validate_json(run.spec_json)
+        spec = parse_spec(run.spec_json)
+    needs = dependency_artifacts(engine, args.run, "lang_adapter")
     print(f"run {args.run} attempt {args.attempt}: {spec.canonical_json()}", flush=True)
 
     device = device_name()
@@ -86,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     sampler = SystemSampler(writer, device)
     sampler.start()
     try:
-        output = execute(spec, Path(args.out), writer, device)
+        output = execute(spec, Path(args.out), writer, device, needs)
     except Exception as exc:  # report it in one line the worker can quote, after the traceback
         traceback.print_exc()
         print(f"{ERROR_PREFIX}{exc.__class__.__name__}: {' '.join(str(exc).split())[:400]}", file=sys.stderr)

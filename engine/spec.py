@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 SPEC_VERSION = 1
 
 Task = Literal["ner", "pos"]
-Method = Literal["full"]
+Method = Literal["full", "madx"]
 Setting = Literal["zero-shot"]
 Precision = Literal["auto", "bf16", "fp16", "fp32"]
 
@@ -39,10 +39,70 @@ class TrainParams(BaseModel):
     precision: Precision = "auto"
 
 
-class RunSpec(BaseModel):
-    """One training run: a model, trained on source languages, evaluated on targets."""
+class Hashed(BaseModel):
+    """A frozen spec whose canonical JSON is its identity."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def canonical_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+    def spec_hash(self) -> str:
+        """Stable identity: the same resolved spec always hashes the same."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
+
+
+class LangAdapterParams(BaseModel):
+    """A MAD-X language adapter: invertible bottleneck adapter trained by MLM (Pfeiffer et al. 2020)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reduction_factor: float = Field(2, gt=0)
+    mlm_steps: int = Field(20_000, ge=1)
+    lr: float = Field(1e-4, gt=0)
+    batch_size: int = Field(32, ge=1)
+    max_length: int = Field(128, ge=8)
+    text: dict[str, str] = Field(default_factory=dict, description="language -> unlabelled text file "
+                                 "(one sentence per line); default: the language's own task data")
+
+
+class MadxParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lang_adapter: LangAdapterParams = LangAdapterParams()
+    task_reduction_factor: float = Field(16, gt=0)
+    leave_out: tuple[int, ...] = Field((), description="layers without adapters, e.g. (11,) as in the paper")
+
+
+class LangAdapterSpec(Hashed):
+    """Training of one language adapter: shared by every run and study that needs the same one."""
+
+    spec_version: int = SPEC_VERSION
+    kind: Literal["lang-adapter"] = "lang-adapter"
+    model: str
+    language: str
+    text: str = Field(description="'file:<abs path>' or '<task>:<data ref>' (that data's train and dev text)")
+    adapter: LangAdapterParams
+    seed: int
+
+    # the columns every queued run shows
+    @property
+    def model_name(self) -> str:
+        return f"lang-adapter {self.language}"
+
+    method: ClassVar[str] = "lang-adapter"
+    task: ClassVar[str] = "mlm"
+    setting: ClassVar[str] = "-"
+    k: ClassVar[None] = None
+    targets: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def source(self) -> tuple[str, ...]:
+        return (self.language,)
+
+
+class RunSpec(Hashed):
+    """One training run: a model, trained on source languages, evaluated on targets."""
 
     spec_version: int = SPEC_VERSION
     task: Task
@@ -56,14 +116,15 @@ class RunSpec(BaseModel):
     seed: int
     data: dict[str, str] = Field(description="language -> dataset reference (catalog name or absolute dir)")
     train: TrainParams
-
-    def canonical_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-
-    def spec_hash(self) -> str:
-        """Stable identity: the same resolved spec always hashes the same."""
-        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
+    madx: MadxParams | None = None
 
     @property
     def languages(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(self.source + self.targets))
+
+
+def parse_spec(spec_json: str) -> RunSpec | LangAdapterSpec:
+    """The stored spec of any queued run."""
+    if json.loads(spec_json).get("kind") == "lang-adapter":
+        return LangAdapterSpec.model_validate_json(spec_json)
+    return RunSpec.model_validate_json(spec_json)

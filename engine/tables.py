@@ -33,9 +33,10 @@ def metric_title(task: str, metric: str) -> str:
     return f"{task.upper()} {METRIC_NAMES.get(metric, metric)}{unit}"
 
 
-def _natural(text: str) -> tuple:
-    """'few-shot k=10' before 'few-shot k=100'."""
-    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text))
+def _setting_order(text: str) -> tuple:
+    """Settings in reading order: zero-shot, few-shot k=10 before k=100, then the rest."""
+    rank = 0 if text.startswith("zero-shot") else 1 if text.startswith("few-shot") else 2
+    return (rank, *(f"{int(t):012d}" if t.isdigit() else t for t in re.split(r"(\d+)", text)))
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,10 @@ class ScoreTable:
     @property
     def columns(self) -> list[str]:
         return [*self.languages, AVG]
+
+    @property
+    def rows_by_key(self) -> dict[tuple[str, str], TableRow]:
+        return {(r.system, r.setting): r for r in self.rows}
 
     @property
     def scale(self) -> float:
@@ -174,8 +179,9 @@ def score_table(data: ScoreSet, task: str, metric: str, systems: Sequence[str] =
     languages = sorted({s.language for s in scores})
     order = {name: i for i, name in enumerate(systems)}
     grouped = _by_row(scores)
-    keys = sorted(grouped, key=lambda k: (_natural(k[1]), order.get(k[0], len(order)), k[0]))
+    keys = sorted(grouped, key=lambda k: (_setting_order(k[1]), order.get(k[0], len(order)), k[0]))
     table = ScoreTable(task, metric, data.split, languages, [])
+    incomplete: dict[tuple[str, str], tuple] = {}
     for system, setting in keys:
         per_lang = grouped[(system, setting)]
         cells = {lang: _cell(per_lang.get(lang, {}), data.status.get((system, task, setting, lang)))
@@ -188,14 +194,16 @@ def score_table(data: ScoreSet, task: str, metric: str, systems: Sequence[str] =
                           len(per_seed) + waiting, sum(c.n_pending for c in cells.values()),
                           sum(c.n_failed for c in cells.values()))
         table.rows.append(TableRow(system, setting, cells))
-        table.warnings += _row_warnings(system, setting, task, cells, macro.incomplete, languages)
+        table.warnings += _row_warnings(system, setting, task, cells, languages)
+        if per_seed:
+            incomplete[(system, setting)] = macro.incomplete
+    table.warnings += _macro_warning(table, incomplete)
     _mark_best(table)
     table.caption = _score_caption(table)
     return table
 
 
-def _row_warnings(system: str, setting: str, task: str, cells: dict[str, Cell], incomplete: tuple,
-                  languages: list[str]) -> list[str]:
+def _row_warnings(system: str, setting: str, task: str, cells: dict[str, Cell], languages: list[str]) -> list[str]:
     where = f"{system} ({task}, {setting})"
     out = []
     few = [f"{lang} ({c.n})" for lang, c in cells.items() if lang != AVG and 0 < c.n < MIN_SEEDS]
@@ -209,10 +217,17 @@ def _row_warnings(system: str, setting: str, task: str, cells: dict[str, Cell], 
     missing = [lang for lang in languages if cells[lang].n == 0]
     if missing:
         out.append(f"{where}: no scores for {', '.join(missing)}, so no macro average")
-    elif incomplete:
-        out.append(f"{where}: macro average over the {cells[AVG].n} seed(s) that have every language; "
-                   f"seed(s) {', '.join(map(str, incomplete))} lack a language and are left out")
     return out
+
+
+def _macro_warning(table: ScoreTable, incomplete: dict[tuple[str, str], tuple]) -> list[str]:
+    """One line for every row whose macro average had to leave seeds out."""
+    parts = [f"{system} ({setting}) {table.rows_by_key[(system, setting)].cells[AVG].n} of "
+             f"{table.rows_by_key[(system, setting)].cells[AVG].n + len(seeds)} (left out: "
+             f"{', '.join(map(str, seeds))})" for (system, setting), seeds in incomplete.items() if seeds]
+    if not parts:
+        return []
+    return [f"{table.task}: macro averages use only seeds that have every language — " + "; ".join(parts)]
 
 
 def _mark_best(table: ScoreTable) -> None:
@@ -256,7 +271,7 @@ def comparison_table(data: ScoreSet, system: str, baselines: Sequence[str], *, m
     for task in sorted({s.task for s in data.scores if s.system == system}):
         m = metric or PRIMARY_METRIC.get(task, "f1")
         task_scores = [s for s in data.scores if s.task == task and s.metric == m]
-        for setting in sorted({s.setting for s in task_scores if s.system == system}, key=_natural):
+        for setting in sorted({s.setting for s in task_scores if s.system == system}, key=_setting_order):
             scores = [s for s in task_scores if s.setting == setting]
             for base in baselines:
                 if not any(s.system == base for s in scores):

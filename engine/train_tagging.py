@@ -142,34 +142,89 @@ def run_info(spec: RunSpec, report, counts: dict[str, int], labels: LabelMap, de
                 python=platform.python_version())
 
 
+class LanguageBatches:
+    """Multi-source MAD-X: homogeneous batches per source language in a seeded interleave,
+    each routed through its own language adapter before the loop sees it."""
+
+    def __init__(self, loaders: dict[str, DataLoader], use_language: Callable[[str], None], seed: int):
+        self.loaders, self.use_language, self.rng = loaders, use_language, random.Random(seed)
+
+    def __len__(self) -> int:
+        return sum(len(loader) for loader in self.loaders.values())
+
+    def __iter__(self):
+        order = [lang for lang, loader in self.loaders.items() for _ in range(len(loader))]
+        self.rng.shuffle(order)
+        iterators = {lang: iter(loader) for lang, loader in self.loaders.items()}
+        for lang in order:
+            self.use_language(lang)
+            yield next(iterators[lang])
+
+
+def load_method(spec: RunSpec, labels: LabelMap, tokenizer_text, lang_adapters: dict[str, str] | None):
+    """(tokenizer, model, use_language) for full fine-tuning or MAD-X."""
+    if spec.method != "madx":
+        tokenizer, model = load_token_classifier(spec.model, list(labels.labels), max_length=spec.train.max_length,
+                                                 tokenizer_text=tokenizer_text)
+        return tokenizer, model, lambda _lang: None
+    from transformers import AutoTokenizer
+
+    from engine.madx import activate, base_path, build_task_model
+
+    assert spec.madx is not None
+    adapters = lang_adapters or {}
+    missing = [lang for lang in spec.languages if lang not in adapters]
+    if missing:
+        raise RuntimeError(f"no trained language adapter for {', '.join(missing)}: its run has not succeeded")
+    tokenizer = AutoTokenizer.from_pretrained(base_path(spec.model))
+    model = build_task_model(spec.model, list(labels.labels), {lang: Path(adapters[lang]) for lang in spec.languages},
+                             spec.source[0], spec.madx.task_reduction_factor, spec.madx.leave_out)
+    return tokenizer, model, lambda lang: activate(model, lang)
+
+
 def train_and_evaluate(spec: RunSpec, out_dir: Path, writer: MetricWriter | None, device: str,
-                       log: Callable[[str], None] = print) -> RunOutput:
+                       log: Callable[[str], None] = print, lang_adapters: dict[str, str] | None = None) -> RunOutput:
     params, kind = spec.train, TASKS[spec.task]
     out_dir.mkdir(parents=True, exist_ok=True)
     generator = seed_everything(spec.seed)
-    train_sents = [s for lang in spec.source for s in read_split(spec, lang, "train", params.max_train_sentences)]
-    dev_sents = [s for lang in spec.source for s in read_split(spec, lang, "dev", params.max_eval_sentences)]
+    train_by_lang = {lang: read_split(spec, lang, "train", params.max_train_sentences) for lang in spec.source}
+    dev_by_lang = {lang: read_split(spec, lang, "dev", params.max_eval_sentences) for lang in spec.source}
+    train_sents = [s for ss in train_by_lang.values() for s in ss]
+    dev_sents = [s for ss in dev_by_lang.values() for s in ss]
     tests = {lang: read_split(spec, lang, "test", params.max_eval_sentences) for lang in spec.targets}
     labels = LabelMap.from_tags(t for s in train_sents for t in s.tags)
     log(f"{spec.task}: {len(train_sents)} train / {len(dev_sents)} dev sentences; labels {list(labels.labels)}")
 
     tokenizer_text = [list(s.tokens) for s in train_sents] + [list(s.tokens) for ss in tests.values() for s in ss]
-    tokenizer, model = load_token_classifier(spec.model, list(labels.labels), max_length=params.max_length,
-                                             tokenizer_text=tokenizer_text)
+    tokenizer, model, use_language = load_method(spec, labels, tokenizer_text, lang_adapters)
     collator = DataCollatorForTokenClassification(tokenizer)
-    train_data, _ = encode(tokenizer, train_sents, labels, params.max_length)
     dev_data, _ = encode(tokenizer, dev_sents, labels, params.max_length)
-    loader = DataLoader(train_data.features, batch_size=params.batch_size, shuffle=True,
-                        collate_fn=collator, generator=generator)
+    if spec.method == "madx" and len(spec.source) > 1:
+        loaders = {lang: DataLoader(encode(tokenizer, ss, labels, params.max_length)[0].features,
+                                    batch_size=params.batch_size, shuffle=True, collate_fn=collator,
+                                    generator=generator) for lang, ss in train_by_lang.items()}
+        loader = LanguageBatches(loaders, use_language, spec.seed)
+        dev_parts = {lang: encode(tokenizer, ss, labels, params.max_length)[0] for lang, ss in dev_by_lang.items()}
+    else:
+        loader = DataLoader(encode(tokenizer, train_sents, labels, params.max_length)[0].features,
+                            batch_size=params.batch_size, shuffle=True, collate_fn=collator, generator=generator)
+        dev_parts = {spec.source[0]: dev_data}
 
     def dev_score() -> float:
-        return evaluate_split(spec.task, model, collator, dev_data, labels, device)[kind.dev_metric]
+        """Source dev score; with several MAD-X sources, the mean over languages, each through its adapter."""
+        total = 0.0
+        for lang, part in dev_parts.items():
+            use_language(lang)
+            total += evaluate_split(spec.task, model, collator, part, labels, device)[kind.dev_metric]
+        use_language(spec.source[0])
+        return total / len(dev_parts)
 
     report, best_state = train(model, loader, params, dev_score, writer, device, log)
     model.load_state_dict(best_state)
 
     output = RunOutput()
     source_tag = "+".join(spec.source)
+    use_language(spec.source[0])
     dev_path = out_dir / "predictions-dev.txt"
     output.add_scores(source_tag, "dev", evaluate_split(spec.task, model, collator, dev_data, labels, device, dev_path))
     output.artifacts.append(("predictions", str(dev_path), source_tag))
@@ -180,6 +235,7 @@ def train_and_evaluate(spec: RunSpec, out_dir: Path, writer: MetricWriter | None
     output.add_scores(source_tag, "train", train_stats)
     counts = dict(train_sentences=len(train_sents), dev_sentences=len(dev_sents))
     for lang, sentences in tests.items():
+        use_language(lang)  # MAD-X zero-shot: the target's language adapter under the same task adapter
         data, n_mapped = encode(tokenizer, sentences, labels, params.max_length)
         path = out_dir / f"predictions-{lang}-test.txt"
         scores = evaluate_split(spec.task, model, collator, data, labels, device, path)
@@ -191,10 +247,16 @@ def train_and_evaluate(spec: RunSpec, out_dir: Path, writer: MetricWriter | None
             output.artifacts.append(("confusion", str(path.with_name(path.stem + "-confusion.json")), lang))
         log(f"{lang} test: {kind.dev_metric} {scores[kind.dev_metric]:.4f}")
 
-    checkpoint = out_dir / "checkpoint"
-    model.save_pretrained(checkpoint)
-    tokenizer.save_pretrained(checkpoint)
-    output.artifacts.append(("checkpoint", str(checkpoint), None))
+    if spec.method == "madx":
+        from engine.madx import TASK_ADAPTER
+
+        model.save_adapter(str(out_dir / "task_adapter"), TASK_ADAPTER)  # with its tagging head
+        output.artifacts.append(("task_adapter", str(out_dir / "task_adapter"), None))
+    else:
+        checkpoint = out_dir / "checkpoint"
+        model.save_pretrained(checkpoint)
+        tokenizer.save_pretrained(checkpoint)
+        output.artifacts.append(("checkpoint", str(checkpoint), None))
     info = out_dir / "run_info.json"
     info.write_text(json.dumps(run_info(spec, report, counts, labels, device), indent=1))
     output.artifacts.append(("run_info", str(info), None))

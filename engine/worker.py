@@ -127,6 +127,7 @@ class Slot:
         try:
             while not self.stop_claiming.is_set():
                 queue.requeue_expired(self.engine)
+                queue.fail_blocked(self.engine)
                 claim = queue.claim_next(self.engine, self.worker_id, self.opts.device,
                                          lease_s=self.opts.lease_s, study_ids=self.opts.study_ids)
                 if claim is None:

@@ -273,7 +273,10 @@ def test_error_format_is_file_line_field_message(tmp_path: Path, fake_data: Path
     ({2: "task: srl"}, 2, "task", "unsupported value 'srl'; allowed: 'ner' or 'pos'"),
     ({2: "task: [ner, srl]"}, 2, "task[1]", "unsupported value 'srl'"),
     ({2: "task: [ner, pos]"}, 5, "data", "no data given for task 'pos' (e.g. pos: ud)"),
-    ({11: "    method: madx"}, 11, "models[1].method", "unsupported value 'madx'; allowed: 'full'"),
+    ({11: "    method: lora"}, 11, "models[1].method", "unsupported value 'lora'; allowed: 'full' or 'madx'"),
+    ({8: "  - {name: tiny, model: tiny, method: madx}"}, 8, "models[0]", "method madx needs a pretrained encoder"),
+    ({8: "  - {name: tiny, model: tiny, method: full, leave_out: [11]}"}, 8, "models[0]",
+     "leave_out only apply to method: madx"),
     ({8: "  - {name: tiny, model: tiny, method: lora}"}, 8, "models[0].method", "allowed: 'full'"),
     ({12: "settings: [zero-shot, few-shot]"}, 12, "settings[1]", "allowed: 'zero-shot'"),
     ({4: "targets: []"}, 4, "targets", "must not be empty"),
@@ -349,7 +352,7 @@ def test_data_root_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_several_errors_reported_together(tmp_path: Path, fake_data: Path) -> None:
-    text = edit(BASE, {1: "study: 'a b'", 4: "targets: [swa, en]", 11: "    method: madx",
+    text = edit(BASE, {1: "study: 'a b'", 4: "targets: [swa, en]", 11: "    method: lora",
                        13: "seeds: [x]", 16: "  batch_size: -1"}) + "seed: 3\n"
     err = pytest.raises(GridError, load_grid, write(tmp_path, text)).value
     assert [(i.line, i.field) for i in err.issues] == [
@@ -417,3 +420,19 @@ def test_grid_is_immutable(tmp_path: Path, fake_data: Path) -> None:
     assert isinstance(grid, Grid) and grid.task == ("ner",) and grid.seeds == (1, 2)
     with pytest.raises(Exception):
         grid.study = "other"  # type: ignore[misc]
+
+
+def test_madx_entries_expand_with_adapter_options_and_their_own_lr(tmp_path: Path, fake_data: Path) -> None:
+    from engine.adapter_plan import lang_adapter_specs
+
+    text = edit(BASE, {9: "  - name: madx", 10: "    model: xlm-roberta-base",
+                       11: "    method: madx\n    lang_adapter: {mlm_steps: 500}\n    leave_out: [11]"})
+    specs = [s for s in expand(load_grid(write(tmp_path, text))) if s.model_name == "madx"]
+    assert len(specs) == 2 and all(s.madx is not None for s in specs)
+    first = specs[0]
+    assert first.train.lr == 1e-4 and first.madx.leave_out == (11,) and first.madx.task_reduction_factor == 16
+    assert first.madx.lang_adapter.mlm_steps == 500 and first.madx.lang_adapter.reduction_factor == 2
+    needs = [lang_adapter_specs(s) for s in specs]
+    assert set(needs[0]) == {"en", "swa", "yor"}
+    assert needs[0]["swa"].text == "ner:masakhaner" and needs[0]["swa"].seed == 1
+    assert needs[0]["swa"].spec_hash() != needs[1]["swa"].spec_hash()  # one adapter per seed

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from engine.conll import read_conll
-from engine.madx import (TASK_ADAPTER, LangAdapterParams, activate, base_checksum, build_task_model,
-                         train_language_adapter)
+from engine.madx import TASK_ADAPTER, activate, base_checksum, build_task_model, train_language_adapter
+from engine.spec import LangAdapterParams, LangAdapterSpec
 from engine.modelzoo import minilm_dir
 from tests.conftest import DATA
 
@@ -18,20 +18,24 @@ LABELS = ["O", "B-LOC", "B-ORG", "B-PER", "I-LOC", "I-ORG", "I-PER"]
 PARAMS = LangAdapterParams(mlm_steps=6, batch_size=8, max_length=48)
 
 
+def la_spec(lang: str) -> LangAdapterSpec:
+    return LangAdapterSpec(model="minilm", language=lang, text="ner:masakhaner", adapter=PARAMS, seed=1)
+
+
 @pytest.fixture(scope="module")
 def lang_adapters(tmp_path_factory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("la")
     return {lang: train_language_adapter(
-        "minilm", lang, [s.tokens for s in read_conll(DATA / "ner" / lang / "train.txt", limit=64)], PARAMS,
-        seed=1, out_dir=out / lang, device="cpu", log=lambda _: None) for lang in ("en", "swa")}
+        la_spec(lang), [s.tokens for s in read_conll(DATA / "ner" / lang / "train.txt", limit=64)],
+        out / lang, "cpu", log=lambda _: None) for lang in ("en", "swa")}
 
 
 def test_language_adapter_training_leaves_the_base_frozen(tmp_path: Path):
     from adapters import AutoAdapterModel
 
     before = base_checksum(AutoAdapterModel.from_pretrained(str(minilm_dir())))
-    path = train_language_adapter("minilm", "yor", [s.tokens for s in read_conll(DATA / "ner/yor/train.txt", limit=32)],
-                                  PARAMS, seed=1, out_dir=tmp_path / "yor", device="cpu", log=lambda _: None)
+    path = train_language_adapter(la_spec("yor"), [s.tokens for s in read_conll(DATA / "ner/yor/train.txt", limit=32)],
+                                  tmp_path / "yor", "cpu", log=lambda _: None)
     assert (path / "adapter_config.json").is_file() and (path / "pytorch_adapter.bin").is_file()
     model = build_task_model("minilm", LABELS, {"yor": path}, "yor")
     assert base_checksum(model) == pytest.approx(before, rel=0, abs=0)

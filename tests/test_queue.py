@@ -167,3 +167,47 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path):
     path.write_text("not sqlite at all, just notes\n" * 100)
     with pytest.raises(StoreError, match="not an xltui database|cannot open"):
         open_db(str(path))
+
+
+def madx_specs(seeds=(1,)) -> list[RunSpec]:
+    from engine.spec import MadxParams
+
+    return [RunSpec(task="ner", model_name="madx", model="minilm", method="madx", source=("en",),
+                    targets=("swa", "yor"), setting="zero-shot", seed=seed,
+                    data={"en": "masakhaner", "swa": "masakhaner", "yor": "masakhaner"},
+                    train=TrainParams(lr=1e-4), madx=MadxParams()) for seed in seeds]
+
+
+def test_madx_runs_wait_for_shared_language_adapters(db):
+    from engine.models import RunDependency, Study
+
+    engine = open_db(db)
+    (run_id,) = queue.enqueue(engine, "a", madx_specs()).new
+    queue.enqueue(engine, "b", madx_specs())  # a second study needing the very same adapters
+    with Session(engine) as s:
+        shared = s.exec(select(Study).where(Study.name == "_lang-adapters")).one()
+        adapters = s.exec(select(Run).where(Run.study_id == shared.id)).all()
+        assert sorted(r.source for r in adapters) == ["en", "swa", "yor"]  # trained once for both studies
+        assert len(s.exec(select(RunDependency)).all()) == 6
+    # a worker for study "a" takes the adapters first; the task run waits until all three succeeded
+    claims = [queue.claim_next(engine, "w", "cpu", study_ids=[1]) for _ in range(3)]
+    assert sorted(c.run_id for c in claims) == sorted(r.id for r in adapters)
+    assert queue.claim_next(engine, "w", "cpu", study_ids=[1]) is None
+    for c in claims[:2]:
+        queue.finish(engine, c, "w", "succeeded")
+    assert queue.claim_next(engine, "w", "cpu") is None
+    queue.finish(engine, claims[2], "w", "succeeded")
+    assert queue.claim_next(engine, "w", "cpu", study_ids=[1]).run_id == run_id
+
+
+def test_a_failed_adapter_fails_its_dependents_and_resubmitting_requeues_it(db):
+    engine = open_db(db)
+    (run_id,) = queue.enqueue(engine, "a", madx_specs()).new
+    claim = queue.claim_next(engine, "w", "cpu")
+    queue.finish(engine, claim, "w", "failed", "boom")
+    assert queue.fail_blocked(engine) == [run_id]
+    with Session(engine) as s:
+        assert "which failed" in s.get(Run, run_id).error
+    queue.enqueue(engine, "a", madx_specs(), rerun=True)
+    with Session(engine) as s:
+        assert s.get(Run, claim.run_id).status == "queued" and s.get(Run, run_id).status == "queued"

@@ -1,0 +1,56 @@
+"""MAD-X through the whole engine: `xltui run --grid` trains each language adapter as
+its own run, then the task adapter, and a second study reuses the adapters."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from engine.models import Artifact, Result, Run
+from engine.store import open_db
+from tests.conftest import xltui
+
+GRID = """\
+study: {study}
+task: ner
+source: en
+targets: [swa]
+data: {{ner: masakhaner}}
+models:
+  - name: madx
+    model: minilm
+    method: madx
+    lang_adapter: {{mlm_steps: 4, batch_size: 8, max_length: 48}}
+    task_adapter: {{reduction_factor: 8}}
+settings: [zero-shot]
+seeds: [1]
+train: {{batch_size: 8, max_length: 48, epochs: 1, max_train_sentences: 32, max_eval_sentences: 24}}
+"""
+
+
+def test_madx_study_trains_adapters_once_and_reuses_them(db, tmp_path):
+    first = tmp_path / "first.yaml"
+    first.write_text(GRID.format(study="first"))
+    out = xltui("run", "--grid", str(first), "--db", db, "--cpu", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    engine = open_db(db)
+    with Session(engine) as s:
+        runs = s.exec(select(Run).order_by(Run.id)).all()
+        assert [(r.method, r.source, r.status) for r in runs] == [
+            ("madx", "en", "succeeded"), ("lang-adapter", "en", "succeeded"), ("lang-adapter", "swa", "succeeded")]
+        task = runs[0]
+        assert task.started_at > max(r.finished_at for r in runs[1:])  # it waited for its adapters
+        f1 = s.exec(select(Result).where(Result.attempt_id == task.attempt_id, Result.language == "swa",
+                                         Result.metric == "f1")).one()
+        assert 0.0 <= f1.value <= 1.0
+        kinds = {a.kind for a in s.exec(select(Artifact).where(Artifact.run_id == task.id))}
+        assert "task_adapter" in kinds
+
+    second = tmp_path / "second.yaml"
+    second.write_text(GRID.format(study="second"))
+    out = xltui("run", "--grid", str(second), "--db", db, "--cpu", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    with Session(engine) as s:
+        adapters = s.exec(select(Run).where(Run.method == "lang-adapter")).all()
+        assert len(adapters) == 2 and all(r.attempts == 1 for r in adapters)  # reused, never retrained
+        done = s.exec(select(Run.study_id).where(Run.method == "madx", Run.status == "succeeded")).all()
+        assert len(done) == 2 and len(set(done)) == 2  # each study has its own task run

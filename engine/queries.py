@@ -170,6 +170,22 @@ def dependency_artifacts(engine: Engine, run_id: int, kind: str) -> dict[str, st
     return {lang: path for lang, path in rows}
 
 
+def waiting_on(engine: Engine, run_ids: list[int]) -> dict[int, list[tuple[int, str, str]]]:
+    """run id -> the unfinished runs it waits for: (id, name, status), e.g. its language adapters."""
+    if not run_ids:
+        return {}
+    with Session(engine) as session:
+        rows = session.exec(
+            select(RunDependency.run_id, Needed.id, Needed.model_name, Needed.status)
+            .join(Needed, Needed.id == RunDependency.needs_run_id)
+            .where(RunDependency.run_id.in_(run_ids), Needed.status != SUCCEEDED)
+        ).all()
+    out: dict[int, list[tuple[int, str, str]]] = {}
+    for run_id, dep_id, name, status in rows:
+        out.setdefault(run_id, []).append((dep_id, name, status))
+    return out
+
+
 def live_workers(engine: Engine, now: float | None = None) -> list[Worker]:
     now = time.time() if now is None else now
     with Session(engine) as session:

@@ -54,3 +54,18 @@ def test_madx_study_trains_adapters_once_and_reuses_them(db, tmp_path):
         assert len(adapters) == 2 and all(r.attempts == 1 for r in adapters)  # reused, never retrained
         done = s.exec(select(Run.study_id).where(Run.method == "madx", Run.status == "succeeded")).all()
         assert len(done) == 2 and len(set(done)) == 2  # each study has its own task run
+
+
+def test_status_shows_which_runs_wait_on_which_language_adapter(db, tmp_path):
+    from engine import queue
+    from engine.grid import expand, load_grid
+
+    grid = tmp_path / "g.yaml"
+    grid.write_text(GRID.format(study="waiting"))
+    spec = load_grid(grid)
+    (run_id,) = queue.enqueue(open_db(db), spec.study, expand(spec)).new
+    out = xltui("status", "--db", db, env={"COLUMNS": "160"})
+    assert out.returncode == 0, out.stderr
+    line = next(line for line in out.stdout.splitlines() if line.strip().startswith(str(run_id)) and "waits" not in line
+                and "lang-adapter en" in line)
+    assert "lang-adapter swa (queued)" in line

@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from xltui import cli_results
 from xltui.cli_grid import grid_app
 from xltui.errors import UserError, handle_errors
 
@@ -22,6 +23,8 @@ app = typer.Typer(
     help="Cross-lingual transfer experiments: grids → queue → workers → results in SQLite.",
 )
 app.add_typer(grid_app, name="grid")
+app.command("results")(cli_results.results)
+app.command("import-results")(cli_results.import_results_cmd)
 console = Console()
 err = Console(stderr=True)
 

@@ -9,8 +9,9 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
-from engine.models import FAILED, RUNNING, STATUSES
-from engine.queries import list_runs, live_workers, progress_of, run_scores, study_by_name, study_summaries
+from engine.models import FAILED, QUEUED, RUNNING, STATUSES
+from engine.queries import (list_runs, live_workers, progress_of, run_scores, study_by_name, study_summaries,
+                            waiting_on)
 
 STATUS_STYLE = {"queued": "cyan", "running": "yellow", "succeeded": "green", "failed": "red", "cancelled": "dim"}
 
@@ -32,8 +33,8 @@ def first_line(text: str | None, width: int = 100) -> str:
 
 
 def studies_table(engine: Engine, only: str | None = None) -> Table:
-    table = Table(title="Studies", title_justify="left")
-    table.add_column("study")
+    table = Table(title="Studies", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("study", no_wrap=True)
     for status in STATUSES:
         table.add_column(status, justify="right", style=STATUS_STYLE[status])
     table.add_column("done", justify="right")
@@ -96,6 +97,17 @@ def print_status(engine: Engine, console: Console, *, study: str | None, all_run
         active = list_runs(engine, study_id=study_id, statuses=(RUNNING,))
         if active:
             console.print(runs_table(engine, "Running", active))
+        queued = list_runs(engine, study_id=study_id, statuses=(QUEUED,))
+        waits = waiting_on(engine, [r.id for r in queued])
+        if waits:
+            table = Table(title="Waiting", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+            for col in ("run", "model", "seed", "waits on"):
+                table.add_column(col, no_wrap=col != "waits on")
+            for r in queued:
+                if r.id in waits:
+                    deps = ", ".join(f"run {d} {name} ({status})" for d, name, status in waits[r.id])
+                    table.add_row(str(r.id), f"{r.model_name} ({r.method})", str(r.seed), deps)
+            console.print(table)
         failures = list_runs(engine, study_id=study_id, statuses=(FAILED,))
         if failures and failed:
             for r in failures:

@@ -40,7 +40,8 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from engine import queue
-from engine.grid import expand, load_grid
+from engine.expand import expand
+from engine.grid import load_grid
 from engine.models import SUCCEEDED, MetricPoint, Run, SystemSample
 from engine.spec import RunSpec
 from engine.store import open_db

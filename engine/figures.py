@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.tables import AVG, Report, ScoreTable, metric_title
+from engine.report import Report
+from engine.tables import AVG, ScoreTable, metric_title
 
 
 @dataclass(frozen=True)

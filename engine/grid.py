@@ -21,13 +21,12 @@ Local paths are stored absolute so a run means the same thing from any cwd.
 
 from __future__ import annotations
 
-import itertools
 import re
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any, Callable, Literal
 
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt,
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, StrictInt, Tag,
                       StrictStr, TypeAdapter, ValidationError, ValidationInfo, create_model,
                       model_validator)
 from pydantic_core import PydanticCustomError
@@ -35,7 +34,7 @@ from pydantic_core import PydanticCustomError
 from engine.datapaths import CATALOG_NAMES, DEFAULT_CATALOG, RESOLVERS, DataError, SplitFiles, is_catalog_name
 from engine.gridfile import GridError, Loc, YamlDoc, did_you_mean, error_message, load_yaml
 from engine.modelzoo import PRESETS
-from engine.spec import LangAdapterParams, MadxParams, Method, RunSpec, Setting, Task, TrainParams
+from engine.spec import LangAdapterParams, MadxParams, Method, Task, TrainParams
 
 MODEL_PRESETS = PRESETS  # re-exported; engine.modelzoo defines what each preset is
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
@@ -197,6 +196,29 @@ class Exclude(BaseModel):
                 and (self.setting is None or self.setting == setting) and (self.seed is None or self.seed == seed))
 
 
+class FewShot(BaseModel):
+    """``{few-shot: [10, 100]}``: K target sentences per run, one run per K and target."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    k: Annotated[tuple[Annotated[StrictInt, Field(ge=1)], ...], Field(alias="few-shot", min_length=1)]
+
+
+def _setting(value: Any) -> Any:
+    """One clear message per bad setting instead of one per union member."""
+    if value == "few-shot":
+        raise _fail("setting", "few-shot needs its K values: write {few-shot: [10, 100]}")
+    if isinstance(value, str) and value != "zero-shot":
+        raise _fail("setting", f"unsupported setting '{value}'; use zero-shot or {{few-shot: [K, ...]}}")
+    return value
+
+
+SettingItem = Annotated[
+    Annotated[Annotated[Literal["zero-shot"], BeforeValidator(_setting)], Tag("<zero>")] | Annotated[FewShot, Tag("<few>")],
+    Discriminator(lambda v: "<zero>" if isinstance(v, str) else "<few>"),  # tags in <> are no YAML keys
+]
+
+
 class Grid(BaseModel):
     """A validated grid file; scalars written for axes are normalised to tuples."""
 
@@ -208,10 +230,16 @@ class Grid(BaseModel):
     targets: Annotated[tuple[Lang, ...], BeforeValidator(_as_list), Field(min_length=1)]
     data: dict[Task, DataSpec]
     models: Annotated[tuple[ModelEntry, ...], Field(min_length=1)]  # type: ignore[valid-type]
-    settings: Annotated[tuple[Setting, ...], BeforeValidator(_as_list), Field(min_length=1)]
+    settings: Annotated[tuple[SettingItem, ...], BeforeValidator(_as_list), Field(min_length=1)]
     seeds: Annotated[tuple[Seed, ...], Field(min_length=1)]
     train: TrainParams = TrainParams()
     exclude: tuple[Exclude, ...] = ()
+
+    def setting_axis(self) -> list[tuple[str, int | None]]:
+        """(setting, K) pairs: zero-shot first, then few-shot by K, duplicates dropped."""
+        pairs = [("zero-shot", None) if s == "zero-shot" else ("few-shot", k) for s in self.settings
+                 for k in ((None,) if s == "zero-shot" else s.k)]
+        return list(dict.fromkeys(pairs))
 
     def data_ref(self, task: str, lang: str) -> str:
         refs = self.data[task]
@@ -288,7 +316,9 @@ def _cross_checks(v: dict[str, Any]) -> list[tuple[Loc, str]]:
     if all(k in v for k in ("task", "source", "targets", "data")):
         out += _check_data(v)
     axes = {"model": names if "models" in v else None, "task": v.get("task"), "source": v.get("source"),
-            "target": v.get("targets"), "setting": v.get("settings"), "seed": v.get("seeds")}
+            "target": v.get("targets"), "seed": v.get("seeds"),
+            "setting": tuple("zero-shot" if s == "zero-shot" else "few-shot" for s in v["settings"])
+            if "settings" in v else None}
     for i, entry in enumerate(v.get("exclude", ())):
         for key in (k for k in Exclude.model_fields if k in entry.model_fields_set):
             value, allowed = getattr(entry, key), axes[key]
@@ -313,8 +343,11 @@ def validate_grid(doc: YamlDoc) -> Grid:
         try:
             values[name] = _field_adapter(name).validate_python(doc.data[name], context=context)
         except ValidationError as exc:
-            issues += [doc.issue((name, *e["loc"]), _message((name, *e["loc"]), e)) for e in exc.errors()
-                       if not (e["type"] == "too_short" and e["input"])]  # emptied only by bad items
+            for e in exc.errors():
+                if e["type"] == "too_short" and e["input"]:
+                    continue  # emptied only by bad items, which are reported themselves
+                loc = (name, *(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("<"))))
+                issues.append(doc.issue(loc, _message(loc, e)))
     issues += [doc.issue(loc, msg) for loc, msg in _cross_checks(values)]
     if issues:
         raise GridError(sorted(issues, key=lambda i: i.line or 0))
@@ -324,35 +357,3 @@ def validate_grid(doc: YamlDoc) -> Grid:
 def load_grid(path: str | Path) -> Grid:
     """Read, validate and data-check a grid file; raises GridError listing every problem."""
     return validate_grid(load_yaml(path))
-
-
-def expand(grid: Grid) -> list[RunSpec]:
-    """One RunSpec per task x model x setting x seed, after excludes, without duplicates.
-
-    A zero-shot run trains once and evaluates every target, so targets are not an
-    axis; an exclude naming a target removes it from the matching runs only.
-    Hyperparameters: TrainParams defaults < grid ``train`` < the model entry.
-    """
-    specs: dict[str, RunSpec] = {}
-    for task, entry, setting, seed in itertools.product(grid.task, grid.models, grid.settings, grid.seeds):
-        axes = dict(model=entry.name, task=task, source=grid.source, setting=setting, seed=seed)
-        targets = list(grid.targets)
-        dropped = False
-        for ex in grid.exclude:
-            if ex.matches(**axes):
-                if ex.target is None:
-                    dropped = True
-                    break
-                targets = [t for t in targets if t != ex.target]
-        if dropped or not targets:
-            continue
-        method_lr = {"lr": MADX_LR} if entry.method == "madx" else {}
-        train = TrainParams.model_validate({**grid.train.model_dump(), **method_lr, **entry.overrides()})
-        spec = RunSpec(
-            task=task, model_name=entry.name, model=entry.model, method=entry.method,
-            source=grid.source, targets=tuple(sorted(targets)), setting=setting, seed=seed,
-            data={lang: grid.data_ref(task, lang) for lang in dict.fromkeys(grid.source + tuple(targets))},
-            train=train, madx=entry.madx(),
-        )
-        specs.setdefault(spec.spec_hash(), spec)
-    return list(specs.values())

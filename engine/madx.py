@@ -116,3 +116,15 @@ def build_task_model(model_ref: str, labels: list[str], lang_adapters: dict[str,
 def activate(model, lang: str) -> None:
     """Route the forward pass through ``lang``'s language adapter and the task adapter."""
     model.active_adapters = Stack(lang, TASK_ADAPTER)
+
+
+def load_task_model(model_ref: str, lang_adapters: dict[str, Path], task_adapter: Path, lang: str,
+                    leave_out: Sequence[int] = ()):
+    """A trained task adapter (with its head) stacked on ``lang``'s adapter, ready to train on."""
+    model = AutoAdapterModel.from_pretrained(base_path(model_ref))
+    for name, path in lang_adapters.items():
+        model.load_adapter(str(path), load_as=name, leave_out=list(leave_out))
+    model.load_adapter(str(task_adapter), load_as=TASK_ADAPTER, with_head=True, leave_out=list(leave_out))
+    model.train_adapter(TASK_ADAPTER)
+    activate(model, lang)
+    return model

@@ -107,6 +107,12 @@ def enqueue(
                 report.requeued.append(run.id)
             else:
                 report.existing.append(run.id)
+            if spec.init_from is not None:  # few-shot: continues from its zero-shot run, queued alongside
+                parent = existing.get(spec.init_from)
+                if parent is None:
+                    raise ValueError(f"few-shot run {h} continues from {spec.init_from}, which is not in study {study}")
+                if session.get(RunDependency, (run.id, parent.id)) is None:
+                    session.add(RunDependency(run_id=run.id, needs_run_id=parent.id))
             needs = lang_adapter_specs(spec)
             if needs and adapters is None:
                 shared = _study(session, ADAPTER_STUDY, now)

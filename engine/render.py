@@ -12,6 +12,7 @@ import io
 import json
 import math
 import re
+from dataclasses import asdict
 from collections.abc import Callable
 
 from rich import box
@@ -19,7 +20,9 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from engine.tables import AVG, POOLED, Cell, ComparisonRow, ComparisonTable, Report, ScoreTable
+from engine.comparison import POOLED, ComparisonRow, ComparisonTable
+from engine.report import Report
+from engine.tables import AVG, Cell, ScoreTable
 
 FORMATS = ("table", "csv", "latex", "markdown", "json")
 
@@ -310,31 +313,18 @@ def _clean(x):
 
 
 def report_dict(report: Report) -> dict:
-    """The whole report as JSON-ready data (nan → null), numbers unrounded."""
+    """The whole report as JSON-ready data (nan → null), numbers unrounded, fractions as stored."""
     def cell(c: Cell) -> dict:
-        s = c.summary
-        return dict(n=c.n, n_expected=c.n_expected, n_pending=c.n_pending, n_failed=c.n_failed, best=c.best,
-                    mean=s and s.mean, sd=s and s.sd, ci_low=s and s.ci_low, ci_high=s and s.ci_high,
-                    seeds=list(c.seeds), values=list(c.values))
+        stats = asdict(c.summary) if c.summary else dict.fromkeys(("mean", "sd", "ci_low", "ci_high"))
+        return {**{k: v for k, v in asdict(c).items() if k != "summary"}, **stats, "n": c.n}
 
     tables = [dict(task=t.task, metric=t.metric, split=t.split, title=t.title, caption=t.caption, scale=t.scale,
                    languages=t.languages, warnings=t.warnings,
                    rows=[dict(system=r.system, setting=r.setting, cells={k: cell(c) for k, c in r.cells.items()})
                          for r in t.rows]) for t in report.score_tables]
     comparison = None
-    if report.comparison is not None:
-        c = report.comparison
-        rows = []
-        for row in c.rows:
-            r = row.result
-            rows.append(dict(task=row.task, metric=row.metric, setting=row.setting, system=row.system,
-                             baseline=row.baseline, language=row.language, n_pairs=r.n_pairs, n_dropped=r.n_dropped,
-                             mean_a=row.mean_a, mean_b=row.mean_b, mean_diff=r.mean_diff, ci_low=r.ci_low,
-                             ci_high=r.ci_high, permutation=dict(p=r.permutation.p, exact=r.permutation.exact,
-                                                                 n_permutations=r.permutation.n_permutations,
-                                                                 p_min=r.permutation.p_min),
-                             t_test=dict(t=r.t_test.t, p=r.t_test.p, df=r.t_test.df, note=r.t_test.note),
-                             d_z=r.d_z, d_av=r.d_av, p_holm=row.p_holm, mark=row.mark, notes=list(r.notes)))
+    if (c := report.comparison) is not None:
+        rows = [{**{k: v for k, v in asdict(row).items() if k != "result"}, **asdict(row.result)} for row in c.rows]
         comparison = dict(system=c.system, baselines=c.baselines, title=c.title, caption=c.caption,
                           per_language=c.per_language, warnings=c.warnings, rows=rows)
     return _clean(dict(studies=report.studies, split=report.split, score_tables=tables, comparison=comparison,

@@ -53,7 +53,7 @@ def device_name() -> str:
 
 
 def execute(spec: RunSpec | LangAdapterSpec, out_dir: Path, writer: MetricWriter, device: str,
-            needs: dict[str, str]):
+            engine, run_id: int):
     """Dispatch on the kind of spec: the one place that knows which trainer runs what."""
     if isinstance(spec, LangAdapterSpec):
         from engine.adapter_plan import read_text
@@ -63,9 +63,18 @@ def execute(spec: RunSpec | LangAdapterSpec, out_dir: Path, writer: MetricWriter
         path = train_language_adapter(spec, read_text(spec.text, spec.language), out_dir / "adapter", device,
                                       writer)
         return RunOutput(artifacts=[("lang_adapter", str(path), spec.language)])
+    adapters = dependency_artifacts(engine, run_id, "lang_adapter")
+    if spec.init_from is not None:
+        from engine import train_fewshot
+
+        kind = "task_adapter" if spec.method == "madx" else "checkpoint"
+        parent = dependency_artifacts(engine, run_id, kind).get(None)
+        if parent is None:
+            raise RuntimeError(f"the zero-shot run {spec.init_from} this few-shot run continues has no {kind}")
+        return train_fewshot.train_and_evaluate(spec, out_dir, writer, device, parent, adapters)
     from engine.train_tagging import train_and_evaluate
 
-    return train_and_evaluate(spec, out_dir, writer, device, lang_adapters=needs)
+    return train_and_evaluate(spec, out_dir, writer, device, lang_adapters=adapters)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,7 +96,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"run {args.run} is not in {args.db}", file=sys.stderr)
             return 2
         spec = parse_spec(run.spec_json)
-    needs = dependency_artifacts(engine, args.run, "lang_adapter")
     print(f"run {args.run} attempt {args.attempt}: {spec.canonical_json()}", flush=True)
 
     device = device_name()
@@ -95,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     sampler = SystemSampler(writer, device)
     sampler.start()
     try:
-        output = execute(spec, Path(args.out), writer, device, needs)
+        output = execute(spec, Path(args.out), writer, device, engine, args.run)
     except Exception as exc:  # report it in one line the worker can quote, after the traceback
         traceback.print_exc()
         print(f"{ERROR_PREFIX}{exc.__class__.__name__}: {' '.join(str(exc).split())[:400]}", file=sys.stderr)

@@ -19,7 +19,6 @@ from sqlmodel import Session, select
 
 from engine.models import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, Result, Run, Study
 
-
 FRACTION_METRICS = ("f1", "precision", "recall", "accuracy")  # stored as 0-1, shown as %
 
 

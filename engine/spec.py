@@ -17,7 +17,7 @@ SPEC_VERSION = 1
 
 Task = Literal["ner", "pos"]
 Method = Literal["full", "madx"]
-Setting = Literal["zero-shot"]
+Setting = Literal["zero-shot", "few-shot"]
 Precision = Literal["auto", "bf16", "fp16", "fp32"]
 
 
@@ -117,6 +117,7 @@ class RunSpec(Hashed):
     data: dict[str, str] = Field(description="language -> dataset reference (catalog name or absolute dir)")
     train: TrainParams
     madx: MadxParams | None = None
+    init_from: str | None = Field(None, description="few-shot: hash of the zero-shot run whose weights it continues")
 
     @property
     def languages(self) -> tuple[str, ...]:

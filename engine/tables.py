@@ -190,7 +190,7 @@ def _mark_best(table: ScoreTable) -> None:
 
 
 def _score_caption(t: ScoreTable) -> str:
-    return (f"{metric_title(t.task, t.metric)} on the {t.split} split: mean ± sample SD over seeds. "
+    return (f"Evaluated on the {t.split} split; mean ± sample SD over seeds. "
             f"'{AVG}' is the macro average over the {len(t.languages)} languages, taken per seed over seeds "
             f"that have every language, then averaged over seeds. Bold: best mean per column within a setting. "
             f"'n/m seeds': n of the m runs of a cell have a score (the rest are queued, running or failed).")

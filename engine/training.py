@@ -62,12 +62,15 @@ def train(
     model: torch.nn.Module,
     loader: torch.utils.data.DataLoader,
     params: TrainParams,
-    evaluate: Callable[[], float],
+    evaluate: Callable[[], float] | None,
     writer: MetricWriter | None,
     device: str,
     log: Callable[[str], None] = print,
 ) -> tuple[TrainReport, dict[str, torch.Tensor]]:
-    """Train with early stopping on ``evaluate()``; returns the report and the best state dict."""
+    """Train with early stopping on ``evaluate()``; returns the report and the best state dict.
+
+    Without ``evaluate`` (few-shot: no target dev set) every epoch runs and the last weights are kept.
+    """
     model.to(device)
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
@@ -109,10 +112,11 @@ def train(
                     values["examples_per_s"] = window_n / max(time.perf_counter() - window_t, 1e-9)
                     window_t, window_n = time.perf_counter(), 0
                 writer.log(step, **values)
-        score = evaluate()
-        if writer:
+        score = evaluate() if evaluate is not None else float(epoch)  # no selection: the last epoch wins
+        if writer and evaluate is not None:
             writer.log(step, dev_score=score, epoch=epoch)
-        log(f"epoch {epoch}: step {step}/{total_steps} loss {last_loss:.4f} dev {score:.4f}")
+        log(f"epoch {epoch}: step {step}/{total_steps} loss {last_loss:.4f}"
+            + (f" dev {score:.4f}" if evaluate is not None else ""))
         if score > best:
             best, best_epoch, bad_epochs = score, epoch, 0
             best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
@@ -123,6 +127,6 @@ def train(
                 break
     seconds = time.perf_counter() - started
     peak = int(torch.cuda.max_memory_allocated()) if device.startswith("cuda") else None
-    report = TrainReport(best, best_epoch, epoch, step, seconds, n_examples / max(seconds, 1e-9),
+    report = TrainReport(best if evaluate is not None else float("nan"), best_epoch, epoch, step, seconds, n_examples / max(seconds, 1e-9),
                          stopped_early=epoch < params.epochs, precision=precision, peak_gpu_bytes=peak)
     return report, best_state or {}

@@ -54,8 +54,18 @@ def results(db: str, *args: str) -> subprocess.CompletedProcess:
     return xltui("results", STUDY, "--db", db, "--compare", "xlmrlarge:xlmrbase", *args, check=True)
 
 
-def test_help_stays_light():
-    out = subprocess.run([sys.executable, "-c", HELP_WITHOUT_TORCH], capture_output=True, text=True, timeout=120)
+REPORT_WITHOUT_TORCH = """
+import sys
+import engine.figures, engine.import_results, engine.leakage, engine.render, engine.report, engine.scores
+heavy = [m for m in ("torch", "transformers", "textual", "xltui", "matplotlib", "plotext") if m in sys.modules]
+assert not heavy, heavy
+print("light")
+"""
+
+
+@pytest.mark.parametrize("script", [HELP_WITHOUT_TORCH, REPORT_WITHOUT_TORCH], ids=["help", "report-modules"])
+def test_help_and_report_modules_stay_light(script):
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "light", out.stderr
 
 
@@ -111,7 +121,8 @@ def test_figures_and_terminal_charts(imported, tmp_path):
     assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == [
         "improvement-ner-f1-xlmrlarge.pdf", "improvement-ner-f1-xlmrlarge.png", "macro-ner-f1.pdf",
         "macro-ner-f1.png"]
-    assert "macro average ± SD over seeds" in proc.stderr and "xlmrlarge vs best baseline, in-language: relative NER F1 change (%)" in proc.stderr
+    assert "macro average ± SD over seeds" in proc.stderr
+    assert "xlmrlarge vs best baseline, in-language: relative NER F1 change (%)" in proc.stderr
 
 
 @pytest.mark.parametrize("args, message", [

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.grid import Grid, expand, load_grid
+from engine.expand import expand
+from engine.grid import Grid, load_grid
 from engine.gridfile import GridError, GridIssue, locate
 from engine.spec import TrainParams
 
@@ -278,7 +279,10 @@ def test_error_format_is_file_line_field_message(tmp_path: Path, fake_data: Path
     ({8: "  - {name: tiny, model: tiny, method: full, leave_out: [11]}"}, 8, "models[0]",
      "leave_out only apply to method: madx"),
     ({8: "  - {name: tiny, model: tiny, method: lora}"}, 8, "models[0].method", "allowed: 'full'"),
-    ({12: "settings: [zero-shot, few-shot]"}, 12, "settings[1]", "allowed: 'zero-shot'"),
+    ({12: "settings: [zero-shot, few-shot]"}, 12, "settings[1]", "few-shot needs its K values"),
+    ({12: "settings: [zero-shot, one-shot]"}, 12, "settings[1]", "unsupported setting 'one-shot'"),
+    ({12: "settings: [{few-shot: [10, x]}]"}, 12, "settings[0].few-shot[1]", ""),
+    ({12: "settings: [{few-shot: []}]"}, 12, "settings[0].few-shot", ""),
     ({4: "targets: []"}, 4, "targets", "must not be empty"),
     ({4: "targets: [swa, en]"}, 4, "targets[1]", "'en' is also a source language"),
     ({10: "    model: ./models/nope"}, 10, "models[1].model", "does not exist"),
@@ -436,3 +440,17 @@ def test_madx_entries_expand_with_adapter_options_and_their_own_lr(tmp_path: Pat
     assert set(needs[0]) == {"en", "swa", "yor"}
     assert needs[0]["swa"].text == "ner:masakhaner" and needs[0]["swa"].seed == 1
     assert needs[0]["swa"].spec_hash() != needs[1]["swa"].spec_hash()  # one adapter per seed
+
+
+def test_few_shot_runs_are_per_k_and_target_and_continue_from_zero_shot(tmp_path: Path, fake_data: Path) -> None:
+    text = edit(BASE, {12: "settings: [{few-shot: [10, 100]}]", 13: "seeds: [1]"})
+    specs = [s for s in expand(load_grid(write(tmp_path, text))) if s.model_name == "tiny"]
+    parent, *children = specs
+    assert (parent.setting, parent.targets, parent.k) == ("zero-shot", ("swa", "yor"), None)  # always included
+    assert [(c.k, c.targets) for c in children] == [(10, ("swa",)), (10, ("yor",)), (100, ("swa",)), (100, ("yor",))]
+    assert all(c.setting == "few-shot" and c.init_from == parent.spec_hash() for c in children)
+    assert all(c.data.keys() == {"en", c.targets[0]} for c in children)
+    excluded = edit(BASE, {12: "settings: [zero-shot, {few-shot: [10]}]", 13: "seeds: [1]"}) + (
+        "exclude:\n  - {setting: few-shot, target: yor}\n")
+    tiny = [s for s in expand(load_grid(write(tmp_path, excluded, "x.yaml"))) if s.model_name == "tiny"]
+    assert [(s.setting, s.targets) for s in tiny] == [("zero-shot", ("swa", "yor")), ("few-shot", ("swa",))]

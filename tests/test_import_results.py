@@ -77,7 +77,8 @@ def test_long_form_gives_the_same_results_as_the_wide_form(db, tmp_path):
     assert report.runs_new == len(rows) and report.results_new == 2 * len(rows)
     parsed = {(r.language, r.model, r.run): r.metrics for r in read_results_csv(long)}
     for r in rows:
-        assert parsed[(r["language"], r["model"], int(r["run"]))] == {"f1": float(r["f1"]), "recall": float(r["recall"])}
+        expected = {"f1": float(r["f1"]), "recall": float(r["recall"])}
+        assert parsed[(r["language"], r["model"], int(r["run"]))] == expected
 
 
 @pytest.mark.parametrize("text, message", [

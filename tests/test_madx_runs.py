@@ -58,7 +58,8 @@ def test_madx_study_trains_adapters_once_and_reuses_them(db, tmp_path):
 
 def test_status_shows_which_runs_wait_on_which_language_adapter(db, tmp_path):
     from engine import queue
-    from engine.grid import expand, load_grid
+    from engine.expand import expand
+    from engine.grid import load_grid
 
     grid = tmp_path / "g.yaml"
     grid.write_text(GRID.format(study="waiting"))
@@ -69,3 +70,15 @@ def test_status_shows_which_runs_wait_on_which_language_adapter(db, tmp_path):
     line = next(line for line in out.stdout.splitlines() if line.strip().startswith(str(run_id)) and "waits" not in line
                 and "lang-adapter en" in line)
     assert "lang-adapter swa (queued)" in line
+
+
+def test_madx_few_shot_continues_the_task_adapter_with_the_target_adapter(db, tmp_path):
+    grid = tmp_path / "few.yaml"
+    grid.write_text(GRID.format(study="few").replace("settings: [zero-shot]", "settings: [{few-shot: [4]}]"))
+    out = xltui("run", "--grid", str(grid), "--db", db, "--cpu", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    with Session(open_db(db)) as s:
+        few = s.exec(select(Run).where(Run.setting == "few-shot")).one()
+        assert few.status == "succeeded" and few.targets == "swa"
+        assert s.exec(select(Result).where(Result.attempt_id == few.attempt_id, Result.metric == "f1")).one()
+        assert len(s.exec(select(Run).where(Run.method == "lang-adapter")).all()) == 2  # en and swa, once each

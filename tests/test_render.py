@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 
 from engine import render
+from engine.comparison import POOLED
 from engine.figures import relative_improvements, terminal_charts, write_figures
+from engine.report import build_report
 from engine.scores import CellStatus, Score, ScoreSet
-from engine.tables import AVG, POOLED, build_report
+from engine.tables import AVG
 
 NASTY = "x&y_%$#{}~^\\|<>"  # every character LaTeX treats specially, in a system name
 
@@ -91,7 +93,8 @@ def test_csv_is_tidy_and_unrounded(report):
     for got, row in zip(comparison, report.comparison.rows):
         assert got["language"] == row.language and float(got["p_perm"]) == row.result.permutation.p
         num = lambda text: math.nan if text == "" else float(text)  # noqa: E731  (nan is written empty)
-        for column, value in (("mean_diff", row.result.mean_diff), ("d_z", row.result.d_z), ("p_t", row.result.t_test.p)):
+        for column, value in (("mean_diff", row.result.mean_diff), ("d_z", row.result.d_z),
+                              ("p_t", row.result.t_test.p)):
             assert num(got[column]) == value or (math.isnan(value) and got[column] == "")
         assert got["mark"] == row.mark and float(got["p_holm"]) == row.p_holm
 

@@ -9,21 +9,22 @@ import itertools
 import json
 import math
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 import pytest
 from sqlmodel import Session
 
 from engine import queue, stats
+from engine.comparison import POOLED, comparison_table
 from engine.import_results import import_results
 from engine.leakage import FEWSHOT_KIND, find_leaks, read_fewshot_ids, train_eval_overlap
 from engine.models import Result
+from engine.report import build_report
 from engine.results import RunOutput, record_output
 from engine.scores import read_scores, setting_label
 from engine.spec import RunSpec, TrainParams
 from engine.store import open_db
-from engine.tables import AVG, POOLED, build_report, comparison_table, score_table
+from engine.tables import AVG, score_table
 from tests.conftest import DATA
 
 CSV_PATH = DATA / "results" / "masakhaner2_baselines.csv"
@@ -249,7 +250,8 @@ def test_comparison_of_published_baselines_drops_unpaired_runs(baselines):
     a, b = csv_scores("xlmrlarge"), csv_scores("xlmrbase")
     paired = sorted(set(a) & set(b))
     assert (pooled.result.n_pairs, pooled.result.n_dropped) == (len(paired), len(set(a) ^ set(b))) == (129, 8)
-    assert pooled.result.mean_diff == pytest.approx(np.mean([a[k] - b[k] for k in paired]), abs=1e-9)  # stats rounds diffs to 1e-10
+    # stats rounds differences to 1e-10 before averaging
+    assert pooled.result.mean_diff == pytest.approx(np.mean([a[k] - b[k] for k in paired]), abs=1e-9)
     expected = stats.compare(a, b)
     assert pooled.result.permutation.p == expected.permutation.p and not expected.permutation.exact
     assert pooled.result.d_z == pytest.approx(expected.d_z) and pooled.result.d_av == pytest.approx(expected.d_av)

@@ -13,7 +13,8 @@ import psutil
 from sqlmodel import Session, select
 
 from engine import queue
-from engine.grid import expand, load_grid
+from engine.expand import expand
+from engine.grid import load_grid
 from engine.models import Attempt, MetricPoint, Result, Run, SystemSample
 from engine.store import open_db
 from tests.conftest import wait_for, xltui, xltui_bg

@@ -51,7 +51,8 @@ def run(
     lease: LeaseOpt = 60.0,
 ) -> None:
     """Queue a grid's runs and work through them here, with live progress."""
-    from engine.grid import expand, load_grid
+    from engine.expand import expand
+    from engine.grid import load_grid
     from engine.queue import enqueue
     from engine.store import db_url, open_db
     from engine.worker import parse_devices

@@ -21,7 +21,8 @@ GridArg = Annotated[Path, typer.Argument(help="grid YAML file", dir_okay=False)]
 @handle_errors
 def validate(grid: GridArg) -> None:
     """Check a grid (schema, data files, models) without queuing anything."""
-    from engine.grid import expand, load_grid
+    from engine.expand import expand
+    from engine.grid import load_grid
 
     spec = load_grid(grid)
     runs = expand(spec)
@@ -35,7 +36,8 @@ def show(
     db: Annotated[Optional[str], typer.Option("--db", envvar="XLTUI_DB", help="database to compare with")] = None,
 ) -> None:
     """The expanded runs, and which are already queued or done in the database."""
-    from engine.grid import expand, load_grid
+    from engine.expand import expand
+    from engine.grid import load_grid
     from engine.queries import list_runs, study_by_name
     from engine.store import db_url, open_db, sqlite_path
 

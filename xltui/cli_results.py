@@ -19,7 +19,7 @@ console = Console()
 err = Console(stderr=True, soft_wrap=True)
 
 DbOpt = Annotated[Optional[str], typer.Option(
-    "--db", envvar="XLTUI_DB", help="database path or SQLAlchemy URL [default: ./experiments.db]")]
+    "--db", envvar="XLTUI_DB", help="database path or SQLAlchemy URL (default: ./experiments.db)")]
 FORMATS = ("table", "csv", "latex", "markdown", "json")
 
 
@@ -43,10 +43,10 @@ def results(
     studies: Annotated[list[str], typer.Argument(help="study name(s); several are reported together")],
     db: DbOpt = None,
     task: Annotated[Optional[list[str]], typer.Option("--task", help="only this task (repeatable)")] = None,
-    metric: Annotated[Optional[str], typer.Option("--metric", help="metric to report [default: f1 for ner, "
-                                                  "accuracy for pos]")] = None,
+    metric: Annotated[Optional[str], typer.Option("--metric", help="metric to report (default: f1 for ner, "
+                                                  "accuracy for pos)")] = None,
     compare: Annotated[Optional[str], typer.Option("--compare", metavar="SYSTEM:BASELINE[,...]", help=(
-        "paired tests of SYSTEM vs each BASELINE [default: madx vs every other system, if there is a madx]"))] = None,
+        "paired tests of SYSTEM vs each BASELINE (default: madx vs every other system, if there is a madx)"))] = None,
     per_language: Annotated[bool, typer.Option("--per-language", help="also test each language on its own "
                                                "(with few seeds these cannot reach p < 0.05; see p_min)")] = False,
     fmt: Annotated[str, typer.Option("--format", "-f", help=f"one of {', '.join(FORMATS)}")] = "table",
@@ -64,9 +64,9 @@ def results(
         raise UserError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
     from engine.leakage import find_leaks
     from engine.render import render, rich_report
+    from engine.report import build_report
     from engine.scores import ScoresError, read_scores
     from engine.store import open_db
-    from engine.tables import build_report
 
     engine = open_db(db, create=False)
     try:
@@ -114,7 +114,7 @@ def import_results_cmd(
     file: Annotated[Path, typer.Argument(help="CSV: language,model,run,<metric>... (wide) or "
                                          "language,model,run,metric,value (long)", dir_okay=False)],
     db: DbOpt = None,
-    study: Annotated[Optional[str], typer.Option("--study", help="study name [default: the file name]")] = None,
+    study: Annotated[Optional[str], typer.Option("--study", help="study name (default: the file name)")] = None,
     task: Annotated[str, typer.Option("--task", help="task of every row")] = "ner",
     setting: Annotated[str, typer.Option("--setting", help="setting of every row")] = "in-language",
     split: Annotated[str, typer.Option("--split", help="evaluation split the values are from")] = "test",

@@ -1,0 +1,100 @@
+"""Few-shot transfer: continue the zero-shot run's weights on K target sentences.
+
+The K sentences are sampled with the run's seed from the target's train split, or,
+where a language has none (UD Yoruba-YTB, Amharic-ATT), carved out of its test file
+with evaluation on the rest. The ids of both sides are stored (``fewshot_ids``), so
+a report can prove it never scored a sentence the run trained on. For MAD-X the
+zero-shot task adapter and head continue with the target's language adapter stacked
+under them; the base model stays frozen.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable, Sequence
+
+from torch.utils.data import DataLoader
+from transformers import DataCollatorForTokenClassification
+
+from engine.conll import Sentence
+from engine.datapaths import task_files
+from engine.fewshot import sample_k, sentence_ids
+from engine.labels import LabelMap
+from engine.modelzoo import load_token_classifier
+from engine.results import RunOutput
+from engine.spec import RunSpec
+from engine.telemetry import MetricWriter
+from engine.train_tagging import TASKS, encode, evaluate_split, read_split, seed_everything
+from engine.training import train
+
+
+def fewshot_split(spec: RunSpec, target: str) -> tuple[Sequence[Sentence], Sequence[Sentence], dict]:
+    """(K training sentences, evaluation sentences, the ids record) for one target language."""
+    assert spec.k is not None
+    files = task_files(spec.task, spec.data[target], target)
+    read = TASKS[spec.task].read
+    pool_split = "train" if files.train is not None else "test"
+    pool = read(files.get(pool_split))
+    ids = [f"{pool_split}:{i}" for i in sentence_ids(pool)]
+    chosen, rest = sample_k(pool, spec.k, spec.seed, ids=ids)
+    train_sents = [pool[i] for i in chosen]
+    if pool_split == "train":
+        evaluation = read(files.test, limit=spec.train.max_eval_sentences)
+        eval_ids = [f"test:{i}" for i in sentence_ids(evaluation)]
+    else:  # no train split: the rest of the test file is the evaluation set
+        rest = rest[:spec.train.max_eval_sentences] if spec.train.max_eval_sentences else rest
+        evaluation, eval_ids = [pool[i] for i in rest], [ids[i] for i in rest]
+    record = dict(language=target, k=spec.k, seed=spec.seed, train_split=pool_split,
+                  train_ids=[ids[i] for i in chosen], eval_split="test", eval_ids=eval_ids)
+    return train_sents, evaluation, record
+
+
+def train_and_evaluate(spec: RunSpec, out_dir: Path, writer: MetricWriter | None, device: str,
+                       parent: str, lang_adapters: dict[str, str] | None = None,
+                       log: Callable[[str], None] = print) -> RunOutput:
+    """``parent``: the zero-shot run's checkpoint (full) or task adapter directory (MAD-X)."""
+    (target,) = spec.targets
+    out_dir.mkdir(parents=True, exist_ok=True)
+    generator = seed_everything(spec.seed)
+    source_tags = [t for lang in spec.source for s in read_split(spec, lang, "train", spec.train.max_train_sentences)
+                   for t in s.tags]
+    labels = LabelMap.from_tags(source_tags)  # the zero-shot run's label set, rebuilt the same way
+    train_sents, evaluation, record = fewshot_split(spec, target)
+    log(f"few-shot {target}: {len(train_sents)} training sentences ({record['train_split']} split), "
+        f"{len(evaluation)} evaluation sentences; continuing from {parent}")
+    if spec.method == "madx":
+        from transformers import AutoTokenizer
+
+        from engine.madx import base_path, load_task_model
+
+        assert spec.madx is not None and lang_adapters and target in lang_adapters
+        tokenizer = AutoTokenizer.from_pretrained(base_path(spec.model))
+        model = load_task_model(spec.model, {target: Path(lang_adapters[target])}, Path(parent), target,
+                                spec.madx.leave_out)
+    else:
+        tokenizer, model = load_token_classifier(parent, list(labels.labels), max_length=spec.train.max_length)
+    collator = DataCollatorForTokenClassification(tokenizer)
+    features = encode(tokenizer, train_sents, labels, spec.train.max_length)[0].features
+    loader = DataLoader(features, batch_size=spec.train.batch_size, shuffle=True, collate_fn=collator,
+                        generator=generator)
+    report, state = train(model, loader, spec.train, None, writer, device, log)
+    model.load_state_dict(state)
+
+    output = RunOutput()
+    data, n_mapped = encode(tokenizer, evaluation, labels, spec.train.max_length)
+    path = out_dir / f"predictions-{target}-test.txt"
+    scores = evaluate_split(spec.task, model, collator, data, labels, device, path)
+    scores["n_tags_mapped_to_O"] = n_mapped
+    output.add_scores(target, "test", scores)
+    output.add_scores(target, "train", dict(k=spec.k, steps=report.steps, train_seconds=report.seconds,
+                                            examples_per_s=report.examples_per_s))
+    output.artifacts.append(("predictions", str(path), target))
+    if TASKS[spec.task].confusion:
+        output.artifacts.append(("confusion", str(path.with_name(path.stem + "-confusion.json")), target))
+    ids_path = out_dir / "fewshot_ids.json"
+    ids_path.write_text(json.dumps(record, indent=1))
+    output.artifacts.append(("fewshot_ids", str(ids_path), target))
+    log(f"{target} test after {spec.k}-shot: {TASKS[spec.task].dev_metric} "
+        f"{scores[TASKS[spec.task].dev_metric]:.4f}")
+    return output

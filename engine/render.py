@@ -12,8 +12,8 @@ import io
 import json
 import math
 import re
-from dataclasses import asdict
 from collections.abc import Callable
+from dataclasses import asdict
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -190,10 +190,11 @@ def to_csv(report: Report) -> str:
 
 # ----------------------------------------------------------------------------- LaTeX
 
-_LATEX = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+# $ is set in math: a text-mode \$ pulls the TS1 font, which basic TeX installs only have as bitmaps
+_LATEX = {"&": r"\&", "%": r"\%", "$": r"$\$$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
           "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}", "<": r"\textless{}",
           ">": r"\textgreater{}", "|": r"\textbar{}", "±": r"$\pm$", "×": r"$\times$", "−": r"$-$",
-          "Δ": r"$\Delta$", "†": r"\textsuperscript{\dag}", "‡": r"\textsuperscript{\ddag}", "…": r"\ldots{}",
+          "Δ": r"$\Delta$", "†": r"$^{\dagger}$", "‡": r"$^{\ddagger}$", "…": r"\ldots{}",
           "—": "---", "–": "--", "→": r"$\rightarrow$"}
 
 

@@ -168,6 +168,39 @@ def test_only_the_latest_attempt_of_a_retried_run_counts(db):
     assert [(s.language, s.value) for s in data.scores] == [("swa", 0.8)]
 
 
+def test_few_shot_runs_get_their_own_rows_and_tests(db):
+    """One run per (K, target) as the grid expands few-shot; MAD-X found by its method, whatever its name."""
+    engine = open_db(db)
+    specs, values = [], {}
+    for method, name, bonus in (("madx", "adapters", 0.03), ("full", "xlmr", 0.0)):
+        for seed in (1, 2, 3):
+            zero = RunSpec(task="ner", model_name=name, model="tiny", method=method, source=("en",),
+                           targets=("swa", "yor"), setting="zero-shot", seed=seed,
+                           data={"en": "masakhaner", "swa": "masakhaner", "yor": "masakhaner"}, train=TrainParams())
+            specs.append(zero)
+            values[zero.spec_hash()] = {"swa": 0.6 + bonus + seed / 100, "yor": 0.5 + bonus + seed / 100}
+            for target in ("swa", "yor"):
+                few = zero.model_copy(update=dict(setting="few-shot", k=10, targets=(target,)))
+                specs.append(few)
+                values[few.spec_hash()] = {target: 0.7 + bonus + seed / 100}
+    queue.enqueue(engine, "fs", specs)
+    while (claim := queue.claim_next(engine, "w", "cpu")) is not None:
+        out = RunOutput()
+        for lang, v in values[claim.spec_hash].items():
+            out.add_scores(lang, "test", {"f1": v})
+        record_output(engine, claim.run_id, claim.attempt_id, "w", out)
+    report = build_report(read_scores(engine, ["fs"]))
+    table = report.score_tables[0]
+    assert [(r.system, r.setting) for r in table.rows] == [
+        ("adapters", "zero-shot"), ("xlmr", "zero-shot"), ("adapters", "few-shot k=10"), ("xlmr", "few-shot k=10")]
+    assert all(r.cells["swa"].best == (r.system == "adapters") for r in table.rows)  # bold in each setting
+    assert table.rows[2].cells["yor"].summary.mean == pytest.approx(0.75)
+    rows = report.comparison.rows
+    assert [(r.setting, r.result.n_pairs) for r in rows] == [("zero-shot", 6), ("few-shot k=10", 6)]
+    assert all(r.result.mean_diff == pytest.approx(0.03) for r in rows)
+    assert [r.p_holm for r in rows] == pytest.approx([2 * 2 / 64, 2 * 2 / 64])  # Holm over the 2 pooled tests
+
+
 def test_setting_label_carries_the_few_shot_budget():
     assert setting_label("few-shot", {"k": 10}) == "few-shot k=10"
     assert setting_label("zero-shot", {"k": None}) == "zero-shot"

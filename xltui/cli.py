@@ -29,7 +29,7 @@ console = Console()
 err = Console(stderr=True)
 
 DbOpt = Annotated[Optional[str], typer.Option(
-    "--db", envvar="XLTUI_DB", help="database path or SQLAlchemy URL [default: ./experiments.db]")]
+    "--db", envvar="XLTUI_DB", help="database path or SQLAlchemy URL (default: ./experiments.db)")]
 CpuOpt = Annotated[bool, typer.Option("--cpu", help="run on the CPU")]
 GpusOpt = Annotated[Optional[str], typer.Option("--gpus", help="GPU indices, e.g. 0,1 (one slot per GPU)")]
 LeaseOpt = Annotated[float, typer.Option("--lease", min=1.0, help="lease seconds; a run whose worker stops "

@@ -294,9 +294,9 @@ def _check_data(v: dict[str, Any]) -> list[tuple[Loc, str]]:
                 out.append((loc, f"{exc}{hint}"))
                 continue
             role, needed = ("source", ("train", "dev")) if lang in sources else ("target", ("test",))
-            missing = [f"{s}.txt" for s in needed if files.get(s) is None]
+            missing = [s for s in needed if files.get(s) is None]
             if missing:
-                out.append((loc, f"language '{lang}' has no {' or '.join(missing)} in {refs[key]} "
+                out.append((loc, f"language '{lang}' has no {' or '.join(missing)} split in {refs[key]} "
                                  f"(a {role} language needs {' and '.join(needed)})"))
     return out
 

@@ -331,8 +331,8 @@ def test_missing_data_files_in_local_dir(tmp_path: Path, fake_data: Path) -> Non
     text = edit(BASE, {6: "  ner: {en: corpus, swa: corpus, yor: ./absent}"})
     issues = issues_of(write(tmp_path, text))
     assert [(i.line, i.field) for i in issues] == [(6, "data.ner.en"), (6, "data.ner.swa"), (6, "data.ner.yor")]
-    assert "language 'en' has no dev.txt" in issues[0].message
-    assert "language 'swa' has no test.txt" in issues[1].message
+    assert "language 'en' has no dev split" in issues[0].message
+    assert "language 'swa' has no test split" in issues[1].message
     assert "absent does not exist" in issues[2].message
 
 

@@ -21,10 +21,8 @@ TEXT_SPLITS = ("train", "dev")  # never the test split: adapting on evaluation t
 def text_ref(spec: RunSpec, lang: str) -> str:
     """``file:<path>`` when the grid names a text file, else ``<task>:<data ref>``."""
     assert spec.madx is not None
-    given = spec.madx.lang_adapter.text.get(lang)
-    if given is None:
-        return f"{spec.task}:{spec.data[lang]}"
-    return given if ":" in given and not Path(given).exists() else f"file:{Path(given).resolve()}"
+    given = spec.madx.lang_adapter.text.get(lang)  # the grid already made it 'file:<abs>' or '<task>:<data>'
+    return f"{spec.task}:{spec.data[lang]}" if given is None else given
 
 
 def lang_adapter_specs(spec: RunSpec) -> dict[str, LangAdapterSpec]:

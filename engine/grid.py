@@ -28,7 +28,7 @@ from typing import Annotated, Any, Callable, Literal
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, StrictInt, Tag,
                       StrictStr, TypeAdapter, ValidationError, ValidationInfo, create_model,
-                      model_validator)
+                      model_validator, field_validator)
 from pydantic_core import PydanticCustomError
 
 from engine.datapaths import CATALOG_NAMES, DEFAULT_CATALOG, RESOLVERS, DataError, SplitFiles, is_catalog_name
@@ -136,6 +136,24 @@ class _ModelEntryBase(BaseModel):
     lang_adapter: LangAdapterParams | None = None
     task_adapter: TaskAdapterParams | None = None
     leave_out: tuple[Annotated[StrictInt, Field(ge=0)], ...] | None = None
+
+    @field_validator("lang_adapter")
+    @classmethod
+    def _text_files(cls, value: LangAdapterParams | None, info: ValidationInfo) -> LangAdapterParams | None:
+        """Text files are relative to the grid file and must exist; '<task>:<data>' names task data."""
+        if value is None:
+            return None
+        resolved = {}
+        for lang, ref in value.text.items():
+            task, _, rest = ref.partition(":")
+            if task in DATA_RESOLVERS and rest:
+                resolved[lang] = ref
+                continue
+            path = (_base_dir(info) / Path(ref).expanduser()).resolve()
+            if not path.is_file():
+                raise _fail("text_file", f"lang_adapter.text.{lang}: no file {path} (one sentence per line)")
+            resolved[lang] = f"file:{path}"
+        return value.model_copy(update={"text": resolved})
 
     @model_validator(mode="after")
     def _madx_options(self) -> _ModelEntryBase:

@@ -454,3 +454,18 @@ def test_few_shot_runs_are_per_k_and_target_and_continue_from_zero_shot(tmp_path
         "exclude:\n  - {setting: few-shot, target: yor}\n")
     tiny = [s for s in expand(load_grid(write(tmp_path, excluded, "x.yaml"))) if s.model_name == "tiny"]
     assert [(s.setting, s.targets) for s in tiny] == [("zero-shot", ("swa", "yor")), ("few-shot", ("swa",))]
+
+
+def test_lang_adapter_text_files_resolve_against_the_grid_and_must_exist(tmp_path: Path, fake_data: Path) -> None:
+    from engine.adapter_plan import lang_adapter_specs
+
+    (tmp_path / "yor.txt").write_text("Ọmọ náà lọ sí ilé .\n")
+    text = edit(BASE, {9: "  - name: madx", 10: "    model: xlm-roberta-base",
+                       11: "    method: madx\n    lang_adapter: {text: {yor: yor.txt, swa: 'ner:masakhaner'}}"})
+    spec = next(s for s in expand(load_grid(write(tmp_path, text))) if s.model_name == "madx")
+    needs = lang_adapter_specs(spec)
+    assert needs["yor"].text == f"file:{tmp_path / 'yor.txt'}" and needs["swa"].text == "ner:masakhaner"
+    assert needs["en"].text == "ner:masakhaner"  # default: the language's own task data
+    missing = text.replace("yor.txt", "nope.txt")
+    issue = single_issue(write(tmp_path, missing, "m.yaml"))
+    assert issue.line == 12 and "no file" in issue.message and "nope.txt" in issue.message

@@ -79,3 +79,19 @@ def wait_for(predicate: Callable[[], object], timeout: float = 120, every: float
             return value
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+
+
+def make_conll(folder: Path, splits: tuple[str, ...] = ("train", "dev", "test")) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for split in splits:
+        (folder / f"{split}.txt").write_text("Obama B-PER\nsays O\n\nAbuja B-LOC\n", encoding="utf-8")
+
+
+@pytest.fixture
+def fake_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A tiny catalog: $XLTUI_DATA/ner/{en,swa,yor,hau}/{train,dev,test}.txt."""
+    root = tmp_path / "data"
+    for lang in ("en", "swa", "yor", "hau"):
+        make_conll(root / "ner" / lang)
+    monkeypatch.setenv("XLTUI_DATA", str(root))
+    return root

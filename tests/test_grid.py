@@ -13,7 +13,8 @@ import pytest
 
 from engine.expand import expand
 from engine.grid import Grid, load_grid
-from engine.gridfile import GridError, GridIssue, locate
+from tests.conftest import make_conll
+from engine.gridfile import GridError, GridIssue
 from engine.spec import TrainParams
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,22 +53,6 @@ def write(tmp_path: Path, text: str, name: str = "grid.yaml") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def make_conll(folder: Path, splits: tuple[str, ...] = ("train", "dev", "test")) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for split in splits:
-        (folder / f"{split}.txt").write_text("Obama B-PER\nsays O\n\nAbuja B-LOC\n", encoding="utf-8")
-
-
-@pytest.fixture
-def fake_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A tiny catalog: $XLTUI_DATA/ner/{en,swa,yor,hau}/{train,dev,test}.txt."""
-    root = tmp_path / "data"
-    for lang in ("en", "swa", "yor", "hau"):
-        make_conll(root / "ner" / lang)
-    monkeypatch.setenv("XLTUI_DATA", str(root))
-    return root
 
 
 @pytest.fixture
@@ -365,107 +350,8 @@ def test_several_errors_reported_together(tmp_path: Path, fake_data: Path) -> No
     assert len(str(err).splitlines()) == 6
 
 
-# ---------------------------------------------------------------- file-level errors
-
-
-def test_yaml_syntax_error(tmp_path: Path) -> None:
-    issue = single_issue(write(tmp_path, edit(BASE, {4: "targets: [swa, yor"})))
-    assert issue.line == 5 and issue.field == "" and "YAML syntax error" in issue.message
-    issue = single_issue(write(tmp_path, "study: x\n  bad: indent\n", "b.yaml"))
-    assert issue.line == 2 and str(issue).startswith(f"{tmp_path / 'b.yaml'}:2: YAML syntax error")
-
-
-def test_unclosed_bracket_at_end_blames_its_opening(tmp_path: Path) -> None:
-    issue = single_issue(write(tmp_path, "study: x\nseeds: [1, 2\n"))
-    assert issue.line == 2
-
-
-def test_missing_file(tmp_path: Path) -> None:
-    issue = single_issue(tmp_path / "nope.yaml")
-    assert str(issue) == f"{tmp_path / 'nope.yaml'}: grid file not found"
-
-
-@pytest.mark.parametrize(("text", "message"), [
-    ("", "grid file is empty"),
-    ("# only a comment\n", "grid file is empty"),
-    ("- study: x\n", "top level must be a mapping"),
-    ("just a string\n", "top level must be a mapping"),
-])
-def test_empty_or_non_mapping_file(tmp_path: Path, text: str, message: str) -> None:
-    assert message in single_issue(write(tmp_path, text)).message
-
-
-def test_python_tags_are_not_executed(tmp_path: Path) -> None:
-    marker = tmp_path / "pwned"
-    text = f"study: !!python/object/apply:os.system ['touch {marker}']\n"
-    issue = single_issue(write(tmp_path, text))
-    assert issue.line == 1 and "could not determine a constructor" in issue.message
-    assert not marker.exists()
-
-
-def test_duplicate_yaml_keys_are_reported(tmp_path: Path) -> None:
-    issues = issues_of(write(tmp_path, BASE + "seeds: [3]\ntrain: {lr: 1.0e-5, lr: 2.0e-5}\n"))
-    assert [(i.line, i.field) for i in issues] == [(17, "seeds"), (18, "train"), (18, "train.lr")]
-    assert issues[0].message == "duplicate key (first given on line 13)"
-
-
-def test_locate_nearest_node() -> None:
-    import yaml
-    root = yaml.compose("a:\n  - x\n  - {b: 1}\nc: 3\n", Loader=yaml.SafeLoader)
-    assert locate(root, ("a", 1, "b")) == (3, ("a", 1, "b"))
-    assert locate(root, ("a", 1, "missing")) == (3, ("a", 1, "missing"))
-    assert locate(root, ("c", 0)) == (4, ("c",))  # below a scalar: blame the scalar
-    assert locate(root, ("zz",)) == (1, ("zz",))
-    assert locate(None, ("a",)) == (None, ("a",))
-
-
 def test_grid_is_immutable(tmp_path: Path, fake_data: Path) -> None:
     grid = load_grid(write(tmp_path, BASE))
     assert isinstance(grid, Grid) and grid.task == ("ner",) and grid.seeds == (1, 2)
     with pytest.raises(Exception):
         grid.study = "other"  # type: ignore[misc]
-
-
-def test_madx_entries_expand_with_adapter_options_and_their_own_lr(tmp_path: Path, fake_data: Path) -> None:
-    from engine.adapter_plan import lang_adapter_specs
-
-    text = edit(BASE, {9: "  - name: madx", 10: "    model: xlm-roberta-base",
-                       11: "    method: madx\n    lang_adapter: {mlm_steps: 500}\n    leave_out: [11]"})
-    specs = [s for s in expand(load_grid(write(tmp_path, text))) if s.model_name == "madx"]
-    assert len(specs) == 2 and all(s.madx is not None for s in specs)
-    first = specs[0]
-    assert first.train.lr == 1e-4 and first.madx.leave_out == (11,) and first.madx.task_reduction_factor == 16
-    assert first.madx.lang_adapter.mlm_steps == 500 and first.madx.lang_adapter.reduction_factor == 2
-    needs = [lang_adapter_specs(s) for s in specs]
-    assert set(needs[0]) == {"en", "swa", "yor"}
-    assert needs[0]["swa"].text == "ner:masakhaner" and needs[0]["swa"].seed == 1
-    assert needs[0]["swa"].spec_hash() != needs[1]["swa"].spec_hash()  # one adapter per seed
-
-
-def test_few_shot_runs_are_per_k_and_target_and_continue_from_zero_shot(tmp_path: Path, fake_data: Path) -> None:
-    text = edit(BASE, {12: "settings: [{few-shot: [10, 100]}]", 13: "seeds: [1]"})
-    specs = [s for s in expand(load_grid(write(tmp_path, text))) if s.model_name == "tiny"]
-    parent, *children = specs
-    assert (parent.setting, parent.targets, parent.k) == ("zero-shot", ("swa", "yor"), None)  # always included
-    assert [(c.k, c.targets) for c in children] == [(10, ("swa",)), (10, ("yor",)), (100, ("swa",)), (100, ("yor",))]
-    assert all(c.setting == "few-shot" and c.init_from == parent.spec_hash() for c in children)
-    assert all(c.data.keys() == {"en", c.targets[0]} for c in children)
-    excluded = edit(BASE, {12: "settings: [zero-shot, {few-shot: [10]}]", 13: "seeds: [1]"}) + (
-        "exclude:\n  - {setting: few-shot, target: yor}\n")
-    tiny = [s for s in expand(load_grid(write(tmp_path, excluded, "x.yaml"))) if s.model_name == "tiny"]
-    assert [(s.setting, s.targets) for s in tiny] == [("zero-shot", ("swa", "yor")), ("few-shot", ("swa",))]
-
-
-def test_lang_adapter_text_files_resolve_against_the_grid_and_must_exist(tmp_path: Path, fake_data: Path) -> None:
-    from engine.adapter_plan import lang_adapter_specs
-
-    (tmp_path / "yor.txt").write_text("Ọmọ náà lọ sí ilé .\n")
-    text = edit(BASE, {9: "  - name: madx", 10: "    model: xlm-roberta-base",
-                       11: "    method: madx\n    lang_adapter: {text: {yor: yor.txt, swa: 'ner:masakhaner'}}"})
-    spec = next(s for s in expand(load_grid(write(tmp_path, text))) if s.model_name == "madx")
-    needs = lang_adapter_specs(spec)
-    assert needs["yor"].text == f"file:{tmp_path / 'yor.txt'}" and needs["swa"].text == "ner:masakhaner"
-    assert needs["en"].text == "ner:masakhaner"  # default: the language's own task data
-    missing = text.replace("yor.txt", "nope.txt")
-    issue = single_issue(write(tmp_path, missing, "m.yaml"))
-    assert issue.line == 12 and "no file" in issue.message and "nope.txt" in issue.message

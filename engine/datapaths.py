@@ -67,6 +67,14 @@ def _language_dir(base: Path, lang: str) -> Path | None:
     return None
 
 
+def _local_folder(ref: str, lang: str) -> Path:
+    """A local data directory: its per-language subfolder if there is one, else itself."""
+    base = Path(ref)
+    if not base.is_dir():
+        raise DataError(f"data directory {ref} does not exist")
+    return _language_dir(base, lang) or base
+
+
 def _found(candidates: dict[str, list[Path]]) -> dict[str, Path | None]:
     return {s: next((p for p in paths if p.is_file()), None) for s, paths in candidates.items()}
 
@@ -81,10 +89,7 @@ def ner_files(ref: str, lang: str) -> SplitFiles:
     elif is_catalog_name(ref):
         raise DataError(f"'{ref}' is a POS (UD) catalog name; NER data is 'masakhaner' or a directory")
     else:
-        base = Path(ref)
-        if not base.is_dir():
-            raise DataError(f"data directory {ref} does not exist")
-        folder = _language_dir(base, lang) or base
+        folder = _local_folder(ref, lang)
     files = SplitFiles(**_found({s: [folder / f"{s}.txt"] for s in SPLITS}))
     if files.train is None and files.dev is None and files.test is None:
         raise DataError(f"{folder}: no train.txt, dev.txt or test.txt for language '{lang}'")
@@ -115,10 +120,7 @@ def pos_files(ref: str, lang: str) -> SplitFiles:
     elif ref in NER_CATALOG:
         raise DataError(f"'{ref}' is an NER catalog name; POS data is 'ud', 'ud:<treebank>' or a directory")
     else:
-        base = Path(ref)
-        if not base.is_dir():
-            raise DataError(f"data directory {ref} does not exist")
-        folder = _language_dir(base, lang) or base
+        folder = _local_folder(ref, lang)
     found = _found({s: sorted(folder.glob(f"*-ud-{s}.conllu")) + [folder / f"{s}.conllu"] for s in SPLITS})
     if not any(found.values()):
         raise DataError(f"{folder}: no *-ud-{{train,dev,test}}.conllu files for language '{lang}'")

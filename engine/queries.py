@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased
 from engine.models import (QUEUED, RUNNING, STATUSES, SUCCEEDED, Artifact, MetricPoint, Result, Run,
                            RunDependency, Study, Worker)
 
-Needed = aliased(Run)
+Needed = aliased(Run)  # the run a dependency points at (RunDependency.needs_run_id)
 
 WORKER_STALE_S = 120.0
 

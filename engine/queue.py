@@ -21,11 +21,11 @@ from engine.models import (
     CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, TERMINAL, Attempt, Run, RunDependency, Study,
 )
 from engine.adapter_plan import ADAPTER_STUDY, lang_adapter_specs
+from engine.queries import Needed
 from engine.spec import LangAdapterSpec, RunSpec
 
 AnySpec = RunSpec | LangAdapterSpec
-Needed = aliased(Run)  # the run a dependency points at
-Dependent = aliased(Run)  # the run that waits on it
+Dependent = aliased(Run)  # the run that waits on a dependency
 
 DEFAULT_LEASE_S = 60.0
 DEFAULT_MAX_ATTEMPTS = 3

@@ -68,7 +68,9 @@ def train_and_evaluate(spec: RunSpec, out_dir: Path, writer: MetricWriter | None
 
         from engine.madx import base_path, load_task_model
 
-        assert spec.madx is not None and lang_adapters and target in lang_adapters
+        assert spec.madx is not None  # method madx always carries its parameters
+        if not lang_adapters or target not in lang_adapters:
+            raise RuntimeError(f"no trained language adapter for {target}: its run has not succeeded")
         tokenizer = AutoTokenizer.from_pretrained(base_path(spec.model))
         model = load_task_model(spec.model, {target: Path(lang_adapters[target])}, Path(parent), target,
                                 spec.madx.leave_out)

@@ -112,11 +112,13 @@ def train(
                     values["examples_per_s"] = window_n / max(time.perf_counter() - window_t, 1e-9)
                     window_t, window_n = time.perf_counter(), 0
                 writer.log(step, **values)
-        score = evaluate() if evaluate is not None else float(epoch)  # no selection: the last epoch wins
-        if writer and evaluate is not None:
+        if evaluate is None:  # nothing to select on: every epoch runs, the last weights are kept
+            log(f"epoch {epoch}: step {step}/{total_steps} loss {last_loss:.4f}")
+            continue
+        score = evaluate()
+        if writer:
             writer.log(step, dev_score=score, epoch=epoch)
-        log(f"epoch {epoch}: step {step}/{total_steps} loss {last_loss:.4f}"
-            + (f" dev {score:.4f}" if evaluate is not None else ""))
+        log(f"epoch {epoch}: step {step}/{total_steps} loss {last_loss:.4f} dev {score:.4f}")
         if score > best:
             best, best_epoch, bad_epochs = score, epoch, 0
             best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
@@ -125,8 +127,11 @@ def train(
             if bad_epochs >= params.patience:
                 log(f"early stop: no dev improvement for {bad_epochs} epochs")
                 break
+    if evaluate is None:
+        best, best_epoch = float("nan"), epoch
+        best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
     seconds = time.perf_counter() - started
     peak = int(torch.cuda.max_memory_allocated()) if device.startswith("cuda") else None
-    report = TrainReport(best if evaluate is not None else float("nan"), best_epoch, epoch, step, seconds, n_examples / max(seconds, 1e-9),
+    report = TrainReport(best, best_epoch, epoch, step, seconds, n_examples / max(seconds, 1e-9),
                          stopped_early=epoch < params.epochs, precision=precision, peak_gpu_bytes=peak)
     return report, best_state or {}

@@ -34,8 +34,8 @@ def lang_adapter_specs(spec: RunSpec) -> dict[str, LangAdapterSpec]:
                                   seed=spec.seed) for lang in spec.languages}
 
 
-def read_text(ref: str, lang: str) -> list[list[str]]:
-    """The sentences (as word lists) a language adapter trains on; raises DataError when none."""
+def read_text(ref: str, lang: str, hint: str | None = None) -> list[list[str]]:
+    """The sentences (as word lists) a language adapter (or the aligner) trains on; DataError when none."""
     kind, _, rest = ref.partition(":")
     if kind == "file":
         path = Path(rest)
@@ -49,8 +49,9 @@ def read_text(ref: str, lang: str) -> list[list[str]]:
         sentences = [list(s.tokens) for split in TEXT_SPLITS if (p := files.get(split)) is not None
                      for s in reader(p)]
     else:
-        raise DataError(f"language adapter text '{ref}': expected a file path or '<task>:<data>'")
+        raise DataError(f"unlabelled text '{ref}': expected a file path or '<task>:<data>'")
     if not sentences:
-        raise DataError(f"language adapter for '{lang}': {ref} has no train or dev text (its test split is "
-                        f"never used); give models[].lang_adapter.text: {{{lang}: FILE}}")
+        hint = hint or f"give models[].lang_adapter.text: {{{lang}: FILE}}"
+        raise DataError(f"unlabelled text for '{lang}': {ref} has no train or dev text (its test split is "
+                        f"never used); {hint}")
     return sentences

@@ -1,6 +1,6 @@
 """A validated grid → the runs it stands for.
 
-Axes: task × model × setting (zero-shot, or few-shot with K) × seed. A zero-shot run
+Axes: task × model × alignment weight × setting (zero-shot, or few-shot with K) × seed. A zero-shot run
 trains once and evaluates every target, so targets are not an axis there; a
 few-shot run is per (K, target) and continues from the zero-shot run of the same
 (model, task, source, seed), which is therefore always part of the expansion.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 
 from engine.grid import MADX_LR, Grid
+from engine.grid_options import system_name
 from engine.spec import RunSpec, TrainParams
 
 
@@ -33,15 +34,19 @@ def expand(grid: Grid) -> list[RunSpec]:
     """
     specs: dict[str, RunSpec] = {}
     settings = grid.setting_axis()
-    for task, entry, seed in itertools.product(grid.task, grid.models, grid.seeds):
+    weights = grid.alignment.weight if grid.alignment else (0.0,)
+    for task, entry, weight, seed in itertools.product(grid.task, grid.models, dict.fromkeys(weights), grid.seeds):
         method_lr = {"lr": MADX_LR} if entry.method == "madx" else {}
         train = TrainParams.model_validate({**grid.train.model_dump(), **method_lr, **entry.overrides()})
 
         def spec(setting: str, targets: list[str], k: int | None = None, parent: str | None = None) -> RunSpec:
-            return RunSpec(task=task, model_name=entry.name, model=entry.model, method=entry.method,
-                           source=grid.source, targets=tuple(sorted(targets)), setting=setting, k=k, seed=seed,
+            targets = sorted(targets)
+            align = grid.alignment.params(weight, tuple(targets)) if grid.alignment else None
+            return RunSpec(task=task, model_name=system_name(entry.name, weight), model=entry.model,
+                           method=entry.method, source=grid.source, targets=tuple(targets), setting=setting, k=k,
+                           seed=seed,
                            data={lang: grid.data_ref(task, lang) for lang in dict.fromkeys(grid.source + tuple(targets))},
-                           train=train, madx=entry.madx(), init_from=parent)
+                           train=train, madx=entry.madx(), init_from=parent, labels=grid.labels, align=align)
 
         base = dict(model=entry.name, task=task, source=grid.source, seed=seed)
         zero_targets = _targets(grid, {**base, "setting": "zero-shot"})

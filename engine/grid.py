@@ -31,10 +31,12 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Di
                       model_validator, field_validator)
 from pydantic_core import PydanticCustomError
 
-from engine.datapaths import CATALOG_NAMES, DEFAULT_CATALOG, RESOLVERS, DataError, SplitFiles, is_catalog_name
+from engine.datapaths import (CATALOG_NAMES, DEFAULT_CATALOG, RESOLVERS, DataError, SplitFiles, is_catalog_name,
+                              is_hf_ref)
 from engine.gridfile import GridError, Loc, YamlDoc, did_you_mean, error_message, load_yaml
 from engine.modelzoo import PRESETS
-from engine.spec import LangAdapterParams, MadxParams, Method, Task, TrainParams
+from engine.grid_options import AlignmentAxis
+from engine.spec import LabelOptions, LangAdapterParams, MadxParams, Method, Task, TrainParams
 
 MODEL_PRESETS = PRESETS  # re-exported; engine.modelzoo defines what each preset is
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
@@ -103,7 +105,17 @@ def _resolve_data_ref(ref: str, info: ValidationInfo) -> str:
         return ref
     if not ref.strip():
         raise _fail("data_ref", f"empty data reference; use a catalog name ({', '.join(CATALOG_NAMES)}) or a directory")
-    return str((_base_dir(info) / Path(ref).expanduser()).resolve())
+    if is_hf_ref(ref):  # hub ids stay as written; a local copy's path becomes absolute (engine.hf_source)
+        from engine.hf_source import resolve_hf_ref
+
+        try:
+            return resolve_hf_ref(ref, _base_dir(info))
+        except DataError as exc:
+            raise _fail("data_ref", str(exc)) from None
+    path = (_base_dir(info) / Path(ref).expanduser()).resolve()
+    if not path.exists() and "/" in ref and _HUB_ID.fullmatch(ref) and not looks_like_path(ref):
+        raise _fail("data_ref", f"no directory {path}; for the Hugging Face dataset write 'hf:{ref}'")
+    return str(path)
 
 
 def _one_ref_for_all(value: Any) -> Any:
@@ -252,6 +264,8 @@ class Grid(BaseModel):
     seeds: Annotated[tuple[Seed, ...], Field(min_length=1)]
     train: TrainParams = TrainParams()
     exclude: tuple[Exclude, ...] = ()
+    labels: LabelOptions = LabelOptions()
+    alignment: AlignmentAxis | None = None
 
     def setting_axis(self) -> list[tuple[str, int | None]]:
         """(setting, K) pairs: zero-shot first, then few-shot by K, duplicates dropped."""
@@ -265,7 +279,8 @@ class Grid(BaseModel):
 
 
 # sections whose unknown keys get a "did you mean" hint from their own field names
-_SECTIONS: dict[str, type[BaseModel]] = {"models": ModelEntry, "train": TrainParams, "exclude": Exclude}
+_SECTIONS: dict[str, type[BaseModel]] = {"models": ModelEntry, "train": TrainParams, "exclude": Exclude,
+                                         "labels": LabelOptions, "alignment": AlignmentAxis}
 _INT_LIST_ERRORS = {"list_type", "tuple_type", "int_type", "int_parsing", "int_from_float"}
 
 
@@ -308,7 +323,8 @@ def _check_data(v: dict[str, Any]) -> list[tuple[Loc, str]]:
                 files = DATA_RESOLVERS[task](refs[key], lang)
             except DataError as exc:
                 near = did_you_mean(Path(refs[key]).name, CATALOG_NAMES)
-                hint = f" ({near})" if not is_catalog_name(refs[key]) and near.startswith("did") else ""
+                named = is_catalog_name(refs[key]) or is_hf_ref(refs[key])  # no folder-name typo to hint at
+                hint = f" ({near})" if not named and near.startswith("did") else ""
                 out.append((loc, f"{exc}{hint}"))
                 continue
             role, needed = ("source", ("train", "dev")) if lang in sources else ("target", ("test",))
@@ -316,6 +332,22 @@ def _check_data(v: dict[str, Any]) -> list[tuple[Loc, str]]:
             if missing:
                 out.append((loc, f"language '{lang}' has no {' or '.join(missing)} split in {refs[key]} "
                                  f"(a {role} language needs {' and '.join(needed)})"))
+    return out
+
+
+def _targets_with_text(v: dict[str, Any]) -> dict[str, bool]:
+    """Whether each target's data has a train or dev split (unlabelled text for the aligner)."""
+    out: dict[str, bool] = {}
+    for task in dict.fromkeys(v["task"]):
+        refs = v["data"].get(task) or {}
+        for lang in v["targets"]:
+            ref = refs.get(lang) or refs.get(ALL_LANGUAGES)
+            try:
+                files = DATA_RESOLVERS[task](ref, lang) if ref else None
+            except DataError:
+                continue  # reported by _check_data
+            if files is not None:
+                out[lang] = out.get(lang, True) and (files.train is not None or files.dev is not None)
     return out
 
 
@@ -333,6 +365,8 @@ def _cross_checks(v: dict[str, Any]) -> list[tuple[Loc, str]]:
                 for i, t in enumerate(v["targets"]) if t in v["source"]]
     if all(k in v for k in ("task", "source", "targets", "data")):
         out += _check_data(v)
+        if v.get("alignment") is not None:
+            out += v["alignment"].check(v["targets"], _targets_with_text(v))
     axes = {"model": names if "models" in v else None, "task": v.get("task"), "source": v.get("source"),
             "target": v.get("targets"), "seed": v.get("seeds"),
             "setting": tuple("zero-shot" if s == "zero-shot" else "few-shot" for s in v["settings"])

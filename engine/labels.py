@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["IGNORE_INDEX", "OUTSIDE", "LabelMap", "align_first_subword", "predictions_to_words"]
+__all__ = ["IGNORE_INDEX", "OUTSIDE", "LabelMap", "align_first_subword", "predictions_to_words", "relabel"]
 
 IGNORE_INDEX = -100  # torch.nn.CrossEntropyLoss default ignore_index
 OUTSIDE = "O"
@@ -84,6 +84,26 @@ class LabelMap:
 
     def label2id(self) -> dict[str, int]:
         return dict(self._ids)
+
+
+def relabel(tags: Iterable[str], mapping: dict[str, str]) -> tuple[list[str], int]:
+    """Apply a grid's explicit label map; returns the tags and how many changed.
+
+    A key may be a whole tag (``B-DATE``, ``PROPN``) or an IOB2 entity type (``DATE``),
+    which then covers ``B-DATE`` and ``I-DATE``; a type mapped to another type keeps the
+    prefix (``{MISC: ORG}``: ``I-MISC`` -> ``I-ORG``), a type mapped to ``O`` drops it.
+    """
+    out: list[str] = []
+    changed = 0
+    for tag in tags:
+        new = mapping.get(tag)
+        if new is None and tag[:2] in ("B-", "I-") and tag[2:] in mapping:
+            target = mapping[tag[2:]]
+            new = OUTSIDE if target == OUTSIDE else (target if target[:2] in ("B-", "I-") else tag[:2] + target)
+        new = tag if new is None else new
+        changed += new != tag
+        out.append(new)
+    return out, changed
 
 
 def align_first_subword(word_ids: Sequence[int | None], word_label_ids: Sequence[int]) -> list[int]:

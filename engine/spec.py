@@ -37,6 +37,8 @@ class TrainParams(BaseModel):
     max_train_sentences: int | None = Field(None, ge=1, description="use only the first N source training sentences")
     max_eval_sentences: int | None = Field(None, ge=1, description="evaluate on the first N sentences (smoke runs only)")
     precision: Precision = "auto"
+    group_by_length: bool = Field(True, description="batches of similar length, padded to their longest "
+                                  "sentence (False: random batches, still padded per batch)")
 
 
 class Hashed(BaseModel):
@@ -72,6 +74,31 @@ class MadxParams(BaseModel):
     lang_adapter: LangAdapterParams = LangAdapterParams()
     task_reduction_factor: float = Field(16, gt=0)
     leave_out: tuple[int, ...] = Field((), description="layers without adapters, e.g. (11,) as in the paper")
+
+
+class LabelOptions(BaseModel):
+    """How tags the source label set lacks are handled (e.g. MasakhaNER's DATE from an English source)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    map: dict[str, str] = Field(default_factory=dict, description="tag or entity type -> tag or entity type, "
+                                "applied to source and target data, e.g. {DATE: O} or {MISC: O}")
+    unknown: Literal["O", "error"] = Field("O", description="a target tag still outside the source label set "
+                                           "becomes O (counted) or stops the run")
+
+
+class AlignParams(BaseModel):
+    """Cross-lingual alignment regulariser: loss = CE + weight * (1 - cos(h_src, h_tgt)), h the
+    mean-pooled last hidden state; pairs from a parallel file, else batch centroids of target text."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weight: float = Field(gt=0, description="lambda")
+    parallel: dict[str, str] = Field(default_factory=dict, description="target -> 'file:<abs path>' of "
+                                     "tab-separated source/target sentence pairs")
+    text: dict[str, str] = Field(default_factory=dict, description="target -> 'file:<abs path>' of unlabelled "
+                                 "text; default: the target's own train and dev sentences (never test)")
+    batch_size: int = Field(16, ge=1, description="pairs or target sentences per step")
 
 
 class LangAdapterSpec(Hashed):
@@ -118,6 +145,8 @@ class RunSpec(Hashed):
     train: TrainParams
     madx: MadxParams | None = None
     init_from: str | None = Field(None, description="few-shot: hash of the zero-shot run whose weights it continues")
+    labels: LabelOptions = LabelOptions()
+    align: AlignParams | None = None
 
     @property
     def languages(self) -> tuple[str, ...]:

@@ -14,7 +14,6 @@ import json
 from pathlib import Path
 from typing import Callable, Sequence
 
-from torch.utils.data import DataLoader
 from transformers import DataCollatorForTokenClassification
 
 from engine.conll import Sentence
@@ -24,8 +23,16 @@ from engine.labels import LabelMap
 from engine.modelzoo import load_token_classifier
 from engine.results import RunOutput
 from engine.spec import RunSpec
+from engine.tagging_data import (
+    TASKS,
+    check_unknown,
+    encode,
+    read_split,
+    relabel_sentences,
+    train_loader,
+)
 from engine.telemetry import MetricWriter
-from engine.train_tagging import TASKS, encode, evaluate_split, read_split, seed_everything
+from engine.train_tagging import evaluate_split, seed_everything
 from engine.training import train
 
 
@@ -38,15 +45,17 @@ def fewshot_split(spec: RunSpec, target: str) -> tuple[Sequence[Sentence], Seque
     pool = read(files.get(pool_split))
     ids = [f"{pool_split}:{i}" for i in sentence_ids(pool)]
     chosen, rest = sample_k(pool, spec.k, spec.seed, ids=ids)
-    train_sents = [pool[i] for i in chosen]
+    train_sents = relabel_sentences([pool[i] for i in chosen], spec.labels.map)[0]
     if pool_split == "train":
         evaluation = read(files.test, limit=spec.train.max_eval_sentences)
         eval_ids = [f"test:{i}" for i in sentence_ids(evaluation)]
     else:  # no train split: the rest of the test file is the evaluation set
         rest = rest[:spec.train.max_eval_sentences] if spec.train.max_eval_sentences else rest
         evaluation, eval_ids = [pool[i] for i in rest], [ids[i] for i in rest]
+    evaluation, relabelled = relabel_sentences(evaluation, spec.labels.map)
     record = dict(language=target, k=spec.k, seed=spec.seed, train_split=pool_split,
-                  train_ids=[ids[i] for i in chosen], eval_split="test", eval_ids=eval_ids)
+                  train_ids=[ids[i] for i in chosen], eval_split="test", eval_ids=eval_ids,
+                  n_tags_relabelled=relabelled)
     return train_sents, evaluation, record
 
 
@@ -57,10 +66,11 @@ def train_and_evaluate(spec: RunSpec, out_dir: Path, writer: MetricWriter | None
     (target,) = spec.targets
     out_dir.mkdir(parents=True, exist_ok=True)
     generator = seed_everything(spec.seed)
-    source_tags = [t for lang in spec.source for s in read_split(spec, lang, "train", spec.train.max_train_sentences)
-                   for t in s.tags]
+    source_tags = [t for lang in spec.source
+                   for s in read_split(spec, lang, "train", spec.train.max_train_sentences)[0] for t in s.tags]
     labels = LabelMap.from_tags(source_tags)  # the zero-shot run's label set, rebuilt the same way
     train_sents, evaluation, record = fewshot_split(spec, target)
+    check_unknown(spec, target, evaluation, labels)
     log(f"few-shot {target}: {len(train_sents)} training sentences ({record['train_split']} split), "
         f"{len(evaluation)} evaluation sentences; continuing from {parent}")
     if spec.method == "madx":
@@ -78,8 +88,7 @@ def train_and_evaluate(spec: RunSpec, out_dir: Path, writer: MetricWriter | None
         tokenizer, model = load_token_classifier(parent, list(labels.labels), max_length=spec.train.max_length)
     collator = DataCollatorForTokenClassification(tokenizer)
     features = encode(tokenizer, train_sents, labels, spec.train.max_length)[0].features
-    loader = DataLoader(features, batch_size=spec.train.batch_size, shuffle=True, collate_fn=collator,
-                        generator=generator)
+    loader = train_loader(features, spec.train.batch_size, collator, generator, spec.train.group_by_length)
     report, state = train(model, loader, spec.train, None, writer, device, log)
     model.load_state_dict(state)
 
@@ -87,7 +96,7 @@ def train_and_evaluate(spec: RunSpec, out_dir: Path, writer: MetricWriter | None
     data, n_mapped = encode(tokenizer, evaluation, labels, spec.train.max_length)
     path = out_dir / f"predictions-{target}-test.txt"
     scores = evaluate_split(spec.task, model, collator, data, labels, device, path)
-    scores["n_tags_mapped_to_O"] = n_mapped
+    scores.update(n_tags_mapped_to_O=n_mapped, n_tags_relabelled=record["n_tags_relabelled"])
     output.add_scores(target, "test", scores)
     output.add_scores(target, "train", dict(k=spec.k, steps=report.steps, train_seconds=report.seconds,
                                             examples_per_s=report.examples_per_s))

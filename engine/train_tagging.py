@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import platform
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -23,42 +23,27 @@ import transformers
 from torch.utils.data import DataLoader
 from transformers import DataCollatorForTokenClassification
 
-from engine.conll import Sentence, read_conll
-from engine.conllu import read_conllu
-from engine.datapaths import DataError, task_files
-from engine.labels import LabelMap, align_first_subword, predictions_to_words
+from engine.alignment import Router
+from engine.conll import Sentence
+from engine.datapaths import task_files
+from engine.labels import LabelMap, predictions_to_words
 from engine.modelzoo import load_token_classifier
-from engine.ner_eval import ner_scores, write_predictions
-from engine.pos_eval import confusion_matrix, pos_scores
+from engine.ner_eval import write_predictions
+from engine.pos_eval import confusion_matrix
 from engine.results import RunOutput, file_sha256
 from engine.spec import RunSpec
+from engine.tagging_data import (
+    TASKS,
+    Encoded,
+    check_unknown,
+    encode,
+    read_split,
+    train_loader,
+)
 from engine.telemetry import MetricWriter
 from engine.training import train
 
 EVAL_BATCH = 64
-
-
-@dataclass(frozen=True)
-class TaskKind:
-    """What differs between tagging tasks: the file format and the score."""
-
-    read: Callable[..., Sequence[Sentence]]
-    score: Callable[[list[list[str]], list[list[str]]], dict[str, float]]
-    dev_metric: str
-    confusion: bool = False
-
-
-TASKS = {
-    "ner": TaskKind(read_conll, ner_scores, "f1"),
-    "pos": TaskKind(read_conllu, pos_scores, "accuracy", confusion=True),
-}
-
-
-@dataclass
-class Encoded:
-    sentences: Sequence[Sentence]
-    features: list[dict[str, list[int]]]
-    word_ids: list[list[int | None]]
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -66,33 +51,6 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
-
-
-def split_path(spec: RunSpec, lang: str, split: str) -> Path:
-    files = task_files(spec.task, spec.data[lang], lang)
-    path = files.get(split)
-    if path is None:
-        raise DataError(f"{spec.data[lang]}: language '{lang}' has no {split} split")
-    return path
-
-
-def read_split(spec: RunSpec, lang: str, split: str, limit: int | None) -> Sequence[Sentence]:
-    return TASKS[spec.task].read(split_path(spec, lang, split), limit=limit)
-
-
-def encode(tokenizer, sentences: Sequence[Sentence], labels: LabelMap, max_length: int) -> tuple[Encoded, int]:
-    """Tokenise words and put each word's label on its first subword; counts tags mapped to O."""
-    enc = tokenizer([list(s.tokens) for s in sentences], is_split_into_words=True, truncation=True,
-                    max_length=max_length)
-    features, word_ids, n_mapped = [], [], 0
-    for i, sentence in enumerate(sentences):
-        tags, mapped = labels.map_tags(sentence.tags)
-        n_mapped += mapped
-        wids = enc.word_ids(i)
-        word_ids.append(wids)
-        features.append(dict(input_ids=enc["input_ids"][i], attention_mask=enc["attention_mask"][i],
-                             labels=align_first_subword(wids, labels.ids_of(tags))))
-    return Encoded(sentences, features, word_ids), n_mapped
 
 
 @torch.no_grad()
@@ -162,11 +120,11 @@ class LanguageBatches:
 
 
 def load_method(spec: RunSpec, labels: LabelMap, tokenizer_text, lang_adapters: dict[str, str] | None):
-    """(tokenizer, model, use_language) for full fine-tuning or MAD-X."""
+    """(tokenizer, model, router) for full fine-tuning or MAD-X; the router switches language adapters."""
     if spec.method != "madx":
         tokenizer, model = load_token_classifier(spec.model, list(labels.labels), max_length=spec.train.max_length,
                                                  tokenizer_text=tokenizer_text)
-        return tokenizer, model, lambda _lang: None
+        return tokenizer, model, Router(lambda _lang: None)
     from transformers import AutoTokenizer
 
     from engine.madx import activate, base_path, build_task_model
@@ -179,7 +137,25 @@ def load_method(spec: RunSpec, labels: LabelMap, tokenizer_text, lang_adapters: 
     tokenizer = AutoTokenizer.from_pretrained(base_path(spec.model))
     model = build_task_model(spec.model, list(labels.labels), {lang: Path(adapters[lang]) for lang in spec.languages},
                              spec.source[0], spec.madx.task_reduction_factor, spec.madx.leave_out)
-    return tokenizer, model, lambda lang: activate(model, lang)
+    return tokenizer, model, Router(lambda lang: activate(model, lang), current=spec.source[0])
+
+
+@dataclass
+class SourceData:
+    """The source side of a run: sentences per language and how many tags the label map changed."""
+
+    train: dict[str, list[Sentence]] = field(default_factory=dict)
+    dev: dict[str, list[Sentence]] = field(default_factory=dict)
+    relabelled: int = 0
+
+    @classmethod
+    def read(cls, spec: RunSpec) -> SourceData:
+        data = cls()
+        for lang in spec.source:
+            data.train[lang], n_train = read_split(spec, lang, "train", spec.train.max_train_sentences)
+            data.dev[lang], n_dev = read_split(spec, lang, "dev", spec.train.max_eval_sentences)
+            data.relabelled += n_train + n_dev
+        return data
 
 
 def train_and_evaluate(spec: RunSpec, out_dir: Path, writer: MetricWriter | None, device: str,
@@ -187,77 +163,90 @@ def train_and_evaluate(spec: RunSpec, out_dir: Path, writer: MetricWriter | None
     params, kind = spec.train, TASKS[spec.task]
     out_dir.mkdir(parents=True, exist_ok=True)
     generator = seed_everything(spec.seed)
-    train_by_lang = {lang: read_split(spec, lang, "train", params.max_train_sentences) for lang in spec.source}
-    dev_by_lang = {lang: read_split(spec, lang, "dev", params.max_eval_sentences) for lang in spec.source}
-    train_sents = [s for ss in train_by_lang.values() for s in ss]
-    dev_sents = [s for ss in dev_by_lang.values() for s in ss]
+    source = SourceData.read(spec)
+    train_sents = [s for ss in source.train.values() for s in ss]
+    dev_sents = [s for ss in source.dev.values() for s in ss]
     tests = {lang: read_split(spec, lang, "test", params.max_eval_sentences) for lang in spec.targets}
     labels = LabelMap.from_tags(t for s in train_sents for t in s.tags)
-    log(f"{spec.task}: {len(train_sents)} train / {len(dev_sents)} dev sentences; labels {list(labels.labels)}")
+    for lang, (sentences, _) in tests.items():
+        check_unknown(spec, lang, sentences, labels)  # before an hour of training, not after
+    log(f"{spec.task}: {len(train_sents)} train / {len(dev_sents)} dev sentences; labels {list(labels.labels)}"
+        + (f"; labels.map changed {source.relabelled} source tags" if spec.labels.map else ""))
 
-    tokenizer_text = [list(s.tokens) for s in train_sents] + [list(s.tokens) for ss in tests.values() for s in ss]
-    tokenizer, model, use_language = load_method(spec, labels, tokenizer_text, lang_adapters)
+    tokenizer_text = [list(s.tokens) for s in train_sents] + [list(s.tokens) for ss, _ in tests.values() for s in ss]
+    tokenizer, model, router = load_method(spec, labels, tokenizer_text, lang_adapters)
     collator = DataCollatorForTokenClassification(tokenizer)
-    dev_data, _ = encode(tokenizer, dev_sents, labels, params.max_length)
+
+    def loader_of(sentences: Sequence[Sentence]) -> DataLoader:
+        features = encode(tokenizer, sentences, labels, params.max_length)[0].features
+        return train_loader(features, params.batch_size, collator, generator, params.group_by_length)
+
+    dev_parts = {lang: encode(tokenizer, ss, labels, params.max_length)[0] for lang, ss in source.dev.items()}
     if spec.method == "madx" and len(spec.source) > 1:
-        loaders = {lang: DataLoader(encode(tokenizer, ss, labels, params.max_length)[0].features,
-                                    batch_size=params.batch_size, shuffle=True, collate_fn=collator,
-                                    generator=generator) for lang, ss in train_by_lang.items()}
-        loader = LanguageBatches(loaders, use_language, spec.seed)
-        dev_parts = {lang: encode(tokenizer, ss, labels, params.max_length)[0] for lang, ss in dev_by_lang.items()}
+        loader = LanguageBatches({lang: loader_of(ss) for lang, ss in source.train.items()}, router, spec.seed)
     else:
-        loader = DataLoader(encode(tokenizer, train_sents, labels, params.max_length)[0].features,
-                            batch_size=params.batch_size, shuffle=True, collate_fn=collator, generator=generator)
-        dev_parts = {spec.source[0]: dev_data}
+        loader = loader_of(train_sents)
 
     def dev_score() -> float:
-        """Source dev score; with several MAD-X sources, the mean over languages, each through its adapter."""
+        """Source dev score; with several sources, the mean over languages, each through its adapter."""
         total = 0.0
         for lang, part in dev_parts.items():
-            use_language(lang)
+            router(lang)
             total += evaluate_split(spec.task, model, collator, part, labels, device)[kind.dev_metric]
-        use_language(spec.source[0])
+        router(spec.source[0])
         return total / len(dev_parts)
 
-    report, best_state = train(model, loader, params, dev_score, writer, device, log)
+    aligner = None
+    if spec.align is not None:
+        from engine.alignment import Aligner
+
+        aligner = Aligner(tokenizer, spec, router, log)
+    report, best_state = train(model, loader, params, dev_score, writer, device, log, regulariser=aligner,
+                               weight=spec.align.weight if spec.align else 0.0)
     model.load_state_dict(best_state)
 
     output = RunOutput()
     source_tag = "+".join(spec.source)
-    use_language(spec.source[0])
+    router(spec.source[0])
     dev_path = out_dir / "predictions-dev.txt"
+    dev_data = encode(tokenizer, dev_sents, labels, params.max_length)[0]
     output.add_scores(source_tag, "dev", evaluate_split(spec.task, model, collator, dev_data, labels, device, dev_path))
     output.artifacts.append(("predictions", str(dev_path), source_tag))
     train_stats = dict(best_epoch=report.best_epoch, epochs_run=report.epochs_run, steps=report.steps,
-                       train_seconds=report.seconds, examples_per_s=report.examples_per_s)
+                       train_seconds=report.seconds, examples_per_s=report.examples_per_s,
+                       n_tags_relabelled=source.relabelled)
     if report.peak_gpu_bytes is not None:
         train_stats["peak_gpu_bytes"] = report.peak_gpu_bytes
     output.add_scores(source_tag, "train", train_stats)
     counts = dict(train_sentences=len(train_sents), dev_sentences=len(dev_sents))
-    for lang, sentences in tests.items():
-        use_language(lang)  # MAD-X zero-shot: the target's language adapter under the same task adapter
+    for lang, (sentences, relabelled) in tests.items():
+        router(lang)  # MAD-X zero-shot: the target's language adapter under the same task adapter
         data, n_mapped = encode(tokenizer, sentences, labels, params.max_length)
         path = out_dir / f"predictions-{lang}-test.txt"
         scores = evaluate_split(spec.task, model, collator, data, labels, device, path)
-        scores["n_tags_mapped_to_O"] = n_mapped
+        scores.update(n_tags_mapped_to_O=n_mapped, n_tags_relabelled=relabelled)
         counts[f"{lang}_test_sentences"] = len(sentences)
         output.add_scores(lang, "test", scores)
         output.artifacts.append(("predictions", str(path), lang))
         if kind.confusion:
             output.artifacts.append(("confusion", str(path.with_name(path.stem + "-confusion.json")), lang))
         log(f"{lang} test: {kind.dev_metric} {scores[kind.dev_metric]:.4f}")
+    save_trained(spec, model, tokenizer, out_dir, output)
+    info = out_dir / "run_info.json"
+    info.write_text(json.dumps(run_info(spec, report, counts, labels, device), indent=1))
+    output.artifacts.append(("run_info", str(info), None))
+    return output
 
+
+def save_trained(spec: RunSpec, model, tokenizer, out_dir: Path, output: RunOutput) -> None:
+    """The task adapter with its head (MAD-X) or the whole checkpoint: what few-shot runs continue from."""
     if spec.method == "madx":
         from engine.madx import TASK_ADAPTER
 
-        model.save_adapter(str(out_dir / "task_adapter"), TASK_ADAPTER)  # with its tagging head
+        model.save_adapter(str(out_dir / "task_adapter"), TASK_ADAPTER)
         output.artifacts.append(("task_adapter", str(out_dir / "task_adapter"), None))
     else:
         checkpoint = out_dir / "checkpoint"
         model.save_pretrained(checkpoint)
         tokenizer.save_pretrained(checkpoint)
         output.artifacts.append(("checkpoint", str(checkpoint), None))
-    info = out_dir / "run_info.json"
-    info.write_text(json.dumps(run_info(spec, report, counts, labels, device), indent=1))
-    output.artifacts.append(("run_info", str(info), None))
-    return output

@@ -17,6 +17,7 @@ from transformers import get_linear_schedule_with_warmup
 from engine.spec import TrainParams
 from engine.telemetry import MetricWriter
 
+Regulariser = Callable[[torch.nn.Module, dict, object], torch.Tensor]
 NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "LayerNorm.bias")
 
 
@@ -66,10 +67,14 @@ def train(
     writer: MetricWriter | None,
     device: str,
     log: Callable[[str], None] = print,
+    regulariser: Regulariser | None = None,
+    weight: float = 0.0,
 ) -> tuple[TrainReport, dict[str, torch.Tensor]]:
     """Train with early stopping on ``evaluate()``; returns the report and the best state dict.
 
     Without ``evaluate`` (few-shot: no target dev set) every epoch runs and the last weights are kept.
+    ``regulariser(model, batch, outputs)`` adds ``weight`` times its value to the loss (the
+    alignment term); both parts are logged as ``train_ce`` and ``train_align``.
     """
     model.to(device)
     if device.startswith("cuda"):
@@ -93,7 +98,11 @@ def train(
         for batch in loader:
             batch = {k: v.to(device) for k, v in batch.items()}
             with torch.autocast(device_type=device.split(":")[0], dtype=dtype, enabled=dtype is not None):
-                loss = model(**batch).loss
+                outputs = model(**batch, output_hidden_states=regulariser is not None)
+                loss = ce = outputs.loss
+                if regulariser is not None:
+                    extra = regulariser(model, batch, outputs)
+                    loss = ce + weight * extra
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(model.parameters(), params.max_grad_norm)
@@ -108,6 +117,8 @@ def train(
             window_n += size
             if writer:
                 values = dict(train_loss=last_loss, lr=scheduler.get_last_lr()[0])
+                if regulariser is not None:
+                    values.update(train_ce=float(ce.detach()), train_align=float(extra.detach()))
                 if step % 10 == 0 or step == total_steps:
                     values["examples_per_s"] = window_n / max(time.perf_counter() - window_t, 1e-9)
                     window_t, window_n = time.perf_counter(), 0

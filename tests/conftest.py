@@ -29,11 +29,18 @@ train: {{batch_size: 8, max_length: 48, epochs: {epochs}, patience: {patience}, 
 """
 
 
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("xltui-cache")
+
+
 @pytest.fixture(autouse=True)
-def data_env(monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test sees the real data through XLTUI_DATA (absolute, so cwd does not matter)."""
+def data_env(monkeypatch: pytest.MonkeyPatch, cache_dir: Path) -> Path:
+    """Every test sees the real data through XLTUI_DATA (absolute, so cwd does not matter),
+    and caches (tokenised data, converted datasets) in the session's own folder, not ~/.cache."""
     assert DATA.is_dir(), f"the shared data directory {DATA} is missing: set XLTUI_DATA"
     monkeypatch.setenv("XLTUI_DATA", str(DATA))
+    monkeypatch.setenv("XLTUI_CACHE", str(cache_dir))
     return DATA
 
 

@@ -59,3 +59,28 @@ def test_swapping_the_language_adapter_changes_predictions(lang_adapters):
         activate(model, "swa")
         swa = model(**x).logits
     assert not torch.allclose(en, swa)
+
+
+def test_the_aligner_routes_target_text_through_its_adapter_and_switches_back(lang_adapters):
+    from engine.alignment import Aligner, Router
+    from engine.spec import AlignParams, MadxParams, RunSpec, TrainParams
+
+    spec = RunSpec(task="ner", model_name="m", model="minilm", method="madx", source=("en",), targets=("swa",),
+                   setting="zero-shot", seed=1, data={"en": "masakhaner", "swa": "masakhaner"},
+                   train=TrainParams(max_length=32), madx=MadxParams(), align=AlignParams(weight=1.0, batch_size=8))
+    model = build_task_model("minilm", LABELS, lang_adapters, "en").eval()
+    x = {"input_ids": torch.tensor([[101, 7592, 2088, 102]]), "attention_mask": torch.ones(1, 4, dtype=torch.long)}
+    gaps = {}
+    for name, switch in (("routed", lambda lang: activate(model, lang)), ("not routed", lambda _lang: None)):
+        router = Router(switch, current="en")
+        aligner = Aligner(model_tokenizer(), spec, router, log=lambda _: None)
+        with torch.no_grad():
+            gaps[name] = aligner(model, x, model(**x, output_hidden_states=True)).item()
+        assert str(model.active_adapters) == f"Stack[en, {TASK_ADAPTER}]" and router.current == "en"
+    assert gaps["routed"] != pytest.approx(gaps["not routed"], abs=1e-6)
+
+
+def model_tokenizer():
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(minilm_dir()))

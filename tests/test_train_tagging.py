@@ -9,7 +9,8 @@ import pytest
 
 from engine.modelzoo import load_token_classifier, minilm_dir
 from engine.spec import RunSpec, TrainParams
-from engine.train_tagging import encode, evaluate_split, read_split, train_and_evaluate
+from engine.tagging_data import encode, read_split
+from engine.train_tagging import evaluate_split, train_and_evaluate
 
 TIMING = {"train_seconds", "examples_per_s"}
 
@@ -42,8 +43,8 @@ def test_a_local_pretrained_encoder_learns_english_ner(tmp_path: Path):
     local = str(minilm_dir())
     s = spec(model=local, lr=1e-4, batch_size=16, max_length=64, epochs=2, max_train_sentences=800,
              max_eval_sentences=200, patience=2)
-    dev = read_split(s, "en", "dev", 200)
-    train_tags = [t for x in read_split(s, "en", "train", 800) for t in x.tags]
+    dev = read_split(s, "en", "dev", 200)[0]
+    train_tags = [t for x in read_split(s, "en", "train", 800)[0] for t in x.tags]
     from engine.labels import LabelMap
     from transformers import DataCollatorForTokenClassification
 

@@ -1,9 +1,11 @@
 """Where each (task, language) dataset lives on disk.
 
 A grid names data by catalog name (``masakhaner`` for NER; ``ud`` or ``ud:en_ewt``
-for POS) or by a local directory. The catalog resolves under ``$XLTUI_DATA``
+for POS), by a local directory, or by a Hugging Face dataset (``hf:org/name[:config]``
+or ``hf:<local copy>``, see engine.hf_source). The catalog resolves under ``$XLTUI_DATA``
 (default ``../shared/data``) so grids stay portable between machines; local
-directories are used as given.
+directories are used as given; Hugging Face data is converted once into cached
+CoNLL / CoNLL-U files (engine.hf_data), so every reader downstream sees plain files.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ UD_DEFAULT_TREEBANK = {"en": "en_ewt", "eng": "en_ewt", "yo": "yo_ytb", "yor": "
                        "amh": "am_att"}
 
 SPLITS = ("train", "dev", "test")
+HF_PREFIX = "hf:"  # a Hugging Face dataset: hub id or local copy in the hub's schema
 
 
 class DataError(ValueError):
@@ -60,6 +63,16 @@ def is_catalog_name(ref: str) -> bool:
     return ref in CATALOG_NAMES or ref.startswith(UD_CATALOG + ":")
 
 
+def is_hf_ref(ref: str) -> bool:
+    return ref.startswith(HF_PREFIX)
+
+
+def _hf_files(task: str, ref: str, lang: str) -> SplitFiles:
+    from engine.hf_data import hf_split_files  # lazy: pulls in datasets / pyarrow only when used
+
+    return hf_split_files(task, ref, lang)
+
+
 def _language_dir(base: Path, lang: str) -> Path | None:
     for name in (lang, LANGUAGE_DIR_ALIASES.get(lang, lang)):
         if (base / name).is_dir():
@@ -81,6 +94,8 @@ def _found(candidates: dict[str, list[Path]]) -> dict[str, Path | None]:
 
 def ner_files(ref: str, lang: str) -> SplitFiles:
     """Resolve a grid data reference for one language to its CoNLL split files."""
+    if is_hf_ref(ref):
+        return _hf_files("ner", ref, lang)
     if ref in NER_CATALOG:
         base = data_root() / NER_CATALOG[ref]
         folder = _language_dir(base, lang)
@@ -115,6 +130,8 @@ def pos_files(ref: str, lang: str) -> SplitFiles:
     of English-EWT) trains on dev and selects checkpoints on test: English is the
     source language, so its test set is never a reported transfer score.
     """
+    if is_hf_ref(ref):
+        return _hf_files("pos", ref, lang)
     if ref == UD_CATALOG or ref.startswith(UD_CATALOG + ":"):
         folder = _ud_folder(ref, lang)
     elif ref in NER_CATALOG:
@@ -124,9 +141,14 @@ def pos_files(ref: str, lang: str) -> SplitFiles:
     found = _found({s: sorted(folder.glob(f"*-ud-{s}.conllu")) + [folder / f"{s}.conllu"] for s in SPLITS})
     if not any(found.values()):
         raise DataError(f"{folder}: no *-ud-{{train,dev,test}}.conllu files for language '{lang}'")
+    return pos_split_files(found, folder.name)
+
+
+def pos_split_files(found: dict[str, Path | None], name: str) -> SplitFiles:
+    """POS split files, training on dev and selecting on test when only those two exist."""
     if found["train"] is None and found["dev"] is not None and found["test"] is not None:
         return SplitFiles(train=found["dev"], dev=found["test"], test=found["test"],
-                          note=f"{folder.name} has no train split: training on dev, selecting on test")
+                          note=f"{name} has no train split: training on dev, selecting on test")
     return SplitFiles(**found)
 
 

@@ -24,28 +24,24 @@ from __future__ import annotations
 import re
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Callable, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, StrictInt, Tag,
-                      StrictStr, TypeAdapter, ValidationError, ValidationInfo, create_model,
-                      model_validator, field_validator)
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, StrictInt,
+                      StrictStr, Tag, TypeAdapter, ValidationError, ValidationInfo, create_model, field_validator,
+                      model_validator)
 from pydantic_core import PydanticCustomError
 
-from engine.datapaths import (CATALOG_NAMES, DEFAULT_CATALOG, RESOLVERS, DataError, SplitFiles, is_catalog_name,
-                              is_hf_ref)
-from engine.gridfile import GridError, Loc, YamlDoc, did_you_mean, error_message, load_yaml
-from engine.modelzoo import PRESETS
+from engine.datapaths import CATALOG_NAMES, DataError, is_catalog_name, is_hf_ref
+from engine.grid_data import ALL_LANGUAGES, DATA_RESOLVERS, check_data, targets_with_text
 from engine.grid_options import AlignmentAxis
+from engine.gridfile import GridError, Loc, YamlDoc, error_message, load_yaml
+from engine.modelzoo import PRESETS
 from engine.spec import LabelOptions, LangAdapterParams, MadxParams, Method, Task, TrainParams
 
 MODEL_PRESETS = PRESETS  # re-exported; engine.modelzoo defines what each preset is
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
 _LANG = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]+)*")
 _HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
-
-# task -> resolver of (data reference, language) to split files; a new task adds one
-DATA_RESOLVERS: dict[str, Callable[[str, str], SplitFiles]] = RESOLVERS
-ALL_LANGUAGES = "*"  # key used internally when one data reference serves every language
 
 
 def _annotated(tp: Any, metadata: list[Any]) -> Any:
@@ -304,53 +300,6 @@ def _duplicates(items: tuple[Any, ...]) -> list[tuple[int, int]]:
     return [(i, first[x]) for i, x in enumerate(items) if first.setdefault(x, i) != i]
 
 
-def _check_data(v: dict[str, Any]) -> list[tuple[Loc, str]]:
-    """Every language of every task resolves to files with the splits its role needs."""
-    out: list[tuple[Loc, str]] = []
-    sources = v["source"]
-    for task in dict.fromkeys(v["task"]):
-        refs = v["data"].get(task)
-        if refs is None:
-            out.append((("data",), f"no data given for task '{task}' (e.g. {task}: {DEFAULT_CATALOG[task]})"))
-            continue
-        for lang in dict.fromkeys(sources + v["targets"]):
-            key = lang if lang in refs else ALL_LANGUAGES
-            loc: Loc = ("data", task) if key == ALL_LANGUAGES else ("data", task, lang)
-            if key not in refs:
-                out.append((("data", task, lang), f"no data reference for language '{lang}'"))
-                continue
-            try:
-                files = DATA_RESOLVERS[task](refs[key], lang)
-            except DataError as exc:
-                near = did_you_mean(Path(refs[key]).name, CATALOG_NAMES)
-                named = is_catalog_name(refs[key]) or is_hf_ref(refs[key])  # no folder-name typo to hint at
-                hint = f" ({near})" if not named and near.startswith("did") else ""
-                out.append((loc, f"{exc}{hint}"))
-                continue
-            role, needed = ("source", ("train", "dev")) if lang in sources else ("target", ("test",))
-            missing = [s for s in needed if files.get(s) is None]
-            if missing:
-                out.append((loc, f"language '{lang}' has no {' or '.join(missing)} split in {refs[key]} "
-                                 f"(a {role} language needs {' and '.join(needed)})"))
-    return out
-
-
-def _targets_with_text(v: dict[str, Any]) -> dict[str, bool]:
-    """Whether each target's data has a train or dev split (unlabelled text for the aligner)."""
-    out: dict[str, bool] = {}
-    for task in dict.fromkeys(v["task"]):
-        refs = v["data"].get(task) or {}
-        for lang in v["targets"]:
-            ref = refs.get(lang) or refs.get(ALL_LANGUAGES)
-            try:
-                files = DATA_RESOLVERS[task](ref, lang) if ref else None
-            except DataError:
-                continue  # reported by _check_data
-            if files is not None:
-                out[lang] = out.get(lang, True) and (files.train is not None or files.dev is not None)
-    return out
-
-
 def _cross_checks(v: dict[str, Any]) -> list[tuple[Loc, str]]:
     """Checks spanning several fields; each runs when the fields it needs are valid."""
     out: list[tuple[Loc, str]] = []
@@ -364,9 +313,9 @@ def _cross_checks(v: dict[str, Any]) -> list[tuple[Loc, str]]:
         out += [(("targets", i), f"'{t}' is also a source language; targets must be unseen in training")
                 for i, t in enumerate(v["targets"]) if t in v["source"]]
     if all(k in v for k in ("task", "source", "targets", "data")):
-        out += _check_data(v)
+        out += check_data(v)
         if v.get("alignment") is not None:
-            out += v["alignment"].check(v["targets"], _targets_with_text(v))
+            out += v["alignment"].check(v["targets"], targets_with_text(v))
     axes = {"model": names if "models" in v else None, "task": v.get("task"), "source": v.get("source"),
             "target": v.get("targets"), "seed": v.get("seeds"),
             "setting": tuple("zero-shot" if s == "zero-shot" else "few-shot" for s in v["settings"])

@@ -18,8 +18,13 @@ import torch
 from adapters import AutoAdapterModel, SeqBnConfig, SeqBnInvConfig
 from adapters.composition import Stack
 from torch.utils.data import DataLoader
-from transformers import AutoTokenizer, DataCollatorForLanguageModeling, get_linear_schedule_with_warmup
+from transformers import (
+    AutoTokenizer,
+    DataCollatorForLanguageModeling,
+    get_linear_schedule_with_warmup,
+)
 
+from engine.datapaths import DataError
 from engine.modelzoo import minilm_dir
 from engine.spec import LangAdapterParams, LangAdapterSpec
 from engine.telemetry import MetricWriter
@@ -47,13 +52,19 @@ def base_checksum(model: torch.nn.Module) -> float:
     return total
 
 
-def _mlm_batches(tokenizer, sentences: Iterable[Sequence[str]], params: LangAdapterParams, seed: int):
+def _mlm_batches(tokenizer, sentences: Iterable[Sequence[str]], params: LangAdapterParams,
+                 seed: int) -> tuple[DataLoader, float]:
+    """Seeded MLM batches, and the share of the text's tokens that are [UNK] for this tokenizer."""
     texts = [" ".join(words) for words in sentences]
     enc = tokenizer(texts, truncation=True, max_length=params.max_length)
     features = [{"input_ids": ids} for ids in enc["input_ids"]]
+    special = set(tokenizer.all_special_ids) - {tokenizer.unk_token_id}
+    words = [i for ids in enc["input_ids"] for i in ids if i not in special]
+    unk_share = sum(i == tokenizer.unk_token_id for i in words) / max(len(words), 1)
     collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=MLM_PROBABILITY)
     generator = torch.Generator().manual_seed(seed)
-    return DataLoader(features, batch_size=params.batch_size, shuffle=True, collate_fn=collator, generator=generator)
+    loader = DataLoader(features, batch_size=params.batch_size, shuffle=True, collate_fn=collator, generator=generator)
+    return loader, unk_share
 
 
 def train_language_adapter(spec: LangAdapterSpec, sentences: Sequence[Sequence[str]], out_dir: Path, device: str,
@@ -69,7 +80,10 @@ def train_language_adapter(spec: LangAdapterSpec, sentences: Sequence[Sequence[s
     model.train_adapter(lang)  # freezes everything but the adapter (and its invertible part)
     model.set_active_adapters(lang)
     model.to(device)
-    loader = _mlm_batches(tokenizer, sentences, params, seed)
+    loader, unk_share = _mlm_batches(tokenizer, sentences, params, seed)
+    if unk_share > 0.5:  # [UNK] is never masked, so such a language adapter learns from little
+        log(f"warning: {unk_share:.0%} of the {lang} text is {tokenizer.unk_token} for this tokenizer (a script its "
+            f"vocabulary lacks?): the adapter learns only from the rest")
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=params.lr)
     scheduler = get_linear_schedule_with_warmup(optimizer, 0, params.mlm_steps)
@@ -77,8 +91,14 @@ def train_language_adapter(spec: LangAdapterSpec, sentences: Sequence[Sequence[s
         writer.log(0, total_steps=params.mlm_steps)
     step, started = 0, time.perf_counter()
     model.train()
+    skipped = 0
     while step < params.mlm_steps:
+        used = 0
         for batch in loader:
+            if not bool((batch["labels"] != -100).any()):  # nothing masked: the loss would be NaN
+                skipped += 1
+                continue
+            used += 1
             batch = {k: v.to(device) for k, v in batch.items()}
             loss = model(**batch).loss
             loss.backward()
@@ -91,6 +111,12 @@ def train_language_adapter(spec: LangAdapterSpec, sentences: Sequence[Sequence[s
                 writer.log(step, mlm_loss=float(loss.detach()), lr=scheduler.get_last_lr()[0])
             if step >= params.mlm_steps:
                 break
+        if used == 0:
+            raise DataError(f"language adapter {lang}: no batch of its text has a token to mask ({unk_share:.0%} of "
+                            f"its tokens are {tokenizer.unk_token}); give a model whose vocabulary covers "
+                            f"this language")
+    if skipped:
+        log(f"language adapter {lang}: {skipped} batch(es) skipped, nothing in them could be masked")
     log(f"language adapter {lang}: {step} MLM steps in {time.perf_counter() - started:.1f}s, "
         f"last loss {float(loss.detach()):.3f}")
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ writer. Points are buffered and flushed as one multi-row insert every
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -32,9 +33,13 @@ class MetricWriter:
         self._last_flush = time.monotonic()
 
     def log(self, step: int, **values: float) -> None:
+        """Queue metric points; a non-finite value (a NaN loss) is not a number the DB can hold, and is
+        left out rather than failing the run over its telemetry."""
         now = time.time()
         with self._lock:
             for name, value in values.items():
+                if not math.isfinite(value):
+                    continue
                 self._points.append(dict(run_id=self.run_id, attempt_id=self.attempt_id, step=int(step),
                                          name=name, value=float(value), t=now))
         self._maybe_flush()

@@ -7,6 +7,7 @@ memory, on the CPU) so the caller evaluates and saves the selected checkpoint.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -112,6 +113,10 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             step += 1
             last_loss = float(loss.detach())
+            if not math.isfinite(last_loss):
+                raise FloatingPointError(f"training loss became {last_loss} at step {step} of epoch {epoch} "
+                                         f"(lr {scheduler.get_last_lr()[0]:.2g}, precision {precision}): lower the "
+                                         "learning rate or use fp32/bf16")
             size = int(batch["input_ids"].shape[0])
             n_examples += size
             window_n += size

@@ -84,3 +84,21 @@ def model_tokenizer():
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(str(minilm_dir()))
+
+
+def test_a_script_the_vocabulary_lacks_fails_clearly_or_warns(tmp_path: Path):
+    """MiniLM's English vocabulary turns every Amharic (Ge'ez) word into [UNK], which MLM never
+    masks: the run stops with a clear error instead of a NaN loss; a text that is mostly [UNK]
+    trains on what is left, with a warning."""
+    from engine.datapaths import DataError
+
+    amharic = [s.tokens for s in read_conll(DATA / "ner/am/train.txt", limit=64)]
+    with pytest.raises(DataError, match=r"language adapter amh: no batch of its text has a token to mask "
+                                        r"\(100% of its tokens are \[UNK\]\)"):
+        train_language_adapter(la_spec("amh"), amharic, tmp_path / "amh", "cpu", log=lambda _: None)
+    lines: list[str] = []
+    mixed = [(*s, "Addis", "Ababa", "2019") for s in amharic]
+    path = train_language_adapter(la_spec("amh"), mixed, tmp_path / "mixed", "cpu", log=lines.append)
+    assert (path / "adapter_config.json").is_file()
+    assert any(line.startswith("warning: ") and "of the amh text is [UNK]" in line for line in lines), lines
+    assert "nan" not in lines[-1].lower(), lines

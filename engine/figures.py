@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,25 +106,34 @@ def _comparison_pairs(report: Report) -> list[tuple[ScoreTable, str, list[str]]]
 
 # ----------------------------------------------------------------------------- terminal (plotext)
 
+_PLOTEXT_LOCK = threading.Lock()  # plotext 5 draws on one module-global figure
+
 
 def _plotext_bars(labels: list[str], values: list[float], title: str, width: int, height: int, *,
                   errors: list[float] | None = None, horizontal: bool = False, value_fmt: str = "{:.1f}") -> str:
-    """One bar chart as plain text; bars start at 0 so negative values point the other way."""
+    """One bar chart as plain text (plotext 5's global figure, hence the lock); bars start at 0, so
+    negative values point the other way, and each bar carries its value (± SD) as a label."""
     import plotext as plt
 
-    plt.terminal.limit(False, False)  # the caller chose the size (a file or a pipe has no terminal)
-    fig = plt.figure
-    fig.clear()
-    fig.plot_size(width, max(height, 2 * len(labels) + 4) if horizontal else height)
-    text = [value_fmt.format(v) + (f" ± {e:.1f}" if errors else "") for v, e in zip(values, errors or values)]
-    fig.draw(fig.bar(labels, [0.0] * len(values), values, orientation="horizontal" if horizontal else "vertical",
-                     width=0.6, labeled=text))
-    if errors and not horizontal:
-        fig.draw(fig.error(list(range(1, len(values) + 1)), values, errors))
-    fig.title(title)
-    out = fig.build().string(colorless=True)
-    fig.clear()
-    return out
+    with _PLOTEXT_LOCK:
+        plt.clear_figure()
+        plt.limit_size(False, False)  # the caller chose the size (a file or a pipe has no terminal)
+        plt.plot_size(width, (max(height, 2 * len(labels) + 4) if horizontal else height) - 1)  # - the title line
+        texts = [value_fmt.format(v) + (f" ± {e:.1f}" if errors else "") for v, e in zip(values, errors or values)]
+        if horizontal:  # the value goes into the axis label: a text past the bar's end would be cut off
+            plt.bar([f"{lab} {t}" for lab, t in zip(labels, texts)], values, orientation="horizontal", width=0.6)
+        else:
+            plt.bar(labels, values, width=0.6)
+            positions = list(range(1, len(values) + 1))
+            if errors:
+                plt.error(positions, values, yerr=errors, color="red")
+            for pos, v, text in zip(positions, values, texts):
+                plt.text(text, pos, v, alignment="center")
+        out = plt.uncolorize(plt.build())
+        plt.clear_figure()
+    # the title is ours: plotext 5 silently drops one wider than the plot area
+    lines = [title.center(width).rstrip()] + [line.rstrip() for line in out.splitlines()]
+    return "\n".join(lines)
 
 
 def terminal_macro_chart(table: ScoreTable, width: int = 100, height: int = 20) -> list[str]:

@@ -174,6 +174,13 @@ def load_yaml(path: str | Path) -> YamlDoc:
         raise GridError([GridIssue(file, None, "", "is a directory, expected a grid YAML file")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise GridError([GridIssue(file, None, "", f"cannot read grid file: {exc}")]) from None
+    return parse_yaml(text, path)
+
+
+def parse_yaml(text: str, path: str | Path) -> YamlDoc:
+    """Parse grid text as if read from ``path`` (the TUI composer validates before it saves)."""
+    file = str(path)
+    p = Path(path).expanduser()
     loader = yaml.SafeLoader(text)
     try:
         root = loader.get_single_node()  # what yaml.compose does: nodes, with line marks

@@ -38,6 +38,36 @@ def parse_compare(text: str, systems: list[str]) -> tuple[str, list[str]]:
     return system, baselines
 
 
+def build_results_report(engine, studies: list[str], *, tasks: list[str] | None = None, metric: str | None = None,
+                         compare: str | None = None, per_language: bool = False, split: str = "test",
+                         resamples: int = 100_000):
+    """The report `xltui results` prints and exports (the TUI's Results screen builds the same one).
+
+    Raises UserError, in the CLI's words, when there is nothing to report.
+    """
+    from engine.leakage import find_leaks
+    from engine.report import build_report
+    from engine.scores import ScoresError, read_scores
+
+    try:
+        data = read_scores(engine, studies, split=split, tasks=tasks)
+    except ScoresError as exc:
+        raise UserError(str(exc)) from None
+    if not data.scores:
+        runs = sum(s.expected for s in data.status.values())
+        raise UserError(f"no {split} results yet in {', '.join(studies)}"
+                        + (f" ({runs} run-language cells queued, running or failed)" if runs else ""))
+    pair = parse_compare(compare, data.systems) if compare else None
+    leaks, problems = find_leaks(engine, data.run_ids)
+    report = build_report(data, compare_with=pair, metric=metric, per_language=per_language,
+                          leak_notes=[leak.describe() for leak in leaks] + problems, n_resamples=resamples)
+    if not report.score_tables:
+        raise UserError(f"no {metric or 'primary-metric'} scores in {', '.join(studies)}")
+    if report.comparison is None and not compare:
+        report.warnings.append("no paired tests: no MAD-X system in these runs; pass --compare SYSTEM:BASELINE")
+    return report
+
+
 @handle_errors
 def results(
     studies: Annotated[list[str], typer.Argument(help="study name(s); several are reported together")],
@@ -62,29 +92,11 @@ def results(
     """Paper tables from stored runs: mean ± SD per model × setting × language, paired tests, figures."""
     if fmt not in FORMATS:
         raise UserError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
-    from engine.leakage import find_leaks
     from engine.render import render, rich_report
-    from engine.report import build_report
-    from engine.scores import ScoresError, read_scores
     from engine.store import open_db
 
-    engine = open_db(db, create=False)
-    try:
-        data = read_scores(engine, studies, split=split, tasks=task)
-    except ScoresError as exc:
-        raise UserError(str(exc)) from None
-    if not data.scores:
-        runs = sum(s.expected for s in data.status.values())
-        raise UserError(f"no {split} results yet in {', '.join(studies)}"
-                        + (f" ({runs} run-language cells queued, running or failed)" if runs else ""))
-    pair = parse_compare(compare, data.systems) if compare else None
-    leaks, problems = find_leaks(engine, data.run_ids)
-    report = build_report(data, compare_with=pair, metric=metric, per_language=per_language,
-                          leak_notes=[leak.describe() for leak in leaks] + problems, n_resamples=resamples)
-    if not report.score_tables:
-        raise UserError(f"no {metric or 'primary-metric'} scores in {', '.join(studies)}")
-    if report.comparison is None and not compare:
-        report.warnings.append("no paired tests: no MAD-X system in these runs; pass --compare SYSTEM:BASELINE")
+    report = build_results_report(open_db(db, create=False), studies, tasks=task, metric=metric, compare=compare,
+                                  per_language=per_language, split=split, resamples=resamples)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(render(report, fmt), encoding="utf-8")

@@ -331,3 +331,22 @@ def set_priority(engine: Engine, run_ids: Iterable[int], priority: int) -> int:
         ).rowcount
         session.commit()
     return n
+
+
+STOPPING = "stopping"
+
+
+def request_worker_stop(engine: Engine, worker_id: str) -> bool:
+    """Ask a worker slot to stop gracefully: it finishes its current run and claims no more.
+
+    The slot sees the request at its next heartbeat (within seconds); False if no live
+    slot has that id or it is already stopping.
+    """
+    from engine.models import Worker
+
+    with Session(engine) as session:
+        n = session.exec(  # type: ignore[call-overload]
+            update(Worker).where(Worker.id == worker_id, Worker.state.in_(("idle", "busy"))).values(state=STOPPING)
+        ).rowcount
+        session.commit()
+    return n == 1

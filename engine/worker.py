@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from sqlalchemy import func
+from sqlalchemy import case, func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -96,20 +96,41 @@ class Slot:
 
     # -- bookkeeping in the workers table -------------------------------------------
     def _beat(self, state: str, run_id: int | None, *, every_s: float = 5.0) -> None:
-        """Keep this slot's row in the workers table fresh (at most every ``every_s`` unless it changed)."""
+        """Keep this slot's row in the workers table fresh (at most every ``every_s`` unless it changed).
+
+        A ``stopping`` state set by someone else (the TUI's stop request) is kept, in one
+        compare-free UPDATE so a request made between two beats is never overwritten, and
+        makes the slot stop claiming: it finishes its current run, then stops.
+        """
         now = time.time()
         if (state, run_id) == self._last_beat[:2] and now - self._last_beat[2] < every_s:
             return
         self._last_beat = (state, run_id, now)
+        keep = state if state == "stopped" else case((WorkerRow.state == queue.STOPPING, queue.STOPPING), else_=state)
+        with Session(self.engine) as session:
+            n = session.exec(  # type: ignore[call-overload]
+                update(WorkerRow).where(WorkerRow.id == self.worker_id)
+                .values(heartbeat_at=now, state=keep, current_run_id=run_id)
+            ).rowcount
+            if n == 0:
+                host, pid, _ = self.worker_id.split(":", 2)
+                session.add(WorkerRow(id=self.worker_id, host=host, pid=int(pid), device=self.opts.device,
+                                      started_at=now, heartbeat_at=now, state=state, current_run_id=run_id))
+            session.commit()
+        if state != "stopped" and self.stop_requested():
+            self.request_stop()
+
+    def stop_requested(self) -> bool:
+        """Someone asked this slot to stop (its row says ``stopping``)."""
         with Session(self.engine) as session:
             row = session.get(WorkerRow, self.worker_id)
-            if row is None:
-                host, pid, _ = self.worker_id.split(":", 2)
-                row = WorkerRow(id=self.worker_id, host=host, pid=int(pid), device=self.opts.device,
-                                started_at=now, heartbeat_at=now)
-            row.heartbeat_at, row.state, row.current_run_id = now, state, run_id
-            session.add(row)
-            session.commit()
+            return row is not None and row.state == queue.STOPPING
+
+    def request_stop(self) -> None:
+        """Finish the current run, claim no more."""
+        if not self.stop_claiming.is_set():
+            self.notify(f"{self.worker_id}: stop requested; finishing the current run, then stopping")
+        self.stop_claiming.set()
 
     def _idle(self) -> bool:
         """Nothing left for this slot: no queued run it may take, none running in its studies."""
@@ -126,6 +147,9 @@ class Slot:
         self._beat("idle", None)
         try:
             while not self.stop_claiming.is_set():
+                if self.stop_requested():  # asked to stop while idle: before claiming anything
+                    self.request_stop()
+                    break
                 queue.requeue_expired(self.engine)
                 queue.fail_blocked(self.engine)
                 claim = queue.claim_next(self.engine, self.worker_id, self.opts.device,
@@ -182,6 +206,8 @@ class Slot:
                     aborted = True
                     self._kill()
                 elif not queue.renew_lease(self.engine, claim.run_id, self.worker_id, self.opts.lease_s):
+                    if self._status(claim.run_id) == SUCCEEDED:
+                        continue  # it recorded its results and is exiting: no lease needed, nothing lost
                     lost = True
                     self._kill()
                 else:
@@ -193,9 +219,7 @@ class Slot:
         if aborted:
             queue.finish(self.engine, claim, self.worker_id, "requeued", "worker stopped; run re-queued")
             return "requeued"
-        with Session(self.engine) as session:
-            run = session.get(Run, claim.run_id)
-            status = run.status if run else None
+        status = self._status(claim.run_id)
         if rc == 0 and status == SUCCEEDED:
             return SUCCEEDED
         if rc == 0:
@@ -204,6 +228,11 @@ class Slot:
             error = failure_text(rc, log_path)
         queue.finish(self.engine, claim, self.worker_id, FAILED, error)
         return FAILED
+
+    def _status(self, run_id: int) -> str | None:
+        with Session(self.engine) as session:
+            run = session.get(Run, run_id)
+            return run.status if run else None
 
     def _kill(self, grace_s: float = 10.0) -> None:
         """SIGTERM the run's process group, then SIGKILL if it will not go."""

@@ -19,8 +19,9 @@ from xltui.cli_grid import grid_app
 from xltui.errors import UserError, handle_errors
 
 app = typer.Typer(
-    name="xltui", no_args_is_help=True, add_completion=False, rich_markup_mode="rich",
-    help="Cross-lingual transfer experiments: grids → queue → workers → results in SQLite.",
+    name="xltui", invoke_without_command=True, add_completion=False, rich_markup_mode="rich",
+    help="Cross-lingual transfer experiments: grids → queue → workers → results in SQLite. "
+         "Without a command: the terminal app.",
 )
 app.add_typer(grid_app, name="grid")
 app.command("results")(cli_results.results)
@@ -34,6 +35,25 @@ CpuOpt = Annotated[bool, typer.Option("--cpu", help="run on the CPU")]
 GpusOpt = Annotated[Optional[str], typer.Option("--gpus", help="GPU indices, e.g. 0,1 (one slot per GPU)")]
 LeaseOpt = Annotated[float, typer.Option("--lease", min=1.0, help="lease seconds; a run whose worker stops "
                                          "renewing it for this long is re-queued")]
+
+
+@app.callback()
+def main_callback(
+    ctx: typer.Context,
+    db: Annotated[Optional[str], typer.Option(
+        "--db", envvar="XLTUI_DB", help="database path or SQLAlchemy URL for the app (default: ./experiments.db)")] = None,
+) -> None:
+    """Without a command: open the terminal app on the database."""
+    if ctx.invoked_subcommand is None:
+        open_app(db)
+
+
+@handle_errors
+def open_app(db: str | None) -> None:
+    from engine.store import db_url
+    from xltui.app import XltuiApp  # textual and the engine only when the app really opens
+
+    XltuiApp(db_url(db)).run()
 
 
 @app.command()

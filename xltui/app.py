@@ -1,0 +1,199 @@
+"""The Textual app: one mode per user task, a DB poll worker feeding every screen.
+
+The app never trains and never imports torch: it reads the database in a
+thread worker about once a second (``SnapshotReader``) and posts a
+``SnapshotTaken`` message to the active screen; every change it makes goes
+through ``engine.queue`` in a thread worker too, so a busy database can never
+freeze a key press. Screens are imported lazily so ``import xltui.app`` stays
+light.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable, Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from engine.store import db_url as to_url
+from engine.store import open_db
+from xltui.tui.devices import GpuProbe, nvml_gpus
+from xltui.tui.messages import SnapshotTaken
+from xltui.tui.snapshot import Snapshot, SnapshotReader
+
+THEME = "nord"
+
+
+def _queue_screen() -> Screen:
+    from xltui.tui.queue_screen import QueueScreen
+
+    return QueueScreen()
+
+
+def _compose_screen() -> Screen:
+    from xltui.tui.composer import ComposerScreen
+
+    return ComposerScreen()
+
+
+def _results_screen() -> Screen:
+    from xltui.tui.results_screen import ResultsScreen
+
+    return ResultsScreen()
+
+
+def _workers_screen() -> Screen:
+    from xltui.tui.workers_screen import WorkersScreen
+
+    return WorkersScreen()
+
+
+class XltuiApp(App):
+    """Studies and queue, composer, results, workers: keys 1–4, ``?`` for help."""
+
+    TITLE = "xltui"
+    CSS_PATH = "tui/app.tcss"
+    MODES = {"queue": _queue_screen, "compose": _compose_screen, "results": _results_screen,
+             "workers": _workers_screen}
+    DEFAULT_MODE = "queue"
+    BINDINGS = [
+        Binding("1", "switch_mode('queue')", "Queue", tooltip="Studies and the run queue"),
+        Binding("2", "switch_mode('compose')", "Compose", tooltip="Compose a grid and enqueue it"),
+        Binding("3", "switch_mode('results')", "Results", tooltip="Results and significance tables"),
+        Binding("4", "switch_mode('workers')", "Workers", tooltip="Workers and GPUs"),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="Keys of this screen"),
+        Binding("q", "quit", "Quit", tooltip="Leave the app; workers keep running"),
+    ]
+
+    def __init__(self, db_url: str, *, clock: Callable[[], float] = time.time, poll_s: float = 1.0,
+                 gpu_probe: GpuProbe | None = nvml_gpus, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.db_url: str = to_url(db_url)
+        self.engine = open_db(db_url, create=True)
+        self.clock = clock
+        self.poll_s = poll_s
+        self.reader = SnapshotReader(self.engine, clock=clock, gpu_probe=gpu_probe)
+        self.snapshot: Snapshot | None = None
+        self._poke = threading.Event()  # poll now (after an action changed the DB)
+        self._handled = threading.Event()  # back-pressure: one snapshot in flight at a time
+        self._handled.set()
+        self._closing = False
+        self.theme = THEME
+
+    # -- polling ------------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self.run_worker(self._poll_loop, thread=True, group="poll", name="poll", exit_on_error=False)
+
+    def _poll_loop(self) -> None:
+        """Read a snapshot about once a second (at once after ``poke``), never two in flight."""
+        worker = get_current_worker()
+        failing = False
+        while not (worker.is_cancelled or self._closing):
+            self._handled.wait(5.0)
+            if worker.is_cancelled or self._closing:
+                break
+            try:
+                detail = getattr(self.screen, "detail_run_id", None) if self.is_running else None
+                snap = self.reader.read(detail_run_id=detail)
+            except Exception as exc:  # shown in words; the next poll tries again
+                if not failing:
+                    self.call_from_thread(self.notify, f"cannot read the database ({exc.__class__.__name__}: "
+                                          f"{str(exc)[:200]}); check {self.db_url}", title="Database",
+                                          severity="error", timeout=8)
+                failing = True
+            else:
+                failing = False
+                self._handled.clear()
+                self.post_message(SnapshotTaken(snap))
+            self._poke.wait(self.poll_s)
+            self._poke.clear()
+
+    def on_unmount(self) -> None:
+        """Wake the poll thread so it ends now, not after its sleep (the process waits for it)."""
+        self._closing = True
+        self._poke.set()
+        self._handled.set()
+
+    def poke(self) -> None:
+        """Poll now rather than within a second (after a queue change)."""
+        self._poke.set()
+
+    def on_snapshot_taken(self, message: SnapshotTaken) -> None:
+        self.snapshot = message.snapshot
+        try:
+            self.screen.post_message(SnapshotTaken(message.snapshot))
+        finally:  # the next read waits until this one is on screen (never a backlog of snapshots)
+            self.call_after_refresh(self._handled.set)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A thread worker that raised: say so in words, never a traceback."""
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self.notify(f"{event.worker.name or 'background task'} failed: {error.__class__.__name__}: {error}",
+                        severity="error", timeout=10)
+
+    # -- actions shared by every screen ---------------------------------------------------------
+    def open_results(self, study: str | None) -> None:
+        """Show the Results screen, on ``study`` if given (the queue screen's ``o`` key)."""
+        mounted = self.switch_mode("results")
+        if study is not None:
+            screen = self.screen
+
+            async def select() -> None:
+                await mounted  # the screen has composed its widgets
+                screen.select_study(study)
+
+            self.call_later(select)
+
+    def open_run(self, run_id: int) -> None:
+        """Push the run detail screen on top of the current one."""
+        from xltui.tui.run_screen import RunScreen
+
+        self.push_screen(RunScreen(run_id))
+        self.poke()
+
+    def action_help(self) -> None:
+        from xltui.tui.help_screen import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def in_background(self, what: str, fn: Callable[[], str | None]) -> None:
+        """Run a DB write off the UI thread; notify its outcome and poll at once."""
+
+        def job() -> None:
+            try:
+                message = fn()
+            except Exception as exc:  # a locked or vanished database: words, not a traceback
+                self.call_from_thread(self.notify, f"{what} failed: {exc.__class__.__name__}: {exc}",
+                                      severity="error", timeout=10)
+                return
+            if message:
+                self.call_from_thread(self.notify, message, title=what)
+            self.poke()
+
+        self.run_worker(job, thread=True, group="actions", name=what, exit_on_error=False)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Every key action of the screen and the app, in the command palette too."""
+        yield from super().get_system_commands(screen)
+        from xltui.tui.help_screen import user_bindings
+
+        seen: set[str] = set()
+        for key, active in user_bindings(screen):
+            binding = active.binding
+            if binding.action in seen:
+                continue
+            seen.add(binding.action)
+            title = binding.description
+            if binding.action.startswith("switch_mode"):
+                title = f"Go to {binding.description.lower()} screen"
+            help_text = binding.tooltip or f"key {binding.key_display or key}"
+            yield SystemCommand(title, help_text, self._binding_callback(active.node, binding.action))
+
+    def _binding_callback(self, node, action: str) -> Callable[[], object]:
+        return lambda: self.run_action(action, node)

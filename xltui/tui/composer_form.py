@@ -1,0 +1,128 @@
+"""The composer's form: its fields, which models and languages it offers in which order, its summary.
+
+Kept apart from the screen so the ordering rules (a loaded grid keeps its order; new
+choices follow the list) are plain functions, and the screen module stays short.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Checkbox, Input, Label, Select, SelectionList
+
+from xltui.tui import grid_draft as gd
+from xltui.tui.data_choices import languages_for_tasks
+
+
+def form_widgets() -> ComposeResult:
+    """The composer's fields, top to bottom; ids are what ComposerScreen reads."""
+    yield Label("Study", classes="field-label")
+    yield Input(id="study", compact=True)
+    yield Label("Tasks", classes="field-label")
+    yield SelectionList[str](*((t, t) for t in gd.TASKS), id="tasks", compact=True)
+    for task in gd.TASKS:
+        yield Label(f"{task.upper()} data", classes="field-label")
+        yield Input(id=f"data-{task}", compact=True, tooltip="a catalog name (masakhaner, ud, "
+                    "ud:en_ewt), a local folder, or per language: en=ud:en_ewt, yor=ud:yo_ytb")
+    yield Label("Models (Space ticks)", classes="field-label")
+    yield SelectionList[int](id="models", compact=True)
+    with Horizontal(id="custom-row"):
+        yield Input(id="custom-model", placeholder="other: hub id or dir + Enter", compact=True)
+        yield Select(((m, m) for m in gd.METHODS), value="full", allow_blank=False, id="custom-method",
+                     compact=True)
+    yield Label("Source languages (train)", classes="field-label")
+    yield SelectionList[str](id="source", compact=True)
+    yield Label("Target languages (evaluate)", classes="field-label")
+    yield SelectionList[str](id="targets", compact=True)
+    yield Input(id="add-lang", placeholder="more languages: codes + Enter", compact=True,
+                tooltip="languages the lists do not offer (e.g. of an hf: dataset): ticked as targets")
+    yield Label("Settings", classes="field-label")
+    yield Checkbox("zero-shot", id="zero-shot", compact=True)
+    yield Input(id="few-shot", placeholder="few-shot K values, e.g. 10, 100", compact=True)
+    yield Label("Seeds", classes="field-label")
+    yield Input(id="seeds", compact=True)
+    yield Label("Hyperparameters (literature defaults)", classes="field-label")
+    for name in gd.TRAIN_FIELDS:
+        with Horizontal(classes="hyper-row"):
+            yield Label(name, classes="hyper-name")
+            yield Input(id=f"train-{name}", placeholder="default", compact=True)
+
+
+def model_label(m: dict[str, Any]) -> str:
+    return f"{m.get('name')}: {m.get('model')} ({m.get('method')})"
+
+
+def model_options(loaded: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The loaded grid's model entries first (chosen, as written), then the catalogue's other names."""
+    names = {str(m.get("name")) for m in loaded if isinstance(m, dict)}
+    return [*(dict(m) for m in loaded), *(c.entry() for c in gd.MODEL_CHOICES if c.name not in names)]
+
+
+def ordered(selected: Sequence[str], preferred: Sequence[str], option_order: Sequence[str]) -> list[str]:
+    """Selected values: in the loaded grid's order where it had them, then in list order."""
+    def key(v: str) -> tuple[int, int]:
+        if v in preferred:
+            return (0, list(preferred).index(v))
+        return (1, list(option_order).index(v) if v in option_order else len(option_order))
+
+    return sorted(dict.fromkeys(selected), key=key)
+
+
+class LanguageLists:
+    """The source and target lists, offered from the data the chosen tasks can see."""
+
+    def __init__(self, source: SelectionList, targets: SelectionList) -> None:
+        self.source, self.targets = source, targets
+        self.source_order: list[str] = []
+        self.target_order: list[str] = []
+        self.problem: str | None = None
+        self.added: list[str] = []  # typed in by the user: offered whatever the data listing says
+
+    def refresh(self, refs: dict[str, str | dict[str, str]], base_dir: Path, want_source: Sequence[str] | None = None,
+                want_targets: Sequence[str] | None = None) -> None:
+        """Re-offer languages for ``refs`` (task -> data reference); chosen languages stay chosen."""
+        choices = languages_for_tasks(refs, base_dir)
+        self.problem = choices.problem
+        src = list(want_source) if want_source is not None else list(self.source.selected)
+        tgt = list(want_targets) if want_targets is not None else list(self.targets.selected)
+        self.source_order = _rebuild(self.source, choices.source, src, self.added)
+        self.target_order = _rebuild(self.targets, choices.target, tgt, self.added)
+
+
+def _rebuild(widget: SelectionList, offered: Sequence[str], chosen: list[str], added: Sequence[str]) -> list[str]:
+    values = list(dict.fromkeys([*offered, *added, *chosen]))
+    labels = [v if v in offered else f"{v} (added)" if v in added else f"{v} (no data found)" for v in values]
+    current = [widget.get_option_at_index(i).value for i in range(widget.option_count)]
+    if current != values:
+        widget.clear_options()
+        widget.add_options([(label, v, v in chosen) for label, v in zip(labels, values)])
+        widget.highlighted = 0 if values else None  # Space works at once after Tab
+    else:
+        for v in values:
+            (widget.select if v in chosen else widget.deselect)(v)
+    return values
+
+
+def summary_text(check: Any, known: set[str], seconds: float | None) -> Text:
+    """Runs, runs already in the database, the estimate — or how many problems there are."""
+    from xltui.tui.grid_check import format_duration
+
+    out = Text()
+    out.append(f"{check.file}\n", style="bold")
+    if not check.ok:
+        out.append(f"{len(check.errors)} problem(s): nothing can be queued yet\n", style="bold red")
+        return out
+    already = sum(1 for h in check.spec_hashes if h in known)
+    out.append(f"study {check.study}\n")
+    out.append(f"runs in the grid: {check.n_runs}\n")
+    out.append(f"already in the database: {already} (not run again)\n")
+    out.append(f"new runs to queue: {check.n_runs - already}\n")
+    out.append(f"estimated duration: {format_duration(seconds)}", style="bold")
+    if seconds is not None:
+        out.append("\n(one worker, means of finished runs)")
+    return out

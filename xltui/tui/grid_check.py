@@ -1,0 +1,146 @@
+"""The composer's grid text checked, counted, estimated, saved and queued the CLI's way.
+
+Validation is `xltui grid validate`'s path (parse → validate_grid → expand) on the
+text as it would be saved, so messages and line numbers match the CLI's word for
+word; enqueue is `xltui run --grid`'s call to engine.queue.enqueue. Everything
+here may touch the disk or the database: the screen calls it from a thread worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from engine.models import SUCCEEDED, Run, Study
+
+CLI_ERROR = "error: "  # the CLI's prefix for every line of a user error (xltui.errors)
+
+
+@dataclass
+class GridCheck:
+    """One validation of the composer's text, with what the database already has."""
+
+    file: str
+    errors: list[str] = field(default_factory=list)  # the CLI's lines, 'error: file:line: field: message'
+    study: str | None = None
+    spec_hashes: list[str] = field(default_factory=list)
+    keys: list[tuple[str, str, str]] = field(default_factory=list)  # (model name, method, task) per run
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.spec_hashes)
+
+
+def check_text(text: str, path: str | Path) -> GridCheck:
+    """Validate grid text as the file ``path`` (relative model and data paths resolve beside it)."""
+    from engine.datapaths import DataError
+    from engine.expand import expand
+    from engine.grid import validate_grid
+    from engine.gridfile import GridError, parse_yaml
+
+    out = GridCheck(str(path))
+    try:
+        grid = validate_grid(parse_yaml(text, path))
+        specs = expand(grid)
+    except (GridError, DataError) as exc:
+        out.errors = [CLI_ERROR + line for line in str(exc).splitlines() or [exc.__class__.__name__]]
+        return out
+    out.study = grid.study
+    out.spec_hashes = [s.spec_hash() for s in specs]
+    out.keys = [(s.model_name, s.method, s.task) for s in specs]
+    return out
+
+
+# ----------------------------------------------------------------------------- database
+
+
+def known_hashes(engine: Engine, study: str) -> set[str]:
+    """Spec hashes already in ``study``: engine.queue.enqueue leaves these alone (dedup is per study)."""
+    with Session(engine) as session:
+        rows = session.exec(select(Run.spec_hash).join(Study, Study.id == Run.study_id).where(Study.name == study))
+        return set(rows)
+
+
+@dataclass(frozen=True)
+class Durations:
+    """Mean seconds of succeeded runs per (model name, method, task), and over all of them."""
+
+    by_key: dict[tuple[str, str, str], float]
+    overall: float | None
+
+
+def run_durations(engine: Engine) -> Durations:
+    """One grouped query, cheap on thousands of runs."""
+    took = Run.finished_at - Run.started_at
+    done = (Run.status == SUCCEEDED, Run.started_at.is_not(None), Run.finished_at.is_not(None))
+    with Session(engine) as session:
+        rows = session.exec(select(Run.model_name, Run.method, Run.task, func.avg(took)).where(*done)
+                            .group_by(Run.model_name, Run.method, Run.task)).all()
+        overall = session.exec(select(func.avg(took)).where(*done)).first()
+    by_key = {(m, meth, t): float(s) for m, meth, t, s in rows}
+    return Durations(by_key, float(overall) if overall is not None else None)
+
+
+def estimate_seconds(check: GridCheck, known: set[str], durations: Durations) -> float | None:
+    """Serial duration of the runs not yet in the database: same (model, method, task) mean, else all runs."""
+    total = 0.0
+    for h, key in zip(check.spec_hashes, check.keys):
+        if h in known:
+            continue
+        mean = durations.by_key.get(key, durations.overall)
+        if mean is None:
+            return None
+        total += mean
+    return total
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown (no finished runs yet)"
+    s = round(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    return f"{s // 3600}h {s % 3600 // 60:02d}m"
+
+
+# ----------------------------------------------------------------------------- save, enqueue
+
+
+def save_text(text: str, path: Path, *, overwrite: bool = False) -> bool:
+    """Write the grid file; False (nothing written) when another file is there and ``overwrite`` is off."""
+    if path.exists() and not overwrite and path.read_text(encoding="utf-8") != text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return True
+
+
+def enqueue_text(engine: Engine, text: str, path: str | Path, *, saved: bool) -> tuple[GridCheck, str]:
+    """Queue the grid's new runs like `xltui run --grid` does; returns the check and the CLI's summary line.
+
+    ``saved``: the text is the file at ``path`` (recorded as the study's grid path, as the CLI does).
+    """
+    from engine.expand import expand
+    from engine.grid import validate_grid
+    from engine.gridfile import parse_yaml
+    from engine.queue import enqueue
+
+    check = check_text(text, path)
+    if not check.ok:
+        return check, ""
+    grid = validate_grid(parse_yaml(text, path))
+    specs = expand(grid)
+    report = enqueue(engine, grid.study, specs, grid_path=str(Path(path).resolve()) if saved else None,
+                     grid_text=text)
+    return check, (f"study {grid.study}: {len(specs)} runs in the grid — {len(report.new)} new, "
+                   f"{len(report.requeued)} re-queued, {len(report.existing)} already in the database")

@@ -1,0 +1,243 @@
+"""The composer's choices as a grid, and back: pure functions, no screen, no database.
+
+The composer never builds a Grid object itself: it writes the YAML a researcher
+would write (``draft_to_yaml``) and validates that text exactly as `xltui grid
+validate` does, so every message and line number is the CLI's. Anything the
+composer has no widget for (exclude, labels, a model's lang_adapter, ...) is kept
+as loaded and written back, so a saved grid loads back unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from engine.spec import TrainParams
+
+TASKS = ("ner", "pos")
+# the hyperparameters with a field in the composer; the rest of `train:` is kept as loaded
+TRAIN_FIELDS = ("lr", "batch_size", "max_length", "epochs", "patience", "max_train_sentences",
+                "max_eval_sentences", "precision")
+TRAIN_DEFAULTS: dict[str, Any] = {f: TrainParams.model_fields[f].default for f in TRAIN_FIELDS}
+KNOWN_KEYS = ("study", "task", "source", "targets", "data", "models", "settings", "seeds", "train")
+METHODS = ("full", "madx")
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A model entry offered in the composer, with its literature defaults."""
+
+    name: str
+    model: str
+    method: str
+    note: str
+    extra: tuple[tuple[str, Any], ...] = ()
+
+    def entry(self) -> dict[str, Any]:
+        return {"name": self.name, "model": self.model, "method": self.method, **dict(self.extra)}
+
+
+# presets of engine.modelzoo and the hub encoders of the MAD-X paper; MAD-X lr (1e-4) and adapter
+# sizes (language: 2, task: 16) are the engine's defaults, so they need no keys here
+MODEL_CHOICES = (
+    ModelChoice("tiny", "tiny", "full", "random-init, for smoke runs", (("lr", 1.0e-3),)),
+    ModelChoice("minilm", "minilm", "full", "pretrained MiniLM (English), offline"),
+    ModelChoice("madx-minilm", "minilm", "madx", "MAD-X adapters on MiniLM, offline"),
+    ModelChoice("xlmr", "xlm-roberta-base", "full", "XLM-R base, hub or cache"),
+    ModelChoice("mbert", "bert-base-multilingual-cased", "full", "mBERT, hub or cache"),
+    ModelChoice("madx-xlmr", "xlm-roberta-base", "madx", "MAD-X adapters on XLM-R base"),
+)
+_ALIASES = {"xlm-roberta-base": "xlmr", "xlm-roberta-large": "xlmr-large", "bert-base-multilingual-cased": "mbert"}
+
+
+@dataclass
+class Draft:
+    """What the composer's widgets hold; text fields stay text until written out."""
+
+    study: str = ""
+    tasks: list[str] = field(default_factory=list)
+    data: dict[str, str] = field(default_factory=dict)  # task -> 'masakhaner' or 'en=ud:en_ewt, yor=ud:yo_ytb'
+    models: list[dict[str, Any]] = field(default_factory=list)
+    source: list[str] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)
+    zero_shot: bool = True
+    few_shot: str = ""  # K values, e.g. '10, 100'
+    seeds: str = ""
+    train: dict[str, str] = field(default_factory=dict)  # TRAIN_FIELDS -> text
+    train_explicit: tuple[str, ...] = ()  # written even when equal to the default (the loaded file had them)
+    train_other: dict[str, Any] = field(default_factory=dict)
+    settings_other: list[Any] = field(default_factory=list)  # items the two setting widgets cannot show
+    extra: dict[str, Any] = field(default_factory=dict)  # exclude and every other top-level key
+
+
+# ----------------------------------------------------------------------------- text <-> values
+
+
+def format_scalar(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def parse_scalar(text: str) -> Any:
+    """'3' -> 3, '2e-5' -> 2e-05, '' -> None; anything else stays text for the validator to name."""
+    text = text.strip()
+    if not text:
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
+def parse_list(text: str) -> list[Any]:
+    """'1, 2 3' -> [1, 2, 3] (commas or spaces)."""
+    return [parse_scalar(t) for t in re.split(r"[,\s]+", text.strip()) if t]
+
+
+def format_list(values: Any) -> str:
+    items = values if isinstance(values, (list, tuple)) else [values]
+    return ", ".join(format_scalar(v) for v in items)
+
+
+def parse_data(text: str) -> str | dict[str, str]:
+    """'masakhaner' -> 'masakhaner'; 'en=ud:en_ewt, yor=ud:yo_ytb' -> {en: ud:en_ewt, yor: ud:yo_ytb}."""
+    if "=" not in text:
+        return text.strip()
+    pairs = [p.partition("=") for p in re.split(r"[,\s]+", text.strip()) if p]
+    return {k.strip(): v.strip() for k, _, v in pairs}
+
+
+def format_data(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return format_scalar(value)
+
+
+def model_alias(ref: str, method: str, taken: set[str] = frozenset()) -> str:
+    """A short, valid, unused name for a model entry: 'xlmr', 'madx-xlmr', 'my-model-2'."""
+    base = _ALIASES.get(ref) or re.sub(r"[^A-Za-z0-9._-]+", "-", ref.rstrip("/").rsplit("/", 1)[-1]).strip("-")
+    base = (f"madx-{base}" if method == "madx" else base) or "model"
+    name, i = base, 2
+    while name in taken:
+        name, i = f"{base}-{i}", i + 1
+    return name
+
+
+# ----------------------------------------------------------------------------- draft <-> grid data
+
+
+def _one_or_list(values: list[Any]) -> Any:
+    return values[0] if len(values) == 1 else list(values)
+
+
+def draft_to_data(d: Draft) -> dict[str, Any]:
+    """The grid mapping the draft stands for, keys in reading order."""
+    out: dict[str, Any] = {"study": d.study, "task": _one_or_list(d.tasks), "source": _one_or_list(d.source),
+                           "targets": list(d.targets),
+                           "data": {t: parse_data(d.data[t]) for t in sorted(d.data, key=_task_order)},
+                           "models": [dict(m) for m in d.models]}
+    settings: list[Any] = ["zero-shot"] if d.zero_shot else []
+    if d.few_shot.strip():
+        settings.append({"few-shot": parse_list(d.few_shot)})
+    out["settings"] = settings + list(d.settings_other)
+    out["seeds"] = parse_list(d.seeds)
+    train = {}
+    for name in TRAIN_FIELDS:
+        value = parse_scalar(d.train.get(name, ""))
+        if name in d.train_explicit or (value is not None and value != TRAIN_DEFAULTS[name]):
+            train[name] = value
+    train.update(d.train_other)
+    if train:
+        out["train"] = train
+    out.update(d.extra)
+    return out
+
+
+def _task_order(task: str) -> tuple[int, str]:
+    return (TASKS.index(task) if task in TASKS else len(TASKS), task)
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def data_to_draft(data: dict[str, Any]) -> Draft:
+    """The draft a grid mapping loads into; inverse of draft_to_data on what it writes."""
+    settings = _as_list(data.get("settings"))
+    ks = [k for s in settings if isinstance(s, dict) and set(s) == {"few-shot"} for k in _as_list(s["few-shot"])]
+    train = data.get("train") if isinstance(data.get("train"), dict) else {}
+    data_refs = data.get("data") if isinstance(data.get("data"), dict) else {}
+    return Draft(
+        study=format_scalar(data.get("study")),
+        tasks=[str(t) for t in _as_list(data.get("task"))],
+        data={str(t): format_data(v) for t, v in data_refs.items()},
+        models=[dict(m) if isinstance(m, dict) else m for m in _as_list(data.get("models"))],
+        source=[str(s) for s in _as_list(data.get("source"))],
+        targets=[str(s) for s in _as_list(data.get("targets"))],
+        zero_shot="zero-shot" in settings,
+        few_shot=format_list(ks) if ks else "",
+        seeds=format_list(data["seeds"]) if "seeds" in data else "",
+        train={f: format_scalar(train.get(f, TRAIN_DEFAULTS[f])) for f in TRAIN_FIELDS},
+        train_explicit=tuple(f for f in TRAIN_FIELDS if f in train),
+        train_other={k: v for k, v in train.items() if k not in TRAIN_FIELDS},
+        settings_other=[s for s in settings if s != "zero-shot"
+                        and not (isinstance(s, dict) and set(s) == {"few-shot"})],
+        extra={k: v for k, v in data.items() if k not in KNOWN_KEYS},
+    )
+
+
+def new_draft(study: str = "my-study") -> Draft:
+    """A fresh composer: NER on MasakhaNER from English, 3 seeds, zero-shot, literature defaults."""
+    return Draft(study=study, tasks=["ner"], data={"ner": "masakhaner"}, source=["en"], zero_shot=True,
+                 seeds="1, 2, 3", train={f: format_scalar(v) for f, v in TRAIN_DEFAULTS.items()})
+
+
+# ----------------------------------------------------------------------------- YAML text
+
+
+def _flow(value: Any) -> str:
+    text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, allow_unicode=True, width=10**9)
+    return text.removesuffix("\n").removesuffix("\n...").strip()
+
+
+def data_to_yaml(data: dict[str, Any]) -> str:
+    """A grid mapping as YAML in the README's style: one line per axis, one per model entry."""
+    lines = []
+    for key, value in data.items():
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            lines += [f"{key}:", *(f"  - {_flow(v)}" for v in value)]
+        elif key == "train" and isinstance(value, dict) and value:
+            lines += [f"{key}:", *(f"  {_flow(k)}: {_flow(v)}" for k, v in value.items())]
+        else:
+            lines.append(f"{key}: {_flow(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def draft_to_yaml(d: Draft) -> str:
+    return data_to_yaml(draft_to_data(d))
+
+
+class DraftError(ValueError):
+    """Text that cannot be shown in the composer at all (not YAML, or not a mapping)."""
+
+
+def yaml_to_draft(text: str, file: str = "grid") -> Draft:
+    """Load grid text into a draft; what the schema rejects is kept for the validator to report."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise DraftError(f"{file}: not valid YAML ({' '.join(str(exc).split())}); "
+                         f"`xltui grid validate {file}` says where") from None
+    if not isinstance(data, dict):
+        raise DraftError(f"{file}: top level must be a mapping (study:, task:, models:, ...)")
+    return data_to_draft(data)

@@ -1,0 +1,116 @@
+"""What the app shows, as plain dataclasses (no Textual, no database): the poll's output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from engine.models import QUEUED, RUNNING
+from xltui.tui.devices import DeviceState
+
+MAIN_METRIC = {"ner": "f1", "pos": "accuracy"}
+CHART_POINTS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    id: int
+    study_id: int
+    study: str
+    status: str
+    model: str
+    method: str
+    task: str
+    setting: str
+    source: str
+    targets: str
+    seed: int
+    device: str
+    priority: int
+    attempts: int
+    started_at: float | None
+    finished_at: float | None
+    attempt_id: int | None
+    error: str  # its first line; the run detail shows all of it
+    step: int | None = None
+    total_steps: int | None = None
+    loss: float | None = None
+    score: float | None = None  # final: mean test score over targets; running: latest dev score
+
+    @property
+    def languages(self) -> str:
+        return f"{self.source}→{self.targets}"
+
+
+@dataclass(frozen=True, slots=True)
+class StudyRow:
+    id: int
+    name: str
+    counts: dict[str, int]
+    eta_s: float | None
+    mean_run_s: float | None
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def finished(self) -> int:
+        return self.total - self.counts.get(QUEUED, 0) - self.counts.get(RUNNING, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    id: str
+    host: str
+    pid: int
+    device: str
+    state: str  # idle | busy | stopping
+    started_at: float
+    heartbeat_at: float
+    current_run_id: int | None
+
+
+@dataclass
+class RunDetail:
+    """Everything the run screen shows about one run's latest attempt."""
+
+    run: RunRow
+    spec_json: str
+    error: str | None
+    attempts: list[tuple[int, str, str | None, float, float | None, str | None]]  # number, device, outcome, start, end, log
+    log_path: str | None
+    log_tail: list[str]
+    series: dict[str, tuple[list[float], list[float]]]  # name -> (steps, values), downsampled
+    samples: list[tuple[float, int | None, int | None, int | None, int | None, float | None]]  # t, rss, alloc, reserved, peak, util
+    results: list[tuple[str, str, str, float]]  # language, split, metric, value
+    version: tuple = ()
+
+
+@dataclass
+class Snapshot:
+    taken_at: float
+    studies: list[StudyRow]
+    runs: list[RunRow]
+    workers: list[WorkerInfo]
+    devices: list[DeviceState]
+    detail: RunDetail | None = None
+    runs_version: int = 0
+    read_s: float = 0.0
+    by_id: dict[int, RunRow] = field(default_factory=dict, repr=False)
+
+
+def downsample(xs: list[float], ys: list[float], n: int = CHART_POINTS) -> tuple[list[float], list[float]]:
+    """Bucket means to at most ``n`` points (the last point kept exact): charts of any length draw at once."""
+    if len(xs) <= n:
+        return list(xs), list(ys)
+    size = len(xs) / (n - 1)
+    out_x, out_y = [], []
+    for b in range(n - 1):
+        lo, hi = int(b * size), max(int((b + 1) * size), int(b * size) + 1)
+        out_x.append(sum(xs[lo:hi]) / (hi - lo))
+        out_y.append(sum(ys[lo:hi]) / (hi - lo))
+    out_x.append(xs[-1])
+    out_y.append(ys[-1])
+    return out_x, out_y
+
+

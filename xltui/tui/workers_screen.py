@@ -1,0 +1,189 @@
+"""Screen 5: live workers (heartbeat, device, run), per-device memory and utilisation, start / stop."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from xltui.tui.charts import Chart, memory_unit, scaled
+from xltui.tui.devices import DeviceState
+from xltui.tui.dialogs import ConfirmScreen, StartWorkerScreen, WorkerRequest
+from xltui.tui.messages import SnapshotTaken
+from xltui.tui.snapshot_types import Snapshot, WorkerInfo
+from xltui.views import format_duration
+
+GIB = 1024 ** 3
+STATE_STYLE = {"busy": "yellow", "idle": "green", "stopping": "magenta"}
+
+
+def gib(n: int | None) -> str:
+    return "—" if n is None else f"{n / GIB:.1f}"
+
+
+def worker_cells(w: WorkerInfo, now: float) -> tuple:
+    return (w.host, str(w.pid), w.device, Text(w.state, style=STATE_STYLE.get(w.state, "")),
+            str(w.current_run_id or "—"), f"{max(0.0, now - w.heartbeat_at):.0f}s ago",
+            format_duration(now - w.started_at))
+
+
+def device_cells(d: DeviceState) -> tuple:
+    used = f"{gib(d.mem_used)}/{gib(d.mem_total)}" if d.mem_total else "—"
+    torch = f"{gib(d.allocated)}/{gib(d.reserved)}/{gib(d.peak)}" if d.allocated is not None else "—"
+    if d.device == "cpu":
+        torch = f"RSS {gib(d.rss)}" if d.rss is not None else "—"
+    util = "—" if d.util is None else f"{d.util:.0f}%"
+    return (d.device, d.name or "—", util, used, str(d.run_id or "—"), torch)
+
+
+class WorkersScreen(Screen):
+    """Workers on top, devices below, the highlighted device's history as charts."""
+
+    HELP_TITLE = "Workers and GPUs"
+    detail_run_id = None
+    BINDINGS = [
+        Binding("n", "new_worker", "New worker", tooltip="Start a detached worker on chosen GPUs or the CPU"),
+        Binding("x", "stop_worker", "Stop worker", tooltip="Ask the highlighted worker to stop after its run"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._device: str | None = None
+        self._workers_key: tuple | None = None
+        self._devices_key: tuple | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("Workers", classes="section-title")
+        yield DataTable(id="workers", cursor_type="row")
+        yield Static("Devices (GiB: used/total by NVML · allocated/reserved/peak by torch)", classes="section-title")
+        yield DataTable(id="devices", cursor_type="row")
+        with Grid(classes="charts system", id="device-charts"):
+            yield Chart("memory", xlabel="seconds", id="dev-mem")
+            yield Chart("utilisation (%)", xlabel="seconds", id="dev-util")
+        yield Static("", id="workers-summary", classes="status-line")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "workers and GPUs"
+        self.query_one("#workers", DataTable).add_columns("host", "pid", "device", "state", "run", "heartbeat", "up")
+        self.query_one("#devices", DataTable).add_columns("device", "name", "util", "memory", "run", "torch memory")
+        self.query_one("#workers", DataTable).focus()
+        if self.app.snapshot is not None:
+            self.show(self.app.snapshot)
+
+    def on_screen_resume(self) -> None:
+        if self.app.snapshot is not None:
+            self.show(self.app.snapshot)
+
+    def on_snapshot_taken(self, message: SnapshotTaken) -> None:
+        self.show(message.snapshot)
+
+    def show(self, snap: Snapshot) -> None:
+        now = snap.taken_at
+        table = self.query_one("#workers", DataTable)
+        key = tuple((w, int(now - w.heartbeat_at)) for w in snap.workers)
+        if key != self._workers_key:
+            self._workers_key = key
+            _replace_rows(table, [(w.id, worker_cells(w, now)) for w in snap.workers])
+        devices = self.query_one("#devices", DataTable)
+        dkey = tuple(device_cells(d) for d in snap.devices)
+        if dkey != self._devices_key:
+            self._devices_key = dkey
+            _replace_rows(devices, [(d.device, cells) for d, cells in zip(snap.devices, dkey)])
+        busy = sum(w.state == "busy" for w in snap.workers)
+        hint = "" if snap.workers else " — press n to start one (it keeps running when the app closes)"
+        self.query_one("#workers-summary", Static).update(
+            f"{len(snap.workers)} live worker(s), {busy} busy · {len(snap.devices)} device(s){hint}")
+        self._charts(snap)
+
+    def _charts(self, snap: Snapshot) -> None:
+        device = self._device or (snap.devices[0].device if snap.devices else None)
+        state = next((d for d in snap.devices if d.device == device), None)
+        hist = state.history if state else []
+        t0 = hist[0][0] if hist else 0.0
+        ts = [h[0] - t0 for h in hist]
+        key = (device, len(hist), hist[-1][0] if hist else None)
+        note = f"{device}, run {state.run_id}" if state and state.run_id else (device or "")
+        if any(h[1] is not None for h in hist):
+            cols = {"allocated": [h[1] for h in hist], "reserved": [h[2] for h in hist]}
+        else:
+            cols = {"RSS": [h[4] for h in hist]}
+        name, unit = memory_unit(*cols.values())
+        chart = self.query_one("#dev-mem", Chart)
+        chart.title = f"memory ({name})"
+        chart.show([(label, ts, scaled(c, unit)) for label, c in cols.items()], key=key, note=note)
+        util = [("util", ts, [h[3] or 0.0 for h in hist])] if any(h[3] is not None for h in hist) else []
+        self.query_one("#dev-util", Chart).show(util, key=key, ylim=(0, 100), note=note)
+
+    @on(DataTable.RowHighlighted, "#devices")
+    def _device_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._device = event.row_key.value
+        if self.app.snapshot is not None:
+            self._charts(self.app.snapshot)
+
+    # -- actions ----------------------------------------------------------------------------------
+    def action_new_worker(self) -> None:
+        snap = self.app.snapshot
+        gpus = [(d.device, f"{d.name} · {gib(d.mem_used)}/{gib(d.mem_total)} GiB used"
+                 + (f" · run {d.run_id}" if d.run_id else "")) for d in (snap.devices if snap else [])
+                if d.device.startswith("cuda") and d.mem_total]
+        self.app.push_screen(StartWorkerScreen(gpus), self._start)
+
+    def _start(self, request: WorkerRequest | None) -> None:
+        if request is None:
+            return
+        from xltui.detach import start_detached_worker
+
+        url = self.app.db_url
+
+        def start() -> str:
+            pid, log = start_detached_worker(url, request.devices, 60.0, exit_when_idle=request.exit_when_idle)
+            return f"worker on {', '.join(request.devices)} started (pid {pid}); it outlives the app. Log: {log}"
+
+        self.app.in_background("Start worker", start)
+
+    def action_stop_worker(self) -> None:
+        table = self.query_one("#workers", DataTable)
+        if not table.row_count:
+            self.notify("no live worker to stop", severity="warning")
+            return
+        worker_id = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        question = f"Ask worker {worker_id} to stop? It finishes its current run first; queued runs stay queued."
+        self.app.push_screen(ConfirmScreen(question, yes="Stop worker"),
+                             lambda yes: self._stop(worker_id) if yes else None)
+
+    def _stop(self, worker_id: str) -> None:
+        from engine.queue import request_worker_stop
+
+        engine = self.app.engine
+
+        def stop() -> str:
+            if request_worker_stop(engine, worker_id):
+                return f"{worker_id}: asked to stop; it finishes its current run first"
+            return f"{worker_id} is not running (already stopping or stopped)"
+
+        self.app.in_background("Stop worker", stop)
+
+
+def _replace_rows(table: DataTable, rows: list[tuple[str, tuple]]) -> None:
+    """Update a small table in place, keeping the cursor on the same row key."""
+    current = None
+    if table.row_count:
+        current = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+    keys = [k for k, _ in rows]
+    existing = [rk.value for rk in table.rows]
+    if existing != keys:
+        table.clear()
+        for key, cells in rows:
+            table.add_row(*cells, key=key)
+        if current in keys:
+            table.move_cursor(row=keys.index(current))
+        return
+    for key, cells in rows:
+        for column, value in zip(table.columns, cells):
+            table.update_cell(key, column, value)

@@ -99,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"run {args.run} attempt {args.attempt}: {spec.canonical_json()}", flush=True)
 
     device = device_name()
+    import torch
+
+    print(f"device {device}, torch threads {torch.get_num_threads()}", flush=True)
     writer = MetricWriter(engine, args.run, args.attempt)
     sampler = SystemSampler(writer, device)
     sampler.start()

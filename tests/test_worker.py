@@ -132,3 +132,20 @@ def test_a_failing_run_records_the_tail_of_its_stderr(db, tiny_grid, tmp_path):
     log = Path(attempts(db, run_id)[0].log_path)
     assert log.is_file() and "Traceback" in log.read_text()
     assert os.path.getsize(log) > 0 and time.time() - log.stat().st_mtime < 600
+
+
+def test_cpu_slots_run_side_by_side_with_the_cores_split(db: str, tiny_grid):
+    """`--cpu-slots 2`: two slots with their own worker ids, runs overlapping in time, each run
+    told to use half the cores (OMP_NUM_THREADS in its environment)."""
+    enqueue_grid(db, tiny_grid(seeds="[1, 2]", train=24, eval=16))
+    out = xltui("worker", "--db", db, "--cpu-slots", "2", "--exit-when-idle", check=True)
+    assert "worker on cpu#1, cpu#2" in out.stdout
+    done = runs(db)
+    assert [r.status for r in done] == ["succeeded", "succeeded"]
+    assert {r.worker_id.rsplit(":", 1)[1] for r in done} == {"cpu#1", "cpu#2"}
+    first, second = sorted(done, key=lambda r: r.started_at)
+    assert second.started_at < first.finished_at  # side by side, not one after the other
+    threads = str(max(1, (os.cpu_count() or 1) // 2))
+    for r in done:
+        (attempt,) = attempts(db, r.id)
+        assert f"torch threads {threads}" in Path(attempt.log_path).read_text()

@@ -32,6 +32,8 @@ err = Console(stderr=True)
 DbOpt = Annotated[Optional[str], typer.Option(
     "--db", envvar="XLTUI_DB", help="database path or SQLAlchemy URL (default: ./experiments.db)")]
 CpuOpt = Annotated[bool, typer.Option("--cpu", help="run on the CPU")]
+CpuSlotsOpt = Annotated[int, typer.Option("--cpu-slots", min=1, help="on the CPU: runs side by side, the cores "
+                                          "split between them (small runs finish sooner: 2 on 2 cores)")]
 GpusOpt = Annotated[Optional[str], typer.Option("--gpus", help="GPU indices, e.g. 0,1 (one slot per GPU)")]
 LeaseOpt = Annotated[float, typer.Option("--lease", min=1.0, help="lease seconds; a run whose worker stops "
                                          "renewing it for this long is re-queued")]
@@ -68,6 +70,7 @@ def run(
                                               "worker keeps vanishing is failed")] = 3,
     cpu: CpuOpt = False,
     gpus: GpusOpt = None,
+    cpu_slots: CpuSlotsOpt = 1,
     lease: LeaseOpt = 60.0,
 ) -> None:
     """Queue a grid's runs and work through them here, with live progress."""
@@ -77,7 +80,7 @@ def run(
     from engine.store import db_url, open_db
     from engine.worker import parse_devices
 
-    devices = parse_devices(cpu, gpus)  # a bad flag fails before anything is written
+    devices = parse_devices(cpu, gpus, cpu_slots)  # a bad flag fails before anything is written
     spec = load_grid(grid)
     specs = expand(spec)
     engine = open_db(db)
@@ -88,7 +91,7 @@ def run(
     if detach:
         from xltui.detach import start_detached_worker
 
-        pid, log = start_detached_worker(db_url(db), devices, lease)
+        pid, log = start_detached_worker(db_url(db), devices, lease, cpu_slots=cpu_slots)
         console.print(f"worker started in the background (pid {pid}); log: {log}\n"
                       f"watch it with `xltui status`, stop it with `kill {pid}`")
         return
@@ -96,7 +99,7 @@ def run(
 
     from xltui.views import scores_table
 
-    outcome = run_foreground(engine, db_url(db), report.study_id, devices, lease, console)
+    outcome = run_foreground(engine, db_url(db), report.study_id, devices, lease, console, cpu_slots)
     console.print(scores_table(engine, report.study_id))
     if outcome.failed:
         err.print(f"[red]{len(outcome.failed)} run(s) failed[/]: {', '.join(map(str, outcome.failed))} — "
@@ -115,6 +118,7 @@ def worker(
     db: DbOpt = None,
     cpu: CpuOpt = False,
     gpus: GpusOpt = None,
+    cpu_slots: CpuSlotsOpt = 1,
     exit_when_idle: Annotated[bool, typer.Option("--exit-when-idle", help="exit when no queued run is left")] = False,
     study: Annotated[Optional[str], typer.Option("--study", help="take runs of this study only")] = None,
     lease: LeaseOpt = 60.0,
@@ -123,10 +127,10 @@ def worker(
     """Long-lived worker: claims queued runs and executes each in its own subprocess."""
     from engine.queries import study_by_name
     from engine.store import db_url, open_db
-    from engine.worker import Slot, SlotOptions, parse_devices
+    from engine.worker import Slot, parse_devices, slot_options
     from xltui.foreground import stop_on_signals
 
-    devices = parse_devices(cpu, gpus)
+    devices = parse_devices(cpu, gpus, cpu_slots)
     engine = open_db(db)
     study_ids = None
     if study is not None:
@@ -134,12 +138,13 @@ def worker(
         if row is None:
             raise UserError(f"--study: no study named {study!r} in {db_url(db)}")
         study_ids = (row.id,)
-    slots = [Slot(engine, SlotOptions(db_url(db), d, lease_s=lease, poll_s=poll, exit_when_idle=exit_when_idle,
-                                      study_ids=study_ids), notify=console.print) for d in devices]
+    slots = [Slot(engine, opts, notify=console.print)
+             for opts in slot_options(db_url(db), devices, cpu_slots, lease_s=lease, poll_s=poll,
+                                      exit_when_idle=exit_when_idle, study_ids=study_ids)]
     stop_on_signals(slots, console)
     from engine.worker import run_slots
 
-    console.print(f"worker on {', '.join(devices)} — database {db_url(db)}")
+    console.print(f"worker on {', '.join(s.opts.label or s.opts.device for s in slots)} — database {db_url(db)}")
     for thread in run_slots(engine, slots):
         while thread.is_alive():
             thread.join(0.5)

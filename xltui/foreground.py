@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 from engine.models import FAILED, QUEUED, RUNNING
 from engine.queries import list_runs, progress_of, study_summaries
-from engine.worker import Slot, SlotOptions, run_slots
+from engine.worker import Slot, run_slots, slot_options
 from xltui.views import format_duration
 
 REFRESH_S = 0.5
@@ -78,10 +78,11 @@ class Outcome:
 
 
 def run_foreground(engine: Engine, url: str, study_id: int, devices: list[str], lease_s: float,
-                   console: Console) -> Outcome:
+                   console: Console, cpu_slots: int = 1) -> Outcome:
     """Work through one study's queue here, until it is done or the user stops it."""
-    slots = [Slot(engine, SlotOptions(url, d, lease_s=lease_s, exit_when_idle=True, study_ids=(study_id,)),
-                  notify=console.print) for d in devices]
+    slots = [Slot(engine, opts, notify=console.print)
+             for opts in slot_options(url, devices, cpu_slots, lease_s=lease_s, exit_when_idle=True,
+                                      study_ids=(study_id,))]
     stop_on_signals(slots, console)
     threads = run_slots(engine, slots)
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console)

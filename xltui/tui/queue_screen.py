@@ -6,12 +6,12 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from engine.models import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED
 from xltui.tui.dialogs import ConfirmScreen, FilterInput
-from xltui.tui.messages import RunChosen, RunHighlighted, SnapshotTaken
+from xltui.tui.live import LiveScreen
+from xltui.tui.messages import RunChosen, RunHighlighted
 from xltui.tui.runlist import SORT_KEYS, RunList
 from xltui.tui.snapshot_types import Snapshot, StudyRow
 from xltui.views import format_duration
@@ -42,7 +42,7 @@ def eta_text(s: StudyRow) -> str:
     return "—" if s.eta_s is None else format_duration(s.eta_s)
 
 
-class QueueScreen(Screen):
+class QueueScreen(LiveScreen):
     """Studies on top (Tab switches), runs below; every action on a key and in the palette."""
 
     detail_run_id = None
@@ -85,15 +85,7 @@ class QueueScreen(Screen):
         table.add_row("all studies", "", "", "", "", "", "", key=ALL)
         self.query_one("#filter").display = False
         self.query_one(RunList).focus()
-        if self.app.snapshot is not None:
-            self.show(self.app.snapshot)
-
-    def on_screen_resume(self) -> None:
-        if self.app.snapshot is not None:
-            self.show(self.app.snapshot)
-
-    def on_snapshot_taken(self, message: SnapshotTaken) -> None:
-        self.show(message.snapshot)
+        self.show_latest()
 
     # -- showing a snapshot -----------------------------------------------------------------------
     def show(self, snap: Snapshot) -> None:

@@ -9,13 +9,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Log, Static, TabbedContent, TabPane
 
 from engine.models import CANCELLED, FAILED, RUNNING, SUCCEEDED
 from xltui.tui.charts import Chart, memory_unit, scaled
 from xltui.tui.dialogs import ConfirmScreen
-from xltui.tui.messages import SnapshotTaken
+from xltui.tui.live import LiveScreen
 from xltui.tui.run_scores import ScoresView
 from xltui.tui.runlist import duration, progress_text
 from xltui.tui.snapshot_types import RunDetail, Snapshot
@@ -24,7 +23,7 @@ from xltui.views import format_duration
 TABS = ("training", "system", "log", "config", "scores")
 
 
-class RunScreen(Screen):
+class RunScreen(LiveScreen):
     """The run's latest attempt; Esc goes back to where it was opened from."""
 
     HELP_TITLE = "Run detail"
@@ -79,9 +78,6 @@ class RunScreen(Screen):
 
     def on_screen_resume(self) -> None:
         self.app.poke()  # a dialog or another mode was on top: the poll did not read this run meanwhile
-
-    def on_snapshot_taken(self, message: SnapshotTaken) -> None:
-        self.show(message.snapshot)
 
     def show(self, snap: Snapshot) -> None:
         detail = snap.detail

@@ -7,13 +7,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from xltui.tui.charts import Chart, memory_unit, scaled
 from xltui.tui.devices import DeviceState
 from xltui.tui.dialogs import ConfirmScreen, StartWorkerScreen, WorkerRequest
-from xltui.tui.messages import SnapshotTaken
+from xltui.tui.live import LiveScreen
 from xltui.tui.snapshot_types import Snapshot, WorkerInfo
 from xltui.views import format_duration
 
@@ -40,7 +39,7 @@ def device_cells(d: DeviceState) -> tuple:
     return (d.device, d.name or "—", util, used, str(d.run_id or "—"), torch)
 
 
-class WorkersScreen(Screen):
+class WorkersScreen(LiveScreen):
     """Workers on top, devices below, the highlighted device's history as charts."""
 
     HELP_TITLE = "Workers and GPUs"
@@ -73,15 +72,7 @@ class WorkersScreen(Screen):
         self.query_one("#workers", DataTable).add_columns("host", "pid", "device", "state", "run", "heartbeat", "up")
         self.query_one("#devices", DataTable).add_columns("device", "name", "util", "memory", "run", "torch memory")
         self.query_one("#workers", DataTable).focus()
-        if self.app.snapshot is not None:
-            self.show(self.app.snapshot)
-
-    def on_screen_resume(self) -> None:
-        if self.app.snapshot is not None:
-            self.show(self.app.snapshot)
-
-    def on_snapshot_taken(self, message: SnapshotTaken) -> None:
-        self.show(message.snapshot)
+        self.show_latest()
 
     def show(self, snap: Snapshot) -> None:
         now = snap.taken_at

@@ -5,7 +5,9 @@ where a language has none (UD Yoruba-YTB, Amharic-ATT), carved out of its test f
 with evaluation on the rest. The ids of both sides are stored (``fewshot_ids``), so
 a report can prove it never scored a sentence the run trained on. For MAD-X the
 zero-shot task adapter and head continue with the target's language adapter stacked
-under them; the base model stays frozen.
+under them; the base model stays frozen. With the alignment regulariser the parent
+was trained aligned; the K-shot fine-tuning here is plain cross-entropy on labelled
+target sentences, which need no pull towards the target.
 """
 
 from __future__ import annotations

@@ -78,7 +78,8 @@ def training_table(args: argparse.Namespace) -> Table:
         "dynamic padding, random batches": (DataCollatorForTokenClassification(tokenizer), False),
         "dynamic padding, length-grouped": (DataCollatorForTokenClassification(tokenizer), True),
     }
-    table = Table(title=f"training steps: {Path(args.model).name}, batch {args.batch_size}, {args.steps} steps, "
+    name = "all-MiniLM-L6-v2" if Path(args.model) == minilm_dir() else Path(args.model).name
+    table = Table(title=f"training steps: {name}, batch {args.batch_size}, {args.steps} steps, "
                         f"{args.device}")
     for col in ("variant", "real tokens/s", "positions/batch", "padding", "speed-up"):
         table.add_column(col, justify="left" if col == "variant" else "right")

@@ -4,7 +4,8 @@ Same encoder, same batch (real MasakhaNER English sentences, padded to --max-len
 every step sees the same shape), same optimiser (engine.training.make_optimizer over the
 trainable parameters). MAD-X is the engine's own set-up (engine.madx.build_task_model:
 frozen base, source language adapter stacked under a fresh task adapter; the language
-adapter comes from one MLM step, its cost per step does not depend on its training).
+adapter comes from one MLM step in the parent process, its cost per step does not
+depend on its training).
 Each variant runs in its own process so peak memory is its own: peak RSS on the CPU,
 torch.cuda.max_memory_allocated on a GPU. Full fine-tuning is the baseline; no timing
 is asserted. Run: python bench/step.py [--device cuda] [--model DIR] [--precision bf16]
@@ -36,35 +37,46 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"), help="autocast dtype on CUDA")
     p.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)  # a child process's own variant
+    p.add_argument("--adapter", help=argparse.SUPPRESS)  # the language adapter the parent trained
     return p.parse_args(argv)
 
 
-def build(variant: str, args: argparse.Namespace, tmp: Path):
+def sentences(n: int):
+    from engine.conll import read_conll
+    from engine.datapaths import data_root
+
+    return read_conll(data_root() / "ner/en/train.txt", limit=n)
+
+
+def language_adapter(args: argparse.Namespace, out: Path) -> Path:
+    """Trained in the parent, so its MLM head never counts towards a child's peak memory."""
+    from engine.madx import train_language_adapter
+    from engine.spec import LangAdapterParams, LangAdapterSpec
+
+    spec = LangAdapterSpec(model=args.model, language="en", text="bench", seed=1,
+                           adapter=LangAdapterParams(mlm_steps=1, batch_size=8, max_length=32))
+    return train_language_adapter(spec, [s.tokens for s in sentences(8)], out / "en", "cpu", log=lambda _: None)
+
+
+def build(variant: str, args: argparse.Namespace):
     """(model, batch) for one variant; the model is in training mode with only its trainable params free."""
     import torch
     from transformers import AutoTokenizer, DataCollatorForTokenClassification
 
-    from engine.conll import read_conll
-    from engine.datapaths import data_root
     from engine.labels import LabelMap
-    from engine.madx import base_path, build_task_model, train_language_adapter
+    from engine.madx import base_path, build_task_model
     from engine.modelzoo import load_token_classifier
-    from engine.spec import LangAdapterParams, LangAdapterSpec
     from engine.tagging_data import encode
 
-    sentences = read_conll(data_root() / "ner/en/train.txt", limit=args.batch_size)
-    labels = LabelMap.from_tags(t for s in sentences for t in s.tags)
+    batch_sentences = sentences(args.batch_size)
+    labels = LabelMap.from_tags(t for s in batch_sentences for t in s.tags)
     if variant == "full":
         tokenizer, model = load_token_classifier(args.model, list(labels.labels), max_length=args.max_length)
     else:
         tokenizer = AutoTokenizer.from_pretrained(base_path(args.model))
-        spec = LangAdapterSpec(model=args.model, language="en", text="bench", seed=1,
-                               adapter=LangAdapterParams(mlm_steps=1, batch_size=8, max_length=32))
-        adapter = train_language_adapter(spec, [s.tokens for s in sentences[:8]], tmp / "en", "cpu",
-                                         log=lambda _: None)
-        model = build_task_model(args.model, list(labels.labels), {"en": adapter}, "en")
+        model = build_task_model(args.model, list(labels.labels), {"en": Path(args.adapter)}, "en")
     collate = DataCollatorForTokenClassification(tokenizer, padding="max_length", max_length=args.max_length)
-    batch = collate(encode(tokenizer, sentences, labels, args.max_length)[0].features)
+    batch = collate(encode(tokenizer, batch_sentences, labels, args.max_length)[0].features)
     torch.manual_seed(0)
     return model.train(), batch
 
@@ -77,8 +89,7 @@ def measure(args: argparse.Namespace) -> dict:
     from engine.training import AUTOCAST, make_optimizer
 
     device = args.device
-    with tempfile.TemporaryDirectory() as tmp:
-        model, batch = build(args.variant, args, Path(tmp))
+    model, batch = build(args.variant, args)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     model.to(device)
     batch = {k: v.to(device) for k, v in batch.items()}
@@ -121,12 +132,14 @@ def main() -> None:
     flags = ["--model", args.model, "--batch-size", str(args.batch_size), "--max-length", str(args.max_length),
              "--steps", str(args.steps), "--device", args.device, "--precision", args.precision]
     rows = []
-    for variant in VARIANTS:
-        out = subprocess.run([sys.executable, __file__, *flags, "--variant", variant], capture_output=True,
-                             text=True, check=False)
-        if out.returncode:
-            sys.exit(f"{variant} failed:\n{out.stderr[-3000:]}")
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    with tempfile.TemporaryDirectory() as tmp:
+        adapter = language_adapter(args, Path(tmp))
+        for variant in VARIANTS:
+            out = subprocess.run([sys.executable, __file__, *flags, "--variant", variant, "--adapter", str(adapter)],
+                                 capture_output=True, text=True, check=False)
+            if out.returncode:
+                sys.exit(f"{variant} failed:\n{out.stderr[-3000:]}")
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     base = rows[0]
     table = Table(title=f"one optimisation step: {args.model}, batch {args.batch_size} x {args.max_length} tokens, "
                         f"{args.device}" + (f", {args.precision}" if args.device.startswith("cuda") else ""))

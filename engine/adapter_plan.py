@@ -15,7 +15,8 @@ from engine.datapaths import DataError, task_files
 from engine.spec import LangAdapterSpec, RunSpec
 
 ADAPTER_STUDY = "_lang-adapters"  # the internal study that holds shared language-adapter runs
-TEXT_SPLITS = ("train", "dev")  # never the test split: adapting on evaluation text would leak it
+TEXT_SPLITS = ("train", "dev")
+HF_TEXT_LINES = 200_000  # lines read from a Hugging Face text dataset when the caller sets no limit  # never the test split: adapting on evaluation text would leak it
 
 
 def text_ref(spec: RunSpec, lang: str) -> str:
@@ -34,10 +35,17 @@ def lang_adapter_specs(spec: RunSpec) -> dict[str, LangAdapterSpec]:
                                   seed=spec.seed) for lang in spec.languages}
 
 
-def read_text(ref: str, lang: str, hint: str | None = None) -> list[list[str]]:
-    """The sentences (as word lists) a language adapter (or the aligner) trains on; DataError when none."""
+def read_text(ref: str, lang: str, hint: str | None = None, limit: int | None = None) -> list[list[str]]:
+    """The sentences (as word lists) a language adapter (or the aligner) trains on; DataError when none.
+
+    ``limit`` caps what is read from a Hugging Face text dataset (``hf:...``, e.g. Wikipedia).
+    """
     kind, _, rest = ref.partition(":")
-    if kind == "file":
+    if kind == "hf":
+        from engine.hf_text import hf_text
+
+        sentences = hf_text(ref, lang, limit or HF_TEXT_LINES)
+    elif kind == "file":
         path = Path(rest)
         if not path.is_file():
             raise DataError(f"language adapter text for '{lang}': no file {path}")
@@ -49,7 +57,7 @@ def read_text(ref: str, lang: str, hint: str | None = None) -> list[list[str]]:
         sentences = [list(s.tokens) for split in TEXT_SPLITS if (p := files.get(split)) is not None
                      for s in reader(p)]
     else:
-        raise DataError(f"unlabelled text '{ref}': expected a file path or '<task>:<data>'")
+        raise DataError(f"unlabelled text '{ref}': expected a file path, '<task>:<data>' or 'hf:<dataset>'")
     if not sentences:
         hint = hint or f"give models[].lang_adapter.text: {{{lang}: FILE}}"
         raise DataError(f"unlabelled text for '{lang}': {ref} has no train or dev text (its test split is "

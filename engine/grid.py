@@ -114,6 +114,20 @@ def _resolve_data_ref(ref: str, info: ValidationInfo) -> str:
     return str(path)
 
 
+def _hf_text_ref(ref: str, lang: str, info: ValidationInfo) -> str:
+    """A text dataset reference as stored; a local copy is read now, a hub id when its adapter trains."""
+    from engine.hf_source import parse_hf_ref, resolve_hf_ref
+    from engine.hf_text import hf_text
+
+    try:
+        resolved = resolve_hf_ref(ref, _base_dir(info))
+        if parse_hf_ref(resolved).local and not hf_text(resolved, lang, 1):
+            raise DataError(f"{resolved}: no text lines for '{lang}'")
+    except DataError as exc:
+        raise _fail("text_ref", f"lang_adapter.text.{lang}: {exc}") from None
+    return resolved
+
+
 def _one_ref_for_all(value: Any) -> Any:
     return {ALL_LANGUAGES: value} if isinstance(value, str) else value
 
@@ -156,6 +170,9 @@ class _ModelEntryBase(BaseModel):
             task, _, rest = ref.partition(":")
             if task in DATA_RESOLVERS and rest:
                 resolved[lang] = ref
+                continue
+            if is_hf_ref(ref):  # a text dataset (Wikipedia, CC-100); a local copy becomes absolute
+                resolved[lang] = _hf_text_ref(ref, lang, info)
                 continue
             path = (_base_dir(info) / Path(ref).expanduser()).resolve()
             if not path.is_file():

@@ -60,8 +60,8 @@ def execute(spec: RunSpec | LangAdapterSpec, out_dir: Path, writer: MetricWriter
         from engine.madx import train_language_adapter
         from engine.results import RunOutput
 
-        path = train_language_adapter(spec, read_text(spec.text, spec.language), out_dir / "adapter", device,
-                                      writer)
+        text = read_text(spec.text, spec.language, limit=spec.adapter.mlm_steps * spec.adapter.batch_size)
+        path = train_language_adapter(spec, text, out_dir / "adapter", device, writer)
         return RunOutput(artifacts=[("lang_adapter", str(path), spec.language)])
     adapters = dependency_artifacts(engine, run_id, "lang_adapter")
     if spec.init_from is not None:

@@ -65,7 +65,8 @@ class LangAdapterParams(BaseModel):
     batch_size: int = Field(32, ge=1)
     max_length: int = Field(128, ge=8)
     text: dict[str, str] = Field(default_factory=dict, description="language -> unlabelled text file "
-                                 "(one sentence per line); default: the language's own task data")
+                                 "(one sentence per line) or a Hugging Face text dataset ('hf:...', e.g. "
+                                 "Wikipedia); default: the language's own task data")
 
 
 class MadxParams(BaseModel):
@@ -108,7 +109,8 @@ class LangAdapterSpec(Hashed):
     kind: Literal["lang-adapter"] = "lang-adapter"
     model: str
     language: str
-    text: str = Field(description="'file:<abs path>' or '<task>:<data ref>' (that data's train and dev text)")
+    text: str = Field(description="'file:<abs path>', '<task>:<data ref>' (that data's train and dev text) or "
+                      "'hf:<dataset>' (its text column)")
     adapter: LangAdapterParams
     seed: int
 

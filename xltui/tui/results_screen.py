@@ -59,6 +59,7 @@ write LaTeX, CSV, Markdown into `xltui-exports/<study>/` (**e**: all three) and 
         self._known_studies: tuple[str, ...] = ()
         self._finished: dict[str, int] = {}
         self._compare_values: list[str] = [""]
+        self._wanted: str | None = None  # asked for before the study list arrived; kept until shown
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -87,8 +88,10 @@ write LaTeX, CSV, Markdown into `xltui-exports/<study>/` (**e**: all three) and 
         if study is None:
             return
         if study in self._known_studies:
+            self._wanted = None
             self.query_one("#study", Select).value = study
         else:
+            self._wanted = study  # a listing started meanwhile (by a snapshot) must not forget it
             self._load_studies(study)
 
     @work(thread=True, exclusive=True, group="results-studies", exit_on_error=False, name="listing studies")
@@ -105,7 +108,10 @@ write LaTeX, CSV, Markdown into `xltui-exports/<study>/` (**e**: all three) and 
         if tuple(names) != self._known_studies:
             self._known_studies = tuple(names)
             select.set_options((n, n) for n in names)
+        want = want or self._wanted
         choice = want if want in names else current if current in names else (names[0] if names else None)
+        if choice is not None and choice == self._wanted:
+            self._wanted = None
         if choice is None:
             self._say_empty("No studies in this database yet: compose a grid (2) and queue it, or "
                             "`xltui import-results FILE.csv` for published baselines.")

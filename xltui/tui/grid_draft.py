@@ -89,12 +89,12 @@ def parse_scalar(text: str) -> Any:
     text = text.strip()
     if not text:
         return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return {"true": True, "false": False}.get(text.lower(), text)
+    if re.fullmatch(r"[+-]?\d+(_\d+)*", text):
+        return int(text)
+    try:
+        return float(text)
+    except ValueError:  # not a number: a word the validator will name if it is wrong
+        return {"true": True, "false": False}.get(text.lower(), text)
 
 
 def parse_list(text: str) -> list[Any]:

@@ -55,12 +55,9 @@ async def shoot(db: str, ids: dict[str, int], out: Path, size: tuple[int, int]) 
         await pilot.pause(0.5)
         save("workers")
         for key, name in (("2", "composer"), ("3", "results")):
-            try:
-                await pilot.press(key)
-                await pilot.pause(0.8)
-                save(name)
-            except Exception as exc:  # a screen that is not there yet: skip its picture
-                print(f"skipped {name}: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+            await pilot.press(key)
+            await pilot.pause(0.8)
+            save(name)
     return written
 
 

@@ -17,6 +17,8 @@ from typing import Callable
 
 DATA_ENV = "XLTUI_DATA"
 DEFAULT_DATA_DIR = "../shared/data"
+CACHE_ENV = "XLTUI_CACHE"  # converted datasets and tokenised splits; safe to delete
+DEFAULT_CACHE_DIR = "~/.cache/xltui"
 
 NER_CATALOG = {"masakhaner": "ner"}  # name -> sub-directory of $XLTUI_DATA, one folder per language
 UD_CATALOG = "ud"  # `ud` (the language's default treebank) or `ud:<treebank>`
@@ -57,6 +59,11 @@ def data_root() -> Path:
             f"holding ner/ (MasakhaNER) and pos/ (UD), e.g. export {DATA_ENV}=/path/to/shared/data"
         )
     return root.resolve()
+
+
+def cache_root() -> Path:
+    """Where derived data (converted datasets, tokenised splits) is kept between runs."""
+    return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE_DIR).expanduser().resolve()
 
 
 def is_catalog_name(ref: str) -> bool:

@@ -33,15 +33,15 @@ from pydantic_core import PydanticCustomError
 
 from engine.datapaths import CATALOG_NAMES, DataError, is_catalog_name, is_hf_ref
 from engine.grid_data import ALL_LANGUAGES, DATA_RESOLVERS, check_data, targets_with_text
-from engine.grid_options import AlignmentAxis
+from engine.grid_options import AlignmentAxis, grid_dir, grid_path, text_file
 from engine.gridfile import GridError, Loc, YamlDoc, error_message, load_yaml
+from engine.hf_source import HUB_ID
 from engine.modelzoo import PRESETS
 from engine.spec import LabelOptions, LangAdapterParams, MadxParams, Method, Task, TrainParams
 
 MODEL_PRESETS = PRESETS  # re-exported; engine.modelzoo defines what each preset is
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
-_LANG = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]+)*")
-_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
+LANG_CODE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]+)*")
 
 
 def _annotated(tp: Any, metadata: list[Any]) -> Any:
@@ -51,10 +51,6 @@ def _annotated(tp: Any, metadata: list[Any]) -> Any:
 
 def _fail(kind: str, message: str) -> PydanticCustomError:
     return PydanticCustomError(kind, message)
-
-
-def _base_dir(info: ValidationInfo) -> Path:
-    return Path((info.context or {}).get("base_dir", "."))
 
 
 def _as_list(value: Any) -> Any:
@@ -69,7 +65,7 @@ def _check_name(value: str) -> str:
 
 
 def _check_lang(value: str) -> str:
-    if not _LANG.fullmatch(value):
+    if not LANG_CODE.fullmatch(value):
         raise _fail("language", f"'{value}' is not a language code (like 'en', 'swa', 'pt-BR')")
     return value
 
@@ -82,15 +78,14 @@ def looks_like_path(ref: str) -> bool:
 def _resolve_model(ref: str, info: ValidationInfo) -> str:
     if ref in MODEL_PRESETS:
         return ref
-    base = _base_dir(info)
-    if looks_like_path(ref) or (base / ref / "config.json").is_file():
-        path = (base / Path(ref).expanduser()).resolve()
+    if looks_like_path(ref) or (grid_dir(info) / ref / "config.json").is_file():
+        path = grid_path(ref, info)
         if not path.is_dir():
             raise _fail("model_path", f"local model directory {path} does not exist")
         if not (path / "config.json").is_file():
             raise _fail("model_path", f"{path} has no config.json (not a saved Hugging Face model)")
         return str(path)
-    if not _HUB_ID.fullmatch(ref):
+    if not HUB_ID.fullmatch(ref):
         raise _fail("model_ref", f"'{ref}' is not a preset ({', '.join(MODEL_PRESETS)}), a local "
                     "directory, or a hub id like 'xlm-roberta-base' or 'org/name'")
     return ref
@@ -105,11 +100,11 @@ def _resolve_data_ref(ref: str, info: ValidationInfo) -> str:
         from engine.hf_source import resolve_hf_ref
 
         try:
-            return resolve_hf_ref(ref, _base_dir(info))
+            return resolve_hf_ref(ref, grid_dir(info))
         except DataError as exc:
             raise _fail("data_ref", str(exc)) from None
-    path = (_base_dir(info) / Path(ref).expanduser()).resolve()
-    if not path.exists() and "/" in ref and _HUB_ID.fullmatch(ref) and not looks_like_path(ref):
+    path = grid_path(ref, info)
+    if not path.exists() and "/" in ref and HUB_ID.fullmatch(ref) and not looks_like_path(ref):
         raise _fail("data_ref", f"no directory {path}; for the Hugging Face dataset write 'hf:{ref}'")
     return str(path)
 
@@ -120,7 +115,7 @@ def _hf_text_ref(ref: str, lang: str, info: ValidationInfo) -> str:
     from engine.hf_text import hf_text
 
     try:
-        resolved = resolve_hf_ref(ref, _base_dir(info))
+        resolved = resolve_hf_ref(ref, grid_dir(info))
         if parse_hf_ref(resolved).local and not hf_text(resolved, lang, 1):
             raise DataError(f"{resolved}: no text lines for '{lang}'")
     except DataError as exc:
@@ -174,10 +169,7 @@ class _ModelEntryBase(BaseModel):
             if is_hf_ref(ref):  # a text dataset (Wikipedia, CC-100); a local copy becomes absolute
                 resolved[lang] = _hf_text_ref(ref, lang, info)
                 continue
-            path = (_base_dir(info) / Path(ref).expanduser()).resolve()
-            if not path.is_file():
-                raise _fail("text_file", f"lang_adapter.text.{lang}: no file {path} (one sentence per line)")
-            resolved[lang] = f"file:{path}"
+            resolved[lang] = text_file(ref, info, f"lang_adapter.text.{lang}")
         return value.model_copy(update={"text": resolved})
 
     @model_validator(mode="after")

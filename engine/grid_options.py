@@ -1,4 +1,5 @@
-"""Grid sections beyond the core axes: the alignment regulariser's lambda axis and its text.
+"""Grid sections beyond the core axes (the alignment regulariser's lambda axis and its text),
+and how any path written in a grid is read: relative to the grid file's folder.
 
 Files named here are resolved against the grid file's folder and read when the grid
 loads, so a malformed parallel file is reported as ``grid.yaml:line: field: file:line``
@@ -23,8 +24,21 @@ def _numbers(value: Any) -> Any:
     return [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
-def _path(ref: str, info: ValidationInfo) -> Path:
-    return (Path((info.context or {}).get("base_dir", ".")) / Path(ref).expanduser()).resolve()
+def grid_dir(info: ValidationInfo) -> Path:
+    """The grid file's folder: every relative path in a grid is relative to it."""
+    return Path((info.context or {}).get("base_dir", "."))
+
+
+def grid_path(ref: str, info: ValidationInfo) -> Path:
+    return (grid_dir(info) / Path(ref).expanduser()).resolve()
+
+
+def text_file(ref: str, info: ValidationInfo, label: str) -> str:
+    """A text file named in a grid as stored, ``file:<absolute path>``; it must exist."""
+    path = grid_path(ref, info)
+    if not path.is_file():
+        raise PydanticCustomError("text_file", f"{label}: no file {path} (one sentence per line)")
+    return f"file:{path}"
 
 
 class AlignmentAxis(BaseModel):
@@ -45,7 +59,7 @@ class AlignmentAxis(BaseModel):
     def _parallel_files(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
         out = {}
         for lang, ref in value.items():
-            path = _path(ref, info)
+            path = grid_path(ref, info)
             try:
                 read_parallel(path)
             except DataError as exc:
@@ -56,13 +70,7 @@ class AlignmentAxis(BaseModel):
     @field_validator("text")
     @classmethod
     def _text_files(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
-        out = {}
-        for lang, ref in value.items():
-            path = _path(ref, info)
-            if not path.is_file():
-                raise PydanticCustomError("text_file", f"{lang}: no file {path} (one sentence per line)")
-            out[lang] = f"file:{path}"
-        return out
+        return {lang: text_file(ref, info, lang) for lang, ref in value.items()}
 
     def params(self, weight: float, targets: tuple[str, ...]) -> AlignParams | None:
         """The run's regulariser for one lambda (None for 0), with only its own targets' files."""

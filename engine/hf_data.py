@@ -27,12 +27,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from engine.datapaths import SPLITS, DataError, SplitFiles, pos_split_files
+from engine.datapaths import SPLITS, DataError, SplitFiles, cache_root, pos_split_files
 from engine.hf_source import Located, config_candidates, locate, parse_hf_ref, split_files
 
 FORMAT = 1  # bump when the conversion changes: old cache entries are then never reused
-CACHE_ENV = "XLTUI_CACHE"
-DEFAULT_CACHE = "~/.cache/xltui"
 SOURCE_FILE = "source.json"  # written last: its presence marks a complete entry
 TAG_COLUMNS = {"ner": ("ner_tags",), "pos": ("upos", "pos_tags")}
 SUFFIX = {"ner": ".txt", "pos": ".conllu"}
@@ -43,7 +41,7 @@ Sentence = tuple[str | None, list[str], list[str]]  # (sent_id, words, tags)
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE).expanduser().resolve() / "hf"
+    return cache_root() / "hf"
 
 
 def _key(task: str, located: Located, sources: dict[str, list[Path]]) -> str:
@@ -57,7 +55,7 @@ def _key(task: str, located: Located, sources: dict[str, list[Path]]) -> str:
     return digest.hexdigest()[:32]
 
 
-def _table(path: Path) -> Any:
+def read_table(path: Path) -> Any:
     """A pyarrow table with its Hugging Face feature metadata (parquet, or arrow as datasets writes it)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -98,7 +96,7 @@ def _rows(task: str, path: Path, where: str) -> Iterator[Sentence | None]:
     """Each row as (sent_id, words, tags), None for an empty row; DataError for a bad column or value."""
     from datasets import Features
 
-    table = _table(path)
+    table = read_table(path)
     cols = table.column_names
     tag_col = next((c for c in TAG_COLUMNS[task] if c in cols), None)
     if "tokens" not in cols or tag_col is None:

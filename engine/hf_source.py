@@ -32,7 +32,7 @@ PARQUET_BRANCH = "refs/convert/parquet"
 SPLIT_WORDS = {"train": "train", "training": "train", "validation": "dev", "valid": "dev", "dev": "dev",
                "test": "test"}
 DATA_SUFFIXES = (".parquet", ".arrow")
-_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
+HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")  # name or org/name
 _CONFIG = re.compile(r"[A-Za-z0-9._+-]+")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 # ISO 639-3 -> 639-1 for ``{lang2}``, where a 639-1 code exists (MasakhaNER, UD and XTREME languages)
@@ -72,7 +72,7 @@ def parse_hf_ref(ref: str) -> HfRef:
     if head.startswith(("/", ".", "~")) or "\\" in head:
         return HfRef(head, True, None, config or None)
     repo, at, revision = head.partition("@")
-    if not _HUB_ID.fullmatch(repo) or (at and not revision):
+    if not HUB_ID.fullmatch(repo) or (at and not revision):
         raise DataError(f"'{ref}': '{head}' is not a Hugging Face dataset id like 'org/name' "
                         "(a local copy must start with /, ./, ../ or ~)")
     return HfRef(repo, False, revision or None, config or None)

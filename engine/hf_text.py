@@ -9,9 +9,12 @@ use are read, in batches, so a multi-gigabyte Wikipedia dump is never loaded who
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from engine.datapaths import DataError
+from engine.hf_data import read_table
 from engine.hf_source import DATA_SUFFIXES, config_candidates, locate, parse_hf_ref, split_files
 
 TEXT_COLUMN = "text"
@@ -24,30 +27,38 @@ def _files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix in DATA_SUFFIXES and p.is_file())
 
 
-def _lines(path: Path, limit: int) -> list[list[str]]:
+def _batches(path: Path) -> Iterator[Any]:
+    """The text column in record batches: parquet streamed (a Wikipedia dump is never read whole)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if path.suffix == ".parquet":
+        try:
+            source = pq.ParquetFile(path)
+        except (pa.ArrowException, OSError) as exc:
+            raise DataError(f"{path}: not a readable parquet file ({exc})") from None
+        names = source.schema_arrow.names
+        batches = source.iter_batches(columns=[TEXT_COLUMN], batch_size=1024) if TEXT_COLUMN in names else None
+    else:
+        table = read_table(path)
+        names = table.column_names
+        batches = table.select([TEXT_COLUMN]).to_batches(max_chunksize=1024) if TEXT_COLUMN in names else None
+    if batches is None:
+        raise DataError(f"{path}: no '{TEXT_COLUMN}' column (columns: {', '.join(names)})")
+    return batches
+
+
+def _lines(path: Path, limit: int) -> list[list[str]]:
+    import pyarrow as pa
+
     out: list[list[str]] = []
     try:
-        if path.suffix == ".parquet":
-            source = pq.ParquetFile(path)
-            if TEXT_COLUMN not in source.schema_arrow.names:
-                raise DataError(f"{path}: no '{TEXT_COLUMN}' column (columns: {', '.join(source.schema_arrow.names)})")
-            batches = source.iter_batches(columns=[TEXT_COLUMN], batch_size=1024)
-        else:
-            from datasets import Dataset
-
-            table = Dataset.from_file(str(path)).data.table
-            if TEXT_COLUMN not in table.column_names:
-                raise DataError(f"{path}: no '{TEXT_COLUMN}' column (columns: {', '.join(table.column_names)})")
-            batches = table.select([TEXT_COLUMN]).to_batches(max_chunksize=1024)
-        for batch in batches:
+        for batch in _batches(path):
             for text in batch.column(0).to_pylist():
                 out += [words for line in (text or "").splitlines() if (words := line.split())]
                 if len(out) >= limit:
                     return out[:limit]
-    except (pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, OSError) as exc:  # a damaged row group, found while streaming
         raise DataError(f"{path}: not a readable {path.suffix[1:]} file ({exc})") from None
     return out
 

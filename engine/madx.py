@@ -114,7 +114,7 @@ def train_language_adapter(spec: LangAdapterSpec, sentences: Sequence[Sequence[s
         if used == 0:
             raise DataError(f"language adapter {lang}: no batch of its text has a token to mask ({unk_share:.0%} of "
                             f"its tokens are {tokenizer.unk_token}); give a model whose vocabulary covers "
-                            f"this language")
+                            f"this language (text: {spec.text})")
     if skipped:
         log(f"language adapter {lang}: {skipped} batch(es) skipped, nothing in them could be masked")
     log(f"language adapter {lang}: {step} MLM steps in {time.perf_counter() - started:.1f}s, "

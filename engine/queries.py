@@ -270,3 +270,47 @@ def mean_test_scores(conn: Connection, main_metric: dict[str, str],
     for i in range(0, len(attempt_ids), 500):
         out.update(conn.execute(query.where(Result.attempt_id.in_(attempt_ids[i:i + 500]))).all())
     return out
+
+
+# -- what the composer and the results screen ask ---------------------------------------------------
+
+def known_hashes(engine: Engine, study: str) -> set[str]:
+    """Spec hashes already in ``study``: engine.queue.enqueue leaves these alone (dedup is per study)."""
+    with Session(engine) as session:
+        rows = session.exec(select(Run.spec_hash).join(Study, Study.id == Run.study_id).where(Study.name == study))
+        return set(rows)
+
+
+@dataclass(frozen=True)
+class Durations:
+    """Mean seconds of succeeded runs per (model name, method, task), and over all of them."""
+
+    by_key: dict[tuple[str, str, str], float]
+    overall: float | None
+
+
+def run_durations(engine: Engine) -> Durations:
+    """One grouped query, cheap on thousands of runs."""
+    took = Run.finished_at - Run.started_at
+    done = (Run.status == SUCCEEDED, Run.started_at.is_not(None), Run.finished_at.is_not(None))
+    with Session(engine) as session:
+        rows = session.exec(select(Run.model_name, Run.method, Run.task, func.avg(took)).where(*done)
+                            .group_by(Run.model_name, Run.method, Run.task)).all()
+        overall = session.exec(select(func.avg(took)).where(*done)).first()
+    by_key = {(m, meth, t): float(s) for m, meth, t, s in rows}
+    return Durations(by_key, float(overall) if overall is not None else None)
+
+
+def study_names(engine: Engine, skip: tuple[str, ...] = ()) -> list[str]:
+    """Every study by name, except those in ``skip`` (e.g. the shared language-adapter study)."""
+    with Session(engine) as session:
+        return [n for n in session.exec(select(Study.name).order_by(Study.name)) if n not in skip]
+
+
+def study_systems(engine: Engine, study: str) -> list[str]:
+    """Model names of a study's runs, the `system` of its tables."""
+    with Session(engine) as session:
+        rows = session.exec(select(Run.model_name).join(Study, Study.id == Run.study_id)
+                            .where(Study.name == study).distinct())
+        return sorted(set(rows))
+

@@ -84,7 +84,7 @@ def check_unknown(spec: RunSpec, lang: str, sentences: Sequence[Sentence], label
     unknown = unknown_tags(sentences, labels)
     if spec.labels.unknown == "error" and unknown:
         shown = ", ".join(f"{t} ({n})" for t, n in unknown.most_common())
-        raise DataError(f"{lang} test: tags not in the source label set {list(labels.labels)}: {shown}; map them "
+        raise DataError(f"{split_path(spec, lang, 'test')}: {lang} test: tags not in the source label set {list(labels.labels)}: {shown}; map them "
                         f"with the grid's labels.map (e.g. {{{unknown.most_common(1)[0][0]}: O}}) or set "
                         f"labels.unknown: O")
 

@@ -19,15 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-CACHE_ENV = "XLTUI_CACHE"
+from engine.datapaths import cache_root
+
 FORMAT = "1"  # bump when the stored layout changes
 
 Tokenised = list[tuple[list[int], list[int | None]]]  # per sentence: input ids, word id of each subword
 _fingerprints: dict[int, tuple[object, str]] = {}
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "xltui").expanduser()
 
 
 def tokenizer_fingerprint(tokenizer) -> str:

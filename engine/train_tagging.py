@@ -209,7 +209,9 @@ def train_and_evaluate(spec: RunSpec, out_dir: Path, writer: MetricWriter | None
     source_tag = "+".join(spec.source)
     router(spec.source[0])
     dev_path = out_dir / "predictions-dev.txt"
-    dev_data = encode(tokenizer, dev_sents, labels, params.max_length)[0]
+    # the reported dev score pools every source's dev sentences (model selection averaged per language)
+    dev_data = dev_parts[spec.source[0]] if len(dev_parts) == 1 else encode(tokenizer, dev_sents, labels,
+                                                                             params.max_length)[0]
     output.add_scores(source_tag, "dev", evaluate_split(spec.task, model, collator, dev_data, labels, device, dev_path))
     output.artifacts.append(("predictions", str(dev_path), source_tag))
     train_stats = dict(best_epoch=report.best_epoch, epochs_run=report.epochs_run, steps=report.steps,

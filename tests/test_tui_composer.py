@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,12 +17,14 @@ from textual.widgets import Input, SelectionList
 from engine.expand import expand
 from engine.grid import load_grid
 from engine.models import Run, Study
+from engine.queries import known_hashes, run_durations
 from engine.store import open_db
 from tests.conftest import REPO, xltui
 from tests.test_tables import build_stored_runs
+from tests.tui_support import until
 from xltui.tui import grid_draft as gd
 from xltui.tui.data_choices import languages_for, languages_for_tasks
-from xltui.tui.grid_check import check_text, estimate_seconds, format_duration, known_hashes, run_durations
+from xltui.tui.grid_check import check_text, estimate_seconds, format_duration
 
 TINY_TRAIN = {"batch_size": "8", "max_length": "48", "epochs": "1", "max_train_sentences": "40",
               "max_eval_sentences": "40"}
@@ -53,7 +54,9 @@ def test_a_hand_written_grid_loads_back_as_the_same_runs():
 
 
 def test_every_engine_preset_is_offered():
-    from engine.modelzoo import PRESETS  # torch-free at import: the presets are plain names
+    from engine.modelzoo import (
+        PRESETS,  # torch-free at import: the presets are plain names
+    )
 
     assert set(PRESETS) <= {c.model for c in gd.MODEL_CHOICES}
 
@@ -138,14 +141,6 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The app runs where a user would start it: configs/ and experiments.db in the working directory."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-async def until(pilot, predicate, timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        await pilot.pause(0.05)
 
 
 async def type_into(pilot, selector: str, text: str) -> None:

@@ -4,15 +4,13 @@ demo database for filtering, sorting, marking and priorities."""
 
 from __future__ import annotations
 
-import signal
-
 from sqlmodel import Session, select
 
 from engine.models import Run
 from engine.store import open_db
 from tests.conftest import xltui_bg
 from tests.test_worker import enqueue_grid
-from tests.tui_support import demo_app, demo_db, run, screen_text, until
+from tests.tui_support import demo_app, demo_db, run, screen_text, stop_worker, until
 from xltui.app import XltuiApp
 from xltui.tui.dialogs import ConfirmScreen
 from xltui.tui.queue_screen import QueueScreen
@@ -66,9 +64,7 @@ def test_watch_runs_go_from_queued_to_done_cancel_one_while_running_and_retry_it
     try:
         run(drive())
     finally:
-        if worker is not None and worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(timeout=60)
+        stop_worker(worker)
     with Session(open_db(db, create=False)) as s:
         assert [r.status for r in s.exec(select(Run).order_by(Run.id))] == ["succeeded", "succeeded"]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from engine.queue import enqueue
 from engine.store import open_db
 from tests.conftest import xltui
 from tests.test_tables import spec
+from tests.tui_support import until
 from xltui.tui.results_view import ResultsQuery, comparison_choices
 
 GRID = """\
@@ -49,14 +49,6 @@ def shown(widget) -> str:
     console = Console(file=io.StringIO(), width=max(widget.size.width, 40), no_color=True, color_system=None)
     console.print(widget.content)
     return console.file.getvalue()
-
-
-async def until(pilot, predicate, timeout: float = 30.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        await pilot.pause(0.05)
 
 
 def new_app(db: str):

@@ -4,14 +4,13 @@ the path of its log."""
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 from textual.widgets import Log, TabbedContent
 
 from tests.conftest import make_conll, xltui_bg
 from tests.test_worker import enqueue_grid
-from tests.tui_support import demo_app, demo_db, run, screen_text, until
+from tests.tui_support import demo_app, demo_db, run, screen_text, stop_worker, until
 from xltui.app import XltuiApp
 from xltui.tui.dialogs import ConfirmScreen
 from xltui.tui.run_screen import RunScreen
@@ -91,9 +90,7 @@ def test_a_real_run_fills_its_charts_then_shows_its_scores_and_a_failed_run_says
     try:
         run(drive())
     finally:
-        if worker is not None and worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(timeout=60)
+        stop_worker(worker)
 
 
 def test_charts_of_long_histories_are_downsampled():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import shutil
+import signal
 import time
 from pathlib import Path
 from typing import Awaitable, Callable
@@ -44,6 +45,13 @@ async def until(pilot, predicate: Callable[[], object], timeout: float = 30.0, w
             return value
         await pilot.pause(0.1)
     raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+
+
+def stop_worker(worker) -> None:
+    """SIGTERM a background worker a test started (it stops gracefully) and wait for it."""
+    if worker is not None and worker.poll() is None:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
 
 
 def screen_text(app) -> str:

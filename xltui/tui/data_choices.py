@@ -9,7 +9,6 @@ are not listed (that would load them): their languages are typed in.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,12 +22,12 @@ from engine.datapaths import (
     DataError,
     data_root,
     is_catalog_name,
+    is_hf_ref,
 )
+from engine.grid import LANG_CODE
 
-_LANG = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]+)*")
 SOURCE_SPLITS = ("train", "dev")
 TARGET_SPLITS = ("test",)
-HF_PREFIX = "hf:"  # a Hugging Face dataset (engine.hf_source)
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ class LanguageChoices:
 
 def _candidates(task: str, ref: str, base_dir: Path) -> list[str]:
     """Language codes worth asking the resolver about, for one data reference."""
-    if ref.startswith(HF_PREFIX):
+    if is_hf_ref(ref):
         return []  # listing a Hugging Face dataset's languages means loading it: the user types them
     if ref in NER_CATALOG:
         folder = data_root() / NER_CATALOG[ref]
@@ -62,7 +61,7 @@ def languages_for(task: str, ref: str, base_dir: Path = Path(".")) -> LanguageCh
     if task not in RESOLVERS:
         return LanguageChoices((), (), f"unknown task '{task}'")
     try:
-        codes = [c for c in _candidates(task, ref, base_dir) if _LANG.fullmatch(c)]
+        codes = [c for c in _candidates(task, ref, base_dir) if LANG_CODE.fullmatch(c)]
     except DataError as exc:
         return LanguageChoices((), (), str(exc))
     full = _full_ref(ref, base_dir)

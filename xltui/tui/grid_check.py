@@ -11,11 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
 
-from engine.models import SUCCEEDED, Run, Study
+from engine.queries import Durations
 
 CLI_ERROR = "error: "  # the CLI's prefix for every line of a user error (xltui.errors)
 
@@ -60,33 +58,6 @@ def check_text(text: str, path: str | Path) -> GridCheck:
 
 
 # ----------------------------------------------------------------------------- database
-
-
-def known_hashes(engine: Engine, study: str) -> set[str]:
-    """Spec hashes already in ``study``: engine.queue.enqueue leaves these alone (dedup is per study)."""
-    with Session(engine) as session:
-        rows = session.exec(select(Run.spec_hash).join(Study, Study.id == Run.study_id).where(Study.name == study))
-        return set(rows)
-
-
-@dataclass(frozen=True)
-class Durations:
-    """Mean seconds of succeeded runs per (model name, method, task), and over all of them."""
-
-    by_key: dict[tuple[str, str, str], float]
-    overall: float | None
-
-
-def run_durations(engine: Engine) -> Durations:
-    """One grouped query, cheap on thousands of runs."""
-    took = Run.finished_at - Run.started_at
-    done = (Run.status == SUCCEEDED, Run.started_at.is_not(None), Run.finished_at.is_not(None))
-    with Session(engine) as session:
-        rows = session.exec(select(Run.model_name, Run.method, Run.task, func.avg(took)).where(*done)
-                            .group_by(Run.model_name, Run.method, Run.task)).all()
-        overall = session.exec(select(func.avg(took)).where(*done)).first()
-    by_key = {(m, meth, t): float(s) for m, meth, t, s in rows}
-    return Durations(by_key, float(overall) if overall is not None else None)
 
 
 def estimate_seconds(check: GridCheck, known: set[str], durations: Durations) -> float | None:

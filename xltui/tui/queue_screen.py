@@ -13,14 +13,15 @@ from xltui.tui.dialogs import ConfirmScreen, FilterInput
 from xltui.tui.live import LiveScreen
 from xltui.tui.messages import RunChosen, RunHighlighted
 from xltui.tui.runlist import SORT_KEYS, RunList
-from xltui.tui.snapshot_types import Snapshot, StudyRow
+from engine.queries import StudySummary
+from xltui.tui.snapshot_types import Snapshot
 from xltui.views import format_duration
 
 ALL = "all"
 BAR = 12
 
 
-def progress_bar(s: StudyRow) -> Text:
+def progress_bar(s: StudySummary) -> Text:
     """Done / failed / running shares of a study as one bar, with the percentage done."""
     total = max(1, s.total)
     parts = [(s.counts.get(SUCCEEDED, 0), "green"), (s.counts.get(FAILED, 0) + s.counts.get(CANCELLED, 0), "red"),
@@ -36,7 +37,7 @@ def progress_bar(s: StudyRow) -> Text:
     return text
 
 
-def eta_text(s: StudyRow) -> str:
+def eta_text(s: StudySummary) -> str:
     if s.counts.get(QUEUED, 0) == 0 and s.counts.get(RUNNING, 0) == 0:
         return "done"
     return "—" if s.eta_s is None else format_duration(s.eta_s)
@@ -61,7 +62,7 @@ class QueueScreen(LiveScreen):
     def __init__(self) -> None:
         super().__init__()
         self.scope: int | None = None  # study id, None = all studies
-        self._studies: dict[int, StudyRow] = {}
+        self._studies: dict[int, StudySummary] = {}
         self._cells: dict[int | str, tuple] = {}  # what each study row shows now
         self._runs_version = -1
         self._scope_seen: int | None = -1

@@ -96,9 +96,10 @@ write LaTeX, CSV, Markdown into `xltui-exports/<study>/` (**e**: all three) and 
 
     @work(thread=True, exclusive=True, group="results-studies", exit_on_error=False, name="listing studies")
     def _load_studies(self, want: str | None) -> None:
-        from xltui.tui.results_view import study_names
+        from engine.adapter_plan import ADAPTER_STUDY
+        from engine.queries import study_names
 
-        names = study_names(self.app.engine)  # type: ignore[attr-defined]
+        names = study_names(self.app.engine, skip=(ADAPTER_STUDY,))  # type: ignore[attr-defined]
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._show_studies, names, want)
 
@@ -168,7 +169,7 @@ write LaTeX, CSV, Markdown into `xltui-exports/<study>/` (**e**: all three) and 
     def _build(self, query: ResultsQuery) -> None:
         from xltui.cli_results import build_results_report
         from xltui.errors import UserError
-        from xltui.tui.results_view import study_systems
+        from engine.queries import study_systems
 
         engine = self.app.engine  # type: ignore[attr-defined]
         try:

@@ -18,11 +18,6 @@ from rich.console import Console, Group, RenderableType
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
-
-from engine.adapter_plan import ADAPTER_STUDY
-from engine.models import Run, Study
 
 if TYPE_CHECKING:
     from engine.comparison import ComparisonTable
@@ -85,20 +80,6 @@ def comparison_choices(systems: list[str]) -> list[tuple[str, str]]:
         if others:
             out.append((f"tests: {s} vs rest", f"{s}:{','.join(others)}"))
     return out
-
-
-def study_names(engine: Engine) -> list[str]:
-    """Studies with runs a table can show (the shared language-adapter study has no scores)."""
-    with Session(engine) as session:
-        return [n for n in session.exec(select(Study.name).order_by(Study.name)) if n != ADAPTER_STUDY]
-
-
-def study_systems(engine: Engine, study: str) -> list[str]:
-    """Model names of a study's runs, the `system` of its tables."""
-    with Session(engine) as session:
-        rows = session.exec(select(Run.model_name).join(Study, Study.id == Run.study_id)
-                            .where(Study.name == study).distinct())
-        return sorted(set(rows))
 
 
 def write_export(report: Report, query: ResultsQuery, directory: Path, fmt: str) -> Path:

@@ -33,13 +33,12 @@ from xltui.tui.snapshot_types import (
     RunDetail,
     RunRow,
     Snapshot,
-    StudyRow,
     WorkerInfo,
     downsample,
 )
 
 __all__ = ["CHART_POINTS", "MAIN_METRIC", "SERIES", "DeviceState", "GpuProbe", "RunDetail", "RunRow", "Snapshot",
-           "SnapshotReader", "StudyRow", "WorkerInfo", "downsample", "nvml_gpus"]
+           "SnapshotReader", "StudySummary", "WorkerInfo", "downsample", "nvml_gpus"]
 
 RUN_COLUMNS = (Run.id, Run.study_id, Run.status, Run.model_name, Run.method, Run.task, Run.setting, Run.source,
                Run.targets, Run.seed, Run.device, Run.priority, Run.attempts, Run.started_at, Run.finished_at,
@@ -171,7 +170,7 @@ class SnapshotReader:
                 dev[1] if dev else None)
 
     # -- studies ------------------------------------------------------------------------------------
-    def _summaries(self, running: list[RunRow], now: float) -> list[StudyRow]:
+    def _summaries(self, running: list[RunRow], now: float) -> list[StudySummary]:
         """Counts and mean durations per study (recounted only when runs changed), ETA every time."""
         if self._stats is None:
             counts: dict[int, dict[str, int]] = {sid: {} for sid in self._studies}
@@ -187,11 +186,11 @@ class SnapshotReader:
         progress = {r.id: RunProgress(r.id, r.step, r.total_steps, r.loss, r.score) for r in running}
         out = []
         for sid in sorted(counts):
-            summary = StudySummary(sid, self._studies.get(sid, "?"), counts[sid], means.get(sid))
+            summary = StudySummary(sid, self._studies.get(sid, "?"), {s: counts[sid].get(s, 0) for s in STATUSES},
+                                   means.get(sid))
             mine = [r for r in running if r.study_id == sid]
-            eta = estimate_eta(summary, mine, progress, now)  # type: ignore[arg-type]
-            out.append(StudyRow(sid, summary.name, {s: counts[sid].get(s, 0) for s in STATUSES}, eta,
-                                summary.mean_run_s))
+            summary.eta_s = estimate_eta(summary, mine, progress, now)  # type: ignore[arg-type]
+            out.append(summary)
         return out
 
     def _workers(self, conn: Connection, now: float) -> list[WorkerInfo]:

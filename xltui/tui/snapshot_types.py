@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.models import QUEUED, RUNNING
+from engine.queries import StudySummary
 from xltui.tui.devices import DeviceState
 
 MAIN_METRIC = {"ner": "f1", "pos": "accuracy"}
@@ -42,23 +42,6 @@ class RunRow:
 
 
 @dataclass(frozen=True, slots=True)
-class StudyRow:
-    id: int
-    name: str
-    counts: dict[str, int]
-    eta_s: float | None
-    mean_run_s: float | None
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    @property
-    def finished(self) -> int:
-        return self.total - self.counts.get(QUEUED, 0) - self.counts.get(RUNNING, 0)
-
-
-@dataclass(frozen=True, slots=True)
 class WorkerInfo:
     id: str
     host: str
@@ -89,7 +72,7 @@ class RunDetail:
 @dataclass
 class Snapshot:
     taken_at: float
-    studies: list[StudyRow]
+    studies: list[StudySummary]  # engine.queries' own, with the ETA filled in
     runs: list[RunRow]
     workers: list[WorkerInfo]
     devices: list[DeviceState]

@@ -3,7 +3,6 @@ real MiniLM tokenizer."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import torch

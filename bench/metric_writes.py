@@ -1,13 +1,13 @@
 """How much does batching metric writes buy over one transaction per point?
 
 A training loop logs a few metric points per step (train_loss, lr, ...). The engine
-writes them through ``engine.telemetry.MetricWriter``, which buffers and flushes a
+writes them through ``engine.store.telemetry.MetricWriter``, which buffers and flushes a
 multi-row insert every ``flush_every`` points or ``flush_s`` seconds. This benchmark
 writes --points metric rows that way (``.log(step, train_loss=..., lr=...)`` per step,
 then ``.close()``) and compares the rate with the naive alternative, one transaction per
 point, done two ways: an ORM ``Session.add(MetricPoint(...)); session.commit()`` and a
 Core ``with engine.begin(): insert`` per point. All three write into the same fresh
-SQLite database (``engine.store.open_db``: WAL, synchronous=NORMAL, foreign keys on),
+SQLite database (``engine.store.db.open_db``: WAL, synchronous=NORMAL, foreign keys on),
 each under its own claimed run/attempt so every variant's row count is verified
 exactly. Per-point baselines are slow, so they write --baseline-points rows and the
 comparison is of rates (points/s). No timing is asserted.
@@ -28,11 +28,12 @@ from sqlalchemy import func, insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from engine import queue
-from engine.models import MetricPoint
+from engine.runner.plan import queue_runs
 from engine.spec import RunSpec, TrainParams
-from engine.store import open_db
-from engine.telemetry import MetricWriter
+from engine.store import queue
+from engine.store.db import open_db
+from engine.store.schema import MetricPoint
+from engine.store.telemetry import MetricWriter
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -53,7 +54,7 @@ def claim_attempts(engine: Engine, n: int) -> list[queue.Claim]:
     specs = [RunSpec(task="ner", model_name="tiny", model="tiny", method="full", source=("en",),
                      targets=("swa",), setting="zero-shot", seed=seed, data={"en": "x", "swa": "x"},
                      train=TrainParams()) for seed in range(n)]
-    queue.enqueue(engine, "bench-metrics", specs)
+    queue_runs(engine, "bench-metrics", specs)
     claims = [queue.claim_next(engine, "bench", "cpu") for _ in range(n)]
     assert all(c is not None for c in claims), "could not claim the benchmark runs"
     return claims  # type: ignore[return-value]

@@ -3,12 +3,12 @@
 The same small NER run (the first run of configs/smoke.yaml: tiny model, en → swa,yor,
 seed 1, sized by --sentences/--epochs) is timed two ways, each --repeats times:
 
-* bare: ``engine.train_tagging.train_and_evaluate(spec, out_dir, writer=None, device="cpu")``
+* bare: ``engine.training.tagging.train_and_evaluate(spec, RunFiles(out_dir), writer=None, device="cpu")``
   called directly in this process (imports already paid, so the cost of a fresh
   ``python -c "import torch, transformers"`` is measured and shown separately);
 * engine: a fresh temporary SQLite database, ``queue.enqueue`` of the same spec and one
   ``worker.Slot(..., exit_when_idle=True).run_forever()``, which claims the run, starts
-  ``python -m engine.run_main`` (process start, imports, batched metric writes, system
+  ``python -m engine.training.run`` (process start, imports, batched metric writes, system
   samples, results) and records the outcome; timed from enqueue to done.
 
 The median ratio engine/bare and the absolute overhead show whether the queue, the
@@ -39,14 +39,15 @@ from rich.table import Table
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from engine import queue
-from engine.expand import expand
-from engine.grid import load_grid
-from engine.models import SUCCEEDED, MetricPoint, Run, SystemSample
-from engine.spec import RunSpec
-from engine.store import open_db
-from engine.train_tagging import train_and_evaluate
-from engine.worker import Slot, SlotOptions
+from engine.grid.expand import expand
+from engine.grid.schema import load_grid
+from engine.runfiles import RunFiles
+from engine.runner.plan import queue_runs
+from engine.runner.slot import Slot, SlotOptions
+from engine.spec import RunSpec, RunStatus
+from engine.store.db import open_db
+from engine.store.schema import MetricPoint, Run, SystemSample
+from engine.training.tagging import train_and_evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -98,7 +99,7 @@ def cpu_stall_s() -> float:
 def bare_run(spec: RunSpec) -> float:
     with tempfile.TemporaryDirectory(prefix="xltui-bench-bare-") as tmp:
         t0 = time.perf_counter()
-        train_and_evaluate(spec, Path(tmp) / "out", None, "cpu", log=lambda _m: None)
+        train_and_evaluate(spec, RunFiles(Path(tmp) / "out"), None, "cpu", log=lambda _m: None)
         return time.perf_counter() - t0
 
 
@@ -109,7 +110,7 @@ def engine_run(spec: RunSpec) -> tuple[float, bool, int, int, str]:
         engine = open_db(str(db))
         url = f"sqlite:///{db}"
         t0 = time.perf_counter()
-        report = queue.enqueue(engine, "bench", [spec])
+        report = queue_runs(engine, "bench", [spec])
         done = Slot(engine, SlotOptions(url, "cpu", exit_when_idle=True)).run_forever()
         seconds = time.perf_counter() - t0
         run_id = report.new[0]
@@ -122,7 +123,7 @@ def engine_run(spec: RunSpec) -> tuple[float, bool, int, int, str]:
             samples = session.exec(select(func.count()).select_from(SystemSample)
                                    .where(SystemSample.run_id == run_id)).one()
         engine.dispose()
-        ok = done == 1 and status == SUCCEEDED
+        ok = done == 1 and status == RunStatus.SUCCEEDED
         return seconds, ok, points, samples, status if ok else f"{status}: {error[-800:]}"
 
 
@@ -155,10 +156,10 @@ def main(argv: list[str] | None = None) -> int:
                     failures.append(f"repeat {i + 1}: {status}")
             stalls[variant].append(100 * (cpu_stall_s() - stall0) / secs)
             console.print(f"repeat {i + 1}/{args.repeats}: {variant} {secs:.2f}s, CPU pressure "
-                          f"{stalls[variant][-1]:.0f}%" + ("" if variant == "bare" or ok else " FAILED"))
+                          f"{stalls[variant][-1]:.0f}%" + ("" if variant == "bare" or ok else " RunStatus.FAILED"))
 
     imports = time_command([py, "-c", "import torch, transformers"], args.startup_repeats)
-    engine_imports = time_command([py, "-c", "import engine.run_main, engine.train_tagging"], args.startup_repeats)
+    engine_imports = time_command([py, "-c", "import engine.training.run, engine.training.tagging"], args.startup_repeats)
     py_pass = time_command([py, "-c", "pass"], args.startup_repeats)
     cli_help = time_command([cli, "--help"], args.startup_repeats)
 
@@ -176,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_row("overhead ratio engine / bare", f"{eng / bare:.2f}x")
     t.add_row("absolute overhead engine − bare", f"{eng - bare:+.2f} s")
     t.add_row("fresh python -c 'import torch, transformers'", f"{imports:.2f} s")
-    t.add_row("fresh python -c 'import engine.run_main, engine.train_tagging'", f"{engine_imports:.2f} s")
+    t.add_row("fresh python -c 'import engine.training.run, engine.training.tagging'", f"{engine_imports:.2f} s")
     t.add_row("overhead minus engine imports", f"{eng - bare - engine_imports:+.2f} s")
     t.add_row("metric points written (median)", f"{statistics.median(points):.0f}")
     t.add_row("system samples written (median)", f"{statistics.median(samples):.0f}")

@@ -4,7 +4,7 @@ and the tokenised-data cache vs tokenising again.
 Training part: the same sentences (real MasakhaNER English train), the same model
 (the real MiniLM encoder by default) and the same optimiser take --steps steps three
 ways: every sentence padded to --max-length (the baseline), random batches padded to
-their longest sentence, and length-grouped batches (engine.tagging_data.train_loader).
+their longest sentence, and length-grouped batches (engine.training.tagging_data.train_loader).
 The table reports real (unpadded) tokens per second, padded positions per batch and
 the speed-up over the baseline. Cache part: every split a NER grid reads (English
 train/dev, four targets' test) tokenised cold, then read back from the cache.
@@ -23,12 +23,12 @@ from rich.console import Console
 from rich.table import Table
 from transformers import DataCollatorForTokenClassification
 
-from engine.conll import read_conll
-from engine.datapaths import data_root
-from engine.labels import LabelMap
-from engine.modelzoo import load_token_classifier, minilm_dir
-from engine.tagging_data import encode, train_loader
-from engine.token_cache import cached_tokenize
+from engine.data.catalog import data_root
+from engine.data.conll import read_conll
+from engine.data.labels import LabelMap
+from engine.training.modelzoo import load_token_classifier, minilm_dir
+from engine.training.tagging_data import encode, train_loader
+from engine.training.token_cache import cached_tokenize
 
 TARGETS = ("swa", "yor", "hau", "am")
 

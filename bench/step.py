@@ -1,8 +1,8 @@
 """Time per optimisation step and peak memory: MAD-X task-adapter training vs full fine-tuning.
 
 Same encoder, same batch (real MasakhaNER English sentences, padded to --max-length so
-every step sees the same shape), same optimiser (engine.training.make_optimizer over the
-trainable parameters). MAD-X is the engine's own set-up (engine.madx.build_task_model:
+every step sees the same shape), same optimiser (engine.training.loop.make_optimizer over the
+trainable parameters). MAD-X is the engine's own set-up (engine.training.madx.build_task_model:
 frozen base, source language adapter stacked under a fresh task adapter; the language
 adapter comes from one MLM step in the parent process, its cost per step does not
 depend on its training).
@@ -42,16 +42,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def sentences(n: int):
-    from engine.conll import read_conll
-    from engine.datapaths import data_root
+    from engine.data.catalog import data_root
+    from engine.data.conll import read_conll
 
     return read_conll(data_root() / "ner/en/train.txt", limit=n)
 
 
 def language_adapter(args: argparse.Namespace, out: Path) -> Path:
     """Trained in the parent, so its MLM head never counts towards a child's peak memory."""
-    from engine.madx import train_language_adapter
     from engine.spec import LangAdapterParams, LangAdapterSpec
+    from engine.training.madx import train_language_adapter
 
     spec = LangAdapterSpec(model=args.model, language="en", text="bench", seed=1,
                            adapter=LangAdapterParams(mlm_steps=1, batch_size=8, max_length=32))
@@ -63,10 +63,10 @@ def build(variant: str, args: argparse.Namespace):
     import torch
     from transformers import AutoTokenizer, DataCollatorForTokenClassification
 
-    from engine.labels import LabelMap
-    from engine.madx import base_path, build_task_model
-    from engine.modelzoo import load_token_classifier
-    from engine.tagging_data import encode
+    from engine.data.labels import LabelMap
+    from engine.training.madx import base_path, build_task_model
+    from engine.training.modelzoo import load_token_classifier
+    from engine.training.tagging_data import encode
 
     batch_sentences = sentences(args.batch_size)
     labels = LabelMap.from_tags(t for s in batch_sentences for t in s.tags)
@@ -86,7 +86,7 @@ def measure(args: argparse.Namespace) -> dict:
     import torch
 
     from engine.spec import TrainParams
-    from engine.training import AUTOCAST, make_optimizer
+    from engine.training.loop import AUTOCAST, make_optimizer
 
     device = args.device
     model, batch = build(args.variant, args)

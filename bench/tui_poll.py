@@ -1,6 +1,6 @@
 """Is the app's once-a-second poll cheap on 10,000 runs and a million metric points?
 
-Fills a temporary SQLite database (``engine.store.open_db``: WAL, the real schema and
+Fills a temporary SQLite database (``engine.store.db.open_db``: WAL, the real schema and
 indexes) with --runs runs over 20 studies (mostly succeeded, with per-type results;
 some queued, failed, cancelled; --running of them running with long metric histories
 and system samples) and --points metric points in all, by bulk insert. Then times, in
@@ -11,7 +11,7 @@ one process:
   nothing was written (``PRAGMA data_version`` lets it skip the work), each with the run
   detail of a running run open (its whole metric history on the first read);
 * a naive baseline read of the same information: every run through the ORM,
-  ``engine.queries.study_summaries``, final scores of every finished run, and the open
+  ``engine.store.queries.study_summaries``, final scores of every finished run, and the open
   run's full metric history, every time;
 * the app (headless ``run_test``, 120×40): time to the first painted screen with data,
   poll + render of one update (read, ``screen.show``, repaint), the run detail with a long
@@ -39,7 +39,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.store import open_db
+from engine.store.db import open_db
 
 T0 = 1_750_000_000.0
 
@@ -119,8 +119,8 @@ def naive_read(engine, run_id: int) -> None:
     """What a straightforward poll would do: read everything, every time."""
     from sqlmodel import Session, select
 
-    from engine.models import MetricPoint, Run
-    from engine.queries import list_runs, run_scores, study_summaries
+    from engine.store.queries import list_runs, run_scores, study_summaries
+    from engine.store.schema import MetricPoint, Run
 
     runs = list_runs(engine)
     study_summaries(engine)

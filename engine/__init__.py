@@ -1,5 +1,25 @@
-"""Everything that runs without a screen: grids, queue, workers, training, statistics.
+"""Everything that runs without a screen, one folder per stage of a study.
 
-Never imports textual or xltui. Modules that need torch import it themselves, so
-importing the package (or the store and queue) stays light.
+    grid file ─▶ grid/ ─▶ [RunSpec] ─▶ runner/plan ─▶ store/ (queue) ─▶ runner/slot (worker)
+                                                                          │ python -m engine.training.run
+                                                      analysis/ ◀── store/ ◀── training/
+
+Read it in this order: ``spec.py`` (what a run is, the shared words), ``grid/`` (how a
+researcher's file becomes runs), ``store/`` (the database: tables, the queue state
+machine, reads), ``runner/`` (planning dependencies, workers, devices), ``training/``
+(the run process and its trainers), ``analysis/`` (scores, statistics, tables).
+``settings.py`` names every XLTUI_* variable, ``runfiles.py`` every file of a run.
+
+Imports go one way (tests/test_layout.py checks it, without executing anything):
+
+    spec, settings, runfiles   import nothing of the engine (runfiles: nothing at all)
+    data                       spec, settings
+    grid                       data, spec, settings
+    store                      spec, settings
+    runner                     store, data, spec, settings, runfiles
+    training                   store, data, spec, settings, runfiles
+    analysis                   store, data, spec, settings
+
+Never ``textual`` or ``xltui``; only ``training/`` imports torch, transformers or
+adapters, so the store, queue, worker and grid stay light.
 """

@@ -1,15 +1,22 @@
-"""The fully resolved description of one run, and its stable identity.
+"""What a run is, and the words every stage shares.
 
 A RunSpec is what the engine stores and what a run subprocess executes. Every
 default is written into it, so a stored run says exactly what ran even after the
 grid defaults change; its hash is the run's identity for de-duplication.
+
+The shared vocabulary lives here too, defined once: the tasks and their main
+metric, the model presets, a run's states and an attempt's outcomes (string
+enums, so they are stored as the plain words they always were), a worker's
+states, and the name of the study that holds shared language-adapter runs.
+Imports nothing from the engine.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import ClassVar, Literal
+from enum import StrEnum
+from typing import ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,6 +26,45 @@ Task = Literal["ner", "pos"]
 Method = Literal["full", "madx"]
 Setting = Literal["zero-shot", "few-shot"]
 Precision = Literal["auto", "bf16", "fp16", "fp32"]
+
+TASKS: tuple[str, ...] = get_args(Task)
+MAIN_METRIC = {"ner": "f1", "pos": "accuracy"}  # what tables report and checkpoints are selected on
+MODEL_PRESETS = ("tiny", "minilm")  # engine.training.modelzoo builds them; the grid accepts them as models
+ADAPTER_STUDY = "_lang-adapters"  # the internal study holding language-adapter runs shared across studies
+
+
+class RunStatus(StrEnum):
+    """Where a run is in the queue: queued -> running -> succeeded | failed | cancelled."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Finished one way or another: only a retry (or --rerun) moves it again."""
+        return self in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
+
+
+class Outcome(StrEnum):
+    """How one attempt of a run ended (``Attempt.outcome``); a run has as many attempts as claims."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REQUEUED = "requeued"  # its worker stopped; the run went back to the queue, the attempt does not count
+    LOST = "lost"  # its worker vanished (lease expired) or the run was taken from it
+    CANCELLED = "cancelled"
+
+
+class WorkerState(StrEnum):
+    """A worker slot's row in the workers table."""
+
+    IDLE = "idle"
+    BUSY = "busy"
+    STOPPING = "stopping"  # asked to stop: finishes its current run, claims no more
+    STOPPED = "stopped"
 
 
 class TrainParams(BaseModel):
@@ -120,6 +166,7 @@ class LangAdapterSpec(Hashed):
         return f"lang-adapter {self.language}"
 
     method: ClassVar[str] = "lang-adapter"
+    trainer: ClassVar[str] = "lang-adapter"  # engine.training.trainers.TRAINERS key
     task: ClassVar[str] = "mlm"
     setting: ClassVar[str] = "-"
     k: ClassVar[None] = None
@@ -153,6 +200,11 @@ class RunSpec(Hashed):
     @property
     def languages(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(self.source + self.targets))
+
+    @property
+    def trainer(self) -> str:
+        """Which trainer runs it (engine.training.trainers.TRAINERS): a run that continues another is few-shot."""
+        return "few-shot" if self.init_from is not None else "zero-shot"
 
 
 def parse_spec(spec_json: str) -> RunSpec | LangAdapterSpec:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.store import open_db
+from engine.store.db import open_db
 from xltui.app import XltuiApp
 from xltui.tui.demo import T0, build_demo, demo_gpus
 

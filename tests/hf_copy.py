@@ -1,7 +1,7 @@
 """Local copies of the shared data in the Hugging Face Hub's schema, for offline tests of ``hf:`` data.
 
 Rows are built the way the hub's loading scripts built them, with a minimal parser of
-its own (not engine.conll / engine.conllu, so a reader bug cannot cancel itself out):
+its own (not engine.data.conll / engine.data.conllu, so a reader bug cannot cancel itself out):
 ``masakhane/masakhaner2`` rows are ``id, tokens, ner_tags`` with the MasakhaNER 2.0
 label order; ``universal_dependencies`` rows come from ``conllu.parse_incr``, which
 lists multiword tokens and empty nodes as tokens too (upos ``_``, head ``None``).

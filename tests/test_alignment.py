@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.alignment import Aligner, Router, cosine_gap, mean_pool
-from engine.conll import read_conll
-from engine.expand import expand
-from engine.grid import load_grid
-from engine.gridfile import GridError
-from engine.modelzoo import load_token_classifier, minilm_dir
+from engine.data.conll import read_conll
+from engine.grid.expand import expand
+from engine.grid.schema import load_grid
+from engine.grid.yamlfile import GridError
 from engine.spec import AlignParams, RunSpec, TrainParams
+from engine.training.alignment import Aligner, Router, cosine_gap, mean_pool
+from engine.training.modelzoo import load_token_classifier, minilm_dir
 from tests.conftest import DATA, xltui
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from engine.models import Artifact, Result, Run
-from engine.ner_eval import ner_scores, read_predictions
-from engine.store import open_db
+from engine.data.ner_eval import ner_scores, read_predictions
+from engine.store.db import open_db
+from engine.store.schema import Artifact, Result, Run
 from tests.conftest import wait_for, xltui
 from tests.test_worker import enqueue_grid
 

@@ -1,6 +1,6 @@
 """`xltui import-results` and `xltui results` as a user runs them (a fresh interpreter
 per command): the real MasakhaNER 2.0 baseline CSV into a database, then every export
-format checked against engine.stats computed straight from the CSV file."""
+format checked against engine.analysis.stats computed straight from the CSV file."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from engine import stats
+from engine.analysis import stats
 from tests.conftest import DATA, xltui
 from tests.test_render import compile_latex
 from tests.test_tables import SCORES, build_stored_runs
@@ -56,7 +56,7 @@ def results(db: str, *args: str) -> subprocess.CompletedProcess:
 
 REPORT_WITHOUT_TORCH = """
 import sys
-import engine.figures, engine.import_results, engine.leakage, engine.render, engine.report, engine.scores
+import engine.analysis.figures, engine.analysis.import_results, engine.analysis.leakage, engine.analysis.render, engine.analysis.report, engine.analysis.scores
 heavy = [m for m in ("torch", "transformers", "textual", "xltui", "matplotlib", "plotext") if m in sys.modules]
 assert not heavy, heavy
 print("light")

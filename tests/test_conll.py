@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from engine.data.conll import ConllError, Sentence, read_conll, tag_set
 from tests.conftest import DATA
-from engine.conll import ConllError, Sentence, read_conll, tag_set
 
 NER = DATA / "ner"
 # a missing data directory fails the test below (never a skip): set XLTUI_DATA
@@ -20,7 +20,7 @@ LABELS = {"O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"}
 def _independent_counts(path: Path) -> tuple[int, list[str]]:
     """Sentences = maximal runs of non-blank lines; tokens = first word of each non-blank line."""
     lines = path.read_bytes().decode("utf-8").split("\n")
-    runs = [list(g) for blank, g in itertools.groupby(lines, key=lambda l: l.strip() == "") if not blank]
+    runs = [list(g) for blank, g in itertools.groupby(lines, key=lambda line: line.strip() == "") if not blank]
     return len(runs), [line.split(" ")[0] for run in runs for line in run]
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.data.conll import ConllError, Sentence
+from engine.data.conllu import UPOS_TAGS, UDSentence, read_conllu
 from tests.conftest import DATA
-from engine.conll import ConllError, Sentence
-from engine.conllu import UPOS_TAGS, UDSentence, read_conllu
 
 POS = DATA / "pos"
 

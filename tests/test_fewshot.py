@@ -6,10 +6,10 @@ import random
 
 import pytest
 
+from engine.data.conll import read_conll
+from engine.data.conllu import read_conllu
+from engine.data.fewshot import sample_k, sentence_ids
 from tests.conftest import DATA
-from engine.conll import read_conll
-from engine.conllu import read_conllu
-from engine.fewshot import carve_fewshot, sample_k, sentence_ids
 
 ITEMS = [f"s{i}" for i in range(50)]
 
@@ -64,34 +64,50 @@ def test_bad_arguments() -> None:
         sample_k(ITEMS, 5, seed=0, ids=["s0"] + ITEMS[:-1])
 
 
+def _fewshot_spec(task: str, target: str, k: int, seed: int):
+    from engine.spec import RunSpec, TrainParams
+
+    data = "ud" if task == "pos" else "masakhaner"
+    return RunSpec(task=task, model_name="tiny", model="tiny", method="full", source=("en",), targets=(target,),
+                   setting="few-shot", k=k, seed=seed, data={"en": data, target: data}, train=TrainParams(),
+                   init_from="0" * 16)
+
+
 def test_carve_real_yoruba() -> None:
+    from engine.training.fewshot import fewshot_split
+
     path = DATA / "pos" / "yo_ytb" / "yo_ytb-ud-test.conllu"
     assert path.is_file(), f"{path} is missing (the data directory comes from XLTUI_DATA)"
     sents = read_conllu(path)
-    train, evals, train_ids, eval_ids = carve_fewshot(sents, 20, seed=1)
+    train, evals, record = fewshot_split(_fewshot_spec("pos", "yor", 20, 1), "yor")
+    train_ids, eval_ids = record["train_ids"], record["eval_ids"]
+    assert record["train_split"] == "test" and all(i.startswith("test:") for i in train_ids + eval_ids)
     assert len(train) == len(train_ids) == 20
     assert len(train) + len(evals) == len(sents) == 317
     assert sum(map(len, train)) + sum(map(len, evals)) == 8_243
     assert not set(train_ids) & set(eval_ids)
-    assert set(train_ids) | set(eval_ids) == {s.sent_id for s in sents}
-    assert [s.sent_id for s in train] == train_ids and [s.sent_id for s in evals] == eval_ids
+    assert set(train_ids) | set(eval_ids) == {f"test:{s.sent_id}" for s in sents}
+    assert [f"test:{s.sent_id}" for s in train] == train_ids and [f"test:{s.sent_id}" for s in evals] == eval_ids
     # file order kept on both sides, and reproducible
-    pos = {s.sent_id: i for i, s in enumerate(sents)}
+    pos = {f"test:{s.sent_id}": i for i, s in enumerate(sents)}
     assert [pos[i] for i in eval_ids] == sorted(pos[i] for i in eval_ids)
-    assert carve_fewshot(sents, 20, seed=1) == (train, evals, train_ids, eval_ids)
-    assert carve_fewshot(sents, 20, seed=2)[2] != train_ids
+    assert fewshot_split(_fewshot_spec("pos", "yor", 20, 1), "yor")[2] == record
+    assert fewshot_split(_fewshot_spec("pos", "yor", 20, 2), "yor")[2]["train_ids"] != train_ids
     # same sentences whatever order the file was read in
-    assert set(carve_fewshot(sents[::-1], 20, seed=1)[2]) == set(train_ids)
+    chosen, _ = sample_k(sents[::-1], 20, seed=1, ids=[f"test:{i}" for i in sentence_ids(sents[::-1])])
+    assert {f"test:{sents[::-1][i].sent_id}" for i in chosen} == set(train_ids)
 
 
 def test_carve_real_amharic_pos_and_ner_without_ids() -> None:
-    am = read_conllu(DATA / "pos" / "am_att" / "am_att-ud-test.conllu")
-    train, evals, train_ids, eval_ids = carve_fewshot(am, 100, seed=0)
-    assert len(train) == 100 and len(evals) == 974 and not set(train_ids) & set(eval_ids)
+    from engine.training.fewshot import fewshot_split
 
-    ner = read_conll(DATA / "ner" / "yor" / "test.txt", limit=200)
-    train, evals, train_ids, eval_ids = carve_fewshot(ner, 10, seed=0)
-    assert all(i.startswith("idx:") for i in train_ids + eval_ids)
-    assert [ner[int(i[4:])] for i in train_ids] == train
-    assert sorted(train_ids + eval_ids, key=lambda i: int(i[4:])) == sentence_ids(ner)
-    assert not set(train_ids) & set(eval_ids)
+    train, evals, record = fewshot_split(_fewshot_spec("pos", "amh", 100, 0), "amh")
+    assert len(train) == 100 and len(evals) == 974 and not set(record["train_ids"]) & set(record["eval_ids"])
+
+    ner = read_conll(DATA / "ner" / "yor" / "train.txt")
+    train, evals, record = fewshot_split(_fewshot_spec("ner", "yor", 10, 0), "yor")
+    train_ids = record["train_ids"]
+    assert record["train_split"] == "train" and all(i.startswith("train:idx:") for i in train_ids)
+    assert [ner[int(i[len("train:idx:"):])] for i in train_ids] == train
+    assert all(i.startswith("test:idx:") for i in record["eval_ids"]) and len(evals) == len(record["eval_ids"])
+    assert not set(train_ids) & set(record["eval_ids"])

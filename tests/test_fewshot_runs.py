@@ -7,10 +7,10 @@ import json
 
 from sqlmodel import Session, select
 
-from engine.models import Artifact, Result, Run
 from engine.spec import RunSpec, TrainParams
-from engine.store import open_db
-from engine.train_fewshot import fewshot_split
+from engine.store.db import open_db
+from engine.store.schema import Artifact, Result, Run
+from engine.training.fewshot import fewshot_split
 from tests.conftest import xltui
 
 GRID = """\

@@ -1,10 +1,10 @@
-"""engine.figures' terminal charts on plotext 5 (the version textual-plotext 1.x allows): the size the
+"""engine.analysis.figures' terminal charts on plotext 5 (the version textual-plotext 1.x allows): the size the
 caller asked for, the title even when wider than the plot, and every bar labelled with its value."""
 
 from __future__ import annotations
 
-from engine.figures import terminal_improvement_chart, terminal_macro_chart
-from engine.report import build_report
+from engine.analysis.figures import terminal_improvement_chart, terminal_macro_chart
+from engine.analysis.report import build_report
 from tests.test_render import NASTY, score_set
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, select
 
-from engine.models import Result, SystemSample
-from engine.store import open_db
-from engine.worker import count_gpus
+from engine.runner.devices import count_gpus
+from engine.store.db import open_db
+from engine.store.schema import Result, SystemSample
 from tests.conftest import xltui
 from tests.test_worker import enqueue_grid, runs
 

@@ -10,12 +10,13 @@ import os
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from engine.expand import expand
-from engine.grid import Grid, load_grid
-from tests.conftest import make_conll
-from engine.gridfile import GridError, GridIssue
+from engine.grid.expand import expand
+from engine.grid.schema import Grid, load_grid
+from engine.grid.yamlfile import GridError, GridIssue
 from engine.spec import TrainParams
+from tests.conftest import make_conll
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -353,5 +354,5 @@ def test_several_errors_reported_together(tmp_path: Path, fake_data: Path) -> No
 def test_grid_is_immutable(tmp_path: Path, fake_data: Path) -> None:
     grid = load_grid(write(tmp_path, BASE))
     assert isinstance(grid, Grid) and grid.task == ("ner",) and grid.seeds == (1, 2)
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         grid.study = "other"  # type: ignore[misc]

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.expand import expand
-from engine.grid import load_grid
+from engine.grid.expand import expand
+from engine.grid.schema import load_grid
 from tests.test_grid import BASE, edit, single_issue, write
 
 
 def test_madx_entries_expand_with_adapter_options_and_their_own_lr(tmp_path: Path, fake_data: Path) -> None:
-    from engine.adapter_plan import lang_adapter_specs
+    from engine.runner.plan import lang_adapter_specs
 
     text = edit(BASE, {9: "  - name: madx", 10: "    model: xlm-roberta-base",
                        11: "    method: madx\n    lang_adapter: {mlm_steps: 500}\n    leave_out: [11]"})
@@ -41,7 +41,7 @@ def test_few_shot_runs_are_per_k_and_target_and_continue_from_zero_shot(tmp_path
 
 
 def test_lang_adapter_text_files_resolve_against_the_grid_and_must_exist(tmp_path: Path, fake_data: Path) -> None:
-    from engine.adapter_plan import lang_adapter_specs
+    from engine.runner.plan import lang_adapter_specs
 
     (tmp_path / "yor.txt").write_text("Ọmọ náà lọ sí ilé .\n")
     text = edit(BASE, {9: "  - name: madx", 10: "    model: xlm-roberta-base",

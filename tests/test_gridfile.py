@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.gridfile import locate
+from engine.grid.yamlfile import locate
 from tests.test_grid import BASE, edit, issues_of, single_issue, write
-
 
 # ---------------------------------------------------------------- file-level errors
 

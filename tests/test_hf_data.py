@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from engine.conll import read_conll
-from engine.conllu import read_conllu
-from engine.datapaths import DataError, task_files
-from engine.hf_source import config_candidates, parse_hf_ref
-from engine.models import Artifact, Run
-from engine.ner_eval import read_predictions
-from engine.store import open_db
+from engine.data.catalog import task_files
+from engine.data.conll import read_conll
+from engine.data.conllu import read_conllu
+from engine.data.hf_source import config_candidates, parse_hf_ref
+from engine.data.ner_eval import read_predictions
+from engine.data.refs import DataError
+from engine.store.db import open_db
+from engine.store.schema import Artifact, Run
 from tests.conftest import DATA, xltui
 from tests.hf_copy import HUB_SPLIT, MASAKHANER2_LABELS, dataset, masakhaner_copy, ner_rows, ud_copy, write_copy
 

@@ -9,11 +9,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from engine.adapter_plan import lang_adapter_specs, read_text
-from engine.conll import read_conll
-from engine.expand import expand
-from engine.grid import load_grid
-from engine.gridfile import GridError
+from engine.data.conll import read_conll
+from engine.data.text import read_text
+from engine.grid.expand import expand
+from engine.grid.schema import load_grid
+from engine.grid.yamlfile import GridError
+from engine.runner.plan import lang_adapter_specs
 from tests.conftest import DATA
 
 PARAGRAPH = 5  # sentences per Wikipedia-style article text

@@ -10,9 +10,9 @@ import sqlite3
 import pytest
 from sqlmodel import Session, select
 
-from engine.import_results import ResultsFileError, import_results, read_results_csv
-from engine.models import Attempt, Result, Run, Study
-from engine.store import open_db
+from engine.analysis.import_results import ResultsFileError, import_results, read_results_csv
+from engine.store.db import open_db
+from engine.store.schema import Attempt, Result, Run, Study
 from tests.conftest import DATA
 
 CSV_PATH = DATA / "results" / "masakhaner2_baselines.csv"

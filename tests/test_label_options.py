@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from engine.conll import read_conll
-from engine.datapaths import DataError
-from engine.gridfile import GridError
-from engine.grid import load_grid
-from engine.labels import LabelMap, relabel
+from engine.data.conll import read_conll
+from engine.data.labels import LabelMap, relabel
+from engine.data.refs import DataError
+from engine.grid.schema import load_grid
+from engine.grid.yamlfile import GridError
+from engine.runfiles import RunFiles
 from engine.spec import LabelOptions, RunSpec, TrainParams
-from engine.tagging_data import unknown_tags
-from engine.train_tagging import train_and_evaluate
+from engine.training.tagging import train_and_evaluate
+from engine.training.tagging_data import unknown_tags
 from tests.conftest import DATA
 
 
@@ -60,14 +61,14 @@ def spec(labels: LabelOptions, swa: Path) -> RunSpec:
 
 def test_unknown_error_stops_before_training_and_names_the_tags(tmp_path: Path, swa_with_dates: Path):
     with pytest.raises(DataError, match=r"swa test: tags not in the source label set .*B-DATE \(\d+\).*labels\.map"):
-        train_and_evaluate(spec(LabelOptions(unknown="error"), swa_with_dates), tmp_path / "run", None, "cpu",
+        train_and_evaluate(spec(LabelOptions(unknown="error"), swa_with_dates), RunFiles(tmp_path / "run"), None, "cpu",
                            log=lambda _: None)
     assert not (tmp_path / "run" / "checkpoint").exists()
 
 
 def test_an_explicit_map_is_applied_and_counted(tmp_path: Path, swa_with_dates: Path):
     def test_scores(labels: LabelOptions, out: Path) -> dict[str, float]:
-        output = train_and_evaluate(spec(labels, swa_with_dates), out, None, "cpu", log=lambda _: None)
+        output = train_and_evaluate(spec(labels, swa_with_dates), RunFiles(out), None, "cpu", log=lambda _: None)
         return {m: v for lang, split, m, v in output.results if (lang, split) == ("swa", "test")}
 
     default = test_scores(LabelOptions(), tmp_path / "default")
@@ -90,7 +91,7 @@ labels: {labels}
 
 
 def test_grid_label_options_reach_the_spec_and_bad_values_name_their_line(tmp_path: Path):
-    from engine.expand import expand
+    from engine.grid.expand import expand
 
     good = tmp_path / "good.yaml"
     good.write_text(GRID.format(labels="{map: {DATE: O}, unknown: error}"))

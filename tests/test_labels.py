@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.labels import IGNORE_INDEX, LabelMap, align_first_subword, predictions_to_words
+from engine.data.labels import IGNORE_INDEX, LabelMap, align_first_subword, predictions_to_words
 
 TAGS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
 WORDS = ["Ngozi", "Okonjo-Iweala", "visited", "Abuja", "yesterday", "."]

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.conll import read_conll
-from engine.madx import TASK_ADAPTER, activate, base_checksum, build_task_model, train_language_adapter
+from engine.data.conll import read_conll
 from engine.spec import LangAdapterParams, LangAdapterSpec
-from engine.modelzoo import minilm_dir
+from engine.training.madx import TASK_ADAPTER, activate, base_checksum, build_task_model, train_language_adapter
+from engine.training.modelzoo import minilm_dir
 from tests.conftest import DATA
 
 LABELS = ["O", "B-LOC", "B-ORG", "B-PER", "I-LOC", "I-ORG", "I-PER"]
@@ -62,8 +62,8 @@ def test_swapping_the_language_adapter_changes_predictions(lang_adapters):
 
 
 def test_the_aligner_routes_target_text_through_its_adapter_and_switches_back(lang_adapters):
-    from engine.alignment import Aligner, Router
     from engine.spec import AlignParams, MadxParams, RunSpec, TrainParams
+    from engine.training.alignment import Aligner, Router
 
     spec = RunSpec(task="ner", model_name="m", model="minilm", method="madx", source=("en",), targets=("swa",),
                    setting="zero-shot", seed=1, data={"en": "masakhaner", "swa": "masakhaner"},
@@ -90,7 +90,7 @@ def test_a_script_the_vocabulary_lacks_fails_clearly_or_warns(tmp_path: Path):
     """MiniLM's English vocabulary turns every Amharic (Ge'ez) word into [UNK], which MLM never
     masks: the run stops with a clear error instead of a NaN loss; a text that is mostly [UNK]
     trains on what is left, with a warning."""
-    from engine.datapaths import DataError
+    from engine.data.refs import DataError
 
     amharic = [s.tokens for s in read_conll(DATA / "ner/am/train.txt", limit=64)]
     with pytest.raises(DataError, match=r"language adapter amh: no batch of its text has a token to mask "

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from engine.models import Artifact, Result, Run
-from engine.store import open_db
+from engine.runner.plan import queue_runs
+from engine.store.db import open_db
+from engine.store.schema import Artifact, Result, Run
 from tests.conftest import xltui
 
 GRID = """\
@@ -57,14 +58,13 @@ def test_madx_study_trains_adapters_once_and_reuses_them(db, tmp_path):
 
 
 def test_status_shows_which_runs_wait_on_which_language_adapter(db, tmp_path):
-    from engine import queue
-    from engine.expand import expand
-    from engine.grid import load_grid
+    from engine.grid.expand import expand
+    from engine.grid.schema import load_grid
 
     grid = tmp_path / "g.yaml"
     grid.write_text(GRID.format(study="waiting"))
     spec = load_grid(grid)
-    (run_id,) = queue.enqueue(open_db(db), spec.study, expand(spec)).new
+    (run_id,) = queue_runs(open_db(db), spec.study, expand(spec)).new
     out = xltui("status", "--db", db, env={"COLUMNS": "160"})
     assert out.returncode == 0, out.stderr
     line = next(line for line in out.stdout.splitlines() if line.strip().startswith(str(run_id)) and "waits" not in line

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.data.conll import read_conll
+from engine.data.ner_eval import ner_scores, read_predictions, write_predictions
 from tests.conftest import DATA
-from engine.conll import read_conll
-from engine.ner_eval import ner_scores, read_predictions, write_predictions
 
 NER = DATA / "ner"
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from engine.pos_eval import confusion_matrix, pos_scores
+from engine.data.pos_eval import confusion_matrix, pos_scores
 
 GOLD = [["DET", "NOUN", "VERB", "PUNCT"], ["PRON", "VERB", "NOUN", "NOUN", "ADV"]]
 PRED = [["DET", "NOUN", "NOUN", "PUNCT"], ["PRON", "AUX", "NOUN", "PROPN", "ADV"]]
@@ -74,7 +74,7 @@ def test_module_is_light() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, engine.pos_eval, engine.fewshot, engine.conllu; "
+    code = ("import sys, engine.data.pos_eval, engine.data.fewshot, engine.data.conllu; "
             "print(sorted({'torch', 'numpy', 'sklearn'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

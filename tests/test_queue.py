@@ -14,10 +14,11 @@ from collections import Counter
 import pytest
 from sqlmodel import Session, select
 
-from engine import queue
-from engine.models import Attempt, Run
-from engine.spec import RunSpec, TrainParams
-from engine.store import StoreError, db_url, open_db
+from engine.runner.plan import queue_runs
+from engine.spec import Outcome, RunSpec, RunStatus, TrainParams
+from engine.store import queue, requests
+from engine.store.db import StoreError, db_url, open_db
+from engine.store.schema import Attempt, Run
 from tests.conftest import wait_for
 
 
@@ -32,8 +33,8 @@ def specs(n: int, lr: float = 2e-5) -> list[RunSpec]:
 
 def test_enqueue_twice_adds_only_new_runs(db):
     engine = open_db(db)
-    first = queue.enqueue(engine, "s", specs(3))
-    second = queue.enqueue(engine, "s", specs(5))
+    first = queue_runs(engine, "s", specs(3))
+    second = queue_runs(engine, "s", specs(5))
     assert len(first.new) == 3 and len(second.new) == 2 and second.existing == first.new
     with Session(engine) as s:
         runs = s.exec(select(Run)).all()
@@ -43,26 +44,26 @@ def test_enqueue_twice_adds_only_new_runs(db):
 
 def test_rerun_requeues_only_finished_runs(db):
     engine = open_db(db)
-    report = queue.enqueue(engine, "s", specs(2))
+    report = queue_runs(engine, "s", specs(2))
     claim = queue.claim_next(engine, "w", "cpu")
-    queue.finish(engine, claim, "w", "succeeded")
-    again = queue.enqueue(engine, "s", specs(2), rerun=True)
+    queue.finish(engine, claim, "w", Outcome.SUCCEEDED)
+    again = queue_runs(engine, "s", specs(2), rerun=True)
     assert again.requeued == [claim.run_id]  # the still-queued one is left alone
     assert again.existing == [r for r in report.new if r != claim.run_id]
 
 
 def test_claim_order_follows_priority_then_age(db):
     engine = open_db(db)
-    ids = queue.enqueue(engine, "s", specs(3)).new
-    queue.set_priority(engine, [ids[2]], 5)
+    ids = queue_runs(engine, "s", specs(3)).new
+    requests.set_priority(engine, [ids[2]], 5)
     assert [queue.claim_next(engine, "w", "cpu").run_id for _ in range(3)] == [ids[2], ids[0], ids[1]]
     assert queue.claim_next(engine, "w", "cpu") is None
 
 
 CLAIMER = textwrap.dedent("""
     import os, sys, time
-    from engine.queue import claim_next
-    from engine.store import open_db
+    from engine.store.queue import claim_next
+    from engine.store.db import open_db
     engine = open_db(sys.argv[1], create=False)
     open(sys.argv[3] + "." + sys.argv[2], "w").close()  # ready
     while not os.path.exists(sys.argv[3]):  # start together, so the claims really race
@@ -74,7 +75,7 @@ CLAIMER = textwrap.dedent("""
 
 def test_concurrent_claims_by_processes_take_each_run_exactly_once(db, tmp_path):
     engine = open_db(db)
-    ids = queue.enqueue(engine, "s", specs(300)).new
+    ids = queue_runs(engine, "s", specs(300)).new
     go = tmp_path / "go"
     procs = [subprocess.Popen([sys.executable, "-c", CLAIMER, db, f"w{i}", str(go)], stdout=subprocess.PIPE,
                               text=True) for i in range(4)]
@@ -94,7 +95,7 @@ def test_concurrent_claims_by_processes_take_each_run_exactly_once(db, tmp_path)
 
 def test_expired_lease_requeues_then_gives_up(db):
     engine = open_db(db)
-    (run_id,) = queue.enqueue(engine, "s", specs(1), max_attempts=2).new
+    (run_id,) = queue_runs(engine, "s", specs(1), max_attempts=2).new
     claim = queue.claim_next(engine, "w1", "cpu", lease_s=0.1)
     assert queue.requeue_expired(engine, now=time.time()) == []  # still within the lease
     assert queue.requeue_expired(engine, now=time.time() + 1) == [run_id]
@@ -112,15 +113,18 @@ def test_expired_lease_requeues_then_gives_up(db):
 
 def test_cancel_and_retry_transitions(db):
     engine = open_db(db)
-    a, b, c = queue.enqueue(engine, "s", specs(3)).new
+    a, b, c = queue_runs(engine, "s", specs(3)).new
     claim = queue.claim_next(engine, "w", "cpu")
     assert claim.run_id == a
-    msgs = queue.cancel(engine, [a, b, 999])
-    assert msgs[a] == "running → cancelled" and msgs[b] == "queued → cancelled" and msgs[999] == "no such run"
+    done = requests.cancel(engine, [a, b, 999])
+    assert done[a].message == "running → cancelled" and done[b].message == "queued → cancelled"
+    assert done[a].changed and done[a].was == RunStatus.RUNNING and done[a].target == RunStatus.CANCELLED
+    assert done[999].message == "no such run" and not done[999].changed and done[999].was is None
     assert not queue.renew_lease(engine, a, "w")  # the worker learns at its next heartbeat
-    assert not queue.finish(engine, claim, "w", "succeeded")  # and cannot overwrite the cancel
-    assert "only failed or cancelled" in queue.retry(engine, [c])[c]
-    assert queue.retry(engine, [a])[a] == "cancelled → queued"
+    assert not queue.finish(engine, claim, "w", Outcome.SUCCEEDED)  # and cannot overwrite the cancel
+    refused = requests.retry(engine, [c])[c]
+    assert not refused.changed and "only failed or cancelled" in refused.message
+    assert requests.retry(engine, [a])[a].message == "cancelled → queued"
     with Session(engine) as s:
         run = s.get(Run, a)
         assert (run.status, run.retry_base, run.attempts, run.error) == ("queued", 1, 1, None)
@@ -129,7 +133,7 @@ def test_cancel_and_retry_transitions(db):
 
 def test_shutdown_requeue_does_not_count_as_an_attempt(db):
     engine = open_db(db)
-    (run_id,) = queue.enqueue(engine, "s", specs(1), max_attempts=2).new
+    (run_id,) = queue_runs(engine, "s", specs(1), max_attempts=2).new
     claim = queue.claim_next(engine, "w", "cpu", lease_s=0.1)
     assert queue.finish(engine, claim, "w", "requeued")
     queue.claim_next(engine, "w", "cpu", lease_s=0.1)
@@ -179,11 +183,11 @@ def madx_specs(seeds=(1,)) -> list[RunSpec]:
 
 
 def test_madx_runs_wait_for_shared_language_adapters(db):
-    from engine.models import RunDependency, Study
+    from engine.store.schema import RunDependency, Study
 
     engine = open_db(db)
-    (run_id,) = queue.enqueue(engine, "a", madx_specs()).new
-    queue.enqueue(engine, "b", madx_specs())  # a second study needing the very same adapters
+    (run_id,) = queue_runs(engine, "a", madx_specs()).new
+    queue_runs(engine, "b", madx_specs())  # a second study needing the very same adapters
     with Session(engine) as s:
         shared = s.exec(select(Study).where(Study.name == "_lang-adapters")).one()
         adapters = s.exec(select(Run).where(Run.study_id == shared.id)).all()
@@ -202,12 +206,12 @@ def test_madx_runs_wait_for_shared_language_adapters(db):
 
 def test_a_failed_adapter_fails_its_dependents_and_resubmitting_requeues_it(db):
     engine = open_db(db)
-    (run_id,) = queue.enqueue(engine, "a", madx_specs()).new
+    (run_id,) = queue_runs(engine, "a", madx_specs()).new
     claim = queue.claim_next(engine, "w", "cpu")
     queue.finish(engine, claim, "w", "failed", "boom")
     assert queue.fail_blocked(engine) == [run_id]
     with Session(engine) as s:
         assert "which failed" in s.get(Run, run_id).error
-    queue.enqueue(engine, "a", madx_specs(), rerun=True)
+    queue_runs(engine, "a", madx_specs(), rerun=True)
     with Session(engine) as s:
         assert s.get(Run, claim.run_id).status == "queued" and s.get(Run, run_id).status == "queued"

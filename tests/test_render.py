@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from engine import render
-from engine.comparison import POOLED
-from engine.figures import relative_improvements, terminal_charts, write_figures
-from engine.report import build_report
-from engine.scores import CellStatus, Score, ScoreSet
-from engine.tables import AVG
+from engine.analysis import render
+from engine.analysis.comparison import POOLED
+from engine.analysis.figures import relative_improvements, terminal_charts, write_figures
+from engine.analysis.report import build_report
+from engine.analysis.scores import CellStatus, Score, ScoreSet
+from engine.analysis.tables import AVG
 
 NASTY = "x&y_%$#{}~^\\|<>"  # every character LaTeX treats specially, in a system name
 
@@ -93,7 +93,7 @@ def test_csv_is_tidy_and_unrounded(report):
     assert len(comparison) == len(report.comparison.rows)
     for got, row in zip(comparison, report.comparison.rows):
         assert got["language"] == row.language and float(got["p_perm"]) == row.result.permutation.p
-        num = lambda text: math.nan if text == "" else float(text)  # noqa: E731  (nan is written empty)
+        num = lambda text: math.nan if text == "" else float(text)
         for column, value in (("mean_diff", row.result.mean_diff), ("d_z", row.result.d_z),
                               ("p_t", row.result.t_test.p)):
             assert num(got[column]) == value or (math.isnan(value) and got[column] == "")

@@ -1,4 +1,4 @@
-"""engine.stats against numbers computed independently of the code under test.
+"""engine.analysis.stats against numbers computed independently of the code under test.
 
 Expected values are literals worked out by hand (shown in comments) or by brute-force
 enumeration with itertools.product written here; Student-t values use the closed-form
@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pytest
 
-from engine.stats import (
+from engine.analysis.stats import (
     cohens_dav,
     cohens_dz,
     compare,

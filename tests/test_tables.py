@@ -14,17 +14,19 @@ import numpy as np
 import pytest
 from sqlmodel import Session
 
-from engine import queue, stats
-from engine.comparison import POOLED, comparison_table
-from engine.import_results import import_results
-from engine.leakage import FEWSHOT_KIND, find_leaks, read_fewshot_ids, train_eval_overlap
-from engine.models import Result
-from engine.report import build_report
-from engine.results import RunOutput, record_output
-from engine.scores import read_scores, setting_label
-from engine.spec import RunSpec, TrainParams
-from engine.store import open_db
-from engine.tables import AVG, score_table
+from engine.analysis import stats
+from engine.analysis.comparison import POOLED, comparison_table
+from engine.analysis.import_results import import_results
+from engine.analysis.leakage import FEWSHOT_KIND, find_leaks, read_fewshot_ids, train_eval_overlap
+from engine.analysis.report import build_report
+from engine.analysis.scores import read_scores, setting_label
+from engine.analysis.tables import AVG, score_table
+from engine.runner.plan import queue_runs
+from engine.spec import Outcome, RunSpec, TrainParams
+from engine.store import queue, requests
+from engine.store.db import open_db
+from engine.store.results import RunOutput, record_output
+from engine.store.schema import Result
 from tests.conftest import DATA
 
 CSV_PATH = DATA / "results" / "masakhaner2_baselines.csv"
@@ -51,12 +53,12 @@ def build_stored_runs(db: str, scores: dict = SCORES, *, queued: tuple = (), fai
     """
     engine = open_db(db)
     seeds = {(s, seed) for s, langs in scores.items() for per in langs.values() for seed in per}
-    queue.enqueue(engine, study, [spec(s, seed) for s, seed in sorted(seeds | set(failed))])
+    queue_runs(engine, study, [spec(s, seed) for s, seed in sorted(seeds | set(failed))])
     while (claim := queue.claim_next(engine, "w", "cpu")) is not None:
         run = json.loads(claim.spec_json)
         key = (run["model_name"], run["seed"])
         if key in failed:
-            queue.finish(engine, claim, "w", "failed", error="CUDA out of memory")
+            queue.finish(engine, claim, "w", Outcome.FAILED, error="CUDA out of memory")
             continue
         out = RunOutput()
         out.add_scores("en", "dev", {"f1": 0.9})
@@ -66,7 +68,7 @@ def build_stored_runs(db: str, scores: dict = SCORES, *, queued: tuple = (), fai
         out.artifacts.extend((artifacts or {}).get(key, []))
         assert record_output(engine, claim.run_id, claim.attempt_id, "w", out)
     if queued:
-        queue.enqueue(engine, study, [spec(s, seed) for s, seed in queued])
+        queue_runs(engine, study, [spec(s, seed) for s, seed in queued])
     return engine
 
 
@@ -93,7 +95,7 @@ def test_table_a_cells_from_stored_runs(db):
 
 
 def _exact_sign_flip_p(diffs: list[float]) -> float:
-    """Brute force over all 2^n sign vectors, written out independently of engine.stats."""
+    """Brute force over all 2^n sign vectors, written out independently of engine.analysis.stats."""
     observed = abs(round(sum(diffs), 9))
     hits = sum(abs(round(sum(s * d for s, d in zip(signs, diffs)), 9)) >= observed
                for signs in itertools.product((1, -1), repeat=len(diffs)))
@@ -152,14 +154,14 @@ def test_fewer_than_three_seeds_and_unpaired_runs_are_reported(db):
 
 def test_only_the_latest_attempt_of_a_retried_run_counts(db):
     engine = open_db(db)
-    queue.enqueue(engine, "own", [spec("madx", 1)])
+    queue_runs(engine, "own", [spec("madx", 1)])
     first = queue.claim_next(engine, "w", "cpu")
     with Session(engine) as session:  # a first attempt that wrote a score and then crashed
         session.add(Result(run_id=first.run_id, attempt_id=first.attempt_id, language="swa", split="test",
                            metric="f1", value=0.01))
         session.commit()
-    queue.finish(engine, first, "w", "failed", error="killed")
-    queue.retry(engine, [first.run_id])
+    queue.finish(engine, first, "w", Outcome.FAILED, error="killed")
+    requests.retry(engine, [first.run_id])
     second = queue.claim_next(engine, "w", "cpu")
     out = RunOutput()
     out.add_scores("swa", "test", {"f1": 0.8})
@@ -183,7 +185,7 @@ def test_few_shot_runs_get_their_own_rows_and_tests(db):
                 few = zero.model_copy(update=dict(setting="few-shot", k=10, targets=(target,)))
                 specs.append(few)
                 values[few.spec_hash()] = {target: 0.7 + bonus + seed / 100}
-    queue.enqueue(engine, "fs", specs)
+    queue_runs(engine, "fs", specs)
     while (claim := queue.claim_next(engine, "w", "cpu")) is not None:
         out = RunOutput()
         for lang, v in values[claim.spec_hash].items():

@@ -3,16 +3,15 @@ real MiniLM tokenizer."""
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 from transformers import AutoTokenizer, DataCollatorForTokenClassification
 
-from engine.conll import read_conll
-from engine.labels import LabelMap
-from engine.modelzoo import minilm_dir
-from engine.tagging_data import encode, train_loader
-from engine.token_cache import cached_tokenize, tokenize_words, tokenizer_fingerprint
+from engine.data.conll import read_conll
+from engine.data.labels import LabelMap
+from engine.training.modelzoo import minilm_dir
+from engine.training.tagging_data import encode, train_loader
+from engine.training.token_cache import cached_tokenize, tokenize_words, tokenizer_fingerprint
 from tests.conftest import DATA
 
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.modelzoo import load_token_classifier, minilm_dir
+from engine.runfiles import RunFiles
 from engine.spec import RunSpec, TrainParams
-from engine.tagging_data import encode, read_split
-from engine.train_tagging import evaluate_split, train_and_evaluate
+from engine.training.modelzoo import load_token_classifier, minilm_dir
+from engine.training.tagging import evaluate_split, train_and_evaluate
+from engine.training.tagging_data import encode, read_split
 
 TIMING = {"train_seconds", "examples_per_s"}
 
@@ -27,9 +28,9 @@ def scores(output) -> dict:
 
 
 def test_the_same_seed_reproduces_scores_and_predictions(tmp_path: Path):
-    a = train_and_evaluate(spec(seed=7), tmp_path / "a", None, "cpu", log=lambda _: None)
-    b = train_and_evaluate(spec(seed=7), tmp_path / "b", None, "cpu", log=lambda _: None)
-    train_and_evaluate(spec(seed=8), tmp_path / "c", None, "cpu", log=lambda _: None)
+    a = train_and_evaluate(spec(seed=7), RunFiles(tmp_path / "a"), None, "cpu", log=lambda _: None)
+    b = train_and_evaluate(spec(seed=7), RunFiles(tmp_path / "b"), None, "cpu", log=lambda _: None)
+    train_and_evaluate(spec(seed=8), RunFiles(tmp_path / "c"), None, "cpu", log=lambda _: None)
     assert scores(a) == scores(b)
     assert (tmp_path / "a/predictions-swa-test.txt").read_text() == (tmp_path / "b/predictions-swa-test.txt").read_text()
     weights = {k: (tmp_path / k / "checkpoint/model.safetensors").read_bytes() for k in "abc"}
@@ -45,21 +46,22 @@ def test_a_local_pretrained_encoder_learns_english_ner(tmp_path: Path):
              max_eval_sentences=200, patience=2)
     dev = read_split(s, "en", "dev", 200)[0]
     train_tags = [t for x in read_split(s, "en", "train", 800)[0] for t in x.tags]
-    from engine.labels import LabelMap
     from transformers import DataCollatorForTokenClassification
+
+    from engine.data.labels import LabelMap
 
     labels = LabelMap.from_tags(train_tags)
     tokenizer, model = load_token_classifier(local, list(labels.labels), max_length=64)
     data, _ = encode(tokenizer, dev, labels, 64)
     untrained = evaluate_split("ner", model, DataCollatorForTokenClassification(tokenizer), data, labels, "cpu")["f1"]
-    trained = scores(train_and_evaluate(s, tmp_path, None, "cpu", log=print))[("en", "dev", "f1")]
+    trained = scores(train_and_evaluate(s, RunFiles(tmp_path), None, "cpu", log=print))[("en", "dev", "f1")]
     print(f"MiniLM English dev F1: untrained {untrained:.3f}, after 2 epochs on 800 sentences {trained:.3f}")
     assert trained > 0.35 and trained > untrained + 0.25
 
 
 def test_an_unknown_hub_id_fails_with_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    from engine.modelzoo import ModelError
+    from engine.training.modelzoo import ModelError
 
     with pytest.raises(ModelError, match="Offline, use a local directory"):
         load_token_classifier("no-such-org/no-such-model", ["O", "B-PER"], max_length=32)
@@ -69,14 +71,14 @@ def test_pos_on_ud_trains_and_scores_every_target(tmp_path: Path):
     """English-EWT (shared copy: dev as train, test as dev) → Yoruba and Amharic UD test sets."""
     import json
 
-    from engine.ner_eval import read_predictions
-    from engine.pos_eval import confusion_matrix, pos_scores
+    from engine.data.ner_eval import read_predictions
+    from engine.data.pos_eval import confusion_matrix, pos_scores
 
     s = RunSpec(task="pos", model_name="tiny", model="tiny", method="full", source=("en",), targets=("amh", "yor"),
                 setting="zero-shot", seed=1, data={"en": "ud", "yor": "ud", "amh": "ud"},
                 train=TrainParams(lr=1e-3, batch_size=16, max_length=64, epochs=2, max_train_sentences=300,
                                   max_eval_sentences=100))
-    out = train_and_evaluate(s, tmp_path, None, "cpu", log=lambda _: None)
+    out = train_and_evaluate(s, RunFiles(tmp_path), None, "cpu", log=lambda _: None)
     got = scores(out)
     assert got[("en", "dev", "accuracy")] > 0.3  # a tiny model learns frequent tags within 2 epochs
     for lang in ("amh", "yor"):

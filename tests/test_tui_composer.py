@@ -14,11 +14,11 @@ import yaml
 from sqlmodel import Session, select
 from textual.widgets import Input, SelectionList
 
-from engine.expand import expand
-from engine.grid import load_grid
-from engine.models import Run, Study
-from engine.queries import known_hashes, run_durations
-from engine.store import open_db
+from engine.grid.expand import expand
+from engine.grid.schema import load_grid
+from engine.store.db import open_db
+from engine.store.queries import known_hashes, run_durations
+from engine.store.schema import Run, Study
 from tests.conftest import REPO, xltui
 from tests.test_tables import build_stored_runs
 from tests.tui_support import until
@@ -54,11 +54,9 @@ def test_a_hand_written_grid_loads_back_as_the_same_runs():
 
 
 def test_every_engine_preset_is_offered():
-    from engine.modelzoo import (
-        PRESETS,  # torch-free at import: the presets are plain names
-    )
+    from engine.spec import MODEL_PRESETS
 
-    assert set(PRESETS) <= {c.model for c in gd.MODEL_CHOICES}
+    assert set(MODEL_PRESETS) <= {c.model for c in gd.MODEL_CHOICES}
 
 
 @pytest.mark.parametrize("text, value", [("3", 3), ("2e-5", 2e-5), ("", None), ("auto", "auto"), ("x1", "x1")])
@@ -92,10 +90,10 @@ LIGHT = """
 import sys, tempfile
 from pathlib import Path
 import xltui.tui.composer, xltui.tui.results_screen
-from engine.store import open_db
+from engine.store.db import open_db
 from xltui.cli_results import build_results_report
 from xltui.tui.grid_check import check_text, enqueue_text
-from engine.figures import terminal_charts
+from engine.analysis.figures import terminal_charts
 text = (Path("configs") / "smoke.yaml").read_text()
 engine = open_db(str(Path(tempfile.mkdtemp()) / "x.db"))
 check, summary = enqueue_text(engine, text, "configs/smoke.yaml", saved=True)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from engine.models import Run
-from engine.store import open_db
+from engine.store.db import open_db
+from engine.store.schema import Run
 from tests.conftest import xltui_bg
 from tests.test_worker import enqueue_grid
 from tests.tui_support import demo_app, demo_db, run, screen_text, stop_worker, until

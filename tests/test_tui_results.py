@@ -12,8 +12,8 @@ import pytest
 from rich.console import Console
 from textual.widgets import Select
 
-from engine.queue import enqueue
-from engine.store import open_db
+from engine.runner.plan import queue_runs
+from engine.store.db import open_db
 from tests.conftest import xltui
 from tests.test_tables import spec
 from tests.tui_support import until
@@ -113,7 +113,7 @@ def test_tables_tests_figures_and_latex_export_match_the_cli(pair_db, tmp_path, 
 def test_no_results_yet_is_said_in_words_and_open_results_selects_the_study(pair_db, tmp_path):
     db = str(tmp_path / "copy.db")
     Path(db).write_bytes(Path(pair_db).read_bytes())
-    enqueue(open_db(db), "waiting", [spec("tiny-a", 1), spec("tiny-b", 1)])
+    queue_runs(open_db(db), "waiting", [spec("tiny-a", 1), spec("tiny-b", 1)])
     cli = xltui("results", "waiting", "--db", db)
     assert cli.returncode == 2
 

@@ -12,17 +12,18 @@ from pathlib import Path
 import psutil
 from sqlmodel import Session, select
 
-from engine import queue
-from engine.expand import expand
-from engine.grid import load_grid
-from engine.models import Attempt, MetricPoint, Result, Run, SystemSample
-from engine.store import open_db
+from engine.grid.expand import expand
+from engine.grid.schema import load_grid
+from engine.runner.plan import queue_runs
+from engine.store import queue
+from engine.store.db import open_db
+from engine.store.schema import Attempt, MetricPoint, Result, Run, SystemSample
 from tests.conftest import wait_for, xltui, xltui_bg
 
 
 def enqueue_grid(db: str, grid: Path, **kw) -> list[int]:
     spec = load_grid(grid)
-    return queue.enqueue(open_db(db), spec.study, expand(spec), **kw).new
+    return queue_runs(open_db(db), spec.study, expand(spec), **kw).new
 
 
 def runs(db: str) -> list[Run]:
@@ -39,7 +40,7 @@ def run_processes(run_id: int, db: str) -> list[psutil.Process]:
     found = []
     for p in psutil.process_iter(["cmdline"]):
         cmd = p.info["cmdline"] or []
-        if "engine.run_main" in cmd and str(run_id) in cmd and any(db in c for c in cmd):
+        if "engine.training.run" in cmd and str(run_id) in cmd and any(db in c for c in cmd):
             found.append(p)
     return found
 

@@ -12,7 +12,7 @@ from typing import Awaitable, Callable
 
 from rich.console import Console
 
-from engine.store import open_db
+from engine.store.db import open_db
 from xltui.app import XltuiApp
 from xltui.tui.demo import T0, build_demo, demo_gpus
 

@@ -3,7 +3,7 @@
 The app never trains and never imports torch: it reads the database in a
 thread worker about once a second (``SnapshotReader``) and posts a
 ``SnapshotTaken`` message to the active screen; every change it makes goes
-through ``engine.queue`` in a thread worker too, so a busy database can never
+through ``engine.store.queue`` in a thread worker too, so a busy database can never
 freeze a key press. Screens are imported lazily so ``import xltui.app`` stays
 light.
 """
@@ -19,8 +19,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from engine.store import db_url as to_url
-from engine.store import open_db
+from engine.store.db import db_url as to_url
+from engine.store.db import open_db
 from xltui.tui.devices import GpuProbe, nvml_gpus
 from xltui.tui.messages import SnapshotTaken
 from xltui.tui.snapshot import Snapshot, SnapshotReader

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
 
+from engine.settings import DB_ENV, DEFAULT_LEASE_S, DEFAULT_MAX_ATTEMPTS
 from xltui import cli_results
 from xltui.cli_grid import grid_app
 from xltui.errors import UserError, handle_errors
+
+if TYPE_CHECKING:
+    from engine.store.requests import Transition
 
 app = typer.Typer(
     name="xltui", invoke_without_command=True, add_completion=False, rich_markup_mode="rich",
@@ -30,7 +34,7 @@ console = Console()
 err = Console(stderr=True)
 
 DbOpt = Annotated[Optional[str], typer.Option(
-    "--db", envvar="XLTUI_DB", help="database path or SQLAlchemy URL (default: ./experiments.db)")]
+    "--db", envvar=DB_ENV, help="database path or SQLAlchemy URL (default: ./experiments.db)")]
 CpuOpt = Annotated[bool, typer.Option("--cpu", help="run on the CPU")]
 CpuSlotsOpt = Annotated[int, typer.Option("--cpu-slots", min=1, help="on the CPU: runs side by side, the cores "
                                           "split between them (small runs finish sooner: 2 on 2 cores)")]
@@ -43,7 +47,7 @@ LeaseOpt = Annotated[float, typer.Option("--lease", min=1.0, help="lease seconds
 def main_callback(
     ctx: typer.Context,
     db: Annotated[Optional[str], typer.Option(
-        "--db", envvar="XLTUI_DB", help="database path or SQLAlchemy URL for the app (default: ./experiments.db)")] = None,
+        "--db", envvar=DB_ENV, help="database path or SQLAlchemy URL for the app (default: ./experiments.db)")] = None,
 ) -> None:
     """Without a command: open the terminal app on the database."""
     if ctx.invoked_subcommand is None:
@@ -52,7 +56,7 @@ def main_callback(
 
 @handle_errors
 def open_app(db: str | None) -> None:
-    from engine.store import db_url
+    from engine.store.db import db_url
     from xltui.app import XltuiApp  # textual and the engine only when the app really opens
 
     XltuiApp(db_url(db)).run()
@@ -67,24 +71,24 @@ def run(
     rerun: Annotated[bool, typer.Option("--rerun", help="queue again runs that already finished")] = False,
     priority: Annotated[int, typer.Option("--priority", help="higher runs first")] = 0,
     max_attempts: Annotated[int, typer.Option("--max-attempts", min=1, help="attempts before a run whose "
-                                              "worker keeps vanishing is failed")] = 3,
+                                              "worker keeps vanishing is failed")] = DEFAULT_MAX_ATTEMPTS,
     cpu: CpuOpt = False,
     gpus: GpusOpt = None,
     cpu_slots: CpuSlotsOpt = 1,
-    lease: LeaseOpt = 60.0,
+    lease: LeaseOpt = DEFAULT_LEASE_S,
 ) -> None:
     """Queue a grid's runs and work through them here, with live progress."""
-    from engine.expand import expand
-    from engine.grid import load_grid
-    from engine.queue import enqueue
-    from engine.store import db_url, open_db
-    from engine.worker import parse_devices
+    from engine.grid.expand import expand
+    from engine.grid.schema import load_grid
+    from engine.runner.devices import parse_devices
+    from engine.runner.plan import queue_runs
+    from engine.store.db import db_url, open_db
 
     devices = parse_devices(cpu, gpus, cpu_slots)  # a bad flag fails before anything is written
     spec = load_grid(grid)
     specs = expand(spec)
     engine = open_db(db)
-    report = enqueue(engine, spec.study, specs, grid_path=str(grid.resolve()), grid_text=grid.read_text(),
+    report = queue_runs(engine, spec.study, specs, grid_path=str(grid.resolve()), grid_text=grid.read_text(),
                      rerun=rerun, priority=priority, max_attempts=max_attempts)
     console.print(f"study [bold]{spec.study}[/]: {len(specs)} runs in the grid — {len(report.new)} new, "
                   f"{len(report.requeued)} re-queued, {len(report.existing)} already in the database")
@@ -96,7 +100,6 @@ def run(
                       f"watch it with `xltui status`, stop it with `kill {pid}`")
         return
     from xltui.foreground import run_foreground
-
     from xltui.views import scores_table
 
     outcome = run_foreground(engine, db_url(db), report.study_id, devices, lease, console, cpu_slots)
@@ -121,13 +124,14 @@ def worker(
     cpu_slots: CpuSlotsOpt = 1,
     exit_when_idle: Annotated[bool, typer.Option("--exit-when-idle", help="exit when no queued run is left")] = False,
     study: Annotated[Optional[str], typer.Option("--study", help="take runs of this study only")] = None,
-    lease: LeaseOpt = 60.0,
+    lease: LeaseOpt = DEFAULT_LEASE_S,
     poll: Annotated[float, typer.Option("--poll", min=0.05, help="seconds between queue polls when idle")] = 1.0,
 ) -> None:
     """Long-lived worker: claims queued runs and executes each in its own subprocess."""
-    from engine.queries import study_by_name
-    from engine.store import db_url, open_db
-    from engine.worker import Slot, parse_devices, slot_options
+    from engine.runner.devices import parse_devices
+    from engine.runner.slot import Slot, slot_options
+    from engine.store.db import db_url, open_db
+    from engine.store.queries import study_by_name
     from xltui.foreground import stop_on_signals
 
     devices = parse_devices(cpu, gpus, cpu_slots)
@@ -142,7 +146,7 @@ def worker(
              for opts in slot_options(db_url(db), devices, cpu_slots, lease_s=lease, poll_s=poll,
                                       exit_when_idle=exit_when_idle, study_ids=study_ids)]
     stop_on_signals(slots, console)
-    from engine.worker import run_slots
+    from engine.runner.slot import run_slots
 
     console.print(f"worker on {', '.join(s.opts.label or s.opts.device for s in slots)} — database {db_url(db)}")
     for thread in run_slots(engine, slots):
@@ -160,7 +164,7 @@ def status(
     failed: Annotated[bool, typer.Option("--failed", help="show failed runs with their errors")] = False,
 ) -> None:
     """What is queued / running / done / failed, per study; live workers."""
-    from engine.store import open_db
+    from engine.store.db import open_db
     from xltui.views import print_status
 
     print_status(open_db(db, create=False), console, study=study, all_runs=runs, failed=failed)
@@ -170,8 +174,8 @@ def status(
 @handle_errors
 def cancel(run_ids: Annotated[list[int], typer.Argument(help="run ids")], db: DbOpt = None) -> None:
     """Cancel queued or running runs (a running one is stopped within a heartbeat)."""
-    from engine.queue import cancel as cancel_runs
-    from engine.store import open_db
+    from engine.store.db import open_db
+    from engine.store.requests import cancel as cancel_runs
 
     _report(cancel_runs(open_db(db, create=False), run_ids))
 
@@ -184,9 +188,10 @@ def retry(
     study: Annotated[Optional[str], typer.Option("--study", help="retry every failed or cancelled run of it")] = None,
 ) -> None:
     """Queue failed or cancelled runs again (earlier attempts stay in the database)."""
-    from engine.queries import list_runs, study_by_name
-    from engine.queue import retry as retry_runs
-    from engine.store import open_db
+    from engine.spec import RunStatus
+    from engine.store.db import open_db
+    from engine.store.queries import list_runs, study_by_name
+    from engine.store.requests import retry as retry_runs
 
     engine = open_db(db, create=False)
     ids = list(run_ids or [])
@@ -194,18 +199,17 @@ def retry(
         row = study_by_name(engine, study)
         if row is None:
             raise UserError(f"--study: no study named {study!r}")
-        ids += [r.id for r in list_runs(engine, study_id=row.id, statuses=("failed", "cancelled"))]
+        ids += [r.id for r in list_runs(engine, study_id=row.id, statuses=(RunStatus.FAILED, RunStatus.CANCELLED))]
     if not ids:
         raise UserError("give run ids or --study NAME")
     _report(retry_runs(engine, ids))
 
 
-def _report(messages: dict[int, str]) -> None:
+def _report(transitions: dict[int, Transition]) -> None:
     bad = False
-    for run_id, message in messages.items():
-        ok = "→" in message
-        bad |= not ok
-        (console if ok else err).print(f"run {run_id}: {message}")
+    for run_id, t in transitions.items():
+        bad |= not t.changed
+        (console if t.changed else err).print(f"run {run_id}: {t.message}")
     if bad:
         raise typer.Exit(1)
 

@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from engine.settings import DB_ENV
+from engine.spec import RunStatus
 from xltui.errors import handle_errors
 
 grid_app = typer.Typer(no_args_is_help=True, help="Check and inspect grid files.")
@@ -21,8 +23,8 @@ GridArg = Annotated[Path, typer.Argument(help="grid YAML file", dir_okay=False)]
 @handle_errors
 def validate(grid: GridArg) -> None:
     """Check a grid (schema, data files, models) without queuing anything."""
-    from engine.expand import expand
-    from engine.grid import load_grid
+    from engine.grid.expand import expand
+    from engine.grid.schema import load_grid
 
     spec = load_grid(grid)
     runs = expand(spec)
@@ -33,13 +35,13 @@ def validate(grid: GridArg) -> None:
 @handle_errors
 def show(
     grid: GridArg,
-    db: Annotated[Optional[str], typer.Option("--db", envvar="XLTUI_DB", help="database to compare with")] = None,
+    db: Annotated[Optional[str], typer.Option("--db", envvar=DB_ENV, help="database to compare with")] = None,
 ) -> None:
     """The expanded runs, and which are already queued or done in the database."""
-    from engine.expand import expand
-    from engine.grid import load_grid
-    from engine.queries import list_runs, study_by_name
-    from engine.store import db_url, open_db, sqlite_path
+    from engine.grid.expand import expand
+    from engine.grid.schema import load_grid
+    from engine.store.db import db_url, open_db, sqlite_path
+    from engine.store.queries import list_runs, study_by_name
 
     spec = load_grid(grid)
     runs = expand(spec)
@@ -59,5 +61,5 @@ def show(
         table.add_row(str(run_id or ""), status, f"{r.model_name} ({r.method})", f"{r.task} {setting}",
                       f"{','.join(r.source)}→{','.join(r.targets)}", str(r.seed), r.spec_hash()[:8])
     console.print(table)
-    done = sum(1 for r in runs if known.get(r.spec_hash(), (0, ""))[1] == "succeeded")
+    done = sum(1 for r in runs if known.get(r.spec_hash(), (0, ""))[1] == RunStatus.SUCCEEDED)
     console.print(f"{done} of {len(runs)} already succeeded; `xltui run --grid {grid}` queues the rest")

@@ -13,13 +13,14 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from engine.settings import DB_ENV
 from xltui.errors import UserError, handle_errors
 
 console = Console()
 err = Console(stderr=True, soft_wrap=True)
 
 DbOpt = Annotated[Optional[str], typer.Option(
-    "--db", envvar="XLTUI_DB", help="database path or SQLAlchemy URL (default: ./experiments.db)")]
+    "--db", envvar=DB_ENV, help="database path or SQLAlchemy URL (default: ./experiments.db)")]
 FORMATS = ("table", "csv", "latex", "markdown", "json")
 
 
@@ -45,9 +46,9 @@ def build_results_report(engine, studies: list[str], *, tasks: list[str] | None 
 
     Raises UserError, in the CLI's words, when there is nothing to report.
     """
-    from engine.leakage import find_leaks
-    from engine.report import build_report
-    from engine.scores import ScoresError, read_scores
+    from engine.analysis.leakage import find_leaks
+    from engine.analysis.report import build_report
+    from engine.analysis.scores import ScoresError, read_scores
 
     try:
         data = read_scores(engine, studies, split=split, tasks=tasks)
@@ -92,8 +93,8 @@ def results(
     """Paper tables from stored runs: mean ± SD per model × setting × language, paired tests, figures."""
     if fmt not in FORMATS:
         raise UserError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
-    from engine.render import render, rich_report
-    from engine.store import open_db
+    from engine.analysis.render import render, rich_report
+    from engine.store.db import open_db
 
     report = build_results_report(open_db(db, create=False), studies, tasks=task, metric=metric, compare=compare,
                                   per_language=per_language, split=split, resamples=resamples)
@@ -110,12 +111,12 @@ def results(
         for warning in report.all_warnings:
             err.print(f"[yellow]warning:[/] {warning}", highlight=False)
     if charts:
-        from engine.figures import terminal_charts
+        from engine.analysis.figures import terminal_charts
 
         for chart in terminal_charts(report, width=min(console.width, 140) if console.is_terminal else 110):
             (console if output is None and fmt == "table" else err).print(chart, highlight=False, markup=False)
     if figures is not None:
-        from engine.figures import write_figures
+        from engine.analysis.figures import write_figures
 
         for path in write_figures(report, figures):
             err.print(f"wrote {path}")
@@ -133,8 +134,8 @@ def import_results_cmd(
     percent: Annotated[bool, typer.Option("--percent", help="values are percentages (0-100), not fractions")] = False,
 ) -> None:
     """Import published or external per-run results as an external study (all or nothing)."""
-    from engine.import_results import ResultsFileError, import_results, read_results_csv
-    from engine.store import open_db
+    from engine.analysis.import_results import ResultsFileError, import_results, read_results_csv
+    from engine.store.db import open_db
 
     try:
         rows = read_results_csv(file, percent=percent)  # a bad file fails before the database is touched

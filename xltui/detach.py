@@ -8,13 +8,14 @@ import sys
 import time
 from pathlib import Path
 
-from engine.worker import artifacts_root
+from engine.runfiles import worker_logs
+from engine.settings import artifacts_root
 
 
 def start_detached_worker(url: str, devices: list[str], lease_s: float, *,
                           exit_when_idle: bool = True, cpu_slots: int = 1) -> tuple[int, Path]:
     """`xltui worker … [--exit-when-idle]` in a new session, output to a log file."""
-    log_dir = artifacts_root(url) / "workers"
+    log_dir = worker_logs(artifacts_root(url))
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"worker-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
     device_args = (["--cpu", "--cpu-slots", str(cpu_slots)] if devices == ["cpu"]

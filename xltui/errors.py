@@ -19,10 +19,10 @@ class UserError(ValueError):
 
 def _user_error_types() -> tuple[type[BaseException], ...]:
     # imported lazily: they live in engine modules that are not needed for --help
-    from engine.datapaths import DataError
-    from engine.gridfile import GridError
-    from engine.store import StoreError
-    from engine.worker import DeviceError
+    from engine.data.refs import DataError
+    from engine.grid.yamlfile import GridError
+    from engine.runner.devices import DeviceError
+    from engine.store.db import StoreError
 
     return (UserError, GridError, DataError, StoreError, DeviceError)
 

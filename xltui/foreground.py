@@ -17,9 +17,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
-from engine.models import FAILED, QUEUED, RUNNING
-from engine.queries import list_runs, progress_of, study_summaries
-from engine.worker import Slot, run_slots, slot_options
+from engine.runner.slot import Slot, run_slots, slot_options
+from engine.spec import RunStatus
+from engine.store.queries import list_runs, progress_of, study_summaries
 from xltui.views import format_duration
 
 REFRESH_S = 0.5
@@ -55,7 +55,7 @@ def _render(engine: Engine, study_id: int, bar: Progress, task_id) -> Group:
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()) if n)
     bar.update(task_id, total=summary.total, completed=summary.finished,
                description=f"{summary.name}: {counts} — ETA {eta}")
-    running = list_runs(engine, study_id=study_id, statuses=(RUNNING,))
+    running = list_runs(engine, study_id=study_id, statuses=(RunStatus.RUNNING,))
     table = Table(box=None, show_header=bool(running), pad_edge=False)
     for col in ("run", "model", "seed", "device", "step", "loss", "dev", "elapsed"):
         table.add_column(col)
@@ -92,5 +92,5 @@ def run_foreground(engine: Engine, url: str, study_id: int, devices: list[str], 
             time.sleep(REFRESH_S)
             live.update(_render(engine, study_id, bar, task_id))
     console.print()
-    failed = [r.id for r in list_runs(engine, study_id=study_id, statuses=(FAILED,))]
-    return Outcome(failed, len(list_runs(engine, study_id=study_id, statuses=(QUEUED, RUNNING))))
+    failed = [r.id for r in list_runs(engine, study_id=study_id, statuses=(RunStatus.FAILED,))]
+    return Outcome(failed, len(list_runs(engine, study_id=study_id, statuses=(RunStatus.QUEUED, RunStatus.RUNNING))))

@@ -9,11 +9,19 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
-from engine.models import FAILED, QUEUED, RUNNING, STATUSES
-from engine.queries import (list_runs, live_workers, progress_of, run_scores, study_by_name, study_summaries,
-                            waiting_on)
+from engine.spec import RunStatus
+from engine.store.queries import (
+    list_runs,
+    live_workers,
+    progress_of,
+    run_scores,
+    study_by_name,
+    study_summaries,
+    waiting_on,
+)
 
-STATUS_STYLE = {"queued": "cyan", "running": "yellow", "succeeded": "green", "failed": "red", "cancelled": "dim"}
+STATUS_STYLE = {RunStatus.QUEUED: "cyan", RunStatus.RUNNING: "yellow", RunStatus.SUCCEEDED: "green", RunStatus.FAILED: "red",
+                RunStatus.CANCELLED: "dim"}
 
 
 def format_duration(seconds: float | None) -> str:
@@ -35,7 +43,7 @@ def first_line(text: str | None, width: int = 100) -> str:
 def studies_table(engine: Engine, only: str | None = None) -> Table:
     table = Table(title="Studies", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("study", no_wrap=True)
-    for status in STATUSES:
+    for status in RunStatus:
         table.add_column(status, justify="right", style=STATUS_STYLE[status])
     table.add_column("done", justify="right")
     table.add_column("ETA", justify="right")
@@ -43,12 +51,12 @@ def studies_table(engine: Engine, only: str | None = None) -> Table:
         if only and s.name != only:
             continue
         eta = "—" if s.eta_s is None else ("done" if s.eta_s == 0 else format_duration(s.eta_s))
-        table.add_row(s.name, *(str(s.counts.get(st, 0)) for st in STATUSES), f"{s.finished}/{s.total}", eta)
+        table.add_row(s.name, *(str(s.counts.get(st, 0)) for st in RunStatus), f"{s.finished}/{s.total}", eta)
     return table
 
 
 def runs_table(engine: Engine, title: str, runs) -> Table:
-    progress = progress_of(engine, [r for r in runs if r.status == RUNNING])
+    progress = progress_of(engine, [r for r in runs if r.status == RunStatus.RUNNING])
     now = time.time()
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("id", "status", "model", "setting", "languages", "seed", "device", "progress", "time"):
@@ -58,7 +66,7 @@ def runs_table(engine: Engine, title: str, runs) -> Table:
         prog = first_line(r.error, 40)
         if p is not None and p.step is not None:
             prog = f"{p.step}/{p.total_steps or '?'} loss {p.loss:.3f}"
-        end = r.finished_at or (now if r.status == RUNNING else None)
+        end = r.finished_at or (now if r.status == RunStatus.RUNNING else None)
         elapsed = format_duration(end - r.started_at) if end and r.started_at else ""
         table.add_row(str(r.id), f"[{STATUS_STYLE[r.status]}]{r.status}[/]", f"{r.model_name} ({r.method})",
                       f"{r.task}/{r.setting}", f"{r.source}→{r.targets}", str(r.seed), r.device or "", prog, elapsed)
@@ -67,7 +75,7 @@ def runs_table(engine: Engine, title: str, runs) -> Table:
 
 def scores_table(engine: Engine, study_id: int) -> Table:
     """Per succeeded run: the source dev F1 it was selected on and each target's test F1."""
-    runs = list_runs(engine, study_id=study_id, statuses=("succeeded",))
+    runs = list_runs(engine, study_id=study_id, statuses=(RunStatus.SUCCEEDED,))
     scores = run_scores(engine, runs, "f1")
     targets = sorted({lang for r in runs for lang in r.targets.split(",")})
     table = Table(title="F1 (entity-level, strict IOB2)", title_justify="left", box=box.SIMPLE_HEAD)
@@ -75,7 +83,7 @@ def scores_table(engine: Engine, study_id: int) -> Table:
         table.add_column(col, justify="right" if col not in ("model",) else "left")
     for r in runs:
         s = scores.get(r.id, {})
-        cell = lambda key: f"{100 * s[key]:.1f}" if key in s else "—"  # noqa: E731
+        cell = lambda key: f"{100 * s[key]:.1f}" if key in s else "—"
         table.add_row(str(r.id), f"{r.model_name} ({r.method})", str(r.seed), cell((r.source.replace(",", "+"), "dev")),
                       *(cell((t, "test")) for t in targets))
     return table
@@ -94,10 +102,10 @@ def print_status(engine: Engine, console: Console, *, study: str | None, all_run
     if all_runs:
         console.print(runs_table(engine, "Runs", list_runs(engine, study_id=study_id)))
     else:
-        active = list_runs(engine, study_id=study_id, statuses=(RUNNING,))
+        active = list_runs(engine, study_id=study_id, statuses=(RunStatus.RUNNING,))
         if active:
             console.print(runs_table(engine, "Running", active))
-        queued = list_runs(engine, study_id=study_id, statuses=(QUEUED,))
+        queued = list_runs(engine, study_id=study_id, statuses=(RunStatus.QUEUED,))
         waits = waiting_on(engine, [r.id for r in queued])
         if waits:
             table = Table(title="Waiting", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
@@ -108,7 +116,7 @@ def print_status(engine: Engine, console: Console, *, study: str | None, all_run
                     deps = ", ".join(f"run {d} {name} ({status})" for d, name, status in waits[r.id])
                     table.add_row(str(r.id), f"{r.model_name} ({r.method})", str(r.seed), deps)
             console.print(table)
-        failures = list_runs(engine, study_id=study_id, statuses=(FAILED,))
+        failures = list_runs(engine, study_id=study_id, statuses=(RunStatus.FAILED,))
         if failures and failed:
             for r in failures:
                 console.print(f"[red]run {r.id}[/] ({r.model_name}, seed {r.seed}) failed:")

@@ -175,7 +175,7 @@ queues the runs (a worker runs them), **Ctrl+O** opens a saved grid, **Ctrl+N** 
 
     @work(thread=True, exclusive=True, group="composer-check", exit_on_error=False, name="checking the grid")
     def _check(self, text: str, path: Path) -> None:
-        from engine.queries import known_hashes, run_durations
+        from engine.store.queries import known_hashes, run_durations
         from xltui.tui.grid_check import check_text, estimate_seconds
 
         check = check_text(text, path)

@@ -1,6 +1,6 @@
 """Which languages the composer can offer: the ones the engine can actually find data for.
 
-The engine's own resolvers (engine.datapaths) decide, so a language offered here is
+The engine's own resolvers (engine.data.catalog) decide, so a language offered here is
 one that `xltui grid validate` accepts: catalog data under $XLTUI_DATA (MasakhaNER
 folders, UD treebanks) or a local directory with one sub-folder per language.
 Reading is a few directory listings; nothing is opened. Hugging Face datasets (``hf:...``)
@@ -12,19 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.datapaths import (
+from engine.data.catalog import RESOLVERS, data_root
+from engine.data.refs import (
     DEFAULT_CATALOG,
     LANGUAGE_DIR_ALIASES,
     NER_CATALOG,
-    RESOLVERS,
     UD_CATALOG,
     UD_DEFAULT_TREEBANK,
     DataError,
-    data_root,
     is_catalog_name,
     is_hf_ref,
 )
-from engine.grid import LANG_CODE
+from engine.grid.references import LANG_CODE
 
 SOURCE_SPLITS = ("train", "dev")
 TARGET_SPLITS = ("test",)

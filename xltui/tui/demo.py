@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
-from engine.models import Attempt, MetricPoint, Result, Run, Study, SystemSample, Worker
+from engine.store.schema import Attempt, MetricPoint, Result, Run, Study, SystemSample, Worker
 from xltui.tui.devices import GpuInfo
 
 T0 = 1_750_000_000.0  # "now" of the demo

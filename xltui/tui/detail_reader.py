@@ -13,8 +13,9 @@ import os
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from engine.models import Attempt, Run
-from engine.queries import attempt_results, metric_series, system_samples
+from engine.spec import RunStatus
+from engine.store.queries import attempt_results, metric_series, system_samples
+from engine.store.schema import Attempt, Run
 from xltui.tui.snapshot_types import CHART_POINTS, RunDetail, RunRow, downsample
 
 SERIES = ("train_loss", "mlm_loss", "lr", "dev_score", "examples_per_s", "epoch", "total_steps")
@@ -74,7 +75,7 @@ class DetailReader:
         if aid in self._results:
             return self._results[aid]
         results = [r[1:] for r in attempt_results(conn, [aid])]
-        if status == "succeeded":  # final: never read again
+        if status == RunStatus.SUCCEEDED:  # final: never read again
             self._results[aid] = results
         return results
 

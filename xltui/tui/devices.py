@@ -12,8 +12,8 @@ from typing import Callable
 
 from sqlalchemy.engine import Connection
 
-from engine.models import RUNNING
-from engine.queries import system_samples
+from engine.spec import RunStatus
+from engine.store.queries import system_samples
 
 HISTORY = 150
 
@@ -85,7 +85,7 @@ class DeviceReader:
                                                       gpu.mem_total)
         live: set[int] = set()
         for run in runs:
-            if run.status != RUNNING or not run.device or run.attempt_id is None:
+            if run.status != RunStatus.RUNNING or not run.device or run.attempt_id is None:
                 continue
             live.add(run.attempt_id)
             state = states.setdefault(run.device, DeviceState(run.device, "CPU" if run.device == "cpu" else ""))

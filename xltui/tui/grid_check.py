@@ -2,7 +2,7 @@
 
 Validation is `xltui grid validate`'s path (parse → validate_grid → expand) on the
 text as it would be saved, so messages and line numbers match the CLI's word for
-word; enqueue is `xltui run --grid`'s call to engine.queue.enqueue. Everything
+word; enqueue is `xltui run --grid`'s call to engine.runner.plan.queue_runs. Everything
 here may touch the disk or the database: the screen calls it from a thread worker.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from engine.queries import Durations
+from engine.store.queries import Durations
 
 CLI_ERROR = "error: "  # the CLI's prefix for every line of a user error (xltui.errors)
 
@@ -39,10 +39,10 @@ class GridCheck:
 
 def check_text(text: str, path: str | Path) -> GridCheck:
     """Validate grid text as the file ``path`` (relative model and data paths resolve beside it)."""
-    from engine.datapaths import DataError
-    from engine.expand import expand
-    from engine.grid import validate_grid
-    from engine.gridfile import GridError, parse_yaml
+    from engine.data.refs import DataError
+    from engine.grid.expand import expand
+    from engine.grid.schema import validate_grid
+    from engine.grid.yamlfile import GridError, parse_yaml
 
     out = GridCheck(str(path))
     try:
@@ -101,17 +101,17 @@ def enqueue_text(engine: Engine, text: str, path: str | Path, *, saved: bool) ->
 
     ``saved``: the text is the file at ``path`` (recorded as the study's grid path, as the CLI does).
     """
-    from engine.expand import expand
-    from engine.grid import validate_grid
-    from engine.gridfile import parse_yaml
-    from engine.queue import enqueue
+    from engine.grid.expand import expand
+    from engine.grid.schema import validate_grid
+    from engine.grid.yamlfile import parse_yaml
+    from engine.runner.plan import queue_runs
 
     check = check_text(text, path)
     if not check.ok:
         return check, ""
     grid = validate_grid(parse_yaml(text, path))
     specs = expand(grid)
-    report = enqueue(engine, grid.study, specs, grid_path=str(Path(path).resolve()) if saved else None,
+    report = queue_runs(engine, grid.study, specs, grid_path=str(Path(path).resolve()) if saved else None,
                      grid_text=text)
     return check, (f"study {grid.study}: {len(specs)} runs in the grid — {len(report.new)} new, "
                    f"{len(report.requeued)} re-queued, {len(report.existing)} already in the database")

@@ -15,9 +15,8 @@ from typing import Any
 
 import yaml
 
-from engine.spec import TrainParams
+from engine.spec import TASKS, TrainParams
 
-TASKS = ("ner", "pos")
 # the hyperparameters with a field in the composer; the rest of `train:` is kept as loaded
 TRAIN_FIELDS = ("lr", "batch_size", "max_length", "epochs", "patience", "max_train_sentences",
                 "max_eval_sentences", "precision")
@@ -40,7 +39,7 @@ class ModelChoice:
         return {"name": self.name, "model": self.model, "method": self.method, **dict(self.extra)}
 
 
-# presets of engine.modelzoo and the hub encoders of the MAD-X paper; MAD-X lr (1e-4) and adapter
+# presets of engine.training.modelzoo and the hub encoders of the MAD-X paper; MAD-X lr (1e-4) and adapter
 # sizes (language: 2, task: 16) are the engine's defaults, so they need no keys here
 MODEL_CHOICES = (
     ModelChoice("tiny", "tiny", "full", "random-init, for smoke runs", (("lr", 1.0e-3),)),

@@ -33,7 +33,7 @@ def bindings_table(screen: Screen) -> Table:
     table.add_column("key", style="bold", no_wrap=True)
     table.add_column("action")
     seen: set[tuple[str, str]] = set()
-    for key, active in user_bindings(screen):
+    for _key, active in user_bindings(screen):
         b = active.binding
         if (b.action, b.description) in seen:
             continue

@@ -8,12 +8,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
 
-from engine.models import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED
+from engine.spec import RunStatus
+from engine.store.queries import StudySummary
 from xltui.tui.dialogs import ConfirmScreen, FilterInput
 from xltui.tui.live import LiveScreen
 from xltui.tui.messages import RunChosen, RunHighlighted
 from xltui.tui.runlist import SORT_KEYS, RunList
-from engine.queries import StudySummary
 from xltui.tui.snapshot_types import Snapshot
 from xltui.views import format_duration
 
@@ -24,8 +24,8 @@ BAR = 12
 def progress_bar(s: StudySummary) -> Text:
     """Done / failed / running shares of a study as one bar, with the percentage done."""
     total = max(1, s.total)
-    parts = [(s.counts.get(SUCCEEDED, 0), "green"), (s.counts.get(FAILED, 0) + s.counts.get(CANCELLED, 0), "red"),
-             (s.counts.get(RUNNING, 0), "yellow")]
+    parts = [(s.counts.get(RunStatus.SUCCEEDED, 0), "green"), (s.counts.get(RunStatus.FAILED, 0) + s.counts.get(RunStatus.CANCELLED, 0), "red"),
+             (s.counts.get(RunStatus.RUNNING, 0), "yellow")]
     text, used = Text(), 0
     for n, style in parts:
         cells = round(BAR * n / total)
@@ -38,7 +38,7 @@ def progress_bar(s: StudySummary) -> Text:
 
 
 def eta_text(s: StudySummary) -> str:
-    if s.counts.get(QUEUED, 0) == 0 and s.counts.get(RUNNING, 0) == 0:
+    if s.counts.get(RunStatus.QUEUED, 0) == 0 and s.counts.get(RunStatus.RUNNING, 0) == 0:
         return "done"
     return "—" if s.eta_s is None else format_duration(s.eta_s)
 
@@ -76,7 +76,7 @@ class QueueScreen(LiveScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        from engine.store import sqlite_path
+        from engine.store.db import sqlite_path
 
         self.sub_title = str(sqlite_path(self.app.db_url) or self.app.db_url)
         table = self.query_one("#studies", DataTable)
@@ -103,15 +103,15 @@ class QueueScreen(LiveScreen):
     def _show_studies(self, snap: Snapshot) -> None:
         """Update only the cells whose text changed (usually just an ETA)."""
         table = self.query_one("#studies", DataTable)
-        total = {k: 0 for k in (QUEUED, RUNNING, SUCCEEDED, FAILED)}
+        total = {k: 0 for k in (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SUCCEEDED, RunStatus.FAILED)}
         keys = ("study", "queued", "running", "succeeded", "failed", "progress", "eta")
         for s in snap.studies:
             for k in total:
                 total[k] += s.counts.get(k, 0)
             self._studies[s.id] = s
-            cells = (s.name, str(s.counts.get(QUEUED, 0)), str(s.counts.get(RUNNING, 0)),
-                     str(s.counts.get(SUCCEEDED, 0)), Text(str(s.counts.get(FAILED, 0)),
-                                                           style="red" if s.counts.get(FAILED) else ""),
+            cells = (s.name, str(s.counts.get(RunStatus.QUEUED, 0)), str(s.counts.get(RunStatus.RUNNING, 0)),
+                     str(s.counts.get(RunStatus.SUCCEEDED, 0)), Text(str(s.counts.get(RunStatus.FAILED, 0)),
+                                                           style="red" if s.counts.get(RunStatus.FAILED) else ""),
                      progress_bar(s), eta_text(s))
             shown = self._cells.get(s.id)
             if shown is None:
@@ -192,7 +192,7 @@ class QueueScreen(LiveScreen):
         if not ids:
             return
         snap = self.app.snapshot
-        running = [i for i in ids if snap and i in snap.by_id and snap.by_id[i].status == RUNNING]
+        running = [i for i in ids if snap and i in snap.by_id and snap.by_id[i].status == RunStatus.RUNNING]
         what = f"run {ids[0]}" if len(ids) == 1 else f"{len(ids)} runs"
         if not running:
             self._queue_change("Cancel", ids)
@@ -210,23 +210,23 @@ class QueueScreen(LiveScreen):
         snap = self.app.snapshot
         if snap is None:
             return
-        ids = [r.id for r in snap.runs if r.status in (FAILED, CANCELLED) and (self.scope is None or r.study_id == self.scope)]
+        ids = [r.id for r in snap.runs if r.status in (RunStatus.FAILED, RunStatus.CANCELLED) and (self.scope is None or r.study_id == self.scope)]
         if not ids:
             self.notify("no failed or cancelled runs here", severity="warning")
             return
         self._queue_change("Retry", ids)
 
     def _queue_change(self, verb: str, ids: list[int]) -> None:
-        from engine import queue
+        from engine.store import requests
 
         engine = self.app.engine
-        fn = queue.cancel if verb == "Cancel" else queue.retry
+        fn = requests.cancel if verb == "Cancel" else requests.retry
 
         def change() -> str:
-            messages = fn(engine, ids)
-            ok = [i for i, m in messages.items() if "→" in m]
-            bad = [f"run {i} {m}" for i, m in messages.items() if "→" not in m]
-            text = f"{verb}: {len(ok)} run(s) changed" if len(ids) > 1 else f"run {ids[0]}: {messages[ids[0]]}"
+            done = fn(engine, ids)
+            ok = [i for i, t in done.items() if t.changed]
+            bad = [f"run {i} {t.message}" for i, t in done.items() if not t.changed]
+            text = f"{verb}: {len(ok)} run(s) changed" if len(ids) > 1 else f"run {ids[0]}: {done[ids[0]].message}"
             return text + (("\n" + "\n".join(bad[:3])) if bad and len(ids) > 1 else "")
 
         self.query_one(RunList).marked.clear()
@@ -237,7 +237,7 @@ class QueueScreen(LiveScreen):
         snap = self.app.snapshot
         if not ids or snap is None:
             return
-        from engine.queue import set_priority
+        from engine.store.requests import set_priority
 
         engine = self.app.engine
         levels: dict[int, list[int]] = {}

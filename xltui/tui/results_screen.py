@@ -1,8 +1,8 @@
 """Screen 4, results: the paper's tables and figures for a study, and their exports.
 
 The report is `xltui results`'s own (xltui.cli_results.build_results_report), built
-in a thread worker; the tables are engine.render's rich tables, the figures
-engine.figures' terminal charts, and an export writes what `xltui results
+in a thread worker; the tables are engine.analysis.render's rich tables, the figures
+engine.analysis.figures' terminal charts, and an export writes what `xltui results
 --format FMT -o FILE` writes, byte for byte, into ./xltui-exports/<study>/.
 """
 
@@ -20,9 +20,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Select, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
-from engine.adapter_plan import ADAPTER_STUDY
+from engine.spec import ADAPTER_STUDY, TASKS, RunStatus
 from xltui.tui.messages import SnapshotTaken
-from xltui.tui.results_view import EXPORTS, METRICS, TASKS, ResultsQuery, comparison_choices
+from xltui.tui.results_view import EXPORTS, METRICS, ResultsQuery, comparison_choices
 
 CHART_HEIGHT = 18
 
@@ -53,7 +53,7 @@ write LaTeX, CSV, Markdown into `xltui-exports/<study>/` (**e**: all three) and 
 
     def __init__(self) -> None:
         super().__init__()
-        self.report: Any = None  # the engine.report.Report shown, None while there is none
+        self.report: Any = None  # the engine.analysis.report.Report shown, None while there is none
         self.query_shown: ResultsQuery | None = None
         self._per_language = False
         self._known_studies: tuple[str, ...] = ()
@@ -96,8 +96,8 @@ write LaTeX, CSV, Markdown into `xltui-exports/<study>/` (**e**: all three) and 
 
     @work(thread=True, exclusive=True, group="results-studies", exit_on_error=False, name="listing studies")
     def _load_studies(self, want: str | None) -> None:
-        from engine.adapter_plan import ADAPTER_STUDY
-        from engine.queries import study_names
+        from engine.spec import ADAPTER_STUDY
+        from engine.store.queries import study_names
 
         names = study_names(self.app.engine, skip=(ADAPTER_STUDY,))  # type: ignore[attr-defined]
         if not get_current_worker().is_cancelled:
@@ -126,7 +126,7 @@ write LaTeX, CSV, Markdown into `xltui-exports/<study>/` (**e**: all three) and 
         names = tuple(sorted(s.name for s in message.snapshot.studies if s.name != ADAPTER_STUDY))
         if names != tuple(sorted(self._known_studies)):
             self._load_studies(None)
-        finished = {s.name: s.counts.get("succeeded", 0) for s in message.snapshot.studies}
+        finished = {s.name: s.counts.get(RunStatus.SUCCEEDED, 0) for s in message.snapshot.studies}
         study = self.query_shown.study if self.query_shown else None
         if study and study in self._finished and finished.get(study) != self._finished[study]:
             self.action_reload()
@@ -167,9 +167,9 @@ write LaTeX, CSV, Markdown into `xltui-exports/<study>/` (**e**: all three) and 
 
     @work(thread=True, exclusive=True, group="results-report", exit_on_error=False, name="building the tables")
     def _build(self, query: ResultsQuery) -> None:
+        from engine.store.queries import study_systems
         from xltui.cli_results import build_results_report
         from xltui.errors import UserError
-        from engine.queries import study_systems
 
         engine = self.app.engine  # type: ignore[attr-defined]
         try:
@@ -204,7 +204,7 @@ write LaTeX, CSV, Markdown into `xltui-exports/<study>/` (**e**: all three) and 
 
     def _draw(self) -> None:
         """Tables and charts at the width there is now (rich tables transpose when narrow)."""
-        from engine.figures import terminal_charts
+        from engine.analysis.figures import terminal_charts
         from xltui.tui.results_view import tables_view
 
         if self.report is None:
@@ -263,7 +263,7 @@ write LaTeX, CSV, Markdown into `xltui-exports/<study>/` (**e**: all three) and 
 
     @work(thread=True, group="results-export", exit_on_error=False, name="drawing the figures")
     def _write_figures(self, report: Any, query: ResultsQuery) -> None:
-        from engine.figures import write_figures  # matplotlib: imported only when asked for
+        from engine.analysis.figures import write_figures  # matplotlib: imported only when asked for
 
         folder = query.figures_dir(self.exports_dir)
         try:

@@ -20,12 +20,11 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from engine.comparison import ComparisonTable
-    from engine.report import Report
+    from engine.analysis.comparison import ComparisonTable
+    from engine.analysis.report import Report
 
 EXPORTS = {"csv": "csv", "latex": "tex", "markdown": "md"}  # --format -> file suffix
 METRICS = ("f1", "precision", "recall", "accuracy")
-TASKS = ("ner", "pos")
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,7 @@ def comparison_choices(systems: list[str]) -> list[tuple[str, str]]:
 
 def write_export(report: Report, query: ResultsQuery, directory: Path, fmt: str) -> Path:
     """Write one export exactly as `xltui results ... --format FMT -o FILE` would; returns the path."""
-    from engine.render import render
+    from engine.analysis.render import render
 
     path = query.export_path(directory, fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -103,9 +102,9 @@ def _width(renderable: RenderableType) -> int:
 def narrow_comparison_table(table: ComparisonTable) -> Table:
     """Table C turned on its side (a column per test) for terminals too narrow for its 15 columns.
 
-    The cells are engine.render's own strings, so nothing differs from the exports but the layout.
+    The cells are engine.analysis.render's own strings, so nothing differs from the exports but the layout.
     """
-    from engine.render import COMPARISON_HEADER, comparison_cells
+    from engine.analysis.render import COMPARISON_HEADER, comparison_cells
 
     rows = [comparison_cells(r) for r in table.rows]
     out = Table(title=table.title, title_justify="left", box=box.SIMPLE_HEAD, caption=table.caption,
@@ -123,7 +122,7 @@ def narrow_comparison_table(table: ComparisonTable) -> Table:
 
 def tables_view(report: Report, width: int) -> tuple[RenderableType, int]:
     """The Tables tab and the width it needs: Table C goes on its side, or scrolls, when it does not fit."""
-    from engine.render import rich_comparison_table, rich_score_table
+    from engine.analysis.render import rich_comparison_table, rich_score_table
 
     parts: list[RenderableType] = [rich_score_table(t, width) for t in report.score_tables]
     need = max([width, *(_width(p) for p in parts)])

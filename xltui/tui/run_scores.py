@@ -10,17 +10,18 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from engine.spec import RunStatus
 from xltui.tui.snapshot_types import MAIN_METRIC, RunDetail
 
 OVERALL = {"ner": ("f1", "precision", "recall", "macro_f1"), "pos": ("accuracy",)}
-PER_TYPE = {"ner": "f1", "pos": "accuracy"}
+PER_TYPE = MAIN_METRIC  # per entity type / tag: f1:PER, accuracy:NOUN
 
 
 def score_tables(d: RunDetail) -> Group | Text:
     """Rich tables of the run's stored results (fractions shown as percentages)."""
     task = d.run.task
     if not d.results:
-        if d.run.status == "succeeded":
+        if d.run.status == RunStatus.SUCCEEDED:
             return Text("This run stored no scores (a language-adapter run has none).")
         return Text(f"Scores appear here when the run has finished (it is {d.run.status}).")
     by_key: dict[tuple[str, str], dict[str, float]] = {}

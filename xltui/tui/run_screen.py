@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Grid, VerticalScroll
 from textual.widgets import Footer, Header, Log, Static, TabbedContent, TabPane
 
-from engine.models import CANCELLED, FAILED, RUNNING, SUCCEEDED
+from engine.spec import RunStatus
 from xltui.tui.charts import Chart, memory_unit, scaled
 from xltui.tui.dialogs import ConfirmScreen
 from xltui.tui.live import LiveScreen
@@ -103,19 +103,19 @@ class RunScreen(LiveScreen):
         text = Text.assemble((f"run {r.id} ", "bold"), (r.status, _STATUS.get(r.status, "")),
                              f" · {r.model} ({r.method}) · {r.task} {r.setting} · {r.languages} · seed {r.seed}"
                              f" · {r.device or 'no device yet'}{attempts} · {format_duration(duration(r, now)) or '—'}"
-                             f" · {progress_text(r) if r.status != FAILED else 'failed'} · study {r.study}")
+                             f" · {progress_text(r) if r.status != RunStatus.FAILED else 'failed'} · study {r.study}")
         self.query_one("#run-title", Static).update(text)
 
     def _error(self, d: RunDetail) -> None:
         box = self.query_one("#run-error", Static)
-        if d.run.status not in (FAILED, CANCELLED) or not d.error:
+        if d.run.status not in (RunStatus.FAILED, RunStatus.CANCELLED) or not d.error:
             box.display = False
             return
         lines = d.error.strip().splitlines()
         log = next((line[5:] for line in lines if line.startswith("log: ")), d.log_path)
         where = f"\nLog: {log} (last lines in the Log tab, l)" if log else ""
-        hint = "; r retries it" if d.run.status in (FAILED, CANCELLED) else ""
-        box.update(Text(f"{'Failed' if d.run.status == FAILED else 'Cancelled'}: {lines[0]}{where}{hint}"))
+        hint = "; r retries it" if d.run.status in (RunStatus.FAILED, RunStatus.CANCELLED) else ""
+        box.update(Text(f"{'Failed' if d.run.status == RunStatus.FAILED else 'Cancelled'}: {lines[0]}{where}{hint}"))
         box.display = True
 
     def _charts(self, d: RunDetail) -> None:
@@ -169,27 +169,27 @@ class RunScreen(LiveScreen):
         self.query_one(TabbedContent).active = tab
 
     def action_cancel(self) -> None:
-        from engine.queue import cancel
+        from engine.store.requests import cancel
 
         run_id, engine = self.detail_run_id, self.app.engine
 
         def do_cancel() -> None:
-            self.app.in_background("Cancel", lambda: f"run {run_id}: {cancel(engine, [run_id])[run_id]}")
+            self.app.in_background("Cancel", lambda: f"run {run_id}: {cancel(engine, [run_id])[run_id].message}")
 
-        if self.detail is not None and self.detail.run.status == RUNNING:
+        if self.detail is not None and self.detail.run.status == RunStatus.RUNNING:
             question = f"Cancel run {run_id}? Its worker stops it within a heartbeat; r queues it again later."
             self.app.push_screen(ConfirmScreen(question, yes="Cancel run"), lambda yes: do_cancel() if yes else None)
         else:
             do_cancel()
 
     def action_retry(self) -> None:
-        from engine.queue import retry
+        from engine.store.requests import retry
 
         run_id, engine = self.detail_run_id, self.app.engine
-        self.app.in_background("Retry", lambda: f"run {run_id}: {retry(engine, [run_id])[run_id]}")
+        self.app.in_background("Retry", lambda: f"run {run_id}: {retry(engine, [run_id])[run_id].message}")
 
 
-_STATUS = {RUNNING: "bold yellow", SUCCEEDED: "green", FAILED: "bold red", CANCELLED: "dim"}
+_STATUS = {RunStatus.RUNNING: "bold yellow", RunStatus.SUCCEEDED: "green", RunStatus.FAILED: "bold red", RunStatus.CANCELLED: "dim"}
 
 
 def _pretty(spec_json: str) -> str:

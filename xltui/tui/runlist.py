@@ -20,19 +20,20 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from engine.spec import RunStatus
 from xltui.tui.messages import RunChosen, RunHighlighted
 from xltui.tui.snapshot_types import RunRow
 from xltui.views import format_duration
 
-STATUS_ORDER = {"running": 0, "queued": 1, "failed": 2, "cancelled": 3, "succeeded": 4}
+STATUS_ORDER = {RunStatus.RUNNING: 0, RunStatus.QUEUED: 1, RunStatus.FAILED: 2, RunStatus.CANCELLED: 3, RunStatus.SUCCEEDED: 4}
 
 
 def progress_text(r: RunRow) -> str:
     """Current loss for a running run, the final score for a finished one, the error for a failed one."""
-    if r.status == "running":
+    if r.status == RunStatus.RUNNING:
         pct = f"{100 * r.step / r.total_steps:.0f}% " if r.step is not None and r.total_steps else ""
         return f"{pct}loss {r.loss:.3f}" if r.loss is not None else "starting"
-    if r.status == "succeeded":
+    if r.status == RunStatus.SUCCEEDED:
         return f"{100 * r.score:.1f}" if r.score is not None else "done"
     if r.status == "failed":
         return r.error or "failed"
@@ -40,7 +41,7 @@ def progress_text(r: RunRow) -> str:
 
 
 def duration(r: RunRow, now: float) -> float | None:
-    if r.started_at is None or r.status == "queued":
+    if r.started_at is None or r.status == RunStatus.QUEUED:
         return None
     return (r.finished_at if r.finished_at is not None else now) - r.started_at
 

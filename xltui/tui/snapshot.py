@@ -16,8 +16,8 @@ from typing import Callable
 from sqlalchemy import case, func, select
 from sqlalchemy.engine import Connection, Engine
 
-from engine.models import RUNNING, STATUSES, SUCCEEDED, Run, Study, Worker
-from engine.queries import (
+from engine.spec import RunStatus, WorkerState
+from engine.store.queries import (
     WORKER_STALE_S,
     RunProgress,
     StudySummary,
@@ -25,6 +25,7 @@ from engine.queries import (
     latest_points,
     mean_test_scores,
 )
+from engine.store.schema import Run, Study, Worker
 from xltui.tui.detail_reader import SERIES, DetailReader
 from xltui.tui.devices import DeviceReader, DeviceState, GpuProbe, nvml_gpus
 from xltui.tui.snapshot_types import (
@@ -43,7 +44,7 @@ __all__ = ["CHART_POINTS", "MAIN_METRIC", "SERIES", "DeviceState", "GpuProbe", "
 RUN_COLUMNS = (Run.id, Run.study_id, Run.status, Run.model_name, Run.method, Run.task, Run.setting, Run.source,
                Run.targets, Run.seed, Run.device, Run.priority, Run.attempts, Run.started_at, Run.finished_at,
                Run.attempt_id, func.substr(Run.error, 1, 160))
-STATUS_CODE = case(*((Run.status == st, i) for i, st in enumerate(STATUSES, start=1)), else_=0)
+STATUS_CODE = case(*((Run.status == st, i) for i, st in enumerate(RunStatus, start=1)), else_=0)
 
 
 def _total(column):  # SUM that is 0 rather than NULL on no rows / all NULL, on any backend
@@ -92,7 +93,7 @@ class SnapshotReader:
             now = self.clock()
             if not self._unchanged(conn) or self._last is None:
                 self._read_runs(conn)
-            running = [r for r in self._run_list if r.status == RUNNING]
+            running = [r for r in self._run_list if r.status == RunStatus.RUNNING]
             detail_row = self._rows.get(detail_run_id) if detail_run_id is not None else None
             snap = Snapshot(now, self._summaries(running, now), self._run_list, self._workers(conn, now),
                             self.devices.read(conn, running),
@@ -129,11 +130,11 @@ class SnapshotReader:
             self._base = {r[0]: tuple(r) for r in conn.execute(select(*RUN_COLUMNS))}
             todo = self._base.keys()
         else:  # only metrics were written: only running runs can have changed
-            todo = [r.id for r in self._run_list if r.status == RUNNING]
+            todo = [r.id for r in self._run_list if r.status == RunStatus.RUNNING]
         base = self._base
-        live = [base[i][15] for i in todo if base[i][2] == RUNNING and base[i][15] is not None]
+        live = [base[i][15] for i in todo if base[i][2] == RunStatus.RUNNING and base[i][15] is not None]
         progress = latest_points(conn, live, PROGRESS)
-        done = [base[i][15] for i in todo if base[i][2] == SUCCEEDED and base[i][15] is not None
+        done = [base[i][15] for i in todo if base[i][2] == RunStatus.SUCCEEDED and base[i][15] is not None
                 and base[i][15] not in self._final]
         if done:
             scores = mean_test_scores(conn, MAIN_METRIC, None if not self._final else done)
@@ -141,7 +142,7 @@ class SnapshotReader:
         changed = False
         for run_id in todo:
             r = base[run_id]
-            extra = self._live(r, progress) if r[2] == RUNNING else (None, None, None, self._final.get(r[15]))
+            extra = self._live(r, progress) if r[2] == RunStatus.RUNNING else (None, None, None, self._final.get(r[15]))
             key = r + extra
             if self._keys.get(run_id) == key:
                 continue
@@ -178,7 +179,7 @@ class SnapshotReader:
             for r in self._run_list:
                 c = counts.setdefault(r.study_id, {})
                 c[r.status] = c.get(r.status, 0) + 1
-                if r.status == SUCCEEDED and r.started_at is not None and r.finished_at is not None:
+                if r.status == RunStatus.SUCCEEDED and r.started_at is not None and r.finished_at is not None:
                     durations.setdefault(r.study_id, []).append(r.finished_at - r.started_at)
             means = {sid: sum(d) / len(d) for sid, d in durations.items()}
             self._stats = (self._version, counts, means)
@@ -186,7 +187,7 @@ class SnapshotReader:
         progress = {r.id: RunProgress(r.id, r.step, r.total_steps, r.loss, r.score) for r in running}
         out = []
         for sid in sorted(counts):
-            summary = StudySummary(sid, self._studies.get(sid, "?"), {s: counts[sid].get(s, 0) for s in STATUSES},
+            summary = StudySummary(sid, self._studies.get(sid, "?"), {s: counts[sid].get(s, 0) for s in RunStatus},
                                    means.get(sid))
             mine = [r for r in running if r.study_id == sid]
             summary.eta_s = estimate_eta(summary, mine, progress, now)  # type: ignore[arg-type]
@@ -196,6 +197,6 @@ class SnapshotReader:
     def _workers(self, conn: Connection, now: float) -> list[WorkerInfo]:
         rows = conn.execute(select(Worker.id, Worker.host, Worker.pid, Worker.device, Worker.state, Worker.started_at,
                                    Worker.heartbeat_at, Worker.current_run_id)
-                            .where(Worker.state != "stopped").order_by(Worker.id)).all()
+                            .where(Worker.state != WorkerState.STOPPED).order_by(Worker.id)).all()
         return [WorkerInfo(*w) for w in rows if now - w.heartbeat_at < WORKER_STALE_S]
 

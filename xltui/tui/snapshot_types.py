@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.queries import StudySummary
+from engine.spec import MAIN_METRIC
+from engine.store.queries import StudySummary
 from xltui.tui.devices import DeviceState
 
-MAIN_METRIC = {"ner": "f1", "pos": "accuracy"}
+__all__ = ["MAIN_METRIC"]  # re-exported: screens take the vocabulary with the snapshot types
 CHART_POINTS = 300
 
 
@@ -72,7 +73,7 @@ class RunDetail:
 @dataclass
 class Snapshot:
     taken_at: float
-    studies: list[StudySummary]  # engine.queries' own, with the ETA filled in
+    studies: list[StudySummary]  # engine.store.queries' own, with the ETA filled in
     runs: list[RunRow]
     workers: list[WorkerInfo]
     devices: list[DeviceState]

@@ -9,6 +9,7 @@ from textual.binding import Binding
 from textual.containers import Grid
 from textual.widgets import DataTable, Footer, Header, Static
 
+from engine.spec import WorkerState
 from xltui.tui.charts import Chart, memory_unit, scaled
 from xltui.tui.devices import DeviceState
 from xltui.tui.dialogs import ConfirmScreen, StartWorkerScreen, WorkerRequest
@@ -17,7 +18,7 @@ from xltui.tui.snapshot_types import Snapshot, WorkerInfo
 from xltui.views import format_duration
 
 GIB = 1024 ** 3
-STATE_STYLE = {"busy": "yellow", "idle": "green", "stopping": "magenta"}
+STATE_STYLE = {WorkerState.BUSY: "yellow", WorkerState.IDLE: "green", WorkerState.STOPPING: "magenta"}
 
 
 def gib(n: int | None) -> str:
@@ -86,7 +87,7 @@ class WorkersScreen(LiveScreen):
         if dkey != self._devices_key:
             self._devices_key = dkey
             _replace_rows(devices, [(d.device, cells) for d, cells in zip(snap.devices, dkey)])
-        busy = sum(w.state == "busy" for w in snap.workers)
+        busy = sum(w.state == WorkerState.BUSY for w in snap.workers)
         hint = "" if snap.workers else " — press n to start one (it keeps running when the app closes)"
         self.query_one("#workers-summary", Static).update(
             f"{len(snap.workers)} live worker(s), {busy} busy · {len(snap.devices)} device(s){hint}")
@@ -149,7 +150,7 @@ class WorkersScreen(LiveScreen):
                              lambda yes: self._stop(worker_id) if yes else None)
 
     def _stop(self, worker_id: str) -> None:
-        from engine.queue import request_worker_stop
+        from engine.store.requests import request_worker_stop
 
         engine = self.app.engine
 

@@ -1,0 +1,346 @@
+"""Renderers of the report tables: rich (terminal), tidy CSV, LaTeX (booktabs), Markdown, JSON.
+
+Formatting only: every number comes from engine.analysis.tables. CSV and JSON carry the
+numbers unrounded in stored units (fractions); the others show percentages with
+one decimal (differences with two) as a paper would.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from collections.abc import Callable
+from dataclasses import asdict
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from engine.analysis.comparison import POOLED, ComparisonRow, ComparisonTable
+from engine.analysis.report import Report
+from engine.analysis.tables import AVG, Cell, ScoreTable
+
+FORMATS = ("table", "csv", "latex", "markdown", "json")
+
+
+# ----------------------------------------------------------------------------- numbers
+
+
+def fmt_num(x: float | None, scale: float = 1.0, digits: int = 1) -> str:
+    return "—" if x is None or math.isnan(x) else f"{x * scale:.{digits}f}"
+
+
+def fmt_p(p: float) -> str:
+    if math.isnan(p):
+        return "—"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def fmt_cell(cell: Cell, scale: float, pm: str = "±") -> str:
+    if cell.summary is None:
+        text = "—"
+    elif cell.n < 2:
+        text = fmt_num(cell.summary.mean, scale)
+    else:
+        text = f"{fmt_num(cell.summary.mean, scale)} {pm} {fmt_num(cell.summary.sd, scale)}"
+    return text
+
+
+def perm_label(row: ComparisonRow) -> str:
+    perm = row.result.permutation
+    if not row.result.n_pairs:
+        return "—"
+    return f"exact {perm.n_permutations}" if perm.exact else f"MC {perm.n_permutations}"
+
+
+COMPARISON_HEADER = ["baseline", "task", "setting", "language", "n_pairs", "n_dropped", "Δ", "95% CI", "p_perm",
+                     "perm. (n)", "p_t", "d_z", "d_av", "p_Holm", "p_min"]
+
+
+def comparison_cells(row: ComparisonRow, *, minus: str = "−") -> list[str]:
+    """One Table C row as display strings (Δ and CI in percentage points for fractions)."""
+    r, s = row.result, row.scale
+    num = lambda x: fmt_num(x, s, 2).replace("-", minus)
+    ci = "—" if math.isnan(r.ci_low) else f"[{num(r.ci_low)}, {num(r.ci_high)}]"
+    d = lambda x: fmt_num(x, 1, 2).replace("-", minus)
+    return [row.baseline, row.task, row.setting, row.language,
+            str(r.n_pairs), str(r.n_dropped), num(r.mean_diff), ci, fmt_p(r.permutation.p), perm_label(row),
+            fmt_p(r.t_test.p), d(r.d_z), d(r.d_av), fmt_p(row.p_holm) + row.mark, fmt_p(r.permutation.p_min)]
+
+
+# ----------------------------------------------------------------------------- rich
+
+
+def rich_score_table(table: ScoreTable, width: int = 120) -> Table:
+    """Languages as columns; transposed (languages as rows) when that would not fit ``width``."""
+    labels = [f"{r.system}\n{r.setting}" for r in table.rows]
+    transpose = 22 + 13 * len(table.columns) > width
+    out = Table(title=table.title, title_justify="left", box=box.SIMPLE_HEAD, caption=table.caption,
+                caption_justify="left")
+    cell = lambda c: Text(fmt_cell(c, table.scale) + (f"\n{c.seeds_label}" if c.incomplete else ""),
+                          style="bold" if c.best else ("yellow" if c.incomplete else ""))
+    if transpose:
+        out.add_column("language")
+        for label in labels:
+            out.add_column(label, justify="right")
+        for col in table.columns:
+            out.add_row(col, *(cell(r.cells[col]) for r in table.rows), end_section=col == table.columns[-2])
+    else:
+        out.add_column("model")
+        out.add_column("setting")
+        for col in table.columns:
+            out.add_column(col, justify="right")
+        for r in table.rows:
+            out.add_row(r.system, r.setting, *(cell(r.cells[c]) for c in table.columns))
+    return out
+
+
+def rich_comparison_table(table: ComparisonTable) -> Table:
+    """Columns that are the same on every row (one task, one setting) move into the title."""
+    constant = {i for i, name in enumerate(COMPARISON_HEADER) if name in ("task", "setting")
+                and len({comparison_cells(r)[i] for r in table.rows}) == 1}
+    if not any(r.language != POOLED for r in table.rows):
+        constant.add(COMPARISON_HEADER.index("p_min"))
+    title = table.title
+    if table.rows:
+        title += "".join(f", {comparison_cells(table.rows[0])[i]}" for i in sorted(constant) if i < 3)
+    out = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, caption=table.caption,
+                caption_justify="left")
+    keep = [i for i in range(len(COMPARISON_HEADER)) if i not in constant]
+    short = {"language": "lang", "n_pairs": "n", "n_dropped": "drop", "perm. (n)": "perm."}
+    for i in keep:
+        name = COMPARISON_HEADER[i]
+        out.add_column(short.get(name, name), justify="left" if i < 4 else "right", overflow="fold",
+                       no_wrap=name == "95% CI")
+    for row in table.rows:
+        cells = comparison_cells(row)
+        out.add_row(*(cells[i] for i in keep), style="bold" if row.mark else "")
+    return out
+
+
+def rich_report(report: Report, width: int = 120) -> RenderableType:
+    parts: list[RenderableType] = [rich_score_table(t, width) for t in report.score_tables]
+    if report.comparison is not None:
+        parts.append(rich_comparison_table(report.comparison))
+    warnings = report.all_warnings
+    if warnings:
+        parts.append(Text("Warnings:", style="bold yellow"))
+        parts += [Text(f"  ! {w}", style="yellow") for w in warnings]
+    return Group(*parts)
+
+
+def to_text(report: Report, width: int = 160) -> str:
+    """The terminal rendering as plain text (for -o FILE)."""
+    console = Console(file=io.StringIO(), width=width, no_color=True, color_system=None)
+    console.print(rich_report(report, width))
+    return console.file.getvalue()
+
+
+# ----------------------------------------------------------------------------- CSV (tidy)
+
+CSV_COLUMNS = ["table", "task", "metric", "split", "setting", "system", "baseline", "language", "n", "n_expected",
+               "n_pending", "n_failed", "mean", "sd", "ci_low", "ci_high", "best", "seeds", "n_pairs", "n_dropped",
+               "mean_a", "mean_b", "mean_diff", "diff_ci_low", "diff_ci_high", "p_perm", "perm_exact",
+               "n_permutations", "p_min", "t", "df", "p_t", "d_z", "d_av", "p_holm", "mark"]
+
+
+def _raw(x) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return ""
+    return repr(x) if isinstance(x, float) else str(x)
+
+
+def csv_rows(report: Report) -> list[dict[str, str]]:
+    rows = []
+    for t in report.score_tables:
+        for r in t.rows:
+            for lang, c in r.cells.items():
+                s = c.summary
+                rows.append(dict(table="scores", task=t.task, metric=t.metric, split=t.split, setting=r.setting,
+                                 system=r.system, language="macro-avg" if lang == AVG else lang, n=c.n,
+                                 n_expected=c.n_expected, n_pending=c.n_pending, n_failed=c.n_failed,
+                                 mean=s and s.mean, sd=s and s.sd, ci_low=s and s.ci_low, ci_high=s and s.ci_high,
+                                 best=int(c.best), seeds=" ".join(map(str, c.seeds))))
+    if report.comparison is not None:
+        for row in report.comparison.rows:
+            r = row.result
+            rows.append(dict(table="comparison", task=row.task, metric=row.metric, split=report.split,
+                             setting=row.setting, system=row.system, baseline=row.baseline, language=row.language,
+                             n_pairs=r.n_pairs, n_dropped=r.n_dropped, mean_a=row.mean_a, mean_b=row.mean_b,
+                             mean_diff=r.mean_diff, diff_ci_low=r.ci_low, diff_ci_high=r.ci_high,
+                             p_perm=r.permutation.p, perm_exact=int(r.permutation.exact),
+                             n_permutations=r.permutation.n_permutations, p_min=r.permutation.p_min, t=r.t_test.t,
+                             df=r.t_test.df, p_t=r.t_test.p, d_z=r.d_z, d_av=r.d_av, p_holm=row.p_holm,
+                             mark=row.mark))
+    return [{k: _raw(row.get(k)) for k in CSV_COLUMNS} for row in rows]
+
+
+def to_csv(report: Report) -> str:
+    """One row per cell (scores) or per test (comparison), numbers unrounded, fractions as stored."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(csv_rows(report))
+    return buf.getvalue()
+
+
+# ----------------------------------------------------------------------------- LaTeX
+
+# $ is set in math: a text-mode \$ pulls the TS1 font, which basic TeX installs only have as bitmaps
+_LATEX = {"&": r"\&", "%": r"\%", "$": r"$\$$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+          "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}", "<": r"\textless{}",
+          ">": r"\textgreater{}", "|": r"\textbar{}", "±": r"$\pm$", "×": r"$\times$", "−": r"$-$",
+          "Δ": r"$\Delta$", "†": r"$^{\dagger}$", "‡": r"$^{\ddagger}$", "…": r"\ldots{}",
+          "—": "---", "–": "--", "→": r"$\rightarrow$"}
+
+
+def latex_escape(text: str) -> str:
+    """Text safe for pdflatex: the ten special characters and the symbols the tables use."""
+    return "".join(_LATEX.get(ch, ch) for ch in str(text))
+
+
+def _latex_tabular(header: list[str], body: list[str], align: str, caption: str, label: str, wide: bool) -> str:
+    """A booktabs table float; ``body`` holds finished rows (``a & b \\``) or rules."""
+    lines = [r"\begin{table}[htbp]", r"\centering", rf"\caption{{{latex_escape(caption)}}}",
+             rf"\label{{{label}}}"]
+    if wide:
+        lines.append(r"\resizebox{\linewidth}{!}{%")
+    lines += [rf"\begin{{tabular}}{{{align}}}", r"\toprule", " & ".join(header) + r" \\", r"\midrule", *body,
+              r"\bottomrule", r"\end{tabular}" + ("}" if wide else ""), r"\end{table}", ""]
+    return "\n".join(lines)
+
+
+def _label(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9:.-]", "-", text)
+
+
+def latex_score_table(t: ScoreTable) -> str:
+    def cell(c: Cell) -> str:
+        text = latex_escape(fmt_cell(c, t.scale))
+        text = rf"\textbf{{{text}}}" if c.best else text
+        return text + (rf" {{\scriptsize ({c.n}/{c.n_expected})}}" if c.incomplete else "")
+
+    body, last = [], None
+    for r in t.rows:
+        if last is not None and r.setting != last:
+            body.append(r"\midrule")
+        last = r.setting
+        body.append(" & ".join([latex_escape(r.system), latex_escape(r.setting),
+                                *(cell(r.cells[c]) for c in t.columns)]) + r" \\")
+    return _latex_tabular(["Model", "Setting", *(latex_escape(c) for c in t.columns)], body,
+                          "ll" + "r" * len(t.columns), f"{t.title}. {t.caption}", _label(f"tab:{t.task}-{t.metric}"),
+                          wide=len(t.columns) > 6)
+
+
+def latex_comparison_table(t: ComparisonTable) -> str:
+    header = ["Baseline", "Task", "Setting", "Language", "pairs", "dropped", r"$\Delta$", r"95\% CI",
+              r"$p_{\mathrm{perm}}$", "perm.", r"$p_t$", "$d_z$", r"$d_{\mathrm{av}}$", r"$p_{\mathrm{Holm}}$",
+              r"$p_{\min}$"]
+    body = [" & ".join(latex_escape(x) for x in comparison_cells(row)) + r" \\" for row in t.rows]
+    return _latex_tabular(header, body, "llll" + "r" * 11, f"{t.title}. {t.caption}", "tab:significance",
+                          wide=True)
+
+
+def to_latex(report: Report) -> str:
+    parts = [r"% xltui results: needs \usepackage{booktabs} and \usepackage{graphicx} (for \resizebox)"]
+    parts += [f"% warning: {latex_escape(w)}" for w in report.all_warnings]
+    parts += [latex_score_table(t) for t in report.score_tables]
+    if report.comparison is not None:
+        parts.append(latex_comparison_table(report.comparison))
+    return "\n".join(parts)
+
+
+def latex_document(body: str) -> str:
+    """A standalone document around ``to_latex`` output (used by the compile test)."""
+    return "\n".join([r"\documentclass{article}", r"\usepackage[utf8]{inputenc}",
+                      r"\usepackage{booktabs}", r"\usepackage{graphicx}", r"\begin{document}", body,
+                      r"\end{document}", ""])
+
+
+# ----------------------------------------------------------------------------- Markdown
+
+
+def _md(text: str) -> str:
+    return str(text).replace("|", r"\|").replace("\n", " ")
+
+
+def _md_table(header: list[str], rows: list[list[str]], right_from: int) -> list[str]:
+    align = ["---" if i < right_from else "---:" for i in range(len(header))]
+    return ["| " + " | ".join(map(_md, header)) + " |", "| " + " | ".join(align) + " |",
+            *("| " + " | ".join(r) + " |" for r in rows)]
+
+
+def markdown_score_table(t: ScoreTable) -> str:
+    def cell(c: Cell) -> str:
+        text = fmt_cell(c, t.scale)
+        text = f"**{text}**" if c.best else text
+        return text + (f" ({c.seeds_label})" if c.incomplete else "")
+
+    rows = [[_md(r.system), _md(r.setting), *(cell(r.cells[c]) for c in t.columns)] for r in t.rows]
+    lines = [f"### {t.title}", "", *_md_table(["model", "setting", *t.columns], rows, 2), "", f"*{_md(t.caption)}*"]
+    return "\n".join(lines) + "\n"
+
+
+def markdown_comparison_table(t: ComparisonTable) -> str:
+    rows = [[_md(x) for x in comparison_cells(row, minus="-")] for row in t.rows]
+    lines = [f"### {t.title}", "", *_md_table(COMPARISON_HEADER, rows, 4), "", f"*{_md(t.caption)}*"]
+    return "\n".join(lines) + "\n"
+
+
+def to_markdown(report: Report) -> str:
+    parts = [markdown_score_table(t) for t in report.score_tables]
+    if report.comparison is not None:
+        parts.append(markdown_comparison_table(report.comparison))
+    if report.all_warnings:
+        parts.append("**Warnings**\n\n" + "\n".join(f"- {_md(w)}" for w in report.all_warnings) + "\n")
+    return "\n".join(parts)
+
+
+# ----------------------------------------------------------------------------- JSON
+
+
+def _clean(x):
+    if isinstance(x, float):
+        return None if math.isnan(x) or math.isinf(x) else x
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    return x
+
+
+def report_dict(report: Report) -> dict:
+    """The whole report as JSON-ready data (nan → null), numbers unrounded, fractions as stored."""
+    def cell(c: Cell) -> dict:
+        stats = asdict(c.summary) if c.summary else dict.fromkeys(("mean", "sd", "ci_low", "ci_high"))
+        return {**{k: v for k, v in asdict(c).items() if k != "summary"}, **stats, "n": c.n}
+
+    tables = [dict(task=t.task, metric=t.metric, split=t.split, title=t.title, caption=t.caption, scale=t.scale,
+                   languages=t.languages, warnings=t.warnings,
+                   rows=[dict(system=r.system, setting=r.setting, cells={k: cell(c) for k, c in r.cells.items()})
+                         for r in t.rows]) for t in report.score_tables]
+    comparison = None
+    if (c := report.comparison) is not None:
+        rows = [{**{k: v for k, v in asdict(row).items() if k != "result"}, **asdict(row.result)} for row in c.rows]
+        comparison = dict(system=c.system, baselines=c.baselines, title=c.title, caption=c.caption,
+                          per_language=c.per_language, warnings=c.warnings, rows=rows)
+    return _clean(dict(studies=report.studies, split=report.split, score_tables=tables, comparison=comparison,
+                       warnings=report.all_warnings))
+
+
+def to_json(report: Report) -> str:
+    return json.dumps(report_dict(report), indent=2, ensure_ascii=False) + "\n"
+
+
+RENDERERS: dict[str, Callable[[Report], str]] = {"table": to_text, "csv": to_csv, "latex": to_latex,
+                                                   "markdown": to_markdown, "json": to_json}
+
+
+def render(report: Report, fmt: str) -> str:
+    if fmt not in RENDERERS:
+        raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+    return RENDERERS[fmt](report)

@@ -1,0 +1,11 @@
+"""Datasets and text, read and checked without torch.
+
+Holds: data references and where they resolve (``refs``: names and DataError;
+``catalog``: $XLTUI_DATA folders, local folders), Hugging Face datasets converted once
+to plain files (``hf_source``, ``hf_data``, ``hf_text``), the CoNLL and CoNLL-U readers
+(``conll``, ``conllu``), label maps (``labels``), seeded few-shot sampling
+(``fewshot``), unlabelled and parallel text (``text``), and scoring of tag sequences
+with their prediction files (``ner_eval`` via seqeval, ``pos_eval``).
+
+May import: engine.spec, engine.settings.
+"""

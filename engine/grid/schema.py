@@ -1,0 +1,306 @@
+"""The grid file a researcher writes, validated as a whole.
+
+A grid is the study design: tasks x models x settings x seeds, all trained on the
+same source languages and evaluated on the same targets. Loading reports every
+problem of the file at once (``file:line: field: message``) so a grid is fixed in
+one pass, and checks that the data exist before anything is queued: a run that
+would die after an hour of queueing on a missing ``dev.txt`` is a bad trade. How
+model and data references resolve is engine.grid.references.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictInt,
+    StrictStr,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from engine.data.refs import is_hf_ref
+from engine.grid.data_checks import ALL_LANGUAGES, DATA_RESOLVERS, check_data, targets_with_text
+from engine.grid.options import AlignmentAxis, text_file
+from engine.grid.references import check_lang, hf_text_ref, resolve_data_ref, resolve_model
+from engine.grid.yamlfile import GridError, Loc, YamlDoc, error_message, load_yaml
+from engine.spec import LabelOptions, LangAdapterParams, MadxParams, Method, Task, TrainParams
+
+_NAME = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def _annotated(tp: Any, metadata: list[Any]) -> Any:
+    """``Annotated[tp, *metadata]``, which Python refuses for empty metadata."""
+    return Annotated[tp, *metadata] if metadata else tp
+
+
+def _as_list(value: Any) -> Any:
+    """Axes may be written as a scalar (``task: ner``) or a list (``task: [ner]``)."""
+    return [value] if isinstance(value, str) else value
+
+
+def _check_name(value: str) -> str:
+    if not _NAME.fullmatch(value):
+        raise PydanticCustomError("name", "use only letters, digits, '.', '_' and '-'")
+    return value
+
+
+def _one_ref_for_all(value: Any) -> Any:
+    return {ALL_LANGUAGES: value} if isinstance(value, str) else value
+
+
+Name = Annotated[StrictStr, AfterValidator(_check_name)]
+Lang = Annotated[StrictStr, AfterValidator(check_lang)]
+DataRef = Annotated[StrictStr, AfterValidator(resolve_data_ref)]
+DataSpec = Annotated[dict[StrictStr, DataRef], BeforeValidator(_one_ref_for_all)]
+Seed = Annotated[StrictInt, Field(ge=0, lt=2**32)]
+
+
+class TaskAdapterParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reduction_factor: float = Field(16, gt=0)
+
+
+MADX_ONLY = ("lang_adapter", "task_adapter", "leave_out")
+MADX_LR = 1e-4  # MAD-X task adapters train at 1e-4 (full fine-tuning: 2e-5)
+
+
+class _ModelEntryBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Name = Field(description="alias used in run names, tables and exclude entries")
+    model: Annotated[StrictStr, AfterValidator(resolve_model)]
+    method: Method
+    lang_adapter: LangAdapterParams | None = None
+    task_adapter: TaskAdapterParams | None = None
+    leave_out: tuple[Annotated[StrictInt, Field(ge=0)], ...] | None = None
+
+    @field_validator("lang_adapter")
+    @classmethod
+    def _text_files(cls, value: LangAdapterParams | None, info: ValidationInfo) -> LangAdapterParams | None:
+        """Text files are relative to the grid file and must exist; '<task>:<data>' names task data."""
+        if value is None:
+            return None
+        resolved = {}
+        for lang, ref in value.text.items():
+            task, _, rest = ref.partition(":")
+            if task in DATA_RESOLVERS and rest:
+                resolved[lang] = ref
+                continue
+            if is_hf_ref(ref):  # a text dataset (Wikipedia, CC-100); a local copy becomes absolute
+                resolved[lang] = hf_text_ref(ref, lang, info)
+                continue
+            resolved[lang] = text_file(ref, info, f"lang_adapter.text.{lang}")
+        return value.model_copy(update={"text": resolved})
+
+    @model_validator(mode="after")
+    def _madx_options(self) -> _ModelEntryBase:
+        if self.method != "madx":
+            given = [k for k in MADX_ONLY if getattr(self, k) is not None]
+            if given:
+                raise PydanticCustomError("madx_only", f"{', '.join(given)} only apply to method: madx")
+        elif self.model == "tiny":
+            raise PydanticCustomError("madx_tiny", "method madx needs a pretrained encoder (a local directory, a hub id or "
+                        "'minilm'); 'tiny' is random-init, so its language adapters would mean nothing")
+        return self
+
+    def overrides(self) -> dict[str, Any]:
+        """The TrainParams this entry sets explicitly (they beat the grid's ``train``)."""
+        return {k: getattr(self, k) for k in self.model_fields_set if k in TrainParams.model_fields}
+
+    def madx(self) -> MadxParams | None:
+        if self.method != "madx":
+            return None
+        return MadxParams(lang_adapter=self.lang_adapter or LangAdapterParams(),
+                          task_reduction_factor=(self.task_adapter or TaskAdapterParams()).reduction_factor,
+                          leave_out=tuple(self.leave_out or ()))
+
+
+# One model entry: name/model/method plus every TrainParams field as an optional override,
+# with the same constraints, so `lr: -1` on a model fails exactly like it does under train:.
+ModelEntry = create_model(  # type: ignore[call-overload]
+    "ModelEntry",
+    __base__=_ModelEntryBase,
+    **{n: (_annotated(f.annotation, f.metadata), Field(None, description=f.description))
+       for n, f in TrainParams.model_fields.items()},
+)
+
+
+class Exclude(BaseModel):
+    """A partial match on one run's axes; a run matching every given key is dropped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: StrictStr | None = None
+    task: StrictStr | None = None
+    source: StrictStr | None = None
+    target: StrictStr | None = None
+    setting: StrictStr | None = None
+    seed: StrictInt | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Exclude:
+        if not self.model_fields_set:
+            raise PydanticCustomError("exclude_empty", "empty exclude entry; give at least one of "
+                        + ", ".join(Exclude.model_fields))
+        return self
+
+    def matches(self, *, model: str, task: str, source: tuple[str, ...], setting: str, seed: int) -> bool:
+        """Whether the run matches every given key except ``target`` (handled per target)."""
+        return ((self.model is None or self.model == model) and (self.task is None or self.task == task)
+                and (self.source is None or self.source in source)
+                and (self.setting is None or self.setting == setting) and (self.seed is None or self.seed == seed))
+
+
+class FewShot(BaseModel):
+    """``{few-shot: [10, 100]}``: K target sentences per run, one run per K and target."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    k: Annotated[tuple[Annotated[StrictInt, Field(ge=1)], ...], Field(alias="few-shot", min_length=1)]
+
+
+def _setting(value: Any) -> Any:
+    """One clear message per bad setting instead of one per union member."""
+    if value == "few-shot":
+        raise PydanticCustomError("setting", "few-shot needs its K values: write {few-shot: [10, 100]}")
+    if isinstance(value, str) and value != "zero-shot":
+        raise PydanticCustomError("setting", f"unsupported setting '{value}'; use zero-shot or {{few-shot: [K, ...]}}")
+    return value
+
+
+SettingItem = Annotated[
+    Annotated[Annotated[Literal["zero-shot"], BeforeValidator(_setting)], Tag("<zero>")] | Annotated[FewShot, Tag("<few>")],
+    Discriminator(lambda v: "<zero>" if isinstance(v, str) else "<few>"),  # tags in <> are no YAML keys
+]
+
+
+class Grid(BaseModel):
+    """A validated grid file; scalars written for axes are normalised to tuples."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    study: Name
+    task: Annotated[tuple[Task, ...], BeforeValidator(_as_list), Field(min_length=1)]
+    source: Annotated[tuple[Lang, ...], BeforeValidator(_as_list), Field(min_length=1)]
+    targets: Annotated[tuple[Lang, ...], BeforeValidator(_as_list), Field(min_length=1)]
+    data: dict[Task, DataSpec]
+    models: Annotated[tuple[ModelEntry, ...], Field(min_length=1)]  # type: ignore[valid-type]
+    settings: Annotated[tuple[SettingItem, ...], BeforeValidator(_as_list), Field(min_length=1)]
+    seeds: Annotated[tuple[Seed, ...], Field(min_length=1)]
+    train: TrainParams = TrainParams()
+    exclude: tuple[Exclude, ...] = ()
+    labels: LabelOptions = LabelOptions()
+    alignment: AlignmentAxis | None = None
+
+    def setting_axis(self) -> list[tuple[str, int | None]]:
+        """(setting, K) pairs: zero-shot first, then few-shot by K, duplicates dropped."""
+        pairs = [("zero-shot", None) if s == "zero-shot" else ("few-shot", k) for s in self.settings
+                 for k in ((None,) if s == "zero-shot" else s.k)]
+        return list(dict.fromkeys(pairs))
+
+    def data_ref(self, task: str, lang: str) -> str:
+        refs = self.data[task]
+        return refs.get(lang) or refs[ALL_LANGUAGES]
+
+
+# sections whose unknown keys get a "did you mean" hint from their own field names
+_SECTIONS: dict[str, type[BaseModel]] = {"models": ModelEntry, "train": TrainParams, "exclude": Exclude,
+                                         "labels": LabelOptions, "alignment": AlignmentAxis}
+_INT_LIST_ERRORS = {"list_type", "tuple_type", "int_type", "int_parsing", "int_from_float"}
+
+
+@cache
+def _field_adapter(name: str) -> TypeAdapter[Any]:
+    field = Grid.model_fields[name]
+    return TypeAdapter(_annotated(field.annotation, field.metadata))
+
+
+def _message(loc: Loc, err: Any) -> str:
+    """Field-specific wording first, then the generic rewrite of pydantic's message."""
+    if loc[0] == "seeds" and err["type"] in _INT_LIST_ERRORS:
+        return "expected a list of integers"
+    section = _SECTIONS.get(str(loc[0]), Grid) if len(loc) > 1 else Grid
+    return error_message(loc, err, section.model_fields)
+
+
+def _duplicates(items: tuple[Any, ...]) -> list[tuple[int, int]]:
+    """(index, index of first occurrence) of every repeated item."""
+    first: dict[Any, int] = {}
+    return [(i, first[x]) for i, x in enumerate(items) if first.setdefault(x, i) != i]
+
+
+def _cross_checks(v: dict[str, Any]) -> list[tuple[Loc, str]]:
+    """Checks spanning several fields; each runs when the fields it needs are valid."""
+    out: list[tuple[Loc, str]] = []
+    for field in ("source", "targets", "seeds"):
+        out += [((field, i), f"duplicate {v[field][i]!r} (already {field}[{j}])")
+                for i, j in _duplicates(v.get(field, ()))]
+    names = tuple(m.name for m in v.get("models", ()))
+    out += [(("models", i, "name"), f"duplicate model name '{names[i]}' (already models[{j}])")
+            for i, j in _duplicates(names)]
+    if "source" in v and "targets" in v:
+        out += [(("targets", i), f"'{t}' is also a source language; targets must be unseen in training")
+                for i, t in enumerate(v["targets"]) if t in v["source"]]
+    if all(k in v for k in ("task", "source", "targets", "data")):
+        out += check_data(v)
+        if v.get("alignment") is not None:
+            out += v["alignment"].check(v["targets"], targets_with_text(v))
+    axes = {"model": names if "models" in v else None, "task": v.get("task"), "source": v.get("source"),
+            "target": v.get("targets"), "seed": v.get("seeds"),
+            "setting": tuple("zero-shot" if s == "zero-shot" else "few-shot" for s in v["settings"])
+            if "settings" in v else None}
+    for i, entry in enumerate(v.get("exclude", ())):
+        for key in (k for k in Exclude.model_fields if k in entry.model_fields_set):
+            value, allowed = getattr(entry, key), axes[key]
+            if allowed is not None and value not in allowed:
+                shown = ", ".join(map(str, dict.fromkeys(allowed)))
+                out.append((("exclude", i, key), f"{value!r} matches no {key} of this grid ({shown}), "
+                            "so this exclude would do nothing"))
+    return out
+
+
+def validate_grid(doc: YamlDoc) -> Grid:
+    """Validate parsed grid data field by field, so one bad field hides no other error."""
+    context = {"base_dir": doc.path.parent}
+    issues = [doc.issue((key,), _message((key,), {"type": "extra_forbidden"}))
+              for key in doc.data if key not in Grid.model_fields]
+    values: dict[str, Any] = {}
+    for name, field in Grid.model_fields.items():
+        if name not in doc.data:
+            if field.is_required():
+                issues.append(doc.issue((name,), "required key is missing"))
+            continue
+        try:
+            values[name] = _field_adapter(name).validate_python(doc.data[name], context=context)
+        except ValidationError as exc:
+            for e in exc.errors():
+                if e["type"] == "too_short" and e["input"]:
+                    continue  # emptied only by bad items, which are reported themselves
+                loc = (name, *(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("<"))))
+                issues.append(doc.issue(loc, _message(loc, e)))
+    issues += [doc.issue(loc, msg) for loc, msg in _cross_checks(values)]
+    if issues:
+        raise GridError(sorted(issues, key=lambda i: i.line or 0))
+    return Grid.model_validate(doc.data, context=context)
+
+
+def load_grid(path: str | Path) -> Grid:
+    """Read, validate and data-check a grid file; raises GridError listing every problem."""
+    return validate_grid(load_yaml(path))

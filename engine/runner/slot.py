@@ -1,0 +1,263 @@
+"""The long-lived worker loop: claim a run, execute it in a subprocess, record the outcome.
+
+One ``Slot`` per device (a GPU index or the CPU). Each run executes in its own
+process (``python -m engine.training.run``), in its own session so a Ctrl-C at the
+terminal reaches the worker, not the run; a CUDA OOM or a segfault kills one run,
+not the queue. While the run executes, the slot renews its lease; when the lease
+renewal fails the run was cancelled (or taken over) and the process is killed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from sqlalchemy import case, func, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from engine.runfiles import ERROR_PREFIX, RunFiles
+from engine.settings import DEFAULT_LEASE_S, artifacts_root
+from engine.spec import Outcome, RunStatus, WorkerState
+from engine.store import queue
+from engine.store.schema import Run
+from engine.store.schema import Worker as WorkerRow
+
+STDERR_TAIL_CHARS = 4000
+RUN_PROCESS = "engine.training.run"  # the module a run's subprocess executes (python -m)
+
+
+@dataclass
+class SlotOptions:
+    db_url: str
+    device: str  # "cpu" or "cuda:N"
+    lease_s: float = DEFAULT_LEASE_S
+    poll_s: float = 1.0
+    exit_when_idle: bool = False
+    study_ids: tuple[int, ...] | None = None
+    label: str | None = None  # tells slots sharing a device apart ("cpu#2")
+    threads: int | None = None  # CPU threads per run (OMP_NUM_THREADS) when slots share the cores
+
+
+def tail(path: Path, chars: int = STDERR_TAIL_CHARS) -> str:
+    """The end of a run's log: what a user needs to see why it failed."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - chars))
+            return fh.read().decode("utf-8", "replace").strip()
+    except FileNotFoundError:
+        return "(no log was written)"
+
+
+def describe_exit(rc: int) -> str:
+    if rc < 0:
+        name = signal.Signals(-rc).name
+        hint = " (killed from outside: out of memory?)" if -rc == signal.SIGKILL else ""
+        return f"run process was killed by {name}{hint}"
+    return f"run process exited with status {rc}"
+
+
+def failure_text(rc: int, log_path: Path) -> str:
+    """The run's own one-line error first (what went wrong), then the log's tail (where)."""
+    end = tail(log_path)
+    summary = next((line[len(ERROR_PREFIX):] for line in reversed(end.splitlines())
+                    if line.startswith(ERROR_PREFIX)), None)
+    head = f"{summary} ({describe_exit(rc)})" if summary else describe_exit(rc)
+    return f"{head}\nlog: {log_path}\n{end}"
+
+
+class Slot:
+    """Works through the queue on one device until stopped."""
+
+    def __init__(self, engine: Engine, opts: SlotOptions, notify: Callable[[str], None] | None = None):
+        self.engine, self.opts = engine, opts
+        self.notify = notify or (lambda _msg: None)
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{opts.label or opts.device}"
+        self.stop_claiming = threading.Event()  # finish the current run, take no more
+        self.abort = threading.Event()  # stop the current run too; it is re-queued
+        self.proc: subprocess.Popen | None = None
+        self.runs_done = 0
+        self._last_beat: tuple[str, int | None, float] = ("", None, 0.0)  # state, run, time
+
+    # -- bookkeeping in the workers table -------------------------------------------
+    def _beat(self, state: WorkerState, run_id: int | None, *, every_s: float = 5.0) -> None:
+        """Keep this slot's row in the workers table fresh (at most every ``every_s`` unless it changed).
+
+        A ``stopping`` state set by someone else (the TUI's stop request) is kept, in one
+        compare-free UPDATE so a request made between two beats is never overwritten, and
+        makes the slot stop claiming: it finishes its current run, then stops.
+        """
+        now = time.time()
+        if (state, run_id) == self._last_beat[:2] and now - self._last_beat[2] < every_s:
+            return
+        self._last_beat = (state, run_id, now)
+        keep = state if state == WorkerState.STOPPED else case(
+            (WorkerRow.state == WorkerState.STOPPING, WorkerState.STOPPING), else_=state)
+        with Session(self.engine) as session:
+            n = session.exec(  # type: ignore[call-overload]
+                update(WorkerRow).where(WorkerRow.id == self.worker_id)
+                .values(heartbeat_at=now, state=keep, current_run_id=run_id)
+            ).rowcount
+            if n == 0:
+                host, pid, _ = self.worker_id.split(":", 2)
+                session.add(WorkerRow(id=self.worker_id, host=host, pid=int(pid), device=self.opts.device,
+                                      started_at=now, heartbeat_at=now, state=state, current_run_id=run_id))
+            session.commit()
+        if state != WorkerState.STOPPED and self.stop_requested():
+            self.request_stop()
+
+    def stop_requested(self) -> bool:
+        """Someone asked this slot to stop (its row says ``stopping``)."""
+        with Session(self.engine) as session:
+            row = session.get(WorkerRow, self.worker_id)
+            return row is not None and row.state == WorkerState.STOPPING
+
+    def request_stop(self) -> None:
+        """Finish the current run, claim no more."""
+        if not self.stop_claiming.is_set():
+            self.notify(f"{self.worker_id}: stop requested; finishing the current run, then stopping")
+        self.stop_claiming.set()
+
+    def _idle(self) -> bool:
+        """Nothing left for this slot: no queued run it may take, none running in its studies."""
+        with Session(self.engine) as session:
+            q = select(func.count()).select_from(Run).where(Run.status.in_((RunStatus.QUEUED, RunStatus.RUNNING)))
+            if self.opts.study_ids is not None:
+                q = q.where(Run.study_id.in_(self.opts.study_ids))
+            else:
+                q = q.where(Run.status == RunStatus.QUEUED)
+            return session.exec(q).one() == 0
+
+    # -- the loop ---------------------------------------------------------------------
+    def run_forever(self) -> int:
+        self._beat(WorkerState.IDLE, None)
+        try:
+            while not self.stop_claiming.is_set():
+                if self.stop_requested():  # asked to stop while idle: before claiming anything
+                    self.request_stop()
+                    break
+                queue.requeue_expired(self.engine)
+                queue.fail_blocked(self.engine)
+                claim = queue.claim_next(self.engine, self.worker_id, self.opts.device,
+                                         lease_s=self.opts.lease_s, study_ids=self.opts.study_ids)
+                if claim is None:
+                    if self.opts.exit_when_idle and self._idle():
+                        break
+                    self._beat(WorkerState.IDLE, None)
+                    self.stop_claiming.wait(self.opts.poll_s)
+                    continue
+                self.notify(f"run {claim.run_id} started on {self.opts.device} (attempt {claim.attempt})")
+                started = time.time()
+                outcome = self.execute(claim)
+                self.notify(f"run {claim.run_id} {outcome} after {time.time() - started:.0f}s")
+                self.runs_done += 1
+        finally:
+            self._beat(WorkerState.STOPPED, None)
+        return self.runs_done
+
+    def _command(self, claim: queue.Claim, out_dir: Path) -> list[str]:
+        return [sys.executable, "-m", RUN_PROCESS, "--db", self.opts.db_url, "--run", str(claim.run_id),
+                "--attempt", str(claim.attempt_id), "--worker", self.worker_id, "--out", str(out_dir),
+                "--parent-pid", str(os.getpid())]
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ, CUDA_DEVICE_ORDER="PCI_BUS_ID", PYTHONUNBUFFERED="1")
+        env["CUDA_VISIBLE_DEVICES"] = self.opts.device.split(":")[1] if self.opts.device.startswith("cuda:") else ""
+        # libgomp's default spin-wait makes CPU training 10x slower as soon as anything
+        # else uses a core. Smoke run, 2 cores, quiet / one busy core: default 5.3 s / 58 s,
+        # GOMP_SPINCOUNT=10000 5.4 s / 12.6 s, OMP_WAIT_POLICY=PASSIVE 7.4 s / 7.9 s.
+        env.setdefault("GOMP_SPINCOUNT", "10000")
+        if self.opts.threads:
+            env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(self.opts.threads)
+        return env
+
+    def execute(self, claim: queue.Claim) -> Outcome:
+        """Run one claimed run to its end; returns the outcome recorded."""
+        files = RunFiles.of(artifacts_root(self.opts.db_url), claim.run_id, claim.spec_hash, claim.attempt)
+        out_dir, log_path = files.folder, files.log
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self._beat(WorkerState.BUSY, claim.run_id)
+        queue.set_log_path(self.engine, claim.attempt_id, str(log_path))
+        with open(log_path, "ab") as log:
+            self.proc = subprocess.Popen(self._command(claim, out_dir), stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, env=self._env(), start_new_session=True,
+                                         cwd=os.getcwd())
+            lost = aborted = False
+            beat_every = max(0.2, self.opts.lease_s / 4)
+            while True:
+                try:
+                    rc = self.proc.wait(timeout=beat_every)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                if self.abort.is_set() and not aborted:
+                    aborted = True
+                    self._kill()
+                elif not queue.renew_lease(self.engine, claim.run_id, self.worker_id, self.opts.lease_s):
+                    if self._status(claim.run_id) == RunStatus.SUCCEEDED:
+                        continue  # it recorded its results and is exiting: no lease needed, nothing lost
+                    lost = True
+                    self._kill()
+                else:
+                    self._beat(WorkerState.BUSY, claim.run_id)
+        self.proc = None
+        if lost:
+            queue.finish(self.engine, claim, self.worker_id, Outcome.FAILED, "run was cancelled or taken over; process stopped")
+            return Outcome.LOST
+        if aborted:
+            queue.finish(self.engine, claim, self.worker_id, Outcome.REQUEUED, "worker stopped; run re-queued")
+            return Outcome.REQUEUED
+        status = self._status(claim.run_id)
+        if rc == 0 and status == RunStatus.SUCCEEDED:
+            return Outcome.SUCCEEDED
+        if rc == 0:
+            error = "run process exited without recording results"
+        else:
+            error = failure_text(rc, log_path)
+        queue.finish(self.engine, claim, self.worker_id, Outcome.FAILED, error)
+        return Outcome.FAILED
+
+    def _status(self, run_id: int) -> str | None:
+        with Session(self.engine) as session:
+            run = session.get(Run, run_id)
+            return run.status if run else None
+
+    def _kill(self, grace_s: float = 10.0) -> None:
+        """SIGTERM the run's process group, then SIGKILL if it will not go."""
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def slot_options(db_url: str, devices: list[str], cpu_slots: int = 1, **options) -> list[SlotOptions]:
+    """One slot per GPU; on the CPU, ``cpu_slots`` runs side by side with the cores split between them.
+
+    Small CPU runs scale poorly across threads and spend seconds starting up, so two
+    one-thread runs on two cores finish a study sooner than one two-thread run at a time.
+    """
+    if devices != ["cpu"] or cpu_slots <= 1:
+        return [SlotOptions(db_url, d, **options) for d in devices]
+    threads = max(1, (os.cpu_count() or 1) // cpu_slots)
+    return [SlotOptions(db_url, "cpu", label=f"cpu#{i}", threads=threads, **options) for i in range(1, cpu_slots + 1)]
+
+
+def run_slots(engine: Engine, slots: Iterable[Slot]) -> list[threading.Thread]:
+    threads = [threading.Thread(target=s.run_forever, name=s.worker_id, daemon=True) for s in slots]
+    for t in threads:
+        t.start()
+    return threads

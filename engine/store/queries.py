@@ -1,0 +1,308 @@
+"""Read-only views of the database for `xltui status`, progress displays and the TUI.
+
+Small functions taking an Engine and returning plain dataclasses, so the CLI and
+the TUI show the same numbers and nothing on screen needs more than the DB.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, bindparam, func, or_
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, select
+
+from engine.spec import RunStatus, WorkerState
+from engine.store.schema import Artifact, MetricPoint, Result, Run, RunDependency, Study, SystemSample, Worker
+
+Needed = aliased(Run)  # the run a dependency points at (RunDependency.needs_run_id)
+
+WORKER_STALE_S = 120.0
+
+
+@dataclass
+class RunProgress:
+    run_id: int
+    step: int | None = None
+    total_steps: int | None = None
+    loss: float | None = None
+    dev_score: float | None = None
+
+    @property
+    def fraction(self) -> float | None:
+        if self.step is None or not self.total_steps:
+            return None
+        return min(1.0, self.step / self.total_steps)
+
+
+@dataclass
+class StudySummary:
+    id: int
+    name: str
+    counts: dict[str, int] = field(default_factory=dict)
+    mean_run_s: float | None = None
+    eta_s: float | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def finished(self) -> int:
+        return self.total - self.counts.get(RunStatus.QUEUED, 0) - self.counts.get(RunStatus.RUNNING, 0)
+
+
+def study_by_name(engine: Engine, name: str) -> Study | None:
+    with Session(engine) as session:
+        return session.exec(select(Study).where(Study.name == name)).first()
+
+
+def list_runs(engine: Engine, *, study_id: int | None = None, statuses: tuple[str, ...] | None = None,
+              ids: list[int] | None = None) -> list[Run]:
+    query = select(Run).order_by(Run.id)
+    if study_id is not None:
+        query = query.where(Run.study_id == study_id)
+    if statuses:
+        query = query.where(Run.status.in_(statuses))
+    if ids is not None:
+        query = query.where(Run.id.in_(ids))
+    with Session(engine) as session:
+        return list(session.exec(query))
+
+
+def progress_of(engine: Engine, runs: list[Run]) -> dict[int, RunProgress]:
+    """Latest step, loss and dev score of each run's current attempt (one query)."""
+    attempt_to_run = {r.attempt_id: r.id for r in runs if r.attempt_id is not None}
+    out = {r.id: RunProgress(r.id) for r in runs}
+    if not attempt_to_run:
+        return out
+    latest = (
+        select(func.max(MetricPoint.id))
+        .where(MetricPoint.attempt_id.in_(list(attempt_to_run)),
+               MetricPoint.name.in_(("train_loss", "total_steps", "dev_score")))
+        .group_by(MetricPoint.attempt_id, MetricPoint.name)
+    )
+    with Session(engine) as session:
+        points = session.exec(select(MetricPoint).where(MetricPoint.id.in_(latest))).all()
+    for p in points:
+        prog = out[attempt_to_run[p.attempt_id]]
+        if p.name == "train_loss":
+            prog.step, prog.loss = p.step, p.value
+        elif p.name == "total_steps":
+            prog.total_steps = int(p.value)
+        else:
+            prog.dev_score = p.value
+    return out
+
+
+def study_summaries(engine: Engine, now: float | None = None) -> list[StudySummary]:
+    """Per study: runs per status, mean duration of succeeded runs, and an ETA."""
+    now = time.time() if now is None else now
+    with Session(engine) as session:
+        studies = {s.id: StudySummary(s.id, s.name) for s in session.exec(select(Study).order_by(Study.id))}
+        for study_id, status, n in session.exec(
+            select(Run.study_id, Run.status, func.count()).group_by(Run.study_id, Run.status)
+        ):
+            studies[study_id].counts[status] = n
+        for study_id, mean in session.exec(
+            select(Run.study_id, func.avg(Run.finished_at - Run.started_at))
+            .where(Run.status == RunStatus.SUCCEEDED).group_by(Run.study_id)
+        ):
+            studies[study_id].mean_run_s = mean
+    running = list_runs(engine, statuses=(RunStatus.RUNNING,))
+    progress = progress_of(engine, running)
+    for summary in studies.values():
+        summary.eta_s = estimate_eta(summary, [r for r in running if r.study_id == summary.id], progress, now)
+    return list(studies.values())
+
+
+def estimate_eta(summary: StudySummary, running: list[Run], progress: dict[int, RunProgress],
+                 now: float) -> float | None:
+    """Seconds until the study is done, from finished-run durations and running-run progress.
+
+    Runs are assumed to proceed one at a time per active worker (as many as are
+    running now, at least one).
+    """
+    queued = summary.counts.get(RunStatus.QUEUED, 0)
+    if not queued and not running:
+        return 0.0
+    per_run = summary.mean_run_s
+    remaining = 0.0
+    for run in running:
+        elapsed = now - (run.started_at or now)
+        frac = progress[run.id].fraction
+        if frac:
+            remaining += elapsed * (1 - frac) / frac
+            per_run = per_run or elapsed / frac
+        elif per_run:
+            remaining += max(per_run - elapsed, 0.0)
+    if per_run is None:
+        return None
+    return (remaining + queued * per_run) / max(1, len(running))
+
+
+def run_scores(engine: Engine, runs: list[Run], metric: str) -> dict[int, dict[tuple[str, str], float]]:
+    """run id -> {(language, split): value} of one metric, from each run's latest attempt."""
+    attempt_to_run = {r.attempt_id: r.id for r in runs if r.attempt_id is not None}
+    out: dict[int, dict[tuple[str, str], float]] = {r.id: {} for r in runs}
+    if not attempt_to_run:
+        return out
+    with Session(engine) as session:
+        rows = session.exec(select(Result).where(Result.attempt_id.in_(list(attempt_to_run)),
+                                                 Result.metric == metric)).all()
+    for row in rows:
+        out[attempt_to_run[row.attempt_id]][(row.language, row.split)] = row.value
+    return out
+
+
+def dependency_artifacts(engine: Engine, run_id: int, kind: str) -> dict[str, str]:
+    """language -> artifact path of ``kind`` from the succeeded runs ``run_id`` depends on."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Artifact.language, Artifact.path)
+            .join(Needed, Needed.attempt_id == Artifact.attempt_id)
+            .join(RunDependency, RunDependency.needs_run_id == Needed.id)
+            .where(RunDependency.run_id == run_id, Needed.status == RunStatus.SUCCEEDED, Artifact.kind == kind)
+        ).all()
+    return {lang: path for lang, path in rows}
+
+
+def waiting_on(engine: Engine, run_ids: list[int]) -> dict[int, list[tuple[int, str, str]]]:
+    """run id -> the unfinished runs it waits for: (id, name, status), e.g. its language adapters."""
+    if not run_ids:
+        return {}
+    with Session(engine) as session:
+        rows = session.exec(
+            select(RunDependency.run_id, Needed.id, Needed.model_name, Needed.status)
+            .join(Needed, Needed.id == RunDependency.needs_run_id)
+            .where(RunDependency.run_id.in_(run_ids), Needed.status != RunStatus.SUCCEEDED)
+        ).all()
+    out: dict[int, list[tuple[int, str, str]]] = {}
+    for run_id, dep_id, name, status in rows:
+        out.setdefault(run_id, []).append((dep_id, name, status))
+    return out
+
+
+def live_workers(engine: Engine, now: float | None = None) -> list[Worker]:
+    now = time.time() if now is None else now
+    with Session(engine) as session:
+        rows = session.exec(select(Worker).where(Worker.state != WorkerState.STOPPED).order_by(Worker.id)).all()
+    return [w for w in rows if now - w.heartbeat_at < WORKER_STALE_S]
+
+
+# -- light reads for live displays (the TUI's poll): indexed, incremental, on one Connection --------
+_LATEST = (select(MetricPoint.step, MetricPoint.value)
+           .where(MetricPoint.attempt_id == bindparam("a"), MetricPoint.name == bindparam("n"))
+           .order_by(MetricPoint.step.desc()).limit(1))  # built once: polls run it dozens of times a second
+
+
+def latest_points(conn: Connection, attempt_ids: list[int], names: tuple[str, ...]) -> dict[tuple[int, str], tuple[int, float]]:
+    """(attempt, name) -> (step, value) of the newest point: one index probe per pair, however long the run."""
+    out: dict[tuple[int, str], tuple[int, float]] = {}
+    for attempt_id in attempt_ids:
+        for name in names:
+            row = conn.execute(_LATEST, {"a": attempt_id, "n": name}).first()
+            if row is not None:
+                out[(attempt_id, name)] = (row[0], row[1])
+    return out
+
+
+_SERIES = (select(MetricPoint.step, MetricPoint.value)
+           .where(MetricPoint.attempt_id == bindparam("a"), MetricPoint.name == bindparam("n"),
+                  MetricPoint.step > bindparam("after"))
+           .order_by(MetricPoint.step))
+
+
+def metric_series(conn: Connection, attempt_id: int, name: str, after_step: int = -1) -> list[tuple[int, float]]:
+    """(step, value) of one metric of one attempt after ``after_step``, in step order (index range scan)."""
+    return [(s, v) for s, v in conn.execute(_SERIES, {"a": attempt_id, "n": name, "after": after_step})]
+
+
+def system_samples(conn: Connection, attempt_id: int, after_t: float = float("-inf"),
+                   limit: int | None = None) -> list[tuple]:
+    """An attempt's samples after ``after_t`` in time order, as plain tuples (t, rss, allocated,
+    reserved, peak, util); with ``limit`` only the newest ones."""
+    cols = (SystemSample.t, SystemSample.rss_bytes, SystemSample.gpu_allocated_bytes, SystemSample.gpu_reserved_bytes,
+            SystemSample.gpu_peak_bytes, SystemSample.gpu_util_percent)
+    query = select(*cols).where(SystemSample.attempt_id == attempt_id, SystemSample.t > after_t)
+    if limit is None:
+        return [tuple(r) for r in conn.execute(query.order_by(SystemSample.t))]
+    return [tuple(r) for r in reversed(conn.execute(query.order_by(SystemSample.t.desc()).limit(limit)).all())]
+
+
+def attempt_results(conn: Connection, attempt_ids: list[int], *, split: str | None = None,
+                    metrics: tuple[str, ...] | None = None) -> list[tuple[int, str, str, str, float]]:
+    """(attempt, language, split, metric, value) rows of some attempts, in chunks the driver accepts."""
+    out: list[tuple[int, str, str, str, float]] = []
+    for i in range(0, len(attempt_ids), 500):
+        query = select(Result.attempt_id, Result.language, Result.split, Result.metric, Result.value).where(
+            Result.attempt_id.in_(attempt_ids[i:i + 500]))
+        if split is not None:
+            query = query.where(Result.split == split)
+        if metrics is not None:
+            query = query.where(Result.metric.in_(metrics))
+        out.extend(tuple(r) for r in conn.execute(query))
+    return out
+
+
+def mean_test_scores(conn: Connection, main_metric: dict[str, str],
+                     attempt_ids: list[int] | None = None) -> dict[int, float]:
+    """attempt -> mean over its test languages (a run's targets) of its task's main metric.
+
+    ``attempt_ids=None``: every succeeded run's latest attempt, in one grouped query.
+    """
+    by_task = or_(*(and_(Run.task == task, Result.metric == metric) for task, metric in main_metric.items()))
+    query = (select(Result.attempt_id, func.avg(Result.value)).join(Run, Run.attempt_id == Result.attempt_id)
+             .where(Result.split == "test", by_task).group_by(Result.attempt_id))
+    if attempt_ids is None:
+        return dict(conn.execute(query.where(Run.status == RunStatus.SUCCEEDED)).all())
+    out: dict[int, float] = {}
+    for i in range(0, len(attempt_ids), 500):
+        out.update(conn.execute(query.where(Result.attempt_id.in_(attempt_ids[i:i + 500]))).all())
+    return out
+
+
+# -- what the composer and the results screen ask ---------------------------------------------------
+
+def known_hashes(engine: Engine, study: str) -> set[str]:
+    """Spec hashes already in ``study``: engine.store.queue.enqueue leaves these alone (dedup is per study)."""
+    with Session(engine) as session:
+        rows = session.exec(select(Run.spec_hash).join(Study, Study.id == Run.study_id).where(Study.name == study))
+        return set(rows)
+
+
+@dataclass(frozen=True)
+class Durations:
+    """Mean seconds of succeeded runs per (model name, method, task), and over all of them."""
+
+    by_key: dict[tuple[str, str, str], float]
+    overall: float | None
+
+
+def run_durations(engine: Engine) -> Durations:
+    """One grouped query, cheap on thousands of runs."""
+    took = Run.finished_at - Run.started_at
+    done = (Run.status == RunStatus.SUCCEEDED, Run.started_at.is_not(None), Run.finished_at.is_not(None))
+    with Session(engine) as session:
+        rows = session.exec(select(Run.model_name, Run.method, Run.task, func.avg(took)).where(*done)
+                            .group_by(Run.model_name, Run.method, Run.task)).all()
+        overall = session.exec(select(func.avg(took)).where(*done)).first()
+    by_key = {(m, meth, t): float(s) for m, meth, t, s in rows}
+    return Durations(by_key, float(overall) if overall is not None else None)
+
+
+def study_names(engine: Engine, skip: tuple[str, ...] = ()) -> list[str]:
+    """Every study by name, except those in ``skip`` (e.g. the shared language-adapter study)."""
+    with Session(engine) as session:
+        return [n for n in session.exec(select(Study.name).order_by(Study.name)) if n not in skip]
+
+
+def study_systems(engine: Engine, study: str) -> list[str]:
+    """Model names of a study's runs, the `system` of its tables."""
+    with Session(engine) as session:
+        rows = session.exec(select(Run.model_name).join(Study, Study.id == Run.study_id)
+                            .where(Study.name == study).distinct())
+        return sorted(set(rows))
+

@@ -1,0 +1,66 @@
+"""What a finished run hands back, and how it is stored in one transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import insert, update
+from sqlalchemy.engine import Engine
+
+from engine.spec import RunStatus
+from engine.store.schema import Artifact, Attempt, Result, Run
+
+
+@dataclass
+class RunOutput:
+    results: list[tuple[str, str, str, float]] = field(default_factory=list)  # (language, split, metric, value)
+    artifacts: list[tuple[str, str, str | None]] = field(default_factory=list)  # (kind, path, language)
+
+    def add_scores(self, language: str, split: str, scores: dict[str, float]) -> None:
+        self.results.extend((language, split, name, float(value)) for name, value in scores.items())
+
+
+def file_sha256(path: Path) -> str | None:
+    """Content hash of a file, or of a directory's files (names and bytes, in sorted order)."""
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    if not files:
+        return None
+    digest = hashlib.sha256()
+    for f in files:
+        if path.is_dir():
+            digest.update(str(f.relative_to(path)).encode() + b"\0")
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def record_output(engine: Engine, run_id: int, attempt_id: int, worker_id: str, output: RunOutput) -> bool:
+    """Store results and artifacts and mark the run succeeded, atomically.
+
+    Results are kept even if the run was cancelled meanwhile (nothing computed is
+    thrown away); the status only moves if the run is still this worker's.
+    """
+    now = time.time()
+    with engine.begin() as conn:
+        if output.results:
+            conn.execute(insert(Result), [
+                dict(run_id=run_id, attempt_id=attempt_id, language=lang, split=split, metric=metric, value=value)
+                for lang, split, metric, value in output.results
+            ])
+        if output.artifacts:
+            conn.execute(insert(Artifact), [
+                dict(run_id=run_id, attempt_id=attempt_id, kind=kind, path=str(path), language=lang,
+                     sha256=file_sha256(Path(path)), created_at=now)
+                for kind, path, lang in output.artifacts
+            ])
+        won = conn.execute(
+            update(Run).where(Run.id == run_id, Run.worker_id == worker_id, Run.status == RunStatus.RUNNING)
+            .values(status=RunStatus.SUCCEEDED, finished_at=now, error=None, lease_expires_at=None)
+        ).rowcount == 1
+        if won:
+            conn.execute(update(Attempt).where(Attempt.id == attempt_id).values(outcome=RunStatus.SUCCEEDED, finished_at=now))
+    return won

@@ -1,0 +1,31 @@
+"""What a run continues from, looked up in the database before its trainer starts.
+
+Every trainer takes the same arguments in the same order, ``(spec, files, writer,
+device, inputs, log)``, so the run process picks one from a table
+(engine.training.trainers) instead of asking what kind of spec it holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.runfiles import RunFiles
+    from engine.spec import LangAdapterSpec, RunSpec
+    from engine.store.results import RunOutput
+    from engine.store.telemetry import MetricWriter
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """Artifacts of the runs this one depends on (all succeeded before it was claimed)."""
+
+    lang_adapters: dict[str, str] = field(default_factory=dict)  # language -> adapter folder
+    parent: str | None = None  # few-shot: the zero-shot run's checkpoint (full) or task adapter (MAD-X)
+
+
+NO_INPUTS = RunInputs()
+
+Trainer = Callable[["RunSpec | LangAdapterSpec", "RunFiles", "MetricWriter | None", str, RunInputs], "RunOutput"]

@@ -1,0 +1,210 @@
+"""The optimisation loop shared by every method: AdamW, linear warm-up/decay, early stopping.
+
+The loop is task-agnostic: it gets a model, a DataLoader and an ``evaluate``
+callback returning the dev score to maximise, and keeps the best weights (in
+memory, on the CPU) so the caller evaluates and saves the selected checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from transformers import get_linear_schedule_with_warmup
+
+from engine.spec import TrainParams
+from engine.store.telemetry import MetricWriter
+
+Regulariser = Callable[[torch.nn.Module, dict, object], torch.Tensor]
+NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "LayerNorm.bias")
+
+
+@dataclass
+class TrainReport:
+    best_score: float
+    best_epoch: int
+    epochs_run: int
+    steps: int
+    seconds: float
+    examples_per_s: float
+    stopped_early: bool
+    precision: str = "fp32"
+    peak_gpu_bytes: int | None = None
+
+
+def make_optimizer(model: torch.nn.Module, params: TrainParams) -> torch.optim.Optimizer:
+    """AdamW with no weight decay on biases and LayerNorm weights (BERT recipe)."""
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for n, p in named if not any(k in n for k in NO_DECAY)], "weight_decay": params.weight_decay},
+        {"params": [p for n, p in named if any(k in n for k in NO_DECAY)], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=params.lr)
+
+
+def resolve_precision(device: str, precision: str) -> str:
+    """What ``precision`` means on this device: on CUDA, ``auto`` is bf16 where the GPU
+    supports it (A100/H100) and fp16 with loss scaling otherwise; the CPU trains in fp32."""
+    if not device.startswith("cuda"):
+        return "fp32"
+    if precision == "auto":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if precision == "bf16" and not torch.cuda.is_bf16_supported():
+        raise ValueError("precision bf16: this GPU does not support bfloat16; use fp16 or auto")
+    return precision
+
+
+AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}
+LOG_EVERY = 10  # steps between reads of the loss from the device (nanoGPT's log_interval)
+
+
+class PendingPoints:
+    """The last steps' losses, kept on the device until they are read in one transfer.
+
+    Reading a CUDA loss with ``float()`` every step makes the host wait for the GPU
+    each step; here the losses of up to ``LOG_EVERY`` steps are stacked and read at
+    once (every ``LOG_EVERY`` steps and at the end of each epoch), checked for
+    NaN/inf, and every step's point is still written with the step it belongs to.
+    ``examples_per_s`` is written every ``LOG_EVERY`` steps and at the last step,
+    over the examples since the previous one (or since the epoch began).
+    ``loss_name``, ``rate`` and ``check``: what the language-adapter MLM loop logs
+    (``mlm_loss``, no rate, no NaN stop: it skips batches that could give one).
+    """
+
+    def __init__(self, writer: MetricWriter | None, total_steps: int, *, loss_name: str = "train_loss",
+                 rate: bool = True, check: bool = True):
+        self.writer, self.total_steps = writer, total_steps
+        self.loss_name, self.rate, self.check = loss_name, rate, check
+        self.steps: list[tuple[int, float]] = []  # (step, lr after it)
+        self.losses: list[torch.Tensor] = []
+        self.parts: list[torch.Tensor] = []  # (ce, align) per step with the regulariser
+        self.last_loss = float("nan")
+        self.start_window()
+
+    def start_window(self) -> None:
+        self.window_t, self.window_n = time.perf_counter(), 0
+
+    def add(self, step: int, loss: torch.Tensor, lr: float, size: int,
+            parts: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:
+        self.steps.append((step, lr))
+        self.losses.append(loss.detach())
+        if parts is not None:
+            self.parts.append(torch.stack([p.detach().float() for p in parts]))
+        self.window_n += size
+
+    def due(self, step: int) -> bool:
+        return step % LOG_EVERY == 0 or step == self.total_steps
+
+    def flush(self, epoch: int, precision: str) -> None:
+        """Read the pending losses (one device sync), stop on a non-finite one, write the points."""
+        if not self.steps:
+            return
+        losses = torch.stack([x.float() for x in self.losses]).tolist()
+        parts = torch.stack(self.parts).tolist() if self.parts else None
+        for (step, lr), loss in zip(self.steps, losses):
+            if self.check and not math.isfinite(loss):
+                raise FloatingPointError(f"training loss became {loss} at step {step} of epoch {epoch} "
+                                         f"(lr {lr:.2g}, precision {precision}): lower the "
+                                         "learning rate or use fp32/bf16")
+        last_step = self.steps[-1][0]
+        rate = None
+        if self.rate and self.due(last_step):
+            rate = self.window_n / max(time.perf_counter() - self.window_t, 1e-9)
+            self.start_window()
+        if self.writer:
+            for i, ((step, lr), loss) in enumerate(zip(self.steps, losses)):
+                values = {self.loss_name: loss, "lr": lr}
+                if parts is not None:
+                    values.update(train_ce=parts[i][0], train_align=parts[i][1])
+                if rate is not None and step == last_step:
+                    values["examples_per_s"] = rate
+                self.writer.log(step, **values)
+        self.last_loss = losses[-1]
+        self.steps, self.losses, self.parts = [], [], []
+
+
+def train(
+    model: torch.nn.Module,
+    loader: torch.utils.data.DataLoader,
+    params: TrainParams,
+    evaluate: Callable[[], float] | None,
+    writer: MetricWriter | None,
+    device: str,
+    log: Callable[[str], None] = print,
+    regulariser: Regulariser | None = None,
+    weight: float = 0.0,
+) -> tuple[TrainReport, dict[str, torch.Tensor]]:
+    """Train with early stopping on ``evaluate()``; returns the report and the best state dict.
+
+    Without ``evaluate`` (few-shot: no target dev set) every epoch runs and the last weights are kept.
+    ``regulariser(model, batch, outputs)`` adds ``weight`` times its value to the loss (the
+    alignment term); both parts are logged as ``train_ce`` and ``train_align``.
+    """
+    model.to(device)
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    optimizer = make_optimizer(model, params)
+    total_steps = params.epochs * len(loader)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(params.warmup_ratio * total_steps), total_steps)
+    precision = resolve_precision(device, params.precision)
+    dtype = AUTOCAST[precision]
+    scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16")
+    log(f"precision {precision} on {device}")
+    if writer:
+        writer.log(0, total_steps=total_steps)
+    best, best_epoch, best_state, bad_epochs, step, n_examples = float("-inf"), 0, None, 0, 0, 0
+    started = time.perf_counter()
+    epoch = 0
+    pending = PendingPoints(writer, total_steps)
+    for epoch in range(1, params.epochs + 1):
+        model.train()
+        pending.start_window()
+        for batch in loader:
+            batch = {k: v.to(device) for k, v in batch.items()}
+            with torch.autocast(device_type=device.split(":")[0], dtype=dtype, enabled=dtype is not None):
+                outputs = model(**batch, output_hidden_states=regulariser is not None)
+                loss = ce = outputs.loss
+                if regulariser is not None:
+                    extra = regulariser(model, batch, outputs)
+                    loss = ce + weight * extra
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), params.max_grad_norm)
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            size = int(batch["input_ids"].shape[0])
+            n_examples += size
+            pending.add(step, loss, scheduler.get_last_lr()[0], size, (ce, extra) if regulariser is not None else None)
+            if pending.due(step):
+                pending.flush(epoch, precision)
+        pending.flush(epoch, precision)  # the epoch's last steps, before it is evaluated
+        last_loss = pending.last_loss
+        if evaluate is None:  # nothing to select on: every epoch runs, the last weights are kept
+            log(f"epoch {epoch}: step {step}/{total_steps} loss {last_loss:.4f}")
+            continue
+        score = evaluate()
+        if writer:
+            writer.log(step, dev_score=score, epoch=epoch)
+        log(f"epoch {epoch}: step {step}/{total_steps} loss {last_loss:.4f} dev {score:.4f}")
+        if score > best:
+            best, best_epoch, bad_epochs = score, epoch, 0
+            best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        else:
+            bad_epochs += 1
+            if bad_epochs >= params.patience:
+                log(f"early stop: no dev improvement for {bad_epochs} epochs")
+                break
+    if evaluate is None:
+        best, best_epoch = float("nan"), epoch
+        best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    seconds = time.perf_counter() - started
+    peak = int(torch.cuda.max_memory_allocated()) if device.startswith("cuda") else None
+    report = TrainReport(best, best_epoch, epoch, step, seconds, n_examples / max(seconds, 1e-9),
+                         stopped_early=epoch < params.epochs, precision=precision, peak_gpu_bytes=peak)
+    return report, best_state or {}

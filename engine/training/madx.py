@@ -1,0 +1,172 @@
+"""MAD-X (Pfeiffer et al. 2020) with the `adapters` library: language adapters trained
+by masked-language modelling, a task adapter stacked on the source language adapter,
+and zero-shot transfer by swapping in the target's language adapter.
+
+The base model is always frozen; only adapters (and the task head) train. The order
+of calls matters: ``train_adapter(task)`` resets the active setup to the task adapter
+alone, so the ``Stack(language, task)`` must be set *after* it, or the language
+adapter silently drops out of the forward pass.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import torch
+from adapters import AutoAdapterModel, SeqBnConfig, SeqBnInvConfig
+from adapters.composition import Stack
+from torch.utils.data import DataLoader
+from transformers import (
+    AutoTokenizer,
+    DataCollatorForLanguageModeling,
+    get_linear_schedule_with_warmup,
+)
+
+from engine.data.refs import DataError
+from engine.data.text import read_text
+from engine.runfiles import RunFiles
+from engine.spec import LangAdapterParams, LangAdapterSpec
+from engine.store.results import RunOutput
+from engine.store.telemetry import MetricWriter
+from engine.training.inputs import NO_INPUTS, RunInputs
+from engine.training.loop import PendingPoints
+from engine.training.modelzoo import minilm_dir
+
+TASK_ADAPTER = "task"
+
+
+MLM_PROBABILITY = 0.15
+
+
+def base_path(ref: str) -> str:
+    return str(minilm_dir()) if ref == "minilm" else ref
+
+
+def lang_adapter_config(params: LangAdapterParams) -> SeqBnInvConfig:
+    return SeqBnInvConfig(reduction_factor=params.reduction_factor)
+
+
+def base_checksum(model: torch.nn.Module) -> float:
+    """Sum of |w| over every non-adapter, non-head weight: equal before and after means frozen."""
+    total = 0.0
+    for name, p in model.named_parameters():
+        if "adapter" not in name and not name.startswith("heads."):
+            total += float(p.detach().abs().double().sum())
+    return total
+
+
+def _mlm_batches(tokenizer, sentences: Iterable[Sequence[str]], params: LangAdapterParams,
+                 seed: int) -> tuple[DataLoader, float]:
+    """Seeded MLM batches, and the share of the text's tokens that are [UNK] for this tokenizer."""
+    texts = [" ".join(words) for words in sentences]
+    enc = tokenizer(texts, truncation=True, max_length=params.max_length)
+    features = [{"input_ids": ids} for ids in enc["input_ids"]]
+    special = set(tokenizer.all_special_ids) - {tokenizer.unk_token_id}
+    words = [i for ids in enc["input_ids"] for i in ids if i not in special]
+    unk_share = sum(i == tokenizer.unk_token_id for i in words) / max(len(words), 1)
+    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=MLM_PROBABILITY)
+    generator = torch.Generator().manual_seed(seed)
+    loader = DataLoader(features, batch_size=params.batch_size, shuffle=True, collate_fn=collator, generator=generator)
+    return loader, unk_share
+
+
+def train_language_adapter(spec: LangAdapterSpec, sentences: Sequence[Sequence[str]], out_dir: Path, device: str,
+                           writer: MetricWriter | None = None, log: Callable[[str], None] = print) -> Path:
+    """MLM-train an invertible language adapter on unlabelled text; the base stays frozen."""
+    params, lang, seed = spec.adapter, spec.language, spec.seed
+    torch.manual_seed(seed)
+    path = base_path(spec.model)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoAdapterModel.from_pretrained(path)
+    model.add_adapter(lang, config=lang_adapter_config(params))
+    model.add_masked_lm_head(f"mlm_{lang}")
+    model.train_adapter(lang)  # freezes everything but the adapter (and its invertible part)
+    model.set_active_adapters(lang)
+    model.to(device)
+    loader, unk_share = _mlm_batches(tokenizer, sentences, params, seed)
+    if unk_share > 0.5:  # [UNK] is never masked, so such a language adapter learns from little
+        log(f"warning: {unk_share:.0%} of the {lang} text is {tokenizer.unk_token} for this tokenizer (a script its "
+            f"vocabulary lacks?): the adapter learns only from the rest")
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=params.lr)
+    scheduler = get_linear_schedule_with_warmup(optimizer, 0, params.mlm_steps)
+    if writer:
+        writer.log(0, total_steps=params.mlm_steps)
+    step, started = 0, time.perf_counter()
+    pending = PendingPoints(writer, params.mlm_steps, loss_name="mlm_loss", rate=False, check=False)
+    model.train()
+    skipped = 0
+    while step < params.mlm_steps:
+        used = 0
+        for batch in loader:
+            if not bool((batch["labels"] != -100).any()):  # nothing masked: the loss would be NaN
+                skipped += 1
+                continue
+            used += 1
+            batch = {k: v.to(device) for k, v in batch.items()}
+            loss = model(**batch).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            pending.add(step, loss, scheduler.get_last_lr()[0], int(batch["input_ids"].shape[0]))
+            if pending.due(step):
+                pending.flush(0, "fp32")
+            if step >= params.mlm_steps:
+                break
+        if used == 0:
+            raise DataError(f"language adapter {lang}: no batch of its text has a token to mask ({unk_share:.0%} of "
+                            f"its tokens are {tokenizer.unk_token}); give a model whose vocabulary covers "
+                            f"this language (text: {spec.text})")
+    pending.flush(0, "fp32")
+    if skipped:
+        log(f"language adapter {lang}: {skipped} batch(es) skipped, nothing in them could be masked")
+    log(f"language adapter {lang}: {step} MLM steps in {time.perf_counter() - started:.1f}s, "
+        f"last loss {pending.last_loss:.3f}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_adapter(str(out_dir), lang)
+    return out_dir
+
+
+def train_lang_adapter_run(spec: LangAdapterSpec, files: RunFiles, writer: MetricWriter | None, device: str,
+                           inputs: RunInputs = NO_INPUTS, log: Callable[[str], None] = print) -> RunOutput:
+    """The language-adapter trainer: read only the text its MLM steps use, train, hand back the adapter."""
+    text = read_text(spec.text, spec.language, limit=spec.adapter.mlm_steps * spec.adapter.batch_size)
+    path = train_language_adapter(spec, text, files.lang_adapter, device, writer, log)
+    return RunOutput(artifacts=[("lang_adapter", str(path), spec.language)])
+
+
+def build_task_model(model_ref: str, labels: list[str], lang_adapters: dict[str, Path], source: str,
+                     task_reduction_factor: float = 16, leave_out: Sequence[int] = ()):
+    """Base + every needed language adapter + a fresh task adapter and tagging head,
+    set up for training on ``source``."""
+    model = AutoAdapterModel.from_pretrained(base_path(model_ref))
+    for lang, path in lang_adapters.items():
+        model.load_adapter(str(path), load_as=lang, leave_out=list(leave_out))
+    model.add_adapter(TASK_ADAPTER, config=SeqBnConfig(reduction_factor=task_reduction_factor,
+                                                       leave_out=list(leave_out)))
+    model.add_tagging_head(TASK_ADAPTER, num_labels=len(labels), id2label=dict(enumerate(labels)))
+    model.train_adapter(TASK_ADAPTER)  # first: it resets the active setup …
+    activate(model, source)  # … then stack the language adapter under the task adapter
+    return model
+
+
+def activate(model, lang: str) -> None:
+    """Route the forward pass through ``lang``'s language adapter and the task adapter."""
+    model.active_adapters = Stack(lang, TASK_ADAPTER)
+
+
+def load_task_model(model_ref: str, lang_adapters: dict[str, Path], task_adapter: Path, lang: str,
+                    leave_out: Sequence[int] = ()):
+    """A trained task adapter (with its head) stacked on ``lang``'s adapter, ready to train on."""
+    model = AutoAdapterModel.from_pretrained(base_path(model_ref))
+    for name, path in lang_adapters.items():
+        model.load_adapter(str(path), load_as=name, leave_out=list(leave_out))
+    model.load_adapter(str(task_adapter), load_as=TASK_ADAPTER, with_head=True, leave_out=list(leave_out))
+    model.train_adapter(TASK_ADAPTER)
+    activate(model, lang)
+    return model

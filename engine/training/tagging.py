@@ -1,0 +1,257 @@
+"""Full fine-tuning for token tagging (NER on CoNLL, POS on CoNLL-U): train on the
+source language(s), pick the best epoch on source dev, evaluate that checkpoint on
+every target's test set (zero-shot).
+
+NER is scored with seqeval strict IOB2 entity F1, POS with word accuracy; word
+predictions come from each word's first subword. Predictions are written to files
+(artifacts) so a stored score can always be re-checked against them, and a
+run_info.json records what exactly ran (files and their hashes, precision, counts).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import transformers
+from torch.utils.data import DataLoader
+from transformers import DataCollatorForTokenClassification
+
+from engine.data.catalog import task_files
+from engine.data.conll import Sentence
+from engine.data.labels import LabelMap, predictions_to_words
+from engine.data.ner_eval import write_predictions
+from engine.data.pos_eval import confusion_matrix
+from engine.runfiles import RunFiles
+from engine.spec import RunSpec
+from engine.store.results import RunOutput, file_sha256
+from engine.store.telemetry import MetricWriter
+from engine.training.alignment import Router
+from engine.training.inputs import NO_INPUTS, RunInputs
+from engine.training.loop import train
+from engine.training.modelzoo import load_token_classifier
+from engine.training.tagging_data import (
+    TASKS,
+    Encoded,
+    check_unknown,
+    encode,
+    read_split,
+    train_loader,
+)
+
+EVAL_BATCH = 64
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+@torch.no_grad()
+def predict(model, collator, data: Encoded, labels: LabelMap, device: str) -> tuple[list[list[str]], int]:
+    """Predicted tags per word; also how many words were cut off by max_length (predicted O)."""
+    model.eval()
+    out: list[list[str]] = []
+    truncated = 0
+    for start in range(0, len(data.features), EVAL_BATCH):
+        chunk = data.features[start:start + EVAL_BATCH]
+        batch = collator([{k: v for k, v in f.items() if k != "labels"} for f in chunk])
+        logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
+        best = logits.argmax(-1).cpu().tolist()
+        for j, ids in enumerate(best):
+            sentence = data.sentences[start + j]
+            word_pred, missing = predictions_to_words(data.word_ids[start + j], ids, len(sentence))
+            truncated += missing
+            out.append(labels.tags_of(word_pred))
+    return out, truncated
+
+
+def evaluate_split(task: str, model, collator, data: Encoded, labels: LabelMap, device: str,
+                   predictions_path: Path | None = None) -> dict[str, float]:
+    """Scores of one split; with ``predictions_path`` the predictions (and POS confusion) are written too."""
+    pred, truncated = predict(model, collator, data, labels, device)
+    gold = [labels.map_tags(s.tags)[0] for s in data.sentences]
+    scores = TASKS[task].score(gold, pred)
+    scores.update(n_sentences=len(data.sentences), n_words_truncated=truncated)
+    if predictions_path is not None:
+        write_predictions(predictions_path, [list(s.tokens) for s in data.sentences], gold, pred)
+        if TASKS[task].confusion:
+            RunFiles.confusion_of(predictions_path).write_text(json.dumps(confusion_matrix(gold, pred), indent=1, sort_keys=True))
+    return scores
+
+
+def run_info(spec: RunSpec, report, counts: dict[str, int], labels: LabelMap, device: str) -> dict:
+    """What exactly ran: data files with hashes, split substitutions, precision, versions."""
+    files = {}
+    for lang in spec.languages:
+        resolved = task_files(spec.task, spec.data[lang], lang)
+        files[lang] = {s: {"path": str(p), "sha256": file_sha256(p)} for s in ("train", "dev", "test")
+                       if (p := resolved.get(s)) is not None}
+        if resolved.note:
+            files[lang]["note"] = resolved.note
+    return dict(spec_hash=spec.spec_hash(), device=device, precision=report.precision, labels=list(labels.labels),
+                counts=counts, data=files, torch=torch.__version__, transformers=transformers.__version__,
+                python=platform.python_version())
+
+
+class LanguageBatches:
+    """Multi-source MAD-X: homogeneous batches per source language in a seeded interleave,
+    each routed through its own language adapter before the loop sees it."""
+
+    def __init__(self, loaders: dict[str, DataLoader], use_language: Callable[[str], None], seed: int):
+        self.loaders, self.use_language, self.rng = loaders, use_language, random.Random(seed)
+
+    def __len__(self) -> int:
+        return sum(len(loader) for loader in self.loaders.values())
+
+    def __iter__(self):
+        order = [lang for lang, loader in self.loaders.items() for _ in range(len(loader))]
+        self.rng.shuffle(order)
+        iterators = {lang: iter(loader) for lang, loader in self.loaders.items()}
+        for lang in order:
+            self.use_language(lang)
+            yield next(iterators[lang])
+
+
+def load_method(spec: RunSpec, labels: LabelMap, tokenizer_text, lang_adapters: dict[str, str] | None):
+    """(tokenizer, model, router) for full fine-tuning or MAD-X; the router switches language adapters."""
+    if spec.method != "madx":
+        tokenizer, model = load_token_classifier(spec.model, list(labels.labels), max_length=spec.train.max_length,
+                                                 tokenizer_text=tokenizer_text)
+        return tokenizer, model, Router(lambda _lang: None)
+    from transformers import AutoTokenizer
+
+    from engine.training.madx import activate, base_path, build_task_model
+
+    assert spec.madx is not None
+    adapters = lang_adapters or {}
+    missing = [lang for lang in spec.languages if lang not in adapters]
+    if missing:
+        raise RuntimeError(f"no trained language adapter for {', '.join(missing)}: its run has not succeeded")
+    tokenizer = AutoTokenizer.from_pretrained(base_path(spec.model))
+    model = build_task_model(spec.model, list(labels.labels), {lang: Path(adapters[lang]) for lang in spec.languages},
+                             spec.source[0], spec.madx.task_reduction_factor, spec.madx.leave_out)
+    return tokenizer, model, Router(lambda lang: activate(model, lang), current=spec.source[0])
+
+
+@dataclass
+class SourceData:
+    """The source side of a run: sentences per language and how many tags the label map changed."""
+
+    train: dict[str, list[Sentence]] = field(default_factory=dict)
+    dev: dict[str, list[Sentence]] = field(default_factory=dict)
+    relabelled: int = 0
+
+    @classmethod
+    def read(cls, spec: RunSpec) -> SourceData:
+        data = cls()
+        for lang in spec.source:
+            data.train[lang], n_train = read_split(spec, lang, "train", spec.train.max_train_sentences)
+            data.dev[lang], n_dev = read_split(spec, lang, "dev", spec.train.max_eval_sentences)
+            data.relabelled += n_train + n_dev
+        return data
+
+
+def train_and_evaluate(spec: RunSpec, files: RunFiles, writer: MetricWriter | None, device: str,
+                       inputs: RunInputs = NO_INPUTS, log: Callable[[str], None] = print) -> RunOutput:
+    """The zero-shot trainer: train on the source(s), select on source dev, test every target."""
+    params, kind = spec.train, TASKS[spec.task]
+    files.folder.mkdir(parents=True, exist_ok=True)
+    generator = seed_everything(spec.seed)
+    source = SourceData.read(spec)
+    train_sents = [s for ss in source.train.values() for s in ss]
+    dev_sents = [s for ss in source.dev.values() for s in ss]
+    tests = {lang: read_split(spec, lang, "test", params.max_eval_sentences) for lang in spec.targets}
+    labels = LabelMap.from_tags(t for s in train_sents for t in s.tags)
+    for lang, (sentences, _) in tests.items():
+        check_unknown(spec, lang, sentences, labels)  # before an hour of training, not after
+    log(f"{spec.task}: {len(train_sents)} train / {len(dev_sents)} dev sentences; labels {list(labels.labels)}"
+        + (f"; labels.map changed {source.relabelled} source tags" if spec.labels.map else ""))
+
+    tokenizer_text = [list(s.tokens) for s in train_sents] + [list(s.tokens) for ss, _ in tests.values() for s in ss]
+    tokenizer, model, router = load_method(spec, labels, tokenizer_text, inputs.lang_adapters)
+    collator = DataCollatorForTokenClassification(tokenizer)
+
+    def loader_of(sentences: Sequence[Sentence]) -> DataLoader:
+        features = encode(tokenizer, sentences, labels, params.max_length)[0].features
+        return train_loader(features, params.batch_size, collator, generator, params.group_by_length)
+
+    dev_parts = {lang: encode(tokenizer, ss, labels, params.max_length)[0] for lang, ss in source.dev.items()}
+    if spec.method == "madx" and len(spec.source) > 1:
+        loader = LanguageBatches({lang: loader_of(ss) for lang, ss in source.train.items()}, router, spec.seed)
+    else:
+        loader = loader_of(train_sents)
+
+    def dev_score() -> float:
+        """Source dev score; with several sources, the mean over languages, each through its adapter."""
+        total = 0.0
+        for lang, part in dev_parts.items():
+            router(lang)
+            total += evaluate_split(spec.task, model, collator, part, labels, device)[kind.dev_metric]
+        router(spec.source[0])
+        return total / len(dev_parts)
+
+    aligner = None
+    if spec.align is not None:
+        from engine.training.alignment import Aligner
+
+        aligner = Aligner(tokenizer, spec, router, log)
+    report, best_state = train(model, loader, params, dev_score, writer, device, log, regulariser=aligner,
+                               weight=spec.align.weight if spec.align else 0.0)
+    model.load_state_dict(best_state)
+
+    output = RunOutput()
+    source_tag = "+".join(spec.source)
+    router(spec.source[0])
+    dev_path = files.predictions("dev")
+    # the reported dev score pools every source's dev sentences (model selection averaged per language)
+    dev_data = dev_parts[spec.source[0]] if len(dev_parts) == 1 else encode(tokenizer, dev_sents, labels,
+                                                                             params.max_length)[0]
+    output.add_scores(source_tag, "dev", evaluate_split(spec.task, model, collator, dev_data, labels, device, dev_path))
+    output.artifacts.append(("predictions", str(dev_path), source_tag))
+    train_stats = dict(best_epoch=report.best_epoch, epochs_run=report.epochs_run, steps=report.steps,
+                       train_seconds=report.seconds, examples_per_s=report.examples_per_s,
+                       n_tags_relabelled=source.relabelled)
+    if report.peak_gpu_bytes is not None:
+        train_stats["peak_gpu_bytes"] = report.peak_gpu_bytes
+    output.add_scores(source_tag, "train", train_stats)
+    counts = dict(train_sentences=len(train_sents), dev_sentences=len(dev_sents))
+    for lang, (sentences, relabelled) in tests.items():
+        router(lang)  # MAD-X zero-shot: the target's language adapter under the same task adapter
+        data, n_mapped = encode(tokenizer, sentences, labels, params.max_length)
+        path = files.predictions("test", lang)
+        scores = evaluate_split(spec.task, model, collator, data, labels, device, path)
+        scores.update(n_tags_mapped_to_O=n_mapped, n_tags_relabelled=relabelled)
+        counts[f"{lang}_test_sentences"] = len(sentences)
+        output.add_scores(lang, "test", scores)
+        output.artifacts.append(("predictions", str(path), lang))
+        if kind.confusion:
+            output.artifacts.append(("confusion", str(RunFiles.confusion_of(path)), lang))
+        log(f"{lang} test: {kind.dev_metric} {scores[kind.dev_metric]:.4f}")
+    save_trained(spec, model, tokenizer, files, output)
+    info = files.run_info
+    info.write_text(json.dumps(run_info(spec, report, counts, labels, device), indent=1))
+    output.artifacts.append(("run_info", str(info), None))
+    return output
+
+
+def save_trained(spec: RunSpec, model, tokenizer, files: RunFiles, output: RunOutput) -> None:
+    """The task adapter with its head (MAD-X) or the whole checkpoint: what few-shot runs continue from."""
+    if spec.method == "madx":
+        from engine.training.madx import TASK_ADAPTER
+
+        model.save_adapter(str(files.task_adapter), TASK_ADAPTER)
+        output.artifacts.append(("task_adapter", str(files.task_adapter), None))
+    else:
+        checkpoint = files.checkpoint
+        model.save_pretrained(checkpoint)
+        tokenizer.save_pretrained(checkpoint)
+        output.artifacts.append(("checkpoint", str(checkpoint), None))

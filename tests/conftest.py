@@ -61,6 +61,28 @@ def db(tmp_path: Path) -> str:
     return str(tmp_path / "experiments.db")
 
 
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL server for the session (tests/pg.py); skips where the daemon cannot start."""
+    from tests import pg
+
+    try:
+        server = pg.start()
+    except pg.ServerUnavailable as exc:
+        pytest.skip(f"PostgreSQL cannot start on this machine: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The database of a test that must hold on both backends: a new SQLite file, or a new
+    database on the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "experiments.db")
+    return request.getfixturevalue("pg_server").new_database()
+
+
 def xltui(*args: str, cwd: Path | None = None, timeout: float = 300, check: bool = False,
           env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the CLI in a fresh interpreter, exactly as a user's shell would."""

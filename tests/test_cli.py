@@ -84,12 +84,12 @@ def test_cancel_and_retry_report_runs_they_cannot_change(db, tiny_grid):
     assert out.returncode == 1 and "run 42: no such run" in out.stderr
 
 
-def test_run_grid_end_to_end_scores_match_the_stored_predictions(db, tiny_grid, tmp_path):
+def test_run_grid_end_to_end_scores_match_the_stored_predictions(any_db, tiny_grid, tmp_path):
     grid = tiny_grid(seeds="[1, 2]", epochs=2, train=60, eval=50)
-    out = xltui("run", "--grid", str(grid), "--db", db, "--cpu", cwd=tmp_path)
+    out = xltui("run", "--grid", str(grid), "--db", any_db, "--cpu", cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "2 new" in out.stdout and "run 2 succeeded" in out.stdout
-    engine = open_db(db, create=False)
+    engine = open_db(any_db, create=False)
     with Session(engine) as s:
         runs = s.exec(select(Run)).all()
         assert [r.status for r in runs] == ["succeeded", "succeeded"]
@@ -105,9 +105,9 @@ def test_run_grid_end_to_end_scores_match_the_stored_predictions(db, tiny_grid, 
                 assert stored["n_sentences"] == len(tokens) == 50
                 for metric in ("f1", "precision", "recall", "f1:PER", "f1:LOC", "f1:ORG"):
                     assert stored[metric] == pytest.approx(expected[metric], abs=1e-12), (art.language, metric)
-    again = xltui("run", "--grid", str(grid), "--db", db, "--cpu", cwd=tmp_path)
+    again = xltui("run", "--grid", str(grid), "--db", any_db, "--cpu", cwd=tmp_path)
     assert again.returncode == 0 and "0 new" in again.stdout and "2 already in the database" in again.stdout
-    shown = xltui("grid", "show", str(grid), "--db", db, check=True)
+    shown = xltui("grid", "show", str(grid), "--db", any_db, check=True)
     assert shown.stdout.count("succeeded") >= 2 and "2 of 2 already succeeded" in shown.stdout
 
 

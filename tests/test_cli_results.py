@@ -145,9 +145,9 @@ def test_bad_csv_leaves_no_database(tmp_path):
     assert not db.exists()
 
 
-def test_results_of_our_own_stored_runs(db, tmp_path):
-    build_stored_runs(db, queued=(("madx", 4),))
-    data = json.loads(xltui("results", "own", "--db", db, "--format", "json", check=True).stdout)
+def test_results_of_our_own_stored_runs(any_db, tmp_path):
+    build_stored_runs(any_db, queued=(("madx", 4),))
+    data = json.loads(xltui("results", "own", "--db", any_db, "--format", "json", check=True).stdout)
     rows = {r["system"]: r for r in data["score_tables"][0]["rows"]}
     swa = rows["madx"]["cells"]["swa"]
     assert swa["mean"] == pytest.approx(np.mean(list(SCORES["madx"]["swa"].values())), abs=1e-12)
@@ -157,5 +157,5 @@ def test_results_of_our_own_stored_runs(db, tmp_path):
     pooled = comparison["rows"][0]
     assert pooled["n_pairs"] == 6 and pooled["permutation"]["p"] == pytest.approx(2 / 64) and pooled["mark"] == "†"
     assert any("3/4 seeds (1 queued or running)" in w for w in data["warnings"])
-    md = xltui("results", "own", "--db", db, "--format", "markdown", check=True).stdout
+    md = xltui("results", "own", "--db", any_db, "--format", "markdown", check=True).stdout
     assert "(3/4 seeds)" in md

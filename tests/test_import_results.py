@@ -5,7 +5,6 @@ that leave the database as it was."""
 from __future__ import annotations
 
 import csv
-import sqlite3
 
 import pytest
 from sqlmodel import Session, select
@@ -24,8 +23,9 @@ def csv_rows() -> list[dict[str, str]]:
 
 
 def counts(db: str) -> tuple[int, int, int, int]:
-    with sqlite3.connect(db) as conn:
-        return tuple(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+    """Rows per table, through SQLAlchemy so the same check reads SQLite and PostgreSQL."""
+    with open_db(db, create=False).connect() as conn:
+        return tuple(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {t}").scalar()
                      for t in ("study", "run", "attempt", "result"))
 
 
@@ -35,8 +35,8 @@ def write(tmp_path, text: str, name: str = "r.csv"):
     return path
 
 
-def test_real_csv_becomes_an_external_study(db):
-    engine = open_db(db)
+def test_real_csv_becomes_an_external_study(any_db):
+    engine = open_db(any_db)
     report = import_results(engine, CSV_PATH)
     rows = csv_rows()
     assert report.study == "masakhaner2_baselines" and report.runs_new == len(rows) == 896
@@ -58,13 +58,13 @@ def test_real_csv_becomes_an_external_study(db):
             assert res.value == float(row[metric])  # exact: no rounding on the way in
 
 
-def test_importing_twice_adds_nothing(db):
-    engine = open_db(db)
+def test_importing_twice_adds_nothing(any_db):
+    engine = open_db(any_db)
     import_results(engine, CSV_PATH)
-    before = counts(db)
+    before = counts(any_db)
     again = import_results(engine, CSV_PATH)
     assert (again.runs_new, again.runs_existing, again.results_new) == (0, 896, 0)
-    assert counts(db) == before
+    assert counts(any_db) == before
 
 
 def test_long_form_gives_the_same_results_as_the_wide_form(db, tmp_path):
@@ -121,14 +121,14 @@ def test_percentages_are_stored_as_fractions(db, tmp_path):
     assert values == {"f1": pytest.approx(0.785), "loss": 2.5}  # only score metrics are percentages
 
 
-def test_conflicting_reimport_is_rolled_back_whole(db, tmp_path):
-    engine = open_db(db)
+def test_conflicting_reimport_is_rolled_back_whole(any_db, tmp_path):
+    engine = open_db(any_db)
     import_results(engine, write(tmp_path, "language,model,run,f1\nbam,x,1,0.5\n"), study="s")
-    before = counts(db)
+    before = counts(any_db)
     changed = write(tmp_path, "language,model,run,f1\nbam,x,2,0.6\nbam,x,1,0.55\n", "r2.csv")
     with pytest.raises(ResultsFileError, match=r"r2.csv:3:1: \(bam, x, 1\) is already in study 's' with other values"):
         import_results(engine, changed, study="s")
-    assert counts(db) == before  # the new run of line 2 was not kept either
+    assert counts(any_db) == before  # the new run of line 2 was not kept either
 
 
 def test_our_own_study_is_never_mixed_with_an_import(db, tmp_path):

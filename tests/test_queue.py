@@ -1,5 +1,5 @@
-"""The queue on a real SQLite file: enqueue/dedupe, atomic claims across processes,
-leases, cancel/retry transitions, and the schema version check."""
+"""The queue on a real SQLite file and a real PostgreSQL server (``any_db``): enqueue/dedupe,
+atomic claims across processes, leases, cancel/retry transitions, and the schema version check."""
 
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ def specs(n: int, lr: float = 2e-5) -> list[RunSpec]:
     ]
 
 
-def test_enqueue_twice_adds_only_new_runs(db):
-    engine = open_db(db)
+def test_enqueue_twice_adds_only_new_runs(any_db):
+    engine = open_db(any_db)
     first = queue_runs(engine, "s", specs(3))
     second = queue_runs(engine, "s", specs(5))
     assert len(first.new) == 3 and len(second.new) == 2 and second.existing == first.new
@@ -42,8 +42,8 @@ def test_enqueue_twice_adds_only_new_runs(db):
     assert json.loads(runs[0].spec_json)["train"]["lr"] == 2e-5  # defaults are written into the stored spec
 
 
-def test_rerun_requeues_only_finished_runs(db):
-    engine = open_db(db)
+def test_rerun_requeues_only_finished_runs(any_db):
+    engine = open_db(any_db)
     report = queue_runs(engine, "s", specs(2))
     claim = queue.claim_next(engine, "w", "cpu")
     queue.finish(engine, claim, "w", Outcome.SUCCEEDED)
@@ -52,8 +52,8 @@ def test_rerun_requeues_only_finished_runs(db):
     assert again.existing == [r for r in report.new if r != claim.run_id]
 
 
-def test_claim_order_follows_priority_then_age(db):
-    engine = open_db(db)
+def test_claim_order_follows_priority_then_age(any_db):
+    engine = open_db(any_db)
     ids = queue_runs(engine, "s", specs(3)).new
     requests.set_priority(engine, [ids[2]], 5)
     assert [queue.claim_next(engine, "w", "cpu").run_id for _ in range(3)] == [ids[2], ids[0], ids[1]]
@@ -73,11 +73,11 @@ CLAIMER = textwrap.dedent("""
 """)
 
 
-def test_concurrent_claims_by_processes_take_each_run_exactly_once(db, tmp_path):
-    engine = open_db(db)
+def test_concurrent_claims_by_processes_take_each_run_exactly_once(any_db, tmp_path):
+    engine = open_db(any_db)
     ids = queue_runs(engine, "s", specs(300)).new
     go = tmp_path / "go"
-    procs = [subprocess.Popen([sys.executable, "-c", CLAIMER, db, f"w{i}", str(go)], stdout=subprocess.PIPE,
+    procs = [subprocess.Popen([sys.executable, "-c", CLAIMER, any_db, f"w{i}", str(go)], stdout=subprocess.PIPE,
                               text=True) for i in range(4)]
     wait_for(lambda: all((tmp_path / f"go.w{i}").exists() for i in range(4)), what="claimers ready")
     go.touch()
@@ -93,8 +93,8 @@ def test_concurrent_claims_by_processes_take_each_run_exactly_once(db, tmp_path)
         assert len(s.exec(select(Attempt)).all()) == 300
 
 
-def test_expired_lease_requeues_then_gives_up(db):
-    engine = open_db(db)
+def test_expired_lease_requeues_then_gives_up(any_db):
+    engine = open_db(any_db)
     (run_id,) = queue_runs(engine, "s", specs(1), max_attempts=2).new
     claim = queue.claim_next(engine, "w1", "cpu", lease_s=0.1)
     assert queue.requeue_expired(engine, now=time.time()) == []  # still within the lease
@@ -111,8 +111,8 @@ def test_expired_lease_requeues_then_gives_up(db):
         assert run.status == "failed" and "gave up after 2 attempts" in run.error
 
 
-def test_cancel_and_retry_transitions(db):
-    engine = open_db(db)
+def test_cancel_and_retry_transitions(any_db):
+    engine = open_db(any_db)
     a, b, c = queue_runs(engine, "s", specs(3)).new
     claim = queue.claim_next(engine, "w", "cpu")
     assert claim.run_id == a
@@ -131,8 +131,8 @@ def test_cancel_and_retry_transitions(db):
         assert s.get(Attempt, claim.attempt_id).outcome == "cancelled"
 
 
-def test_shutdown_requeue_does_not_count_as_an_attempt(db):
-    engine = open_db(db)
+def test_shutdown_requeue_does_not_count_as_an_attempt(any_db):
+    engine = open_db(any_db)
     (run_id,) = queue_runs(engine, "s", specs(1), max_attempts=2).new
     claim = queue.claim_next(engine, "w", "cpu", lease_s=0.1)
     assert queue.finish(engine, claim, "w", "requeued")
@@ -182,10 +182,10 @@ def madx_specs(seeds=(1,)) -> list[RunSpec]:
                     train=TrainParams(lr=1e-4), madx=MadxParams()) for seed in seeds]
 
 
-def test_madx_runs_wait_for_shared_language_adapters(db):
+def test_madx_runs_wait_for_shared_language_adapters(any_db):
     from engine.store.schema import RunDependency, Study
 
-    engine = open_db(db)
+    engine = open_db(any_db)
     (run_id,) = queue_runs(engine, "a", madx_specs()).new
     queue_runs(engine, "b", madx_specs())  # a second study needing the very same adapters
     with Session(engine) as s:
@@ -204,8 +204,8 @@ def test_madx_runs_wait_for_shared_language_adapters(db):
     assert queue.claim_next(engine, "w", "cpu", study_ids=[1]).run_id == run_id
 
 
-def test_a_failed_adapter_fails_its_dependents_and_resubmitting_requeues_it(db):
-    engine = open_db(db)
+def test_a_failed_adapter_fails_its_dependents_and_resubmitting_requeues_it(any_db):
+    engine = open_db(any_db)
     (run_id,) = queue_runs(engine, "a", madx_specs()).new
     claim = queue.claim_next(engine, "w", "cpu")
     queue.finish(engine, claim, "w", "failed", "boom")

@@ -45,17 +45,17 @@ def run_processes(run_id: int, db: str) -> list[psutil.Process]:
     return found
 
 
-def test_two_workers_execute_each_run_exactly_once(db, tiny_grid, tmp_path):
-    ids = enqueue_grid(db, tiny_grid(seeds="[1, 2, 3, 4]", train=24, eval=16))
-    workers = [xltui_bg("worker", "--db", db, "--cpu", "--exit-when-idle", "--poll", "0.1",
+def test_two_workers_execute_each_run_exactly_once(any_db, tiny_grid, tmp_path):
+    ids = enqueue_grid(any_db, tiny_grid(seeds="[1, 2, 3, 4]", train=24, eval=16))
+    workers = [xltui_bg("worker", "--db", any_db, "--cpu", "--exit-when-idle", "--poll", "0.1",
                         log=tmp_path / f"w{i}.log") for i in range(2)]
     for w in workers:
         assert w.wait(timeout=400) == 0, (tmp_path / "w0.log").read_text()
-    done = runs(db)
+    done = runs(any_db)
     assert [r.id for r in done] == ids
     assert all(r.status == "succeeded" and r.attempts == 1 for r in done), [(r.status, r.error) for r in done]
-    assert len({a.worker_id for r in done for a in attempts(db, r.id)}) == 2  # both workers did work
-    with Session(open_db(db)) as s:
+    assert len({a.worker_id for r in done for a in attempts(any_db, r.id)}) == 2  # both workers did work
+    with Session(open_db(any_db)) as s:
         for r in done:
             assert s.exec(select(Result).where(Result.run_id == r.id, Result.metric == "f1")).all()
             assert s.exec(select(MetricPoint).where(MetricPoint.run_id == r.id,
@@ -63,46 +63,46 @@ def test_two_workers_execute_each_run_exactly_once(db, tiny_grid, tmp_path):
             assert s.exec(select(SystemSample).where(SystemSample.run_id == r.id)).first().rss_bytes > 0
 
 
-def test_killed_worker_run_is_requeued_after_lease_and_finished_by_another(db, tiny_grid, tmp_path):
-    (run_id,) = enqueue_grid(db, tiny_grid(epochs=500, patience=500, train=200, eval=40))
-    worker = xltui_bg("worker", "--db", db, "--cpu", "--lease", "2", "--poll", "0.1", log=tmp_path / "w1.log")
-    engine = open_db(db)
-    wait_for(lambda: runs(db)[0].status == "running", what="the run to start")
-    wait_for(lambda: run_processes(run_id, db), what="the run subprocess")
-    children = run_processes(run_id, db)
+def test_killed_worker_run_is_requeued_after_lease_and_finished_by_another(any_db, tiny_grid, tmp_path):
+    (run_id,) = enqueue_grid(any_db, tiny_grid(epochs=500, patience=500, train=200, eval=40))
+    worker = xltui_bg("worker", "--db", any_db, "--cpu", "--lease", "2", "--poll", "0.1", log=tmp_path / "w1.log")
+    engine = open_db(any_db)
+    wait_for(lambda: runs(any_db)[0].status == "running", what="the run to start")
+    wait_for(lambda: run_processes(run_id, any_db), what="the run subprocess")
+    children = run_processes(run_id, any_db)
     worker.send_signal(signal.SIGKILL)
     worker.wait()
     # the orphaned run process notices its worker is gone and exits
     wait_for(lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in children),
              timeout=15, what="the orphaned run process to exit")
-    assert runs(db)[0].status == "running"  # nobody knows yet: the lease still holds
+    assert runs(any_db)[0].status == "running"  # nobody knows yet: the lease still holds
     wait_for(lambda: queue.requeue_expired(engine) == [run_id], timeout=10, what="the lease to expire")
-    run = runs(db)[0]
+    run = runs(any_db)[0]
     assert (run.status, run.attempts) == ("queued", 1)
-    assert attempts(db, run_id)[0].outcome == "lost"
+    assert attempts(any_db, run_id)[0].outcome == "lost"
 
     # a shorter run spec is not possible without a new hash; the same run is finished by a new worker
     with Session(engine) as s:
         s.get(Run, run_id).spec_json = s.get(Run, run_id).spec_json.replace('"epochs":500', '"epochs":1')
         s.commit()
-    xltui("worker", "--db", db, "--cpu", "--exit-when-idle", check=True)
-    run = runs(db)[0]
+    xltui("worker", "--db", any_db, "--cpu", "--exit-when-idle", check=True)
+    run = runs(any_db)[0]
     assert (run.status, run.attempts) == ("succeeded", 2)
-    assert [a.outcome for a in attempts(db, run_id)] == ["lost", "succeeded"]
+    assert [a.outcome for a in attempts(any_db, run_id)] == ["lost", "succeeded"]
 
 
-def test_cancelling_a_running_run_stops_its_process(db, tiny_grid, tmp_path):
-    (run_id,) = enqueue_grid(db, tiny_grid(epochs=500, patience=500, train=200, eval=40))
-    worker = xltui_bg("worker", "--db", db, "--cpu", "--lease", "2", "--exit-when-idle", "--poll", "0.1",
+def test_cancelling_a_running_run_stops_its_process(any_db, tiny_grid, tmp_path):
+    (run_id,) = enqueue_grid(any_db, tiny_grid(epochs=500, patience=500, train=200, eval=40))
+    worker = xltui_bg("worker", "--db", any_db, "--cpu", "--lease", "2", "--exit-when-idle", "--poll", "0.1",
                       log=tmp_path / "w.log")
-    wait_for(lambda: run_processes(run_id, db), what="the run subprocess")
-    children = run_processes(run_id, db)
-    out = xltui("cancel", str(run_id), "--db", db, check=True)
+    wait_for(lambda: run_processes(run_id, any_db), what="the run subprocess")
+    children = run_processes(run_id, any_db)
+    out = xltui("cancel", str(run_id), "--db", any_db, check=True)
     assert "running → cancelled" in out.stdout
     assert worker.wait(timeout=60) == 0
     assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in children)
-    run = runs(db)[0]
-    assert run.status == "cancelled" and attempts(db, run_id)[0].outcome == "cancelled"
+    run = runs(any_db)[0]
+    assert run.status == "cancelled" and attempts(any_db, run_id)[0].outcome == "cancelled"
 
 
 def test_sigterm_requeues_the_current_run_and_exits_cleanly(db, tiny_grid, tmp_path):

@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from engine.store.db import db_url as to_url
-from engine.store.db import open_db
+from engine.store.db import open_db, safe_url
 from xltui.tui.devices import GpuProbe, nvml_gpus
 from xltui.tui.messages import SnapshotTaken
 from xltui.tui.snapshot import Snapshot, SnapshotReader
@@ -102,7 +102,7 @@ class XltuiApp(App):
             except Exception as exc:  # shown in words; the next poll tries again
                 if not failing:
                     self.call_from_thread(self.notify, f"cannot read the database ({exc.__class__.__name__}: "
-                                          f"{str(exc)[:200]}); check {self.db_url}", title="Database",
+                                          f"{str(exc)[:200]}); check {safe_url(self.db_url)}", title="Database",
                                           severity="error", timeout=8)
                 failing = True
             else:

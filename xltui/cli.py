@@ -130,7 +130,7 @@ def worker(
     """Long-lived worker: claims queued runs and executes each in its own subprocess."""
     from engine.runner.devices import parse_devices
     from engine.runner.slot import Slot, slot_options
-    from engine.store.db import db_url, open_db
+    from engine.store.db import db_url, open_db, safe_url
     from engine.store.queries import study_by_name
     from xltui.foreground import stop_on_signals
 
@@ -140,7 +140,7 @@ def worker(
     if study is not None:
         row = study_by_name(engine, study)
         if row is None:
-            raise UserError(f"--study: no study named {study!r} in {db_url(db)}")
+            raise UserError(f"--study: no study named {study!r} in {safe_url(db_url(db))}")
         study_ids = (row.id,)
     slots = [Slot(engine, opts, notify=console.print)
              for opts in slot_options(db_url(db), devices, cpu_slots, lease_s=lease, poll_s=poll,
@@ -148,7 +148,7 @@ def worker(
     stop_on_signals(slots, console)
     from engine.runner.slot import run_slots
 
-    console.print(f"worker on {', '.join(s.opts.label or s.opts.device for s in slots)} — database {db_url(db)}")
+    console.print(f"worker on {', '.join(s.opts.label or s.opts.device for s in slots)} — database {safe_url(db_url(db))}")
     for thread in run_slots(engine, slots):
         while thread.is_alive():
             thread.join(0.5)

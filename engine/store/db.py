@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy import event, inspect
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine, select
 
 from engine.settings import db_setting
 from engine.store.schema import SCHEMA_VERSION, Meta
 
 BUSY_TIMEOUT_MS = 60_000
+CONNECT_TIMEOUT_S = 10
 
 
 class StoreError(RuntimeError):
@@ -51,37 +53,84 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # a host that does not answer fails in seconds, not after the OS's TCP timeout of minutes
+    connect_args = {"connect_timeout": CONNECT_TIMEOUT_S} if url.startswith("postgresql") else {}
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+
+
+def safe_url(url: str) -> str:
+    """The URL as it may be shown: a password becomes ``***`` (logs, screens and bug reports see this)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not parseable as a URL: show only its scheme
+        return url.split("://", 1)[0] + "://…"
+
+
+def _reason(exc: BaseException, url: str) -> str:
+    """The driver's first line of why a connection failed, with any password scrubbed."""
+    orig = getattr(exc, "orig", None) or exc
+    text = " ".join(str(orig).split("\n")[0].split())
+    password = make_url(url).password
+    return text.replace(str(password), "***") if password else text
+
+
+def _tables(engine: Engine, url: str) -> set[str]:
+    """The tables the database holds now; a database that cannot be reached is one clear line."""
+    try:
+        return set(inspect(engine).get_table_names())
+    except ModuleNotFoundError as exc:
+        raise StoreError(f"{safe_url(url)}: the database driver is not installed ({exc.name}); for PostgreSQL: "
+                         "pip install 'psycopg[binary]'") from None
+    except OperationalError as exc:
+        if sqlite_path(url) is not None:
+            raise StoreError(f"{safe_url(url)} is not an xltui database: {_reason(exc, url)}") from None
+        u = make_url(url)
+        where = f"{u.host or 'localhost'}:{u.port or 'default port'}"
+        raise StoreError(f"cannot connect to the database at {where} ({safe_url(url)}): {_reason(exc, url)}") from None
+    except DatabaseError as exc:  # e.g. a file that is not SQLite at all
+        raise StoreError(f"{safe_url(url)} is not an xltui database: {_reason(exc, url)}") from None
 
 
 def open_db(db: str | None, *, create: bool = True) -> Engine:
     """Open (and with ``create`` initialise) the database, checking its schema version.
 
     With ``create=False`` a missing SQLite file is an error rather than a new
-    empty database, so read-only commands never leave files behind.
+    empty database, so read-only commands never leave files behind. An empty
+    server database (PostgreSQL) is initialised on first use, as a new SQLite file
+    is; a database holding another application's tables is refused, never adopted.
     """
     url = db_url(db)
+    shown = safe_url(url)
     path = sqlite_path(url)
     if path is not None and not path.exists():
         if not create:
             raise StoreError(f"no database at {path} (run `xltui run --grid FILE` first, or pass --db)")
         path.parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(url)
-    if create:
+    tables = _tables(engine, url)
+    if tables and Meta.__tablename__ not in tables:
+        shown_tables = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
+        raise StoreError(f"{shown} is not an xltui database: it holds other tables ({shown_tables}); "
+                         "use an empty database or another --db")
+    initialise = create or (path is None and not tables)
+    if initialise:
         try:
             SQLModel.metadata.create_all(engine)
         except Exception as exc:
-            raise StoreError(f"cannot open {url} as an xltui database: {exc.__class__.__name__}: {exc}") from exc
-    check_schema(engine, url, create=create)
+            raise StoreError(f"cannot open {shown} as an xltui database: {exc.__class__.__name__}: "
+                             f"{_reason(exc, url)}") from exc
+    check_schema(engine, shown, create=initialise)
     return engine
 
 
 def check_schema(engine: Engine, url: str, *, create: bool) -> None:
+    """``url`` as shown (no password)."""
     with Session(engine) as session:
         try:
             row = session.exec(select(Meta).where(Meta.key == "schema_version")).first()
         except Exception as exc:  # a file that is not an xltui database
-            raise StoreError(f"{url} is not an xltui database: {exc.__class__.__name__}: {exc}") from exc
+            raise StoreError(f"{url} is not an xltui database: {exc.__class__.__name__}: "
+                             f"{' '.join(str(exc).split())[:200]}") from exc
         if row is None:
             if not create:
                 raise StoreError(f"{url} is not an xltui database (no schema version)")

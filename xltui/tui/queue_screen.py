@@ -76,9 +76,9 @@ class QueueScreen(LiveScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        from engine.store.db import sqlite_path
+        from engine.store.db import safe_url, sqlite_path
 
-        self.sub_title = str(sqlite_path(self.app.db_url) or self.app.db_url)
+        self.sub_title = str(sqlite_path(self.app.db_url) or safe_url(self.app.db_url))
         table = self.query_one("#studies", DataTable)
         for key, label in (("study", "study"), ("queued", "queued"), ("running", "run"), ("succeeded", "done"),
                            ("failed", "failed"), ("progress", "progress"), ("eta", "ETA")):

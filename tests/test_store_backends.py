@@ -55,3 +55,19 @@ def test_the_schema_lives_on_postgresql_as_on_sqlite(pg_server, tmp_path):
     sqlite = open_db(str(tmp_path / "x.db"))
     assert set(inspect(make_engine(url)).get_table_names()) == set(inspect(sqlite).get_table_names())
     assert safe_url(url) == url.replace(pg.PASSWORD, "***")
+
+
+def test_a_sqlite_file_of_another_application_is_not_adopted(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE invoices (id int)")
+    before = path.read_bytes()
+    grid = tmp_path / "g.yaml"
+    grid.write_text("study: s\ntask: ner\nsource: en\ntargets: [swa]\ndata: {ner: masakhaner}\n"
+                    "models: [{name: tiny, model: tiny, method: full}]\nsettings: [zero-shot]\nseeds: [1]\n")
+    for command in (("status",), ("run", "--grid", str(grid), "--cpu")):  # reading, and writing a study
+        out = xltui(*command, "--db", str(path))
+        assert out.returncode == 2 and "it holds other tables (invoices)" in out.stderr, out.stderr
+    assert path.read_bytes() == before

@@ -7,6 +7,8 @@ timeout (writers queue instead of failing).
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from sqlalchemy import event, inspect
@@ -74,16 +76,23 @@ def _reason(exc: BaseException, url: str) -> str:
     return text.replace(str(password), "***") if password else text
 
 
+def _sqlite_tables(path: Path, url: str) -> set[str]:
+    """The tables of an existing SQLite file, read without changing a byte of it (no WAL switch)."""
+    try:
+        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as conn:
+            return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as exc:  # e.g. a file that is not SQLite at all
+        raise StoreError(f"{safe_url(url)} is not an xltui database: {exc}") from None
+
+
 def _tables(engine: Engine, url: str) -> set[str]:
-    """The tables the database holds now; a database that cannot be reached is one clear line."""
+    """The tables a server database holds now; one that cannot be reached is one clear line."""
     try:
         return set(inspect(engine).get_table_names())
     except ModuleNotFoundError as exc:
         raise StoreError(f"{safe_url(url)}: the database driver is not installed ({exc.name}); for PostgreSQL: "
                          "pip install 'psycopg[binary]'") from None
     except OperationalError as exc:
-        if sqlite_path(url) is not None:
-            raise StoreError(f"{safe_url(url)} is not an xltui database: {_reason(exc, url)}") from None
         u = make_url(url)
         where = f"{u.host or 'localhost'}:{u.port or 'default port'}"
         raise StoreError(f"cannot connect to the database at {where} ({safe_url(url)}): {_reason(exc, url)}") from None
@@ -106,8 +115,11 @@ def open_db(db: str | None, *, create: bool = True) -> Engine:
         if not create:
             raise StoreError(f"no database at {path} (run `xltui run --grid FILE` first, or pass --db)")
         path.parent.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(url)
-    tables = _tables(engine, url)
+    engine = make_engine(url)  # connects only when used
+    if path is None:
+        tables = _tables(engine, url)
+    else:  # read before the engine's first connection switches the file to WAL
+        tables = _sqlite_tables(path, url) if path.exists() else set()
     if tables and Meta.__tablename__ not in tables:
         shown_tables = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
         raise StoreError(f"{shown} is not an xltui database: it holds other tables ({shown_tables}); "

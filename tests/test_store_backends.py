@@ -71,3 +71,12 @@ def test_a_sqlite_file_of_another_application_is_not_adopted(tmp_path):
         out = xltui(*command, "--db", str(path))
         assert out.returncode == 2 and "it holds other tables (invoices)" in out.stderr, out.stderr
     assert path.read_bytes() == before
+
+
+def test_a_url_xltui_cannot_open_is_one_line_without_the_password():
+    for url, why in (("mysql+mysqldb://u:s3cret@h/d", "driver is not installed (MySQLdb)"),
+                     ("nosuch://u:s3cret@h/d", "not a database URL xltui can open")):
+        out = xltui("status", "--db", url)
+        lines = out.stderr.strip().splitlines()
+        assert out.returncode == 2 and len(lines) == 1 and why in lines[0], out.stderr
+        assert "s3cret" not in out.stdout + out.stderr

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine, select
 
 from engine.settings import db_setting
@@ -89,15 +89,12 @@ def _tables(engine: Engine, url: str) -> set[str]:
     """The tables a server database holds now; one that cannot be reached is one clear line."""
     try:
         return set(inspect(engine).get_table_names())
-    except ModuleNotFoundError as exc:
-        raise StoreError(f"{safe_url(url)}: the database driver is not installed ({exc.name}); for PostgreSQL: "
-                         "pip install 'psycopg[binary]'") from None
     except OperationalError as exc:
         u = make_url(url)
         where = f"{u.host or 'localhost'}:{u.port or 'default port'}"
         raise StoreError(f"cannot connect to the database at {where} ({safe_url(url)}): {_reason(exc, url)}") from None
-    except DatabaseError as exc:  # e.g. a file that is not SQLite at all
-        raise StoreError(f"{safe_url(url)} is not an xltui database: {_reason(exc, url)}") from None
+    except DatabaseError as exc:  # connected, but may not look (e.g. no permission on the schema)
+        raise StoreError(f"cannot read the tables of {safe_url(url)}: {_reason(exc, url)}") from None
 
 
 def open_db(db: str | None, *, create: bool = True) -> Engine:
@@ -115,7 +112,14 @@ def open_db(db: str | None, *, create: bool = True) -> Engine:
         if not create:
             raise StoreError(f"no database at {path} (run `xltui run --grid FILE` first, or pass --db)")
         path.parent.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(url)  # connects only when used
+    try:
+        engine = make_engine(url)  # loads the driver; connects only when used
+    except ModuleNotFoundError as exc:
+        raise StoreError(f"{shown}: the database driver is not installed ({exc.name}); for PostgreSQL use "
+                         "postgresql+psycopg://… (psycopg comes with xltui)") from None
+    except (NoSuchModuleError, ArgumentError) as exc:
+        raise StoreError(f"{shown}: not a database URL xltui can open ({exc}); use a file path or "
+                         "postgresql+psycopg://USER:PASSWORD@HOST/DB") from None
     if path is None:
         tables = _tables(engine, url)
     else:  # read before the engine's first connection switches the file to WAL

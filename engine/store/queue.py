@@ -25,6 +25,7 @@ from engine.store.schema import Attempt, Run, RunDependency, Study
 
 AnySpec = RunSpec | LangAdapterSpec
 Dependent = aliased(Run)  # the run that waits on a dependency
+CLAIM_TRIES = 64  # races lost in a row before a claimer gives up for this poll (each loss is another's win)
 
 
 
@@ -156,28 +157,36 @@ def claim_next(
     study_ids: Iterable[int] | None = None,
 ) -> Claim | None:
     """Atomically take the highest-priority queued run whose dependencies have all
-    succeeded, or None. With ``study_ids``: runs of those studies and what they need."""
+    succeeded, or None. With ``study_ids``: runs of those studies and what they need.
+
+    The candidate is selected ``FOR UPDATE SKIP LOCKED`` (PostgreSQL: claimers running at
+    once each lock a different row instead of queueing behind one; SQLite has no row
+    locks and compiles it away) and taken by a compare-and-set UPDATE in the same
+    transaction, so a claim is won whole or not at all on either backend. A claimer
+    that loses a race (SQLite only) tries the next run.
+    """
     unmet = (select(RunDependency.run_id).join(Needed, Needed.id == RunDependency.needs_run_id)
              .where(Needed.status != RunStatus.SUCCEEDED))
-    query = (select(Run.id).where(Run.status == RunStatus.QUEUED, Run.id.not_in(unmet))
-             .order_by(Run.priority.desc(), Run.id).limit(16))
+    query = select(Run.id).where(Run.status == RunStatus.QUEUED, Run.id.not_in(unmet))
     if study_ids is not None:
         ids = list(study_ids)
         needed = (select(RunDependency.needs_run_id).join(Dependent, Dependent.id == RunDependency.run_id)
                   .where(Dependent.study_id.in_(ids)))
         query = query.where(or_(Run.study_id.in_(ids), Run.id.in_(needed)))
-    with Session(engine) as session:
-        candidates = list(session.exec(query))
-    for run_id in candidates:
+    query = query.order_by(Run.priority.desc(), Run.id).limit(1).with_for_update(skip_locked=True, of=Run)
+    for _ in range(CLAIM_TRIES):
         now = time.time()
         with Session(engine) as session:
+            run_id = session.exec(query).first()
+            if run_id is None:
+                return None
             won = session.exec(  # type: ignore[call-overload]
                 update(Run)
                 .where(Run.id == run_id, Run.status == RunStatus.QUEUED)
                 .values(status=RunStatus.RUNNING, worker_id=worker_id, device=device, started_at=now,
                         finished_at=None, lease_expires_at=now + lease_s, attempts=Run.attempts + 1)
             ).rowcount
-            if won != 1:
+            if won != 1:  # another claimer took it between our select and update
                 session.rollback()
                 continue
             run = session.get(Run, run_id)

@@ -26,7 +26,7 @@ from engine.runfiles import RunFiles
 from engine.spec import RunSpec
 from engine.store.results import RunOutput
 from engine.store.telemetry import MetricWriter
-from engine.training.inputs import NO_INPUTS, RunInputs
+from engine.training.inputs import NO_INPUTS, PARENT_ARTIFACT, RunInputs
 from engine.training.loop import train
 from engine.training.modelzoo import load_token_classifier
 from engine.training.tagging import evaluate_split, seed_everything
@@ -70,8 +70,8 @@ def train_and_evaluate(spec: RunSpec, files: RunFiles, writer: MetricWriter | No
     (target,) = spec.targets
     parent, lang_adapters = inputs.parent, inputs.lang_adapters
     if parent is None:
-        raise RuntimeError(f"few-shot run continues from {spec.init_from}, but no checkpoint or task adapter of it "
-                           "was found")
+        raise RuntimeError(f"the zero-shot run {spec.init_from} this few-shot run continues has no "
+                           f"{PARENT_ARTIFACT[spec.method]}")
     files.folder.mkdir(parents=True, exist_ok=True)
     generator = seed_everything(spec.seed)
     source_tags = [t for lang in spec.source

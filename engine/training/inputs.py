@@ -27,5 +27,6 @@ class RunInputs:
 
 
 NO_INPUTS = RunInputs()
+PARENT_ARTIFACT = {"madx": "task_adapter", "full": "checkpoint"}  # what a few-shot run continues from
 
 Trainer = Callable[["RunSpec | LangAdapterSpec", "RunFiles", "MetricWriter | None", str, RunInputs], "RunOutput"]

@@ -98,8 +98,9 @@ class PendingPoints:
     def due(self, step: int) -> bool:
         return step % LOG_EVERY == 0 or step == self.total_steps
 
-    def flush(self, epoch: int, precision: str) -> None:
-        """Read the pending losses (one device sync), stop on a non-finite one, write the points."""
+    def flush(self, epoch: int = 0, precision: str = "") -> None:
+        """Read the pending losses (one device sync), stop on a non-finite one, write the points;
+        ``epoch`` and ``precision`` only go into that error's message."""
         if not self.steps:
             return
         losses = torch.stack([x.float() for x in self.losses]).tolist()

@@ -115,14 +115,14 @@ def train_language_adapter(spec: LangAdapterSpec, sentences: Sequence[Sequence[s
             step += 1
             pending.add(step, loss, scheduler.get_last_lr()[0], int(batch["input_ids"].shape[0]))
             if pending.due(step):
-                pending.flush(0, "fp32")
+                pending.flush()
             if step >= params.mlm_steps:
                 break
         if used == 0:
             raise DataError(f"language adapter {lang}: no batch of its text has a token to mask ({unk_share:.0%} of "
                             f"its tokens are {tokenizer.unk_token}); give a model whose vocabulary covers "
                             f"this language (text: {spec.text})")
-    pending.flush(0, "fp32")
+    pending.flush()
     if skipped:
         log(f"language adapter {lang}: {skipped} batch(es) skipped, nothing in them could be masked")
     log(f"language adapter {lang}: {step} MLM steps in {time.perf_counter() - started:.1f}s, "

@@ -24,10 +24,8 @@ from engine.store.queries import dependency_artifacts
 from engine.store.results import RunOutput, record_output
 from engine.store.schema import Run
 from engine.store.telemetry import MetricWriter, SystemSampler
-from engine.training.inputs import RunInputs
+from engine.training.inputs import PARENT_ARTIFACT, RunInputs
 from engine.training.trainers import trainer_for
-
-PARENT_ARTIFACT = {"madx": "task_adapter", "full": "checkpoint"}  # what a few-shot run continues from
 
 
 def _exit_with_parent(parent: int, interval_s: float = 1.0) -> None:
@@ -59,11 +57,7 @@ def inputs_of(spec: RunSpec | LangAdapterSpec, engine, run_id: int) -> RunInputs
     adapters = dependency_artifacts(engine, run_id, "lang_adapter")
     if spec.trainer != "few-shot":
         return RunInputs(adapters)
-    kind = PARENT_ARTIFACT[spec.method]
-    parent = dependency_artifacts(engine, run_id, kind).get(None)
-    if parent is None:
-        raise RuntimeError(f"the zero-shot run {spec.init_from} this few-shot run continues has no {kind}")
-    return RunInputs(adapters, parent)
+    return RunInputs(adapters, dependency_artifacts(engine, run_id, PARENT_ARTIFACT[spec.method]).get(None))
 
 
 def execute(spec: RunSpec | LangAdapterSpec, files: RunFiles, writer: MetricWriter, device: str,

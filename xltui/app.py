@@ -11,7 +11,6 @@ light.
 from __future__ import annotations
 
 import threading
-import time
 from typing import Callable, Iterable
 
 from textual.app import App, SystemCommand
@@ -69,7 +68,7 @@ class XltuiApp(App):
         Binding("q", "quit", "Quit", tooltip="Leave the app; workers keep running"),
     ]
 
-    def __init__(self, db_url: str, *, clock: Callable[[], float] = time.time, poll_s: float = 1.0,
+    def __init__(self, db_url: str, *, clock: Callable[[], float] | None = None, poll_s: float = 1.0,
                  gpu_probe: GpuProbe | None = nvml_gpus, **kwargs) -> None:
         super().__init__(**kwargs)
         self.db_url: str = to_url(db_url)

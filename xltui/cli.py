@@ -17,6 +17,7 @@ from rich.console import Console
 from engine.settings import DB_ENV, DEFAULT_LEASE_S, DEFAULT_MAX_ATTEMPTS
 from xltui import cli_results
 from xltui.cli_grid import grid_app
+from xltui.cli_slurm import slurm_app
 from xltui.errors import UserError, handle_errors
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ app = typer.Typer(
          "Without a command: the terminal app.",
 )
 app.add_typer(grid_app, name="grid")
+app.add_typer(slurm_app, name="slurm")
 app.command("results")(cli_results.results)
 app.command("import-results")(cli_results.import_results_cmd)
 console = Console()
@@ -88,6 +90,11 @@ def run(
     spec = load_grid(grid)
     specs = expand(spec)
     engine = open_db(db)
+    if not detach:  # this machine becomes a worker: refused before anything is queued if that would corrupt
+        from engine.runner.worker import sqlite_guard
+
+        for warning in sqlite_guard(engine, db_url(db)):
+            err.print(f"[yellow]warning:[/] {warning}")
     report = queue_runs(engine, spec.study, specs, grid_path=str(grid.resolve()), grid_text=grid.read_text(),
                      rerun=rerun, priority=priority, max_attempts=max_attempts)
     console.print(f"study [bold]{spec.study}[/]: {len(specs)} runs in the grid — {len(report.new)} new, "
@@ -129,30 +136,23 @@ def worker(
 ) -> None:
     """Long-lived worker: claims queued runs and executes each in its own subprocess."""
     from engine.runner.devices import parse_devices
-    from engine.runner.slot import Slot, slot_options
-    from engine.store.db import db_url, open_db, safe_url
-    from engine.store.queries import study_by_name
+    from engine.runner.worker import WorkerProcess
+    from engine.store.db import db_url, safe_url
     from xltui.foreground import stop_on_signals
 
     devices = parse_devices(cpu, gpus, cpu_slots)
-    engine = open_db(db)
-    study_ids = None
-    if study is not None:
-        row = study_by_name(engine, study)
-        if row is None:
-            raise UserError(f"--study: no study named {study!r} in {safe_url(db_url(db))}")
-        study_ids = (row.id,)
-    slots = [Slot(engine, opts, notify=console.print)
-             for opts in slot_options(db_url(db), devices, cpu_slots, lease_s=lease, poll_s=poll,
-                                      exit_when_idle=exit_when_idle, study_ids=study_ids)]
-    stop_on_signals(slots, console)
-    from engine.runner.slot import run_slots
-
-    console.print(f"worker on {', '.join(s.opts.label or s.opts.device for s in slots)} — database {safe_url(db_url(db))}")
-    for thread in run_slots(engine, slots):
-        while thread.is_alive():
-            thread.join(0.5)
-    console.print(f"worker stopped after {sum(s.runs_done for s in slots)} run(s)")
+    try:
+        proc = WorkerProcess(db_url(db), devices, cpu_slots=cpu_slots, study=study, notify=console.print,
+                             lease_s=lease, poll_s=poll, exit_when_idle=exit_when_idle)
+    except LookupError as exc:
+        raise UserError(f"--study: no study named {exc.args[0]!r} in {safe_url(db_url(db))}") from None
+    for warning in proc.warnings:
+        err.print(f"[yellow]warning:[/] {warning}")
+    stop_on_signals(proc.slots, console)
+    proc.start()
+    console.print(f"worker on {', '.join(s.opts.label or s.opts.device for s in proc.slots)} — "
+                  f"database {safe_url(db_url(db))}")
+    console.print(f"worker stopped after {proc.wait()} run(s)")
 
 
 @app.command()

@@ -22,9 +22,11 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     from engine.data.refs import DataError
     from engine.grid.yamlfile import GridError
     from engine.runner.devices import DeviceError
+    from engine.runner.slurm import SubmitError
     from engine.store.db import StoreError
+    from engine.store.sharing import SharedSqliteError
 
-    return (UserError, GridError, DataError, StoreError, DeviceError)
+    return (UserError, GridError, DataError, StoreError, DeviceError, SharedSqliteError, SubmitError)
 
 
 def handle_errors(fn: F) -> F:

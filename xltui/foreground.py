@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from engine.runner.slot import Slot, run_slots, slot_options
 from engine.spec import RunStatus
+from engine.store.clock import db_now
 from engine.store.queries import list_runs, progress_of, study_summaries
 from xltui.views import format_duration
 
@@ -60,7 +61,7 @@ def _render(engine: Engine, study_id: int, bar: Progress, task_id) -> Group:
     for col in ("run", "model", "seed", "device", "step", "loss", "dev", "elapsed"):
         table.add_column(col)
     progress = progress_of(engine, running)
-    now = time.time()
+    now = db_now(engine)  # the clock the stored times use
     for run in running:
         p = progress[run.id]
         step = f"{p.step}/{p.total_steps}" if p.step is not None and p.total_steps else "starting"

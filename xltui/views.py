@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
 from engine.spec import RunStatus
+from engine.store.clock import db_now
 from engine.store.queries import (
     list_runs,
     live_workers,
@@ -22,6 +21,14 @@ from engine.store.queries import (
 
 STATUS_STYLE = {RunStatus.QUEUED: "cyan", RunStatus.RUNNING: "yellow", RunStatus.SUCCEEDED: "green", RunStatus.FAILED: "red",
                 RunStatus.CANCELLED: "dim"}
+
+
+def job_label(job_id: str | None, job_index: int | None) -> str:
+    """A worker's cluster job as Slurm writes it ("1234_0": array 1234, task 0); a job id without
+    its task (submitit's local executor) gets the index after it."""
+    if job_id is None:
+        return "—"
+    return job_id if "_" in job_id or job_index is None else f"{job_id}#{job_index}"
 
 
 def format_duration(seconds: float | None) -> str:
@@ -57,7 +64,7 @@ def studies_table(engine: Engine, only: str | None = None) -> Table:
 
 def runs_table(engine: Engine, title: str, runs) -> Table:
     progress = progress_of(engine, [r for r in runs if r.status == RunStatus.RUNNING])
-    now = time.time()
+    now = db_now(engine)  # the clock the stored times use
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("id", "status", "model", "setting", "languages", "seed", "device", "progress", "time"):
         table.add_column(col, no_wrap=col != "progress", min_width=12 if col == "progress" else None)
@@ -127,11 +134,12 @@ def print_status(engine: Engine, console: Console, *, study: str | None, all_run
     workers = live_workers(engine)
     if workers:
         table = Table(title="Workers", title_justify="left")
-        for col in ("worker", "device", "state", "run", "heartbeat"):
+        for col in ("worker", "host", "job", "device", "state", "run", "heartbeat"):
             table.add_column(col)
-        now = time.time()
+        now = db_now(engine)
         for w in workers:
-            table.add_row(w.id, w.device, w.state, str(w.current_run_id or ""), f"{now - w.heartbeat_at:.0f}s ago")
+            table.add_row(w.id, w.host, job_label(w.job_id, w.job_index), w.device, w.state,
+                          str(w.current_run_id or ""), f"{now - w.heartbeat_at:.0f}s ago")
         console.print(table)
     else:
         console.print("no live workers — start one with `xltui worker --cpu` or `--gpus 0,1`")

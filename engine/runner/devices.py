@@ -6,6 +6,8 @@ in well under a second on a box whose GPUs are busy.
 
 from __future__ import annotations
 
+import os
+
 
 class DeviceError(ValueError):
     """A device flag that names no usable device."""
@@ -36,11 +38,17 @@ def parse_devices(cpu: bool, gpus: str | None, cpu_slots: int = 1) -> list[str]:
 
 
 def count_gpus() -> int:
-    """GPUs visible through NVML, without importing torch."""
+    """GPUs this process may use, without importing torch: NVML's count, or fewer where
+    CUDA_VISIBLE_DEVICES gives it a subset (a Slurm job's GPUs; cuda:N then counts within it)."""
     try:
         import pynvml
 
         pynvml.nvmlInit()
-        return int(pynvml.nvmlDeviceGetCount())
+        count = int(pynvml.nvmlDeviceGetCount())
     except Exception:  # no driver / no NVML: a CPU-only machine
         return 0
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is None:
+        return count
+    ids = [v for v in visible.split(",") if v.strip()]
+    return 0 if ids[:1] == ["-1"] else min(count, len(ids))

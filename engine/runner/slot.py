@@ -28,6 +28,7 @@ from engine.runfiles import ERROR_PREFIX, RunFiles
 from engine.settings import DEFAULT_LEASE_S, artifacts_root
 from engine.spec import Outcome, RunStatus, WorkerState
 from engine.store import queue
+from engine.store.clock import db_now, server_time
 from engine.store.schema import Run
 from engine.store.schema import Worker as WorkerRow
 
@@ -45,6 +46,26 @@ class SlotOptions:
     study_ids: tuple[int, ...] | None = None
     label: str | None = None  # tells slots sharing a device apart ("cpu#2")
     threads: int | None = None  # CPU threads per run (OMP_NUM_THREADS) when slots share the cores
+    job_id: str | None = None  # the cluster job this worker runs in (Slurm "1234_0"), shown beside it
+    job_index: int | None = None  # its index among the workers submitted together
+
+
+def visible_device(device: str, visible: str | None) -> str:
+    """CUDA_VISIBLE_DEVICES for a run on ``device`` ("cuda:N" or "cpu").
+
+    N counts the GPUs this worker may use: where the worker was itself given a subset
+    (Slurm sets CUDA_VISIBLE_DEVICES=2,5 for a job's two GPUs), cuda:1 is that subset's
+    second GPU, "5", not the machine's GPU 1, which belongs to another job.
+    """
+    if not device.startswith("cuda:"):
+        return ""
+    index = int(device.split(":")[1])
+    ids = [v.strip() for v in (visible or "").split(",") if v.strip()]
+    if not ids or ids == ["-1"]:
+        return str(index)
+    if index >= len(ids):
+        raise ValueError(f"{device}: this worker may use {len(ids)} GPU(s) (CUDA_VISIBLE_DEVICES={visible})")
+    return ids[index]
 
 
 def tail(path: Path, chars: int = STDERR_TAIL_CHARS) -> str:
@@ -84,6 +105,7 @@ class Slot:
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{opts.label or opts.device}"
         self.stop_claiming = threading.Event()  # finish the current run, take no more
         self.abort = threading.Event()  # stop the current run too; it is re-queued
+        self.abort_reason = "worker stopped; run re-queued"
         self.proc: subprocess.Popen | None = None
         self.runs_done = 0
         self._last_beat: tuple[str, int | None, float] = ("", None, 0.0)  # state, run, time
@@ -96,7 +118,7 @@ class Slot:
         compare-free UPDATE so a request made between two beats is never overwritten, and
         makes the slot stop claiming: it finishes its current run, then stops.
         """
-        now = time.time()
+        now = time.monotonic()  # only paces the beats; what is stored is the server's time
         if (state, run_id) == self._last_beat[:2] and now - self._last_beat[2] < every_s:
             return
         self._last_beat = (state, run_id, now)
@@ -105,12 +127,14 @@ class Slot:
         with Session(self.engine) as session:
             n = session.exec(  # type: ignore[call-overload]
                 update(WorkerRow).where(WorkerRow.id == self.worker_id)
-                .values(heartbeat_at=now, state=keep, current_run_id=run_id)
+                .values(heartbeat_at=server_time(), state=keep, current_run_id=run_id)
             ).rowcount
             if n == 0:
                 host, pid, _ = self.worker_id.split(":", 2)
+                at = db_now(session)
                 session.add(WorkerRow(id=self.worker_id, host=host, pid=int(pid), device=self.opts.device,
-                                      started_at=now, heartbeat_at=now, state=state, current_run_id=run_id))
+                                      started_at=at, heartbeat_at=at, state=state, current_run_id=run_id,
+                                      job_id=self.opts.job_id, job_index=self.opts.job_index))
             session.commit()
         if state != WorkerState.STOPPED and self.stop_requested():
             self.request_stop()
@@ -171,7 +195,7 @@ class Slot:
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ, CUDA_DEVICE_ORDER="PCI_BUS_ID", PYTHONUNBUFFERED="1")
-        env["CUDA_VISIBLE_DEVICES"] = self.opts.device.split(":")[1] if self.opts.device.startswith("cuda:") else ""
+        env["CUDA_VISIBLE_DEVICES"] = visible_device(self.opts.device, os.environ.get("CUDA_VISIBLE_DEVICES"))
         # libgomp's default spin-wait makes CPU training 10x slower as soon as anything
         # else uses a core. Smoke run, 2 cores, quiet / one busy core: default 5.3 s / 58 s,
         # GOMP_SPINCOUNT=10000 5.4 s / 12.6 s, OMP_WAIT_POLICY=PASSIVE 7.4 s / 7.9 s.
@@ -193,16 +217,22 @@ class Slot:
                                          cwd=os.getcwd())
             lost = aborted = False
             beat_every = max(0.2, self.opts.lease_s / 4)
+            next_beat = time.monotonic() + beat_every
             while True:
-                try:
-                    rc = self.proc.wait(timeout=beat_every)
+                try:  # short waits: an abort (a preempted job has seconds) is acted on at once
+                    rc = self.proc.wait(timeout=min(0.2, beat_every))
                     break
                 except subprocess.TimeoutExpired:
                     pass
-                if self.abort.is_set() and not aborted:
-                    aborted = True
-                    self._kill()
-                elif not queue.renew_lease(self.engine, claim.run_id, self.worker_id, self.opts.lease_s):
+                if self.abort.is_set():
+                    if not aborted:
+                        aborted = True
+                        self._kill()
+                    continue
+                if time.monotonic() < next_beat:
+                    continue
+                next_beat = time.monotonic() + beat_every
+                if not queue.renew_lease(self.engine, claim.run_id, self.worker_id, self.opts.lease_s):
                     if self._status(claim.run_id) == RunStatus.SUCCEEDED:
                         continue  # it recorded its results and is exiting: no lease needed, nothing lost
                     lost = True
@@ -213,17 +243,19 @@ class Slot:
         if lost:
             queue.finish(self.engine, claim, self.worker_id, Outcome.FAILED, "run was cancelled or taken over; process stopped")
             return Outcome.LOST
-        if aborted:
-            queue.finish(self.engine, claim, self.worker_id, Outcome.REQUEUED, "worker stopped; run re-queued")
-            return Outcome.REQUEUED
         status = self._status(claim.run_id)
         if rc == 0 and status == RunStatus.SUCCEEDED:
             return Outcome.SUCCEEDED
+        if aborted or self.abort.is_set():  # also a run that died of the same signal as its worker (scancel)
+            queue.finish(self.engine, claim, self.worker_id, Outcome.REQUEUED, self.abort_reason)
+            return Outcome.REQUEUED
         if rc == 0:
             error = "run process exited without recording results"
         else:
             error = failure_text(rc, log_path)
-        queue.finish(self.engine, claim, self.worker_id, Outcome.FAILED, error)
+        # killed by a signal nobody here sent (the OOM killer): not the run's fault, so another
+        # attempt, up to the run's limit; an error of the run's own (exit status > 0) is final
+        queue.finish(self.engine, claim, self.worker_id, Outcome.FAILED, error, retry=rc < 0)
         return Outcome.FAILED
 
     def _status(self, run_id: int) -> str | None:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, Oper
 from sqlmodel import Session, SQLModel, create_engine, select
 
 from engine.settings import db_setting
+from engine.store.migrations import upgrade
 from engine.store.schema import SCHEMA_VERSION, Meta
 
 BUSY_TIMEOUT_MS = 60_000
@@ -50,14 +51,24 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, max_connections: int | None = None, name: str = "xltui") -> Engine:
+    """An engine for ``url``; on a server database at most ``max_connections`` at once (if given).
+
+    A server has a fixed budget of connections (PostgreSQL: ``max_connections = 100``)
+    shared by every worker and run of a lab, so a process holds no more than it uses at
+    once: a worker one per slot thread, a run process one (its sampler thread waits for
+    the main thread's turn; writes are short). ``name`` is shown in ``pg_stat_activity``.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    # a host that does not answer fails in seconds, not after the OS's TCP timeout of minutes
-    connect_args = {"connect_timeout": CONNECT_TIMEOUT_S} if url.startswith("postgresql") else {}
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    connect_args: dict = {}
+    if url.startswith("postgresql"):
+        # a host that does not answer fails in seconds, not after the OS's TCP timeout of minutes
+        connect_args = {"connect_timeout": CONNECT_TIMEOUT_S, "application_name": name[:63]}
+    pool: dict = {} if max_connections is None else {"pool_size": max_connections, "max_overflow": 0}
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **pool)
 
 
 def safe_url(url: str) -> str:
@@ -97,7 +108,8 @@ def _tables(engine: Engine, url: str) -> set[str]:
         raise StoreError(f"cannot read the tables of {safe_url(url)}: {_reason(exc, url)}") from None
 
 
-def open_db(db: str | None, *, create: bool = True) -> Engine:
+def open_db(db: str | None, *, create: bool = True, max_connections: int | None = None,
+            name: str = "xltui") -> Engine:
     """Open (and with ``create`` initialise) the database, checking its schema version.
 
     With ``create=False`` a missing SQLite file is an error rather than a new
@@ -113,7 +125,7 @@ def open_db(db: str | None, *, create: bool = True) -> Engine:
             raise StoreError(f"no database at {path} (run `xltui run --grid FILE` first, or pass --db)")
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        engine = make_engine(url)  # loads the driver; connects only when used
+        engine = make_engine(url, max_connections=max_connections, name=name)  # loads the driver; connects when used
     except ModuleNotFoundError as exc:
         raise StoreError(f"{shown}: the database driver is not installed ({exc.name}); for PostgreSQL use "
                          "postgresql+psycopg://… (psycopg comes with xltui)") from None
@@ -153,7 +165,12 @@ def check_schema(engine: Engine, url: str, *, create: bool) -> None:
             session.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
             session.commit()
             return
-        if int(row.value) != SCHEMA_VERSION:
+        version = int(row.value)
+        if version < SCHEMA_VERSION:
+            session.close()
+            SQLModel.metadata.create_all(engine)  # tables added since (existing ones are left as they are)
+            version = upgrade(engine, version, SCHEMA_VERSION)
+        if version != SCHEMA_VERSION:
             raise StoreError(
                 f"{url} has schema version {row.value}, this xltui expects {SCHEMA_VERSION}: "
                 "use a new --db or the xltui version that wrote it"

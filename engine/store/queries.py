@@ -6,7 +6,6 @@ the TUI show the same numbers and nothing on screen needs more than the DB.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, bindparam, func, or_
@@ -15,7 +14,8 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from engine.spec import RunStatus, WorkerState
-from engine.store.schema import Artifact, MetricPoint, Result, Run, RunDependency, Study, SystemSample, Worker
+from engine.store.clock import db_now
+from engine.store.schema import Artifact, Attempt, MetricPoint, Result, Run, RunDependency, Study, SystemSample, Worker
 
 Needed = aliased(Run)  # the run a dependency points at (RunDependency.needs_run_id)
 
@@ -99,8 +99,8 @@ def progress_of(engine: Engine, runs: list[Run]) -> dict[int, RunProgress]:
 
 def study_summaries(engine: Engine, now: float | None = None) -> list[StudySummary]:
     """Per study: runs per status, mean duration of succeeded runs, and an ETA."""
-    now = time.time() if now is None else now
     with Session(engine) as session:
+        now = db_now(session) if now is None else now  # durations are by the server's clock, as are the times stored
         studies = {s.id: StudySummary(s.id, s.name) for s in session.exec(select(Study).order_by(Study.id))}
         for study_id, status, n in session.exec(
             select(Run.study_id, Run.status, func.count()).group_by(Run.study_id, Run.status)
@@ -169,6 +169,16 @@ def dependency_artifacts(engine: Engine, run_id: int, kind: str) -> dict[str, st
     return {lang: path for lang, path in rows}
 
 
+def artifact_host(engine: Engine, path: str) -> tuple[int, str] | None:
+    """(run id, host) of the attempt that wrote the artifact at ``path``: who to ask when it cannot be read."""
+    with Session(engine) as session:
+        row = session.exec(
+            select(Artifact.run_id, Attempt.worker_id).join(Attempt, Attempt.id == Artifact.attempt_id)
+            .where(Artifact.path == path).order_by(Artifact.id.desc())
+        ).first()
+    return None if row is None else (row[0], row[1].split(":", 1)[0])
+
+
 def waiting_on(engine: Engine, run_ids: list[int]) -> dict[int, list[tuple[int, str, str]]]:
     """run id -> the unfinished runs it waits for: (id, name, status), e.g. its language adapters."""
     if not run_ids:
@@ -186,8 +196,8 @@ def waiting_on(engine: Engine, run_ids: list[int]) -> dict[int, list[tuple[int, 
 
 
 def live_workers(engine: Engine, now: float | None = None) -> list[Worker]:
-    now = time.time() if now is None else now
     with Session(engine) as session:
+        now = db_now(session) if now is None else now
         rows = session.exec(select(Worker).where(Worker.state != WorkerState.STOPPED).order_by(Worker.id)).all()
     return [w for w in rows if now - w.heartbeat_at < WORKER_STALE_S]
 

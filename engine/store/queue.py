@@ -9,17 +9,17 @@ alike: two workers can never both win a claim, and a worker that lost its run
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from sqlalchemy import or_, update
+from sqlalchemy import case, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from engine.settings import DEFAULT_LEASE_S, DEFAULT_MAX_ATTEMPTS
 from engine.spec import ADAPTER_STUDY, LangAdapterSpec, Outcome, RunSpec, RunStatus
+from engine.store.clock import db_now, server_time
 from engine.store.queries import Needed
 from engine.store.schema import Attempt, Run, RunDependency, Study
 
@@ -102,8 +102,8 @@ def enqueue(
     language adapter is trained once for every run and study that needs it (a failed
     one is re-queued).
     """
-    now = time.time()
     with Session(engine) as session:
+        now = db_now(session)
         row = _study(session, study, now, grid_path, grid_text)
         report = EnqueueReport(study_id=row.id)
         existing = {r.spec_hash: r for r in session.exec(select(Run).where(Run.study_id == row.id))}
@@ -175,11 +175,11 @@ def claim_next(
         query = query.where(or_(Run.study_id.in_(ids), Run.id.in_(needed)))
     query = query.order_by(Run.priority.desc(), Run.id).limit(1).with_for_update(skip_locked=True, of=Run)
     for _ in range(CLAIM_TRIES):
-        now = time.time()
         with Session(engine) as session:
             run_id = session.exec(query).first()
             if run_id is None:
                 return None
+            now = db_now(session)
             won = session.exec(  # type: ignore[call-overload]
                 update(Run)
                 .where(Run.id == run_id, Run.status == RunStatus.QUEUED)
@@ -206,7 +206,7 @@ def renew_lease(engine: Engine, run_id: int, worker_id: str, lease_s: float = DE
         n = session.exec(  # type: ignore[call-overload]
             update(Run)
             .where(Run.id == run_id, Run.worker_id == worker_id, Run.status == RunStatus.RUNNING)
-            .values(lease_expires_at=time.time() + lease_s)
+            .values(lease_expires_at=server_time() + lease_s)
         ).rowcount
         session.commit()
     return n == 1
@@ -226,7 +226,7 @@ def fail_blocked(engine: Engine) -> list[int]:
         with Session(engine) as session:
             n = session.exec(  # type: ignore[call-overload]
                 update(Run).where(Run.id == run_id, Run.status == RunStatus.QUEUED).values(
-                    status=RunStatus.FAILED, finished_at=time.time(),
+                    status=RunStatus.FAILED, finished_at=server_time(),
                     error=f"needs run {dep_id} ({dep_name}), which {dep_status}; retry it, then this run")
             ).rowcount
             session.commit()
@@ -239,10 +239,11 @@ def requeue_expired(engine: Engine, now: float | None = None) -> list[int]:
     """Give back runs whose worker stopped renewing its lease (killed, machine lost).
 
     A run that has used up its attempts is failed instead, so a run that kills its
-    worker every time cannot loop forever.
+    worker every time cannot loop forever. "Expired" is by the database server's clock
+    (``now`` only for tests that move time on).
     """
-    now = time.time() if now is None else now
     with Session(engine) as session:
+        now = db_now(session) if now is None else now
         expired = list(session.exec(
             select(Run).where(Run.status == RunStatus.RUNNING, Run.lease_expires_at < now)
         ))
@@ -281,18 +282,24 @@ def _outcome_of(run: Run | None) -> Outcome:
     return Outcome.LOST
 
 
-def finish(engine: Engine, claim: Claim, worker_id: str, outcome: Outcome, error: str | None = None) -> bool:
+def finish(engine: Engine, claim: Claim, worker_id: str, outcome: Outcome, error: str | None = None, *,
+           retry: bool = False) -> bool:
     """Record how an attempt ended, if the run is still ours.
 
-    ``outcome`` is ``RunStatus.SUCCEEDED``, ``RunStatus.FAILED`` or ``REQUEUED`` (the worker is shutting
-    down; the attempt does not count against the run's max_attempts).
+    ``outcome`` is ``SUCCEEDED``, ``FAILED`` or ``REQUEUED`` (the worker is shutting down or
+    its job was preempted; the attempt does not count against the run's max_attempts).
+    A ``FAILED`` attempt with ``retry`` (its process was killed from outside, e.g. by the
+    OOM killer) queues the run again while it has attempts left, and fails it after.
     """
-    now = time.time()
     values: dict = dict(worker_id=None, lease_expires_at=None)
     if outcome == Outcome.REQUEUED:
         values.update(status=RunStatus.QUEUED, retry_base=Run.retry_base + 1)
+    elif outcome == Outcome.FAILED and retry:
+        left = Run.attempts - Run.retry_base < Run.max_attempts
+        values.update(status=case((left, RunStatus.QUEUED), else_=RunStatus.FAILED),
+                      finished_at=case((left, None), else_=server_time()), error=case((left, None), else_=error))
     elif outcome in (Outcome.SUCCEEDED, Outcome.FAILED):
-        values.update(status=RunStatus(outcome), finished_at=now, error=error)
+        values.update(status=RunStatus(outcome), finished_at=server_time(), error=error)
     else:
         raise ValueError(f"unknown outcome {outcome!r}")
     with Session(engine) as session:
@@ -302,7 +309,7 @@ def finish(engine: Engine, claim: Claim, worker_id: str, outcome: Outcome, error
         lost = n != 1
         run = session.get(Run, claim.run_id)
         closing = outcome if not lost else _outcome_of(run)
-        _close_attempt(session, claim.attempt_id, closing, error, now)
+        _close_attempt(session, claim.attempt_id, closing, error, db_now(session))
         session.commit()
     return not lost
 

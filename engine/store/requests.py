@@ -6,7 +6,6 @@ request that races a worker either wins whole or is refused, and says which.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -15,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from engine.spec import RunStatus, WorkerState
+from engine.store.clock import server_time
 from engine.store.schema import Run, Worker
 
 
@@ -62,7 +62,7 @@ def _transition(engine: Engine, run_ids: Iterable[int], allowed: tuple[RunStatus
             if target == RunStatus.QUEUED:
                 values.update(error=None, worker_id=None, finished_at=None, retry_base=Run.attempts)
             else:
-                values.update(finished_at=time.time(), error=f"cancelled while {was}")
+                values.update(finished_at=server_time(), error=f"cancelled while {was}")
             n = session.exec(  # type: ignore[call-overload]
                 update(Run).where(Run.id == run_id, Run.status == was, Run.status.in_(allowed)).values(**values)
             ).rowcount

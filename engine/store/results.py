@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from sqlalchemy import insert, update
 from sqlalchemy.engine import Engine
 
 from engine.spec import RunStatus
+from engine.store.clock import db_now
 from engine.store.schema import Artifact, Attempt, Result, Run
 
 
@@ -44,8 +44,9 @@ def record_output(engine: Engine, run_id: int, attempt_id: int, worker_id: str, 
     Results are kept even if the run was cancelled meanwhile (nothing computed is
     thrown away); the status only moves if the run is still this worker's.
     """
-    now = time.time()
+    hashes = [file_sha256(Path(path)) for _kind, path, _lang in output.artifacts]  # before the write lock is held
     with engine.begin() as conn:
+        now = db_now(conn)
         if output.results:
             conn.execute(insert(Result), [
                 dict(run_id=run_id, attempt_id=attempt_id, language=lang, split=split, metric=metric, value=value)
@@ -54,8 +55,8 @@ def record_output(engine: Engine, run_id: int, attempt_id: int, worker_id: str, 
         if output.artifacts:
             conn.execute(insert(Artifact), [
                 dict(run_id=run_id, attempt_id=attempt_id, kind=kind, path=str(path), language=lang,
-                     sha256=file_sha256(Path(path)), created_at=now)
-                for kind, path, lang in output.artifacts
+                     sha256=digest, created_at=now)
+                for (kind, path, lang), digest in zip(output.artifacts, hashes)
             ])
         won = conn.execute(
             update(Run).where(Run.id == run_id, Run.worker_id == worker_id, Run.status == RunStatus.RUNNING)

@@ -14,9 +14,7 @@ from sqlmodel import Field, SQLModel
 
 from engine.spec import RunStatus, WorkerState
 
-SCHEMA_VERSION = 1
-
-
+SCHEMA_VERSION = 2  # engine.store.migrations brings older databases up to it
 
 class Meta(SQLModel, table=True):
     key: str = Field(primary_key=True)
@@ -140,3 +138,21 @@ class Worker(SQLModel, table=True):
     heartbeat_at: float
     current_run_id: Optional[int] = None
     state: str = WorkerState.IDLE  # a WorkerState: idle | busy | stopping | stopped
+    job_id: Optional[str] = None  # the cluster job that started this worker: Slurm "1234_0" (array 1234, task 0)
+    job_index: Optional[int] = None  # its index in the array of workers submitted together
+
+
+class ClusterJob(SQLModel, table=True):
+    """One worker job xltui submitted to a cluster (a task of a Slurm job array, or a job of
+    submitit's local executor); its workers carry the same ``job_id``."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    job_id: str = Field(index=True, unique=True)  # Slurm "1234_0": array 1234, task 0 (local executor: a pid)
+    array_id: str  # the jobs submitted together share it ("1234")
+    job_index: int
+    cluster: str  # slurm | local
+    folder: str  # submitit's folder: the job's script, pickles and logs
+    partition: Optional[str] = None
+    options: str = "{}"  # the submitted parameters, as JSON
+    submitted_at: float
+    cancelled_at: Optional[float] = None

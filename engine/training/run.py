@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import sys
 import threading
 import traceback
@@ -20,7 +21,7 @@ from sqlmodel import Session
 from engine.runfiles import ERROR_PREFIX, RunFiles
 from engine.spec import LangAdapterSpec, RunSpec, parse_spec
 from engine.store.db import make_engine
-from engine.store.queries import dependency_artifacts
+from engine.store.queries import artifact_host, dependency_artifacts
 from engine.store.results import RunOutput, record_output
 from engine.store.schema import Run
 from engine.store.telemetry import MetricWriter, SystemSampler
@@ -60,10 +61,27 @@ def inputs_of(spec: RunSpec | LangAdapterSpec, engine, run_id: int) -> RunInputs
     return RunInputs(adapters, dependency_artifacts(engine, run_id, PARENT_ARTIFACT[spec.method]).get(None))
 
 
+def unreadable_input(inputs: RunInputs, engine) -> str | None:
+    """Why this machine cannot start the run, if an input artifact is not readable here.
+
+    On a cluster the run that made a checkpoint or adapter may have run on another host;
+    a path that is not on a filesystem both reach fails the run now, naming the path and
+    the host that wrote it, instead of after an hour of loading and training.
+    """
+    for path in [*inputs.lang_adapters.values(), *([inputs.parent] if inputs.parent else [])]:
+        if os.access(path, os.R_OK):
+            continue
+        origin = artifact_host(engine, path)
+        wrote = f"written by run {origin[0]} on host {origin[1]}" if origin else "written by an earlier run"
+        return (f"input {path} ({wrote}) is not readable on host {socket.gethostname()}: put the artifacts "
+                f"(XLTUI_ARTIFACTS) on a filesystem every worker reaches")
+    return None
+
+
 def execute(spec: RunSpec | LangAdapterSpec, files: RunFiles, writer: MetricWriter, device: str,
-            engine, run_id: int) -> RunOutput:
+            inputs: RunInputs) -> RunOutput:
     """Run the spec's trainer (from the table in engine.training.trainers) on its inputs."""
-    return trainer_for(spec)(spec, files, writer, device, inputs_of(spec, engine, run_id))
+    return trainer_for(spec)(spec, files, writer, device, inputs)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,8 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _exit_with_parent(args.parent_pid or os.getppid())
     signal.signal(signal.SIGTERM, _terminate)
+    # a cluster's preemption warning (Slurm sends it to every process of the job) is for the
+    # worker: it stops this run and re-queues it; the run itself must not die of it first
+    signal.signal(signal.SIGUSR2, signal.SIG_IGN)
 
-    engine = make_engine(args.db)
+    engine = make_engine(args.db, max_connections=1, name=f"xltui run {args.run}")  # one at a time, see make_engine
     with Session(engine) as session:
         run = session.get(Run, args.run)
         if run is None:
@@ -86,6 +107,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         spec = parse_spec(run.spec_json)
     print(f"run {args.run} attempt {args.attempt}: {spec.canonical_json()}", flush=True)
+    inputs = inputs_of(spec, engine, args.run)
+    problem = unreadable_input(inputs, engine)
+    if problem is not None:  # before torch is imported: seconds, not minutes
+        print(f"{ERROR_PREFIX}{problem}", file=sys.stderr)
+        return 1
 
     device = device_name()
     import torch
@@ -95,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     sampler = SystemSampler(writer, device)
     sampler.start()
     try:
-        output = execute(spec, RunFiles(Path(args.out)), writer, device, engine, args.run)
+        output = execute(spec, RunFiles(Path(args.out)), writer, device, inputs)
     except Exception as exc:  # report it in one line the worker can quote, after the traceback
         traceback.print_exc()
         print(f"{ERROR_PREFIX}{exc.__class__.__name__}: {' '.join(str(exc).split())[:400]}", file=sys.stderr)

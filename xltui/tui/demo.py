@@ -136,7 +136,7 @@ def build_demo(engine: Engine, root: Path) -> dict[str, int]:
         conn.execute(insert(Result), results)
         conn.execute(insert(Worker), [
             dict(id=f"{HOST}:4242:cuda:0", host=HOST, pid=4242, device="cuda:0", started_at=T0 - 3700,
-                 heartbeat_at=T0 - 2, current_run_id=running, state="busy"),
+                 heartbeat_at=T0 - 2, current_run_id=running, state="busy", job_id="81234_0", job_index=0),
             dict(id=f"{HOST}:4242:cuda:1", host=HOST, pid=4242, device="cuda:1", started_at=T0 - 3700,
-                 heartbeat_at=T0 - 4, current_run_id=None, state="idle")])
+                 heartbeat_at=T0 - 4, current_run_id=None, state="idle", job_id="81234_0", job_index=0)])
     return ids

@@ -17,6 +17,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.engine import Connection, Engine
 
 from engine.spec import RunStatus, WorkerState
+from engine.store.clock import db_now
 from engine.store.queries import (
     WORKER_STALE_S,
     RunProgress,
@@ -61,7 +62,7 @@ PROGRESS = ("train_loss", "mlm_loss", "total_steps", "dev_score")
 class SnapshotReader:
     """Reads snapshots on one held connection (from one thread); keeps what did not change."""
 
-    def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time, gpu_probe: GpuProbe | None = None):
+    def __init__(self, engine: Engine, *, clock: Callable[[], float] | None = None, gpu_probe: GpuProbe | None = None):
         self.engine, self.clock, self.gpu_probe = engine, clock, gpu_probe
         self.details = DetailReader()
         self.devices = DeviceReader(gpu_probe)
@@ -90,7 +91,7 @@ class SnapshotReader:
             self._conn = self.engine.connect()
         conn = self._conn
         try:
-            now = self.clock()
+            now = self.clock() if self.clock is not None else db_now(conn)  # the clock the stored times use
             if not self._unchanged(conn) or self._last is None:
                 self._read_runs(conn)
             running = [r for r in self._run_list if r.status == RunStatus.RUNNING]
@@ -196,7 +197,7 @@ class SnapshotReader:
 
     def _workers(self, conn: Connection, now: float) -> list[WorkerInfo]:
         rows = conn.execute(select(Worker.id, Worker.host, Worker.pid, Worker.device, Worker.state, Worker.started_at,
-                                   Worker.heartbeat_at, Worker.current_run_id)
+                                   Worker.heartbeat_at, Worker.current_run_id, Worker.job_id, Worker.job_index)
                             .where(Worker.state != WorkerState.STOPPED).order_by(Worker.id)).all()
         return [WorkerInfo(*w) for w in rows if now - w.heartbeat_at < WORKER_STALE_S]
 

@@ -52,6 +52,8 @@ class WorkerInfo:
     started_at: float
     heartbeat_at: float
     current_run_id: int | None
+    job_id: str | None = None  # the cluster job it runs in (Slurm "1234_0")
+    job_index: int | None = None
 
 
 @dataclass

@@ -15,7 +15,7 @@ from xltui.tui.devices import DeviceState
 from xltui.tui.dialogs import ConfirmScreen, StartWorkerScreen, WorkerRequest
 from xltui.tui.live import LiveScreen
 from xltui.tui.snapshot_types import Snapshot, WorkerInfo
-from xltui.views import format_duration
+from xltui.views import format_duration, job_label
 
 GIB = 1024 ** 3
 STATE_STYLE = {WorkerState.BUSY: "yellow", WorkerState.IDLE: "green", WorkerState.STOPPING: "magenta"}
@@ -26,7 +26,8 @@ def gib(n: int | None) -> str:
 
 
 def worker_cells(w: WorkerInfo, now: float) -> tuple:
-    return (w.host, str(w.pid), w.device, Text(w.state, style=STATE_STYLE.get(w.state, "")),
+    return (w.host, str(w.pid), job_label(w.job_id, w.job_index), w.device,
+            Text(w.state, style=STATE_STYLE.get(w.state, "")),
             str(w.current_run_id or "—"), f"{max(0.0, now - w.heartbeat_at):.0f}s ago",
             format_duration(now - w.started_at))
 
@@ -70,7 +71,7 @@ class WorkersScreen(LiveScreen):
 
     def on_mount(self) -> None:
         self.sub_title = "workers and GPUs"
-        self.query_one("#workers", DataTable).add_columns("host", "pid", "device", "state", "run", "heartbeat", "up")
+        self.query_one("#workers", DataTable).add_columns("host", "pid", "job", "device", "state", "run", "heartbeat", "up")
         self.query_one("#devices", DataTable).add_columns("device", "name", "util", "memory", "run", "torch memory")
         self.query_one("#workers", DataTable).focus()
         self.show_latest()

@@ -74,6 +74,19 @@ def pg_server():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """A real single-node Slurm for the session (tests/slurm.py); skips where its daemons cannot start."""
+    from tests import slurm
+
+    try:
+        cluster = slurm.start()
+    except slurm.SlurmUnavailable as exc:
+        pytest.skip(f"Slurm cannot start on this machine: {exc}")
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The database of a test that must hold on both backends: a new SQLite file, or a new

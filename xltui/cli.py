@@ -94,7 +94,7 @@ def run(
         from engine.runner.worker import sqlite_guard
 
         for warning in sqlite_guard(engine, db_url(db)):
-            err.print(f"[yellow]warning:[/] {warning}")
+            err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
     report = queue_runs(engine, spec.study, specs, grid_path=str(grid.resolve()), grid_text=grid.read_text(),
                      rerun=rerun, priority=priority, max_attempts=max_attempts)
     console.print(f"study [bold]{spec.study}[/]: {len(specs)} runs in the grid — {len(report.new)} new, "
@@ -147,7 +147,7 @@ def worker(
     except LookupError as exc:
         raise UserError(f"--study: no study named {exc.args[0]!r} in {safe_url(db_url(db))}") from None
     for warning in proc.warnings:
-        err.print(f"[yellow]warning:[/] {warning}")
+        err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
     stop_on_signals(proc.slots, console)
     proc.start()
     console.print(f"worker on {', '.join(s.opts.label or s.opts.device for s in proc.slots)} — "

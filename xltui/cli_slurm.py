@@ -66,10 +66,10 @@ def submit(
     if study is not None and study_by_name(engine, study) is None:
         raise UserError(f"--study: no study named {study!r} in {safe_url(url)}")
     for warning in sqlite_guard(engine, url):
-        err.print(f"[yellow]warning:[/] {warning}")
+        err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
     if sqlite_path(url) is not None and cluster == "slurm":
         err.print("[yellow]warning:[/] a SQLite database serves workers of one node only; jobs on other nodes "
-                  "are refused by it — use PostgreSQL (--db postgresql+psycopg://…) for a cluster")
+                  "are refused by it — use PostgreSQL (--db postgresql+psycopg://…) for a cluster", soft_wrap=True)
     folder = artifacts_root(url) / "slurm" / time.strftime("%Y%m%d-%H%M%S")
     jobs = submit_jobs(engine, url, request, folder)
     console.print(f"submitted {len(jobs)} worker(s) as {cluster} job {jobs[0].array_id}: "

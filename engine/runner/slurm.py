@@ -164,13 +164,11 @@ class WorkerJob:
 
 
 @contextmanager
-def _stdio_not_inherited(active: bool) -> Iterator[None]:
-    """Submitit's local controller outlives this command and inherits its stdout/stderr: a
-    shell pipe or a caller reading our output to its end would wait for the whole job.
-    While it is started, fds 1 and 2 point at /dev/null (its job logs go to its folder)."""
-    if not active:
-        yield
-        return
+def _stdio_quiet() -> Iterator[None]:
+    """fds 1 and 2 point at /dev/null while jobs are submitted. sbatch's refusal would be
+    printed beside our one-line error (its words are in the exception); and submitit's local
+    controller outlives this command and would inherit our stdout: a shell pipe, or a caller
+    reading our output to its end, would wait for the whole job. Job logs go to its folder."""
     sys.stdout.flush()
     sys.stderr.flush()
     saved = [os.dup(1), os.dup(2)]
@@ -187,11 +185,13 @@ def _stdio_not_inherited(active: bool) -> Iterator[None]:
 
 
 def _sbatch_reason(exc: BaseException) -> str:
-    """The line of sbatch's refusal that says why ("invalid partition specified: gpu")."""
-    text = str(exc)
-    lines = [ln.strip() for ln in text.splitlines() if "error" in ln.lower()]
-    found = next((ln for ln in lines if ln.lower().startswith("sbatch: error")), lines[0] if lines else text)
-    return " ".join(found.split())[:300]
+    """sbatch's own words for why it refused the job ("invalid partition specified: gpu")."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if "error" in ln.lower()]
+    found = next((ln for ln in lines if ln.lower().startswith("sbatch: error")), lines[0] if lines else str(exc))
+    reason = " ".join(re.sub(r"^sbatch: error:\s*", "", found, flags=re.I).split())[:300]
+    if "gres" in reason.lower():
+        reason += " (no GPUs configured on that partition? --gpus-per-worker 0 asks for none)"
+    return reason
 
 
 def submit(engine: Engine, url: str, request: SlurmRequest, folder: Path) -> list[SubmittedJob]:
@@ -208,7 +208,7 @@ def submit(engine: Engine, url: str, request: SlurmRequest, folder: Path) -> lis
         raise SubmitError(f"submitit refused the parameters: {' '.join(str(exc).split())[:300]}") from None
     jobs: list[Any] = []
     try:
-        with _stdio_not_inherited(request.cluster == "local"), executor.batch():
+        with _stdio_quiet(), executor.batch():
             for i in range(request.workers):
                 jobs.append(executor.submit(WorkerJob(url, gpus=request.gpus_per_worker, study=request.study,
                                                       lease_s=request.lease_s, poll_s=request.poll_s, index=i)))

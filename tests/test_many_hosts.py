@@ -190,6 +190,8 @@ def test_a_database_of_the_previous_schema_is_upgraded_in_place_keeping_everythi
         conn.execute("ALTER TABLE worker DROP COLUMN job_id")
         conn.execute("ALTER TABLE worker DROP COLUMN job_index")
         conn.execute("DROP TABLE clusterjob")
+        conn.execute("DROP INDEX ix_run_claim_order")
+        conn.execute("CREATE INDEX ix_run_claim ON run (status, priority, id)")
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     out = xltui("status", "--db", str(db))
     assert out.returncode == 0, out.stderr
@@ -197,6 +199,8 @@ def test_a_database_of_the_previous_schema_is_upgraded_in_place_keeping_everythi
         assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
         assert conn.execute("SELECT id, job_id FROM worker").fetchall() == [("h:1:cpu", None)]
         assert conn.execute("SELECT count(*) FROM clusterjob").fetchone() == (0,)
+        indexes = {row[1] for row in conn.execute("PRAGMA index_list(run)")}
+        assert "ix_run_claim_order" in indexes and "ix_run_claim" not in indexes
 
 
 @pytest.mark.parametrize("signum", [signal.SIGKILL])

@@ -11,9 +11,13 @@ from __future__ import annotations
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
-# from version N to N + 1: (table, column, SQL type) to add
+# from version N to N + 1: (table, column, SQL type) to add, then statements to run (idempotent ones)
 STEPS: dict[int, list[tuple[str, str, str]]] = {
     1: [("worker", "job_id", "VARCHAR"), ("worker", "job_index", "INTEGER")],
+}
+SQL: dict[int, list[str]] = {
+    1: ["DROP INDEX IF EXISTS ix_run_claim",
+        "CREATE INDEX IF NOT EXISTS ix_run_claim_order ON run (status, priority DESC, id)"],
 }
 
 
@@ -26,6 +30,8 @@ def upgrade(engine: Engine, version: int, target: int) -> int:
             for table, column, sql_type in STEPS[version]:
                 if column not in have:  # a step interrupted before its commit left nothing behind, but be sure
                     conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
+            for statement in SQL.get(version, []):
+                conn.execute(text(statement))
             version += 1
             conn.execute(text("UPDATE meta SET value = :v WHERE key = 'schema_version'"), {"v": str(version)})
     return version

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from engine.spec import RunStatus, WorkerState
@@ -33,7 +33,8 @@ class Study(SQLModel, table=True):
 class Run(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("study_id", "spec_hash"),
-        Index("ix_run_claim", "status", "priority", "id"),
+        # the claim's order (priority DESC, id) read straight off the index: no sort of every queued run
+        Index("ix_run_claim_order", "status", text("priority DESC"), "id"),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
     study_id: int = Field(foreign_key="study.id", index=True)

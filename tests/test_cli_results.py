@@ -69,6 +69,27 @@ def test_help_and_report_modules_stay_light(script):
     assert out.returncode == 0 and out.stdout.strip() == "light", out.stderr
 
 
+RESULTS_WITHOUT_HEAVY_IMPORTS = """
+import sys
+from typer.testing import CliRunner
+from xltui.cli import app
+for extra in ([], ["--compare", "xlmrlarge:xlmrbase"]):
+    result = CliRunner().invoke(app, ["results", sys.argv[1], "--db", sys.argv[2], "--format", "csv", *extra])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("\\n") > 10, result.output
+heavy = [m for m in ("scipy.stats", "matplotlib", "plotext", "torch", "textual") if m in sys.modules]
+assert not heavy, heavy
+print("light")
+"""
+
+
+def test_results_as_csv_import_neither_scipy_stats_nor_matplotlib(imported):
+    """Both cost seconds to import; the t distribution comes from scipy.special, figures only on request."""
+    out = subprocess.run([sys.executable, "-c", RESULTS_WITHOUT_HEAVY_IMPORTS, STUDY, imported], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip().endswith("light"), out.stdout[-500:] + out.stderr
+
+
 def test_csv_export_matches_stats_on_the_csv_file(imported):
     start = time.monotonic()
     proc = results(imported, "--format", "csv")

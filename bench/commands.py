@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from fixtures import build_big_db  # bench/ is sys.path[0] when run as a script
 from rich.console import Console
 from rich.table import Table
 
@@ -36,27 +37,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--runs", type=int, default=10_000)
     return p.parse_args(argv)
-
-
-def build_big_db(path: Path, n: int) -> None:
-    """n runs of the paper grid's shape in one study: a quarter finished, the rest queued."""
-    sys.path.insert(0, str(REPO))
-    from sqlalchemy import update
-
-    from engine.runner.plan import queue_runs
-    from engine.spec import RunSpec, RunStatus, TrainParams
-    from engine.store.db import open_db
-    from engine.store.schema import Run
-
-    engine = open_db(str(path))
-    specs = [RunSpec(task="ner", model_name="xlmr", model="xlm-roberta-base", method="full", source=("en",),
-                     targets=("swa", "yor", "hau"), setting="zero-shot", seed=seed,
-                     data={"en": "masakhaner", "swa": "masakhaner", "yor": "masakhaner", "hau": "masakhaner"},
-                     train=TrainParams(lr=2e-5)) for seed in range(n)]
-    queue_runs(engine, "big", specs)
-    with engine.begin() as conn:
-        conn.execute(update(Run).where(Run.id % 4 == 0).values(status=RunStatus.SUCCEEDED, started_at=1.0e9,
-                                                               finished_at=1.0e9 + 600))
 
 
 def timed(cmd: list[str], repeats: int, env: dict[str, str]) -> list[float]:

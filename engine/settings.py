@@ -20,6 +20,7 @@ HF_DATASETS_OFFL.                              after huggingface_hub was importe
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 DB_ENV = "XLTUI_DB"
@@ -40,6 +41,22 @@ DEFAULT_MAX_ATTEMPTS = 3  # claims before a run whose worker keeps vanishing is 
 def db_setting(db: str | None = None) -> str:
     """``--db`` if given, else ``$XLTUI_DB``, else ``experiments.db`` (a path or a URL, as written)."""
     return db or os.environ.get(DB_ENV) or DEFAULT_DB
+
+
+def db_url_of(db: str | None = None) -> str:
+    """A path or an SQLAlchemy URL (``--db`` / ``XLTUI_DB``) as an SQLAlchemy URL."""
+    db = db_setting(db)
+    if "://" in db:
+        return db
+    return f"sqlite:///{Path(db).expanduser().resolve()}"
+
+
+def shown_db(url: str) -> str:
+    """How a database is named on screen before SQLAlchemy is imported: a SQLite file by its
+    path, a server URL with its password as ``***`` (as engine.store.db.safe_url shows it)."""
+    if url.startswith("sqlite:///"):
+        return url[len("sqlite:///"):]
+    return re.sub(r"^([^:/]+://[^:/@]*:)[^/]*@", r"\1***@", url)  # to the last @ before the host
 
 
 def data_dir() -> Path:

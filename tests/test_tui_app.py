@@ -18,6 +18,8 @@ t = time.perf_counter()
 import xltui.app, xltui.cli
 heavy = [m for m in ("torch", "transformers", "adapters", "datasets", "plotext") if m in sys.modules]
 assert not heavy, heavy
+engine = [m for m in ("sqlmodel", "sqlalchemy", "pydantic", "engine.store", "engine.spec") if m in sys.modules]
+assert not engine, engine  # the frame paints first; the engine loads behind it
 print(f"light {time.perf_counter() - t:.2f}")
 """
 
@@ -98,16 +100,18 @@ def test_the_other_screens_open_when_present(tmp_path, mode):
     run(drive())
 
 
-def test_a_failing_poll_becomes_a_notification_not_a_traceback(tmp_path):
+def test_a_failing_poll_becomes_a_notification_not_a_traceback(tmp_path, monkeypatch):
+    from xltui.tui.snapshot import SnapshotReader
+
     path, _ = demo_db(tmp_path / "demo")
 
     async def drive() -> None:
         app = demo_app(path)
 
-        def broken(**_kw):
+        def broken(self, **_kw):
             raise OSError("disk I/O error")
 
-        app.reader.read = broken
+        monkeypatch.setattr(SnapshotReader, "read", broken)
         async with app.run_test(size=(100, 30)) as pilot:
             await until(pilot, lambda: app._notifications, what="a notification")
             note = list(app._notifications)[0]
@@ -141,3 +145,50 @@ def test_a_reopened_app_shows_exactly_the_same_state(tmp_path):
     run(session())
     assert shots[0] == shots[1]
     assert "45% loss" in shots[0][0] and "running" in shots[0][1] and "gpu-box" in shots[0][2]
+
+
+def test_the_frame_paints_while_the_engine_loads_and_a_key_pressed_meanwhile_is_followed(tmp_path, monkeypatch):
+    import threading
+
+    import engine.store.db
+    from xltui.tui.loading_screen import LoadingScreen
+
+    path, _ = demo_db(tmp_path / "demo")
+    release = threading.Event()
+    real_open = engine.store.db.open_db
+
+    def slow_open(*args, **kwargs):  # a database on a slow disk or far away
+        assert release.wait(30)
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(engine.store.db, "open_db", slow_open)
+
+    async def drive() -> None:
+        app = demo_app(path)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause(0.3)
+            assert isinstance(app.screen, LoadingScreen) and app.engine is None
+            text = screen_text(app)
+            for words in ("xltui", "study", "succeeded", "loading", "Quit"):  # header, table head, state, footer
+                assert words in text, text
+            assert str(tmp_path / "demo") in text  # which database it is opening
+            await pilot.press("4")  # remembered, not lost
+            release.set()
+            await until(pilot, lambda: app.snapshot is not None, what="the first snapshot")
+            assert app.current_mode == "workers"
+
+    run(drive())
+
+
+def test_a_database_that_cannot_be_opened_ends_the_app_with_its_error(tmp_path):
+    bad = tmp_path / "not.db"
+    bad.write_text("this is not sqlite")
+
+    async def drive() -> None:
+        app = demo_app(str(bad))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.startup_error is not None, what="the start-up error")
+        assert app.return_code == 2
+        assert "is not an xltui database" in app.startup_error and str(bad) in app.startup_error
+
+    run(drive())

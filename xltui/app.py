@@ -4,27 +4,37 @@ The app never trains and never imports torch: it reads the database in a
 thread worker about once a second (``SnapshotReader``) and posts a
 ``SnapshotTaken`` message to the active screen; every change it makes goes
 through ``engine.store.queue`` in a thread worker too, so a busy database can never
-freeze a key press. Screens are imported lazily so ``import xltui.app`` stays
-light.
+freeze a key press.
+
+First paint comes before the engine: ``import xltui.app`` imports Textual and nothing
+of the engine, the first screen (``LoadingScreen``) is the frame of the queue screen,
+empty and loading, and a thread imports the engine, opens the database and the queue
+screen's code, then swaps it in and starts the poll. A database that cannot be opened
+ends the app with the one-line error (``startup_error``) and exit status 2.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from engine.store.db import db_url as to_url
-from engine.store.db import open_db, safe_url
-from xltui.tui.devices import GpuProbe, nvml_gpus
-from xltui.tui.messages import SnapshotTaken
-from xltui.tui.snapshot import Snapshot, SnapshotReader
+from engine.settings import db_url_of, shown_db
+from xltui.tui.loading_screen import LoadingScreen
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from xltui.tui.devices import GpuProbe
+    from xltui.tui.messages import SnapshotTaken
+    from xltui.tui.snapshot import Snapshot, SnapshotReader
 
 THEME = "nord"
+NVML = "nvml"  # the default GPU probe, resolved when the engine is loaded
 
 
 def _queue_screen() -> Screen:
@@ -56,9 +66,9 @@ class XltuiApp(App):
 
     TITLE = "xltui"
     CSS_PATH = "tui/app.tcss"
-    MODES = {"queue": _queue_screen, "compose": _compose_screen, "results": _results_screen,
-             "workers": _workers_screen}
-    DEFAULT_MODE = "queue"
+    MODES = {"loading": LoadingScreen, "queue": _queue_screen, "compose": _compose_screen,
+             "results": _results_screen, "workers": _workers_screen}
+    DEFAULT_MODE = "loading"
     BINDINGS = [
         Binding("1", "switch_mode('queue')", "Queue", tooltip="Studies and the run queue"),
         Binding("2", "switch_mode('compose')", "Compose", tooltip="Compose a grid and enqueue it"),
@@ -69,13 +79,18 @@ class XltuiApp(App):
     ]
 
     def __init__(self, db_url: str, *, clock: Callable[[], float] | None = None, poll_s: float = 1.0,
-                 gpu_probe: GpuProbe | None = nvml_gpus, **kwargs) -> None:
+                 gpu_probe: GpuProbe | str | None = NVML, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.db_url: str = to_url(db_url)
-        self.engine = open_db(db_url, create=True)
+        self.db_url: str = db_url_of(db_url)
+        self.shown_db = shown_db(self.db_url)
         self.clock = clock
         self.poll_s = poll_s
-        self.reader = SnapshotReader(self.engine, clock=clock, gpu_probe=gpu_probe)
+        self._gpu_probe = gpu_probe
+        self.engine: Engine | None = None  # set by the loader thread, before any screen but the first
+        self.reader: SnapshotReader | None = None
+        self.ready = threading.Event()
+        self.startup_error: str | None = None
+        self._wanted_mode = "queue"  # where a key pressed while loading goes once loaded
         self.snapshot: Snapshot | None = None
         self._poke = threading.Event()  # poll now (after an action changed the DB)
         self._handled = threading.Event()  # back-pressure: one snapshot in flight at a time
@@ -85,10 +100,48 @@ class XltuiApp(App):
 
     # -- polling ------------------------------------------------------------------------------
     def on_mount(self) -> None:
+        self.run_worker(self._load, thread=True, group="poll", name="loading", exit_on_error=False)
+
+    def _load(self) -> None:
+        """Off the UI thread: import the engine, open the database, load the queue screen's code."""
+        from engine.store.db import StoreError, open_db
+
+        try:
+            engine = open_db(self.db_url, create=True)
+        except StoreError as exc:  # already one line naming the database and what is wrong
+            self.startup_error = str(exc)
+        except Exception as exc:  # a database that breaks on opening: still words, not a traceback
+            self.startup_error = f"cannot open {self.shown_db}: {exc.__class__.__name__}: {exc}"
+        if self.startup_error is not None:
+            self.call_from_thread(self.exit, return_code=2)
+            return
+        from xltui.tui import queue_screen  # noqa: F401 - its import cost is paid here, not on the UI thread
+        from xltui.tui.devices import nvml_gpus
+        from xltui.tui.snapshot import SnapshotReader
+
+        probe = nvml_gpus if self._gpu_probe == NVML else self._gpu_probe
+        self.engine = engine
+        if self.reader is None:
+            self.reader = SnapshotReader(engine, clock=self.clock, gpu_probe=probe)  # type: ignore[arg-type]
+        self.call_from_thread(self._loaded)
+
+    async def _loaded(self) -> None:
+        self.ready.set()
+        await self.switch_mode(self._wanted_mode)  # mounted before the first snapshot is posted to it
         self.run_worker(self._poll_loop, thread=True, group="poll", name="poll", exit_on_error=False)
+
+    async def action_switch_mode(self, mode: str) -> None:
+        """Keys 1–4; while the engine loads, remembered and followed when it is ready."""
+        if not self.ready.is_set():
+            self._wanted_mode = mode
+            return
+        await super().action_switch_mode(mode)
 
     def _poll_loop(self) -> None:
         """Read a snapshot about once a second (at once after ``poke``), never two in flight."""
+        from engine.store.db import safe_url
+        from xltui.tui.messages import SnapshotTaken
+
         worker = get_current_worker()
         failing = False
         while not (worker.is_cancelled or self._closing):
@@ -124,7 +177,7 @@ class XltuiApp(App):
     def on_snapshot_taken(self, message: SnapshotTaken) -> None:
         self.snapshot = message.snapshot
         try:
-            self.screen.post_message(SnapshotTaken(message.snapshot))
+            self.screen.post_message(type(message)(message.snapshot))
         finally:  # the next read waits until this one is on screen (never a backlog of snapshots)
             self.call_after_refresh(self._handled.set)
 

@@ -58,10 +58,17 @@ def main_callback(
 
 @handle_errors
 def open_app(db: str | None) -> None:
-    from engine.store.db import db_url
-    from xltui.app import XltuiApp  # textual and the engine only when the app really opens
+    from engine.settings import db_url_of
+    from xltui.app import XltuiApp  # textual only when the app really opens; the engine loads behind its frame
 
-    XltuiApp(db_url(db)).run()
+    if not (sys.stdout.isatty() and sys.stderr.isatty()):  # nobody watches a first paint: fail clean, early
+        from engine.store.db import open_db
+
+        open_db(db)
+    app = XltuiApp(db_url_of(db))
+    app.run()
+    if app.startup_error is not None:
+        raise UserError(app.startup_error)
 
 
 @app.command()

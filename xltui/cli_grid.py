@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.settings import DB_ENV
-from engine.spec import RunStatus
 from xltui.errors import handle_errors
 
 grid_app = typer.Typer(no_args_is_help=True, help="Check and inspect grid files.")
@@ -61,5 +60,7 @@ def show(
         table.add_row(str(run_id or ""), status, f"{r.model_name} ({r.method})", f"{r.task} {setting}",
                       f"{','.join(r.source)}→{','.join(r.targets)}", str(r.seed), r.spec_hash()[:8])
     console.print(table)
+    from engine.spec import RunStatus  # the engine is loaded by now (load_grid); not at `xltui` start-up
+
     done = sum(1 for r in runs if known.get(r.spec_hash(), (0, ""))[1] == RunStatus.SUCCEEDED)
     console.print(f"{done} of {len(runs)} already succeeded; `xltui run --grid {grid}` queues the rest")

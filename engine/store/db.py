@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine, select
 
-from engine.settings import db_setting
+from engine.settings import db_url_of
 from engine.store.migrations import upgrade
 from engine.store.schema import SCHEMA_VERSION, Meta
 
@@ -30,10 +30,7 @@ class StoreError(RuntimeError):
 
 def db_url(db: str | None) -> str:
     """A path or an SQLAlchemy URL (``--db`` / ``XLTUI_DB``) as an SQLAlchemy URL."""
-    db = db_setting(db)
-    if "://" in db:
-        return db
-    return f"sqlite:///{Path(db).expanduser().resolve()}"
+    return db_url_of(db)
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -14,6 +14,7 @@ machines). No timing is asserted anywhere.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -22,12 +23,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Iterator
 
 from fixtures import REPO, build_big_db  # bench/ is sys.path[0] when run as a script
 from rich.console import Console
 from rich.table import Table
 
 STUDY = "madx-start-bench"
+# the command as a user types it (its console script), else the same entry point through python -m
+XLTUI = [shutil.which("xltui")] if shutil.which("xltui") else [sys.executable, "-m", "xltui"]
 BARE = '''
 from textual.app import App
 from textual.binding import Binding
@@ -83,6 +87,18 @@ def start_and_watch(cmd: list[str], marks: dict[str, tuple[str, ...]], size: str
     return seen
 
 
+@contextlib.contextmanager
+def tmux_server() -> Iterator[None]:
+    """One idle session for the whole benchmark: the server stays up between the measured
+    sessions (a session started while the last one's server is exiting fails to start)."""
+    anchor = f"xltui-bench-anchor-{os.getpid()}"
+    subprocess.run(["tmux", "new-session", "-d", "-s", anchor, "sleep 86400"], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", anchor], capture_output=True)
+
+
 def _quote(arg: str) -> str:
     import shlex
 
@@ -101,11 +117,22 @@ def main(argv: list[str] | None = None) -> None:
         bare_py.write_text(BARE)
         frame = ("xltui", "Quit")
         rows: dict[str, list[dict]] = {"bare Textual app (header + footer)": [], "xltui": []}
-        for _ in range(args.repeats):  # interleaved, so drift hits both alike
-            rows["bare Textual app (header + footer)"].append(
-                start_and_watch([sys.executable, str(bare_py)], {"paint": frame}, args.size))
-            rows["xltui"].append(start_and_watch([sys.executable, "-m", "xltui.cli", "--db", str(db)],
-                                                 {"paint": frame, "data": (STUDY,)}, args.size))
+        with tmux_server():
+            measure(rows, args, bare_py, db, frame)
+    report(console, rows, args)
+
+
+def measure(rows: dict[str, list[dict]], args: argparse.Namespace, bare_py: Path, db: Path,
+            frame: tuple[str, ...]) -> None:
+    """Both apps, interleaved, so drift hits both alike."""
+    for _ in range(args.repeats):
+        rows["bare Textual app (header + footer)"].append(
+            start_and_watch([sys.executable, str(bare_py)], {"paint": frame}, args.size))
+        rows["xltui"].append(start_and_watch([*XLTUI, "--db", str(db)],
+                                             {"paint": frame, "data": (STUDY,)}, args.size))
+
+
+def report(console: Console, rows: dict[str, list[dict]], args: argparse.Namespace) -> None:
     base = statistics.median(r["paint"] for r in rows["bare Textual app (header + footer)"])
     table = Table(title=f"First paint and first data in tmux {args.size}, median of {args.repeats} starts "
                         f"({args.runs:,}-run database)", title_justify="left")

@@ -192,3 +192,30 @@ def test_a_database_that_cannot_be_opened_ends_the_app_with_its_error(tmp_path):
         assert "is not an xltui database" in app.startup_error and str(bad) in app.startup_error
 
     run(drive())
+
+
+APP_PATH_LIGHT = """
+import sys
+from xltui.launch import app_only
+import xltui.app
+assert app_only([]) == (True, None) and app_only(["--db", "x.db"]) == (True, "x.db")
+assert app_only(["--db=pg://h/d"]) == (True, "pg://h/d")
+for argv in (["status"], ["--db", "x.db", "status"], ["--help"], ["--db"], ["--db", "--help"]):
+    assert app_only(argv) == (False, None), argv
+heavy = [m for m in ("typer", "pydantic", "sqlmodel", "sqlalchemy") if m in sys.modules]
+assert not heavy, heavy
+print("light")
+"""
+
+
+def test_xltui_alone_opens_the_app_without_typer_or_the_engine_and_commands_still_parse(tmp_path):
+    out = subprocess.run([sys.executable, "-c", APP_PATH_LIGHT], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "light", out.stderr
+    bad = tmp_path / "not.db"
+    bad.write_text("this is not sqlite")
+    out = subprocess.run([sys.executable, "-m", "xltui", "--db", str(bad)], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 2 and out.stderr.startswith("error: ") and "not an xltui database" in out.stderr
+    out = subprocess.run([sys.executable, "-m", "xltui", "status", "--db", str(tmp_path / "none.db")],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "no database at" in out.stderr  # a command goes through the Typer CLI

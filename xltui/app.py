@@ -100,7 +100,10 @@ class XltuiApp(App):
 
     # -- polling ------------------------------------------------------------------------------
     def on_mount(self) -> None:
-        self.run_worker(self._load, thread=True, group="poll", name="loading", exit_on_error=False)
+        # after the first frame is on screen (measured: starting it at on_load delays that
+        # frame by ~0.02 s and brings the data no sooner)
+        self.call_after_refresh(self.run_worker, self._load, thread=True, group="poll", name="loading",
+                                exit_on_error=False)
 
     def _load(self) -> None:
         """Off the UI thread: import the engine, open the database, load the queue screen's code."""

@@ -19,6 +19,7 @@ from xltui import cli_results
 from xltui.cli_grid import grid_app
 from xltui.cli_slurm import slurm_app
 from xltui.errors import UserError, handle_errors
+from xltui.launch import main as launch_main
 
 if TYPE_CHECKING:
     from engine.store.requests import Transition
@@ -56,19 +57,12 @@ def main_callback(
         open_app(db)
 
 
-@handle_errors
 def open_app(db: str | None) -> None:
-    from engine.settings import db_url_of
-    from xltui.app import XltuiApp  # textual only when the app really opens; the engine loads behind its frame
+    from xltui.launch import open_app as launch_app  # textual only when the app opens; the engine behind its frame
 
-    if not (sys.stdout.isatty() and sys.stderr.isatty()):  # nobody watches a first paint: fail clean, early
-        from engine.store.db import open_db
-
-        open_db(db)
-    app = XltuiApp(db_url_of(db))
-    app.run()
-    if app.startup_error is not None:
-        raise UserError(app.startup_error)
+    code = launch_app(db)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -222,7 +216,8 @@ def _report(transitions: dict[int, Transition]) -> None:
 
 
 def main() -> None:
-    app(prog_name="xltui")
+    """The Typer CLI (`xltui` itself starts at xltui.launch, which skips Typer to open the app)."""
+    launch_main()
 
 
 if __name__ == "__main__":

@@ -215,3 +215,20 @@ def test_a_failed_adapter_fails_its_dependents_and_resubmitting_requeues_it(any_
     queue_runs(engine, "a", madx_specs(), rerun=True)
     with Session(engine) as s:
         assert s.get(Run, claim.run_id).status == "queued" and s.get(Run, run_id).status == "queued"
+
+
+def test_status_lists_the_runs_that_wait_and_on_what(db):
+    from engine.store.queries import waiting_runs
+    from tests.conftest import xltui
+
+    engine = open_db(db)
+    (run_id,) = queue_runs(engine, "a", madx_specs()).new
+    plain = queue_runs(engine, "plain", specs(50)).study_id  # queued runs that wait on nothing are not listed
+    claim = queue.claim_next(engine, "w", "cpu")  # one language adapter done
+    queue.finish(engine, claim, "w", "succeeded")
+    (waiting,) = waiting_runs(engine)
+    assert waiting.run_id == run_id and len(waiting.needs) == 2  # the two adapters still to train
+    assert claim.run_id not in {d for d, _, _ in waiting.needs}
+    out = xltui("status", "--db", db, check=True).stdout
+    assert "Waiting" in out and f"run {waiting.needs[0][0]}" in out and "queued" in out
+    assert waiting_runs(engine, study_id=plain) == [] and waiting_runs(engine, study_id=1) == [waiting]

@@ -16,7 +16,7 @@ from engine.store.queries import (
     run_scores,
     study_by_name,
     study_summaries,
-    waiting_on,
+    waiting_runs,
 )
 
 STATUS_STYLE = {RunStatus.QUEUED: "cyan", RunStatus.RUNNING: "yellow", RunStatus.SUCCEEDED: "green", RunStatus.FAILED: "red",
@@ -112,16 +112,14 @@ def print_status(engine: Engine, console: Console, *, study: str | None, all_run
         active = list_runs(engine, study_id=study_id, statuses=(RunStatus.RUNNING,))
         if active:
             console.print(runs_table(engine, "Running", active))
-        queued = list_runs(engine, study_id=study_id, statuses=(RunStatus.QUEUED,))
-        waits = waiting_on(engine, [r.id for r in queued])
+        waits = waiting_runs(engine, study_id)
         if waits:
             table = Table(title="Waiting", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
             for col in ("run", "model", "seed", "waits on"):
                 table.add_column(col, no_wrap=col != "waits on")
-            for r in queued:
-                if r.id in waits:
-                    deps = ", ".join(f"run {d} {name} ({status})" for d, name, status in waits[r.id])
-                    table.add_row(str(r.id), f"{r.model_name} ({r.method})", str(r.seed), deps)
+            for w in waits:
+                deps = ", ".join(f"run {d} {name} ({status})" for d, name, status in w.needs)
+                table.add_row(str(w.run_id), f"{w.model_name} ({w.method})", str(w.seed), deps)
             console.print(table)
         failures = list_runs(engine, study_id=study_id, statuses=(RunStatus.FAILED,))
         if failures and failed:

@@ -169,6 +169,33 @@ def dependency_artifacts(engine: Engine, run_id: int, kind: str) -> dict[str, st
     return {lang: path for lang, path in rows}
 
 
+@dataclass
+class Waiting:
+    """A queued run that cannot start yet, and the runs it waits for: (id, name, status)."""
+
+    run_id: int
+    model_name: str
+    method: str
+    seed: int
+    needs: list[tuple[int, str, str]] = field(default_factory=list)
+
+
+def waiting_runs(engine: Engine, study_id: int | None = None) -> list[Waiting]:
+    """Queued runs with an unfinished dependency, in one query over just those (a 10,000-run
+    queue is not loaded to find the few that wait)."""
+    query = (select(Run.id, Run.model_name, Run.method, Run.seed, Needed.id, Needed.model_name, Needed.status)
+             .join(RunDependency, RunDependency.run_id == Run.id).join(Needed, Needed.id == RunDependency.needs_run_id)
+             .where(Run.status == RunStatus.QUEUED, Needed.status != RunStatus.SUCCEEDED)
+             .order_by(Run.id, Needed.id))
+    if study_id is not None:
+        query = query.where(Run.study_id == study_id)
+    out: dict[int, Waiting] = {}
+    with Session(engine) as session:
+        for run_id, model, method, seed, dep_id, dep_name, dep_status in session.exec(query):
+            out.setdefault(run_id, Waiting(run_id, model, method, seed)).needs.append((dep_id, dep_name, dep_status))
+    return list(out.values())
+
+
 def artifact_host(engine: Engine, path: str) -> tuple[int, str] | None:
     """(run id, host) of the attempt that wrote the artifact at ``path``: who to ask when it cannot be read."""
     with Session(engine) as session:
@@ -177,22 +204,6 @@ def artifact_host(engine: Engine, path: str) -> tuple[int, str] | None:
             .where(Artifact.path == path).order_by(Artifact.id.desc())
         ).first()
     return None if row is None else (row[0], row[1].split(":", 1)[0])
-
-
-def waiting_on(engine: Engine, run_ids: list[int]) -> dict[int, list[tuple[int, str, str]]]:
-    """run id -> the unfinished runs it waits for: (id, name, status), e.g. its language adapters."""
-    if not run_ids:
-        return {}
-    with Session(engine) as session:
-        rows = session.exec(
-            select(RunDependency.run_id, Needed.id, Needed.model_name, Needed.status)
-            .join(Needed, Needed.id == RunDependency.needs_run_id)
-            .where(RunDependency.run_id.in_(run_ids), Needed.status != RunStatus.SUCCEEDED)
-        ).all()
-    out: dict[int, list[tuple[int, str, str]]] = {}
-    for run_id, dep_id, name, status in rows:
-        out.setdefault(run_id, []).append((dep_id, name, status))
-    return out
 
 
 def live_workers(engine: Engine, now: float | None = None) -> list[Worker]:

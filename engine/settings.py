@@ -12,6 +12,7 @@ XLTUI_DATA         ../shared/data              the catalog's datasets (ner/, pos
 XLTUI_CACHE        ~/.cache/xltui              converted datasets, tokenised splits; safe to delete
 XLTUI_ARTIFACTS    xltui-artifacts/ beside     checkpoints, adapters, predictions and logs of runs;
                    the SQLite file (else cwd)  a path every worker reaches
+XLTUI_WARM         0                           1: workers fork runs from a warm launcher (--warm)
 HF_HUB_OFFLINE,    unset                       Hugging Face's own switches, honoured even when set
 HF_DATASETS_OFFL.                              after huggingface_hub was imported
 =================  ==========================  ==============================================
@@ -32,6 +33,7 @@ DEFAULT_CACHE_DIR = "~/.cache/xltui"
 ARTIFACTS_ENV = "XLTUI_ARTIFACTS"
 ARTIFACTS_DIR = "xltui-artifacts"
 HUB_OFFLINE_ENVS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+WARM_ENV = "XLTUI_WARM"  # 1: workers fork runs from a warm launcher (the --warm flag's default)
 
 # queue policy defaults, also the CLI flags' defaults (--lease, --max-attempts)
 DEFAULT_LEASE_S = 60.0  # a run whose worker stops renewing for this long goes back to the queue

@@ -197,7 +197,7 @@ def test_a_database_that_cannot_be_opened_ends_the_app_with_its_error(tmp_path):
 APP_PATH_LIGHT = """
 import sys
 from xltui.launch import app_only
-import xltui.app
+import xltui.app, xltui.entry
 assert app_only([]) == (True, None) and app_only(["--db", "x.db"]) == (True, "x.db")
 assert app_only(["--db=pg://h/d"]) == (True, "pg://h/d")
 for argv in (["status"], ["--db", "x.db", "status"], ["--help"], ["--db"], ["--db", "--help"]):

@@ -1,5 +1,5 @@
 """`python -m xltui`: the same as the `xltui` command."""
 
-from xltui.launch import main
+from xltui.entry import main
 
 main()

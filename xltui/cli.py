@@ -14,12 +14,11 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 from rich.console import Console
 
-from engine.settings import DB_ENV, DEFAULT_LEASE_S, DEFAULT_MAX_ATTEMPTS
+from engine.settings import DB_ENV, DEFAULT_LEASE_S, DEFAULT_MAX_ATTEMPTS, WARM_ENV
 from xltui import cli_results
 from xltui.cli_grid import grid_app
 from xltui.cli_slurm import slurm_app
 from xltui.errors import UserError, handle_errors
-from xltui.launch import main as launch_main
 
 if TYPE_CHECKING:
     from engine.store.requests import Transition
@@ -44,6 +43,8 @@ CpuSlotsOpt = Annotated[int, typer.Option("--cpu-slots", min=1, help="on the CPU
 GpusOpt = Annotated[Optional[str], typer.Option("--gpus", help="GPU indices, e.g. 0,1 (one slot per GPU)")]
 LeaseOpt = Annotated[float, typer.Option("--lease", min=1.0, help="lease seconds; a run whose worker stops "
                                          "renewing it for this long is re-queued")]
+WarmOpt = Annotated[bool, typer.Option("--warm/--no-warm", envvar=WARM_ENV, help="fork each run from a process "
+                                       "that has imported torch and transformers once (saves seconds per run)")]
 
 
 @app.callback()
@@ -134,6 +135,7 @@ def worker(
     study: Annotated[Optional[str], typer.Option("--study", help="take runs of this study only")] = None,
     lease: LeaseOpt = DEFAULT_LEASE_S,
     poll: Annotated[float, typer.Option("--poll", min=0.05, help="seconds between queue polls when idle")] = 1.0,
+    warm: WarmOpt = False,
 ) -> None:
     """Long-lived worker: claims queued runs and executes each in its own subprocess."""
     from engine.runner.devices import parse_devices
@@ -144,7 +146,7 @@ def worker(
     devices = parse_devices(cpu, gpus, cpu_slots)
     try:
         proc = WorkerProcess(db_url(db), devices, cpu_slots=cpu_slots, study=study, notify=console.print,
-                             lease_s=lease, poll_s=poll, exit_when_idle=exit_when_idle)
+                             lease_s=lease, poll_s=poll, exit_when_idle=exit_when_idle, warm=warm)
     except LookupError as exc:
         raise UserError(f"--study: no study named {exc.args[0]!r} in {safe_url(db_url(db))}") from None
     for warning in proc.warnings:
@@ -216,8 +218,8 @@ def _report(transitions: dict[int, Transition]) -> None:
 
 
 def main() -> None:
-    """The Typer CLI (`xltui` itself starts at xltui.launch, which skips Typer to open the app)."""
-    launch_main()
+    """The Typer CLI (the `xltui` command starts at xltui.entry, which opens the app without Typer)."""
+    app(prog_name="xltui")
 
 
 if __name__ == "__main__":

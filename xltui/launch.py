@@ -1,9 +1,9 @@
-"""The `xltui` command's entry point, as light as it can be.
+"""Opening the app, as lightly as it can be opened.
 
 `xltui` alone (or with only ``--db``) opens the app, and its first frame should be on
-screen as soon as a bare Textual app's would be: so that path imports neither Typer
-(its parameter coercion pulls in pydantic) nor the engine before the app paints.
-Every other command goes to the Typer CLI in ``xltui.cli``.
+screen as soon as a bare Textual app's would be: so that path (``xltui.entry``) imports
+neither Typer (its parameter coercion pulls in pydantic) nor the engine before the app
+paints. ``xltui.cli`` opens the app through here too.
 """
 
 from __future__ import annotations
@@ -48,16 +48,3 @@ def open_app(db: str | None) -> int:
         print(f"error: {app.startup_error}", file=sys.stderr)
         return EXIT_USER_ERROR
     return 0
-
-
-def main() -> None:
-    only, db = app_only(sys.argv[1:])
-    if only:
-        sys.exit(open_app(db))
-    from xltui.cli import app
-
-    app(prog_name="xltui")
-
-
-if __name__ == "__main__":
-    main()

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from engine.runfiles import ERROR_PREFIX, RunFiles
+from engine.runner.warm import Launcher, LauncherError, WarmRun
 from engine.settings import DEFAULT_LEASE_S, artifacts_root
 from engine.spec import Outcome, RunStatus, WorkerState
 from engine.store import queue
@@ -48,6 +49,7 @@ class SlotOptions:
     threads: int | None = None  # CPU threads per run (OMP_NUM_THREADS) when slots share the cores
     job_id: str | None = None  # the cluster job this worker runs in (Slurm "1234_0"), shown beside it
     job_index: int | None = None  # its index among the workers submitted together
+    warm: bool = False  # fork runs from a launcher that has imported torch once (engine.runner.warm)
 
 
 def visible_device(device: str, visible: str | None) -> str:
@@ -106,7 +108,8 @@ class Slot:
         self.stop_claiming = threading.Event()  # finish the current run, take no more
         self.abort = threading.Event()  # stop the current run too; it is re-queued
         self.abort_reason = "worker stopped; run re-queued"
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen | WarmRun | None = None
+        self.launcher = Launcher(self._env(), os.getcwd()) if opts.warm else None
         self.runs_done = 0
         self._last_beat: tuple[str, int | None, float] = ("", None, 0.0)  # state, run, time
 
@@ -185,13 +188,29 @@ class Slot:
                 self.notify(f"run {claim.run_id} {outcome} after {time.time() - started:.0f}s")
                 self.runs_done += 1
         finally:
+            if self.launcher is not None:
+                self.launcher.close()
             self._beat(WorkerState.STOPPED, None)
         return self.runs_done
 
-    def _command(self, claim: queue.Claim, out_dir: Path) -> list[str]:
-        return [sys.executable, "-m", RUN_PROCESS, "--db", self.opts.db_url, "--run", str(claim.run_id),
-                "--attempt", str(claim.attempt_id), "--worker", self.worker_id, "--out", str(out_dir),
-                "--parent-pid", str(os.getpid())]
+    def _arguments(self, claim: queue.Claim, out_dir: Path, parent: int) -> list[str]:
+        """The run process's arguments; ``parent``: the process it stops with (worker or launcher)."""
+        return ["--db", self.opts.db_url, "--run", str(claim.run_id), "--attempt", str(claim.attempt_id),
+                "--worker", self.worker_id, "--out", str(out_dir), "--parent-pid", str(parent)]
+
+    def _start(self, claim: queue.Claim, out_dir: Path, log_path: Path, log) -> subprocess.Popen | WarmRun:
+        """The run's process: forked by the warm launcher, or a fresh interpreter."""
+        if self.launcher is not None:
+            try:
+                self.launcher.ensure()
+                return self.launcher.launch(self._arguments(claim, out_dir, self.launcher.pid), self._env(),
+                                            os.getcwd(), str(log_path))
+            except (LauncherError, OSError) as exc:  # never lose the run to the launcher: start it cold
+                self.notify(f"{self.worker_id}: warm launcher unavailable ({exc}); starting the run cold")
+                self.launcher.close()
+        return subprocess.Popen([sys.executable, "-m", RUN_PROCESS, *self._arguments(claim, out_dir, os.getpid())],
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self._env(),
+                                start_new_session=True, cwd=os.getcwd())
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ, CUDA_DEVICE_ORDER="PCI_BUS_ID", PYTHONUNBUFFERED="1")
@@ -212,9 +231,7 @@ class Slot:
         self._beat(WorkerState.BUSY, claim.run_id)
         queue.set_log_path(self.engine, claim.attempt_id, str(log_path))
         with open(log_path, "ab") as log:
-            self.proc = subprocess.Popen(self._command(claim, out_dir), stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, env=self._env(), start_new_session=True,
-                                         cwd=os.getcwd())
+            self.proc = self._start(claim, out_dir, log_path, log)
             lost = aborted = False
             beat_every = max(0.2, self.opts.lease_s / 4)
             next_beat = time.monotonic() + beat_every

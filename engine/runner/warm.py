@@ -1,0 +1,126 @@
+"""The worker's side of the warm launcher (engine.training.launcher): start it, ask it to
+fork a run, and watch that run as the slot watches a subprocess.
+
+The launcher is named, never imported (``python -m engine.training.launcher``), so the
+worker itself still starts without torch. One launcher per slot (a slot runs one run
+at a time); it is started on first use, in its own session (a Ctrl-C at the terminal
+is the worker's to handle), and started again if it has died.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+LAUNCHER_PROCESS = "engine.training.launcher"
+READY_TIMEOUT_S = 600.0  # importing torch and transformers on a loaded machine
+
+
+class LauncherError(RuntimeError):
+    """The launcher could not be started or stopped answering."""
+
+
+class Launcher:
+    """One warm launcher process and the run it has forked, if any."""
+
+    def __init__(self, env: dict[str, str], cwd: str):
+        self.env, self.cwd = env, cwd
+        self.proc: subprocess.Popen | None = None
+        self._buffer = b""
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def ensure(self) -> None:
+        """Running and ready (its imports done), starting it if needed."""
+        if self.alive():
+            return
+        self._buffer = b""
+        self.proc = subprocess.Popen([sys.executable, "-m", LAUNCHER_PROCESS], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, env=self.env, cwd=self.cwd, start_new_session=True)
+        message = self.read(READY_TIMEOUT_S)
+        if message != {"ready": True}:
+            self.close()
+            raise LauncherError(f"the warm launcher did not start (it said {message!r})")
+
+    def launch(self, argv: list[str], env: dict[str, str], cwd: str, log: str) -> WarmRun:
+        """Fork a run: ``argv`` are the arguments of ``python -m engine.training.run``."""
+        self.ensure()
+        assert self.proc is not None and self.proc.stdin is not None
+        request = json.dumps({"argv": argv, "env": env, "cwd": cwd, "log": log}) + "\n"
+        self.proc.stdin.write(request.encode())
+        self.proc.stdin.flush()
+        message = self.read(60.0)
+        if not message or "pid" not in message:
+            raise LauncherError(f"the warm launcher did not fork the run (it said {message!r})")
+        return WarmRun(self, int(message["pid"]))
+
+    def read(self, timeout: float | None) -> dict | None:
+        """The launcher's next message; None on timeout; {} when it has gone away."""
+        assert self.proc is not None and self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return {}
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return json.loads(line)
+
+    def close(self) -> None:
+        """Stop the launcher (closing its stdin ends it; a stuck one is killed)."""
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            proc.stdin.close()  # type: ignore[union-attr]
+            proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            proc.kill()
+            proc.wait()
+
+
+class WarmRun:
+    """A forked run, with the part of ``subprocess.Popen`` the slot uses: pid, poll, wait."""
+
+    def __init__(self, launcher: Launcher, pid: int):
+        self.launcher, self.pid = launcher, pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self._collect(0.0)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            self._collect(timeout)
+        if self.returncode is None:
+            raise subprocess.TimeoutExpired(f"run process {self.pid}", timeout or 0.0)
+        return self.returncode
+
+    def _collect(self, timeout: float | None) -> None:
+        message = self.launcher.read(timeout)
+        if message is None:
+            return
+        if "exit" in message:
+            self.returncode = int(message["exit"])
+            return
+        # the launcher died under the run (its parent gone, the run stops by itself): as if killed
+        self.launcher.close()
+        self.returncode = -signal.SIGKILL

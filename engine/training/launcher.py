@@ -1,0 +1,122 @@
+"""A warm launcher: one process per worker slot that has imported torch, transformers,
+adapters, seqeval and the trainers once, and forks each run from there.
+
+Every run still gets its own process (its own session and process group, its log as
+stdout/stderr, its memory returned when it ends; an OOM or a segfault kills that run,
+not the queue) but pays no imports: a few-shot run's start-up is a fork, not 5–11 s
+of ``import torch``. The launcher never touches CUDA (a forked CUDA context is
+unusable), holds no database connection and starts no threads, so forking is safe.
+
+Protocol, one JSON object per line: the worker writes ``{"argv": [...], "env": {...},
+"cwd": "...", "log": "..."}`` on stdin; the launcher answers ``{"pid": N}`` when the
+run is forked and ``{"exit": RC}`` when it ends (RC < 0: killed by signal -RC, as
+``subprocess`` reports it). It exits when its worker is gone or stdin closes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+
+READY = {"ready": True}
+
+
+def _preload() -> None:
+    """What every run imports, once: the time a cold run spends before its first step."""
+    import importlib
+
+    import seqeval.metrics  # noqa: F401 - imported for its cost
+    import torch  # noqa: F401
+    import transformers  # noqa: F401
+
+    import engine.training.run  # noqa: F401
+    from engine.training.trainers import TRAINERS
+
+    for entry in TRAINERS.values():  # every trainer's module (MAD-X's brings adapters)
+        importlib.import_module(entry.partition(":")[0])
+
+
+def _child(request: dict) -> None:
+    """In the forked process: become the run, exactly as ``python -m engine.training.run`` would."""
+    code = 1
+    try:
+        os.setsid()  # its own session and process group: the worker signals the group
+        fd = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+        sys.stdout.reconfigure(line_buffering=True)  # PYTHONUNBUFFERED, as a cold run has
+        sys.stderr.reconfigure(line_buffering=True)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGUSR2):
+            signal.signal(sig, signal.SIG_DFL)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        import torch
+
+        threads = request["env"].get("OMP_NUM_THREADS")
+        if threads:
+            torch.set_num_threads(int(threads))  # read at import by a cold run; set here for a warm one
+        from engine.training import run
+
+        sys.argv = ["python -m engine.training.run", *request["argv"]]
+        code = run.main(request["argv"])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _send(obj: dict) -> None:
+    sys.__stdout__.write(json.dumps(obj) + "\n")
+    sys.__stdout__.flush()
+
+
+def _wait(pid: int, parent: int, every_s: float = 0.2) -> int | None:
+    """The run's exit code; None if the worker went away first (the run then stops by itself:
+    its parent, this launcher, is gone). Polls: no thread, so every fork stays single-threaded."""
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if os.getppid() != parent:
+            return None
+        time.sleep(every_s)
+
+
+def main() -> int:
+    parent = os.getppid()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides; a Ctrl-C is not for us
+    _preload()
+    _send(READY)
+    for line in sys.stdin:  # EOF: the worker closed the pipe or died
+        if not line.strip():
+            continue
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            _child(request)
+        _send({"pid": pid})
+        code = _wait(pid, parent)
+        if code is None:
+            return 0
+        _send({"exit": code})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

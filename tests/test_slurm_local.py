@@ -16,6 +16,8 @@ from engine.store.schema import ClusterJob, Worker
 from tests.conftest import wait_for, xltui
 from tests.test_worker import attempts, enqueue_grid, run_processes, runs
 
+WIDE = {"COLUMNS": "200"}  # tables unwrapped: a cell is read whole whatever the job ids' length
+
 
 def submit_local(db: str, workers: int, *extra: str) -> list[str]:
     out = xltui("slurm", "submit", "--workers", str(workers), "--cluster", "local", "--gpus-per-worker", "0",
@@ -51,7 +53,7 @@ def test_two_worker_jobs_finish_a_study_and_status_names_both(any_db, tiny_grid)
     ws = workers_of(any_db)
     assert {(w.job_id, w.job_index) for w in ws} == {(jobs[0], 0), (jobs[1], 1)}
     assert {a.worker_id for r in done for a in attempts(any_db, r.id)} <= {w.id for w in ws}
-    out = xltui("slurm", "status", "--db", any_db, check=True).stdout
+    out = xltui("slurm", "status", "--db", any_db, check=True, env=WIDE).stdout
     for job in jobs:
         line = next(ln for ln in out.splitlines() if f" {job} " in ln)
         assert "ENDED" in line and "stopped" in line
@@ -82,9 +84,10 @@ def test_a_preempted_job_requeues_its_run_at_once_and_restarts_and_cancel_requeu
     assert run.status == "queued"  # back in the queue for the next worker, nothing lost
     assert attempts(db, run_id)[-1].outcome == "requeued"
     assert not run_processes(run_id, db)
-    out = xltui("slurm", "status", "--all", "--db", db, check=True).stdout
-    assert "CANCELLED" in out and "2 starts" in out
-    assert "no jobs" in xltui("slurm", "status", "--db", db, check=True).stdout
+    out = xltui("slurm", "status", "--all", "--db", db, check=True, env=WIDE).stdout
+    assert "CANCELLED" in out, out
+    assert "2 starts" in out, out
+    assert "no jobs" in xltui("slurm", "status", "--db", db, check=True, env=WIDE).stdout
 
 
 def test_bad_submissions_are_one_line_and_submit_nothing(db, tmp_path: Path):

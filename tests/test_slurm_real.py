@@ -17,6 +17,8 @@ from engine.store.schema import ClusterJob, Worker
 from tests.conftest import wait_for, xltui
 from tests.test_worker import attempts, enqueue_grid, run_processes, runs
 
+WIDE = {"COLUMNS": "200"}  # tables unwrapped: a cell is read whole whatever the job ids' length
+
 SUBMIT = ("--gpus-per-worker", "0", "--cpus-per-worker", "1", "--time", "1:00:00", "--poll", "0.2", "--lease", "5")
 
 
@@ -47,7 +49,7 @@ def test_two_slurm_workers_drain_a_study_and_status_names_both_jobs(slurm_cluste
     with Session(open_db(db, create=False)) as s:
         ws = s.exec(select(Worker)).all()
     assert {(w.job_id, w.job_index) for w in ws} == {(jobs[0], 0), (jobs[1], 1)}
-    out = xltui("slurm", "status", "--db", db, check=True).stdout
+    out = xltui("slurm", "status", "--db", db, check=True, env=WIDE).stdout
     done = 0
     for job in jobs:
         line = next(ln for ln in out.splitlines() if f" {job} " in ln)

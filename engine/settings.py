@@ -12,7 +12,7 @@ XLTUI_DATA         ../shared/data              the catalog's datasets (ner/, pos
 XLTUI_CACHE        ~/.cache/xltui              converted datasets, tokenised splits; safe to delete
 XLTUI_ARTIFACTS    xltui-artifacts/ beside     checkpoints, adapters, predictions and logs of runs;
                    the SQLite file (else cwd)  a path every worker reaches
-XLTUI_WARM         0                           1: workers fork runs from a warm launcher (--warm)
+XLTUI_WARM         1                           0: start each run in a fresh interpreter (--no-warm)
 HF_HUB_OFFLINE,    unset                       Hugging Face's own switches, honoured even when set
 HF_DATASETS_OFFL.                              after huggingface_hub was imported
 =================  ==========================  ==============================================
@@ -33,7 +33,7 @@ DEFAULT_CACHE_DIR = "~/.cache/xltui"
 ARTIFACTS_ENV = "XLTUI_ARTIFACTS"
 ARTIFACTS_DIR = "xltui-artifacts"
 HUB_OFFLINE_ENVS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
-WARM_ENV = "XLTUI_WARM"  # 1: workers fork runs from a warm launcher (the --warm flag's default)
+WARM_ENV = "XLTUI_WARM"  # 0: workers start every run in a fresh interpreter (the --no-warm flag)
 
 # queue policy defaults, also the CLI flags' defaults (--lease, --max-attempts)
 DEFAULT_LEASE_S = 60.0  # a run whose worker stops renewing for this long goes back to the queue
@@ -78,6 +78,11 @@ def artifacts_root(db_url: str) -> Path:
     if db_url.startswith("sqlite:///"):
         return Path(db_url[len("sqlite:///"):]).parent / ARTIFACTS_DIR
     return Path.cwd() / ARTIFACTS_DIR
+
+
+def warm_runs() -> bool:
+    """Whether workers fork runs from a warm launcher (on unless XLTUI_WARM says 0/false/no/off)."""
+    return os.environ.get(WARM_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def hub_offline(names: tuple[str, ...] = HUB_OFFLINE_ENVS) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import pytest
 from typer.testing import CliRunner
@@ -122,6 +123,20 @@ def test_a_failing_poll_becomes_a_notification_not_a_traceback(tmp_path, monkeyp
     run(drive())
 
 
+async def steady_text(pilot, app, timeout: float = 20.0) -> str:
+    """The screen once it has stopped changing (charts and tables fill in over a few refreshes;
+    on a loaded machine more slowly than a fixed pause allows)."""
+    deadline = time.monotonic() + timeout
+    text = screen_text(app)
+    while time.monotonic() < deadline:
+        await pilot.pause(0.4)
+        again = screen_text(app)
+        if again == text:
+            return text
+        text = again
+    return text
+
+
 def test_a_reopened_app_shows_exactly_the_same_state(tmp_path):
     """As after a dropped SSH link: everything on screen comes from the database."""
     path, ids = demo_db(tmp_path / "demo")
@@ -131,15 +146,12 @@ def test_a_reopened_app_shows_exactly_the_same_state(tmp_path):
         app = demo_app(path)
         async with app.run_test(size=(120, 40)) as pilot:
             await until(pilot, lambda: app.snapshot is not None, what="a first snapshot")
-            await pilot.pause(0.3)
-            queue = screen_text(app)
+            queue = await steady_text(pilot, app)
             app.open_run(ids["running"])
             await until(pilot, lambda: getattr(app.screen, "detail", None) is not None, what="the run detail")
-            await pilot.pause(0.3)
-            detail = screen_text(app)
+            detail = await steady_text(pilot, app)
             await pilot.press("escape", "4")
-            await pilot.pause(0.5)
-            shots.append((queue, detail, screen_text(app)))
+            shots.append((queue, detail, await steady_text(pilot, app)))
 
     run(session())
     run(session())

@@ -39,8 +39,8 @@ def test_watch_runs_go_from_queued_to_done_cancel_one_while_running_and_retry_it
         async with app.run_test(size=(120, 40)) as pilot:
             await until(pilot, lambda: shown(app) == {first: "queued", second: "queued"}, what="two queued runs")
             assert "tiny" in screen_text(app)
-            worker = xltui_bg("worker", "--db", db, "--cpu", "--exit-when-idle", "--poll", "0.2",
-                              log=tmp_path / "worker.log")
+            # not --exit-when-idle: between run 2's end and the retry of run 1 the queue is empty
+            worker = xltui_bg("worker", "--db", db, "--cpu", "--poll", "0.2", log=tmp_path / "worker.log")
             await until(pilot, lambda: shown(app).get(first) == "running", timeout=120, what="run 1 running")
             await put_cursor(pilot, app, first)
             await pilot.press("c")

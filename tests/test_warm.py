@@ -101,7 +101,8 @@ def test_a_killed_worker_takes_its_launcher_and_its_run_with_it(db, tiny_grid, t
     w = worker(db, tmp_path / "w.log", "--lease", "2")
     try:
         (child,) = wait_for(lambda: warm_runs(), timeout=180, what="a forked run")
-        (launcher,) = launchers()
+        launcher = child.parent()
+        assert launcher.ppid() == w.pid  # the worker's launcher
         w.send_signal(signal.SIGKILL)
         w.wait()
         deadline = time.monotonic() + 30

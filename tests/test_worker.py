@@ -16,7 +16,7 @@ from engine.grid.expand import expand
 from engine.grid.schema import load_grid
 from engine.runner.plan import queue_runs
 from engine.store import queue
-from engine.store.db import open_db
+from engine.store.db import StoreError, open_db
 from engine.store.schema import Attempt, MetricPoint, Result, Run, SystemSample
 from tests.conftest import wait_for, xltui, xltui_bg
 
@@ -37,11 +37,22 @@ def attempts(db: str, run_id: int) -> list[Attempt]:
 
 
 def run_processes(run_id: int, db: str) -> list[psutil.Process]:
-    found = []
-    for p in psutil.process_iter(["cmdline"]):
+    """The live processes of a run: a cold one by its command line; a warm one (forked by a
+    launcher, so it carries the launcher's command line) as the child of the launcher of the
+    worker the database says runs it."""
+    found, worker_pid = [], None
+    try:
+        with Session(open_db(db, create=False)) as s:
+            run = s.get(Run, run_id)
+            worker_pid = int(run.worker_id.split(":")[1]) if run is not None and run.worker_id else None
+    except StoreError:  # not created yet: nothing runs
+        return []
+    for p in psutil.process_iter(["cmdline", "ppid"]):
         cmd = p.info["cmdline"] or []
         if "engine.training.run" in cmd and str(run_id) in cmd and any(db in c for c in cmd):
             found.append(p)
+        elif "engine.training.launcher" in cmd and worker_pid is not None and p.info["ppid"] == worker_pid:
+            found.extend(c for c in p.children() if c.status() != psutil.STATUS_ZOMBIE)
     return found
 
 

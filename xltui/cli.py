@@ -44,7 +44,8 @@ GpusOpt = Annotated[Optional[str], typer.Option("--gpus", help="GPU indices, e.g
 LeaseOpt = Annotated[float, typer.Option("--lease", min=1.0, help="lease seconds; a run whose worker stops "
                                          "renewing it for this long is re-queued")]
 WarmOpt = Annotated[bool, typer.Option("--warm/--no-warm", envvar=WARM_ENV, help="fork each run from a process "
-                                       "that has imported torch and transformers once (saves seconds per run)")]
+                                       "that has imported torch and transformers once (saves seconds per run); "
+                                       "--no-warm: a fresh interpreter per run")]
 
 
 @app.callback()
@@ -80,6 +81,7 @@ def run(
     gpus: GpusOpt = None,
     cpu_slots: CpuSlotsOpt = 1,
     lease: LeaseOpt = DEFAULT_LEASE_S,
+    warm: WarmOpt = True,
 ) -> None:
     """Queue a grid's runs and work through them here, with live progress."""
     from engine.grid.expand import expand
@@ -104,14 +106,14 @@ def run(
     if detach:
         from xltui.detach import start_detached_worker
 
-        pid, log = start_detached_worker(db_url(db), devices, lease, cpu_slots=cpu_slots)
+        pid, log = start_detached_worker(db_url(db), devices, lease, cpu_slots=cpu_slots, warm=warm)
         console.print(f"worker started in the background (pid {pid}); log: {log}\n"
                       f"watch it with `xltui status`, stop it with `kill {pid}`")
         return
     from xltui.foreground import run_foreground
     from xltui.views import scores_table
 
-    outcome = run_foreground(engine, db_url(db), report.study_id, devices, lease, console, cpu_slots)
+    outcome = run_foreground(engine, db_url(db), report.study_id, devices, lease, console, cpu_slots, warm=warm)
     console.print(scores_table(engine, report.study_id))
     if outcome.failed:
         err.print(f"[red]{len(outcome.failed)} run(s) failed[/]: {', '.join(map(str, outcome.failed))} — "
@@ -135,7 +137,7 @@ def worker(
     study: Annotated[Optional[str], typer.Option("--study", help="take runs of this study only")] = None,
     lease: LeaseOpt = DEFAULT_LEASE_S,
     poll: Annotated[float, typer.Option("--poll", min=0.05, help="seconds between queue polls when idle")] = 1.0,
-    warm: WarmOpt = False,
+    warm: WarmOpt = True,
 ) -> None:
     """Long-lived worker: claims queued runs and executes each in its own subprocess."""
     from engine.runner.devices import parse_devices

@@ -13,7 +13,7 @@ from engine.settings import artifacts_root
 
 
 def start_detached_worker(url: str, devices: list[str], lease_s: float, *,
-                          exit_when_idle: bool = True, cpu_slots: int = 1) -> tuple[int, Path]:
+                          exit_when_idle: bool = True, cpu_slots: int = 1, warm: bool = True) -> tuple[int, Path]:
     """`xltui worker … [--exit-when-idle]` in a new session, output to a log file."""
     log_dir = worker_logs(artifacts_root(url))
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -21,7 +21,8 @@ def start_detached_worker(url: str, devices: list[str], lease_s: float, *,
     device_args = (["--cpu", "--cpu-slots", str(cpu_slots)] if devices == ["cpu"]
                    else ["--gpus", ",".join(d.split(":")[1] for d in devices)])
     cmd = [sys.executable, "-m", "xltui.cli", "worker", "--db", url, *device_args,
-           *(["--exit-when-idle"] if exit_when_idle else []), "--lease", str(lease_s)]
+           *(["--exit-when-idle"] if exit_when_idle else []), "--lease", str(lease_s),
+           "--warm" if warm else "--no-warm"]
     with open(log, "ab") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True, cwd=os.getcwd())

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -26,7 +26,7 @@ from sqlmodel import Session, select
 
 from engine.runfiles import ERROR_PREFIX, RunFiles
 from engine.runner.warm import Launcher, LauncherError, WarmRun
-from engine.settings import DEFAULT_LEASE_S, artifacts_root
+from engine.settings import DEFAULT_LEASE_S, artifacts_root, warm_runs
 from engine.spec import Outcome, RunStatus, WorkerState
 from engine.store import queue
 from engine.store.clock import db_now, server_time
@@ -49,7 +49,7 @@ class SlotOptions:
     threads: int | None = None  # CPU threads per run (OMP_NUM_THREADS) when slots share the cores
     job_id: str | None = None  # the cluster job this worker runs in (Slurm "1234_0"), shown beside it
     job_index: int | None = None  # its index among the workers submitted together
-    warm: bool = False  # fork runs from a launcher that has imported torch once (engine.runner.warm)
+    warm: bool = field(default_factory=warm_runs)  # fork runs from a launcher that imported torch once
 
 
 def visible_device(device: str, visible: str | None) -> str:
@@ -167,6 +167,8 @@ class Slot:
     # -- the loop ---------------------------------------------------------------------
     def run_forever(self) -> int:
         self._beat(WorkerState.IDLE, None)
+        if self.launcher is not None:
+            self.launcher.start_in_background()  # its imports overlap the first claim
         try:
             while not self.stop_claiming.is_set():
                 if self.stop_requested():  # asked to stop while idle: before claiming anything
@@ -198,16 +200,30 @@ class Slot:
         return ["--db", self.opts.db_url, "--run", str(claim.run_id), "--attempt", str(claim.attempt_id),
                 "--worker", self.worker_id, "--out", str(out_dir), "--parent-pid", str(parent)]
 
+    def _await_launcher(self, claim: queue.Claim) -> None:
+        """While the launcher is starting (importing torch), hold the claim: renew its lease."""
+        assert self.launcher is not None
+        beat_every = max(0.2, self.opts.lease_s / 4)
+        next_beat = time.monotonic() + beat_every
+        while self.launcher.starting() and not self.abort.is_set():
+            time.sleep(0.1)
+            if time.monotonic() >= next_beat:
+                next_beat = time.monotonic() + beat_every
+                if not queue.renew_lease(self.engine, claim.run_id, self.worker_id, self.opts.lease_s):
+                    return  # cancelled meanwhile: the watch loop finds out and stops the run
+
     def _start(self, claim: queue.Claim, out_dir: Path, log_path: Path, log) -> subprocess.Popen | WarmRun:
         """The run's process: forked by the warm launcher, or a fresh interpreter."""
         if self.launcher is not None:
-            try:
-                self.launcher.ensure()
-                return self.launcher.launch(self._arguments(claim, out_dir, self.launcher.pid), self._env(),
-                                            os.getcwd(), str(log_path))
-            except (LauncherError, OSError) as exc:  # never lose the run to the launcher: start it cold
-                self.notify(f"{self.worker_id}: warm launcher unavailable ({exc}); starting the run cold")
-                self.launcher.close()
+            self.launcher.start_in_background()  # if it died since the last run
+            self._await_launcher(claim)
+            if self.launcher.ready():
+                try:
+                    return self.launcher.launch(self._arguments(claim, out_dir, self.launcher.pid), self._env(),
+                                                os.getcwd(), str(log_path))
+                except (LauncherError, OSError) as exc:  # never lose the run to the launcher: start it cold
+                    self.notify(f"{self.worker_id}: warm launcher failed ({exc}); starting the run cold")
+                    self.launcher.close()
         return subprocess.Popen([sys.executable, "-m", RUN_PROCESS, *self._arguments(claim, out_dir, os.getpid())],
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self._env(),
                                 start_new_session=True, cwd=os.getcwd())

@@ -3,8 +3,10 @@ fork a run, and watch that run as the slot watches a subprocess.
 
 The launcher is named, never imported (``python -m engine.training.launcher``), so the
 worker itself still starts without torch. One launcher per slot (a slot runs one run
-at a time); it is started on first use, in its own session (a Ctrl-C at the terminal
-is the worker's to handle), and started again if it has died.
+at a time), in its own session (a Ctrl-C at the terminal is the worker's to handle).
+It is started in the background when the slot starts, and again by the next run when it
+has died; a run claimed meanwhile waits for it with its lease renewed (its imports take
+longer than a lease). A launcher that cannot start means a cold start, never a lost run.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 LAUNCHER_PROCESS = "engine.training.launcher"
@@ -32,6 +35,8 @@ class Launcher:
         self.env, self.cwd = env, cwd
         self.proc: subprocess.Popen | None = None
         self._buffer = b""
+        self._ready = threading.Event()
+        self._starting: threading.Thread | None = None
 
     @property
     def pid(self) -> int:
@@ -41,10 +46,33 @@ class Launcher:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def ready(self) -> bool:
+        """Ready for a run now (started, imports done, not being restarted)."""
+        return self._ready.is_set() and self.alive()
+
+    def starting(self) -> bool:
+        """Being started now (importing torch)."""
+        return self._starting is not None and self._starting.is_alive()
+
+    def start_in_background(self) -> None:
+        """(Re)start it unless it is ready or starting: the caller does not wait for its imports."""
+        if self.ready() or self.starting():
+            return
+        self._ready.clear()
+        self._starting = threading.Thread(target=self._start_quietly, daemon=True, name="warm-launcher")
+        self._starting.start()
+
+    def _start_quietly(self) -> None:
+        try:
+            self.ensure()
+        except (LauncherError, OSError):  # runs start cold; the next start_in_background tries again
+            self.close()
+
     def ensure(self) -> None:
         """Running and ready (its imports done), starting it if needed."""
-        if self.alive():
+        if self.alive() and self._ready.is_set():
             return
+        self.close()
         self._buffer = b""
         self.proc = subprocess.Popen([sys.executable, "-m", LAUNCHER_PROCESS], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, env=self.env, cwd=self.cwd, start_new_session=True)
@@ -52,10 +80,12 @@ class Launcher:
         if message != {"ready": True}:
             self.close()
             raise LauncherError(f"the warm launcher did not start (it said {message!r})")
+        self._ready.set()
 
     def launch(self, argv: list[str], env: dict[str, str], cwd: str, log: str) -> WarmRun:
-        """Fork a run: ``argv`` are the arguments of ``python -m engine.training.run``."""
-        self.ensure()
+        """Fork a run (the launcher must be ready): ``argv`` are ``python -m engine.training.run``'s."""
+        if not self.ready():
+            raise LauncherError("the warm launcher is not ready")
         assert self.proc is not None and self.proc.stdin is not None
         request = json.dumps({"argv": argv, "env": env, "cwd": cwd, "log": log}) + "\n"
         self.proc.stdin.write(request.encode())
@@ -85,6 +115,7 @@ class Launcher:
     def close(self) -> None:
         """Stop the launcher (closing its stdin ends it; a stuck one is killed)."""
         proc, self.proc = self.proc, None
+        self._ready.clear()
         if proc is None or proc.poll() is not None:
             return
         try:

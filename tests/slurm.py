@@ -45,7 +45,6 @@ import json
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -53,6 +52,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.daemon_procs import alive, fatal_in, kill, log_tail, pid_from, run_cmd, stepds_of, wait_gone
 
 CONF = Path("/etc/slurm/slurm.conf")
 MUNGE_KEY = Path("/etc/munge/munge.key")
@@ -66,96 +67,6 @@ READY_STATES = ("idle", "mix", "alloc", "comp")  # a node that answers (sinfo's 
 
 class SlurmUnavailable(RuntimeError):
     """The daemons could not start here; the message is the daemon's own error."""
-
-
-def _run(*cmd: str, timeout: float = 20) -> subprocess.CompletedProcess:
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired as exc:
-        return subprocess.CompletedProcess(cmd, 124, exc.stdout or "", f"{cmd[0]}: no answer in {timeout:g} s")
-    except FileNotFoundError:
-        return subprocess.CompletedProcess(cmd, 127, "", f"{cmd[0]}: not installed")
-
-
-def _alive(pid: int | None, name: str | None = None) -> bool:
-    """The process runs (not a zombie: PID 1 here reaps slowly) and, if given, is ``name``."""
-    if not pid:
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    comm, state = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:][:1]
-    return state not in ("Z", "X") and (name is None or comm.startswith(name[:15]))
-
-
-def _pid_from(path: Path) -> int | None:
-    try:
-        return int(path.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-# what slurmctld/slurmd always log here and is not why they stopped
-_BENIGN = ("pmix", "MPI: Cannot create context", "state file", "Trying backup state", "MailProg")
-
-
-def _tail(path: Path | None, text: str = "", lines: int = 6) -> str:
-    """The daemon's own words: its last error lines (or last lines) from its log, and ``text``."""
-    body = text
-    if path is not None:
-        try:
-            body = path.read_text(errors="replace") + "\n" + text
-        except OSError:
-            pass
-    rows = [r.strip() for r in body.splitlines() if r.strip()]
-    errors = [r for r in rows if ("error" in r.lower() or "fatal" in r.lower()) and not any(b in r for b in _BENIGN)]
-    return "\n".join((errors or rows)[-lines:]) or "(no output)"
-
-
-def _fatal(path: Path) -> bool:
-    try:
-        return "fatal:" in path.read_text(errors="replace")
-    except OSError:
-        return False
-
-
-def _wait_gone(pids: list[tuple[int, str]], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while any(_alive(p, n) for p, n in pids):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
-
-
-def _kill(pid: int, name: str, grace_s: float = 5) -> None:
-    if not _alive(pid, name):
-        return
-    try:
-        os.kill(pid, signal.SIGTERM)
-        if not _wait_gone([(pid, name)], grace_s):
-            os.kill(pid, signal.SIGKILL)
-            _wait_gone([(pid, name)], 5)
-    except ProcessLookupError:
-        pass
-
-
-def _stepds_of(folder: Path) -> list[int]:
-    """slurmstepd processes of the cluster started in ``folder`` (their cwd, or their log, is there).
-
-    They outlive ``scontrol shutdown`` when a job is still ending, and are PID 1's children."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or not _alive(int(proc.name), "slurmstepd"):
-            continue
-        try:
-            paths = [os.readlink(proc / "cwd")] + [os.readlink(fd) for fd in (proc / "fd").iterdir()]
-        except OSError:
-            continue
-        if any(p.startswith(str(folder)) for p in paths):
-            found.append(int(proc.name))
-    return found
 
 
 class _Lock:
@@ -177,7 +88,7 @@ def _live_holders() -> list[Path]:
     live = []
     for h in (STATE / "holders").glob("*"):
         pid = int(h.name.split("-")[0]) if h.name.split("-")[0].isdigit() else 0
-        if _alive(pid):
+        if alive(pid):
             live.append(h)
         else:
             h.unlink(missing_ok=True)  # a session that ended without stop()
@@ -185,7 +96,7 @@ def _live_holders() -> list[Path]:
 
 
 def _running(name: str) -> list[int]:
-    return [int(p) for p in _run("pgrep", "-x", name).stdout.split() if _alive(int(p), name)]
+    return [int(p) for p in run_cmd("pgrep", "-x", name).stdout.split() if alive(int(p), name)]
 
 
 def _worth_asking() -> bool:
@@ -207,7 +118,7 @@ def _answers() -> tuple[str, list[tuple[str, str]]] | None:
     """(default partition, [(node, state)]) when a cluster answers sinfo with a usable node, else None."""
     if not _worth_asking():
         return None
-    proc = _run("sinfo", "-h", "-N", "-o", "%P %N %t", timeout=15)
+    proc = run_cmd("sinfo", "-h", "-N", "-o", "%P %N %t", timeout=15)
     if proc.returncode != 0:
         return None
     rows = [ln.split() for ln in proc.stdout.splitlines() if len(ln.split()) == 3]
@@ -227,13 +138,13 @@ class SlurmCluster:
 
     def squeue(self, all_states: bool = False) -> str:
         """``squeue -h -o "%i %T %j"`` (with ``-t all`` also the finished jobs still remembered), for debugging."""
-        proc = _run("squeue", "-h", "-o", "%i %T %j", *(["-t", "all"] if all_states else []))
+        proc = run_cmd("squeue", "-h", "-o", "%i %T %j", *(["-t", "all"] if all_states else []))
         return (proc.stdout if proc.returncode == 0 else proc.stderr).strip()
 
     def job(self, job_id: str) -> dict[str, str]:
         """``scontrol show job -o JOBID`` as a dict (JobState, Reason, Restarts, BeginTime, ...);
         {} once Slurm forgot the job (MinJobAge after it ended)."""
-        proc = _run("scontrol", "show", "job", "-o", job_id)
+        proc = run_cmd("scontrol", "show", "job", "-o", job_id)
         if proc.returncode != 0 or not proc.stdout.strip():
             return {}
         line = proc.stdout.strip().splitlines()[0]
@@ -259,23 +170,23 @@ def _teardown() -> None:
         return
     folder = Path(record["folder"])
     ctld, slurmd = record.get("slurmctld"), record.get("slurmd")
-    if _alive(ctld, "slurmctld"):
+    if alive(ctld, "slurmctld"):
         # end the jobs first: a slurmstepd whose job is still ending when slurmctld goes retries for ever
-        ids = _run("squeue", "-h", "-o", "%A").stdout.split()
+        ids = run_cmd("squeue", "-h", "-o", "%A").stdout.split()
         if ids:
-            _run("scancel", "--full", *ids)
+            run_cmd("scancel", "--full", *ids)
             deadline = time.monotonic() + 20  # KillWait=10, then SIGKILL
-            while time.monotonic() < deadline and _run("squeue", "-h", "-t", "R,CG,CF,S,ST", "-o", "%A").stdout.strip():
+            while time.monotonic() < deadline and run_cmd("squeue", "-h", "-t", "R,CG,CF,S,ST", "-o", "%A").stdout.strip():
                 time.sleep(0.2)
-        _run("scontrol", "shutdown", timeout=15)
+        run_cmd("scontrol", "shutdown", timeout=15)
     daemons = [(p, n) for p, n in ((ctld, "slurmctld"), (slurmd, "slurmd")) if p]
-    if not _wait_gone(daemons, 15):
+    if not wait_gone(daemons, 15):
         for pid, name in daemons:
-            _kill(pid, name)
-    for pid in _stepds_of(folder):
-        _kill(pid, "slurmstepd", grace_s=2)
+            kill(pid, name)
+    for pid in stepds_of(folder):
+        kill(pid, "slurmstepd", grace_s=2)
     if record.get("munged"):
-        _kill(record["munged"], "munged")
+        kill(record["munged"], "munged")
     if record.get("conf_backup"):
         shutil.copy2(record["conf_backup"], CONF)
     else:
@@ -289,7 +200,7 @@ def _teardown() -> None:
 
 
 def _munge_works() -> bool:
-    cred = _run("munge", "-n", timeout=10)
+    cred = run_cmd("munge", "-n", timeout=10)
     if cred.returncode != 0:
         return False
     try:
@@ -340,22 +251,22 @@ def _start_daemons(record: dict, folder: Path, timeout_s: float) -> None:
             record["created_munge_run"] = True
         shutil.chown(MUNGE_RUN, "munge", "munge")
         if not MUNGE_KEY.exists():
-            maker = _run("mungekey", "--create", f"--keyfile={MUNGE_KEY}")
+            maker = run_cmd("mungekey", "--create", f"--keyfile={MUNGE_KEY}")
             if maker.returncode != 0 and shutil.which("create-munge-key"):
-                maker = _run("create-munge-key", "-f")
+                maker = run_cmd("create-munge-key", "-f")
             if not MUNGE_KEY.exists():
-                raise SlurmUnavailable(f"no munge key and none could be made: {_tail(None, maker.stderr)}")
+                raise SlurmUnavailable(f"no munge key and none could be made: {log_tail(None, maker.stderr)}")
             record["created_key"] = True
             shutil.chown(MUNGE_KEY, "munge", "munge")
             MUNGE_KEY.chmod(0o600)
         _save(record)
-        proc = _run("runuser", "-u", "munge", "--", "munged")
+        proc = run_cmd("runuser", "-u", "munge", "--", "munged")
         deadline = time.monotonic() + 10
         while not _munge_works():
             if time.monotonic() > deadline or proc.returncode != 0:
-                raise SlurmUnavailable(f"munged did not start: {_tail(Path('/var/log/munge/munged.log'), proc.stderr)}")
+                raise SlurmUnavailable(f"munged did not start: {log_tail(Path('/var/log/munge/munged.log'), proc.stderr)}")
             time.sleep(0.1)
-        record["munged"] = _pid_from(MUNGE_PID)
+        record["munged"] = pid_from(MUNGE_PID)
         _save(record)
     for name in ("slurmctld", "slurmd"):
         log = folder / f"{name}.log"
@@ -367,26 +278,26 @@ def _start_daemons(record: dict, folder: Path, timeout_s: float) -> None:
             said = err.read()
         pid_file = folder / f"{name}.pid"
         deadline = time.monotonic() + 10
-        while not _alive(_pid_from(pid_file), name) and code == 0 and time.monotonic() < deadline:
-            if _fatal(log):
+        while not alive(pid_from(pid_file), name) and code == 0 and time.monotonic() < deadline:
+            if fatal_in(log):
                 break
             time.sleep(0.05)
-        record[name] = _pid_from(pid_file)
+        record[name] = pid_from(pid_file)
         _save(record)
-        if code != 0 or not _alive(record[name], name):
+        if code != 0 or not alive(record[name], name):
             how = f" (exit {code})" if code else ""
-            raise SlurmUnavailable(f"{name} did not start{how}: {_tail(log, said)}")
+            raise SlurmUnavailable(f"{name} did not start{how}: {log_tail(log, said)}")
     deadline = time.monotonic() + timeout_s
     while True:
-        proc = _run("sinfo", "-h", "-N", "-o", "%N %t", timeout=15)
+        proc = run_cmd("sinfo", "-h", "-N", "-o", "%N %t", timeout=15)
         states = [ln.split()[1].rstrip("*~#!%$@^-") for ln in proc.stdout.splitlines() if len(ln.split()) == 2]
         if proc.returncode == 0 and "idle" in states:
             return
         for name in ("slurmctld", "slurmd"):
-            if not _alive(record[name], name):
-                raise SlurmUnavailable(f"{name} exited: {_tail(folder / f'{name}.log')}")
+            if not alive(record[name], name):
+                raise SlurmUnavailable(f"{name} exited: {log_tail(folder / f'{name}.log')}")
         if time.monotonic() > deadline:
-            said = "; ".join(f"{n}: {_tail(folder / f'{n}.log', lines=4)}" for n in ("slurmctld", "slurmd"))
+            said = "; ".join(f"{n}: {log_tail(folder / f'{n}.log', lines=4)}" for n in ("slurmctld", "slurmd"))
             raise SlurmUnavailable(f"the node is not idle after {timeout_s:g} s (sinfo: "
                                    f"{(proc.stdout or proc.stderr).strip() or 'nothing'}); {said}")
         time.sleep(0.1)
@@ -427,11 +338,11 @@ def start(timeout_s: float = 60) -> SlurmCluster:
             running = _running(name)
             if running:
                 raise SlurmUnavailable(f"a {name} not started by these tests runs here (pid {running[0]}) but no "
-                                       f"cluster answers sinfo: {_run('sinfo', timeout=15).stderr.strip()}")
-        probe = _run("slurmd", "-C")
+                                       f"cluster answers sinfo: {run_cmd('sinfo', timeout=15).stderr.strip()}")
+        probe = run_cmd("slurmd", "-C")
         node_line = probe.stdout.splitlines()[0].strip() if probe.returncode == 0 and probe.stdout else ""
         if not node_line.startswith("NodeName="):
-            raise SlurmUnavailable(f"slurmd -C failed: {_tail(None, probe.stderr or probe.stdout)}")
+            raise SlurmUnavailable(f"slurmd -C failed: {log_tail(None, probe.stderr or probe.stdout)}")
         host = node_line.split()[0].split("=", 1)[1]
         folder = Path(tempfile.mkdtemp(prefix="xltui-slurm-"))
         for sub in ("ctld", "slurmd"):

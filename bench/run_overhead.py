@@ -13,7 +13,9 @@ three ways on the CPU, each in a fresh SQLite database, side by side in one go:
 
 Both workers are timed from their start to their exit (so the warm launcher's one
 import is inside its time); the in-process loop from its first claim to its last
-result. The ratios to the in-process time are what to read. Same runs, same seeds:
+result. The ratios to the in-process time are what to read. A worker pays its launcher's
+imports once (measured alone here too): the line under the table gives the warm ratio
+without that one start-up, which is what each further run of a longer study costs. Same runs, same seeds:
 the train losses of all three must agree ("same" column). No timing is asserted.
 
 ``python bench/run_overhead.py [--models tiny,minilm] [--seeds 2] [--k 4,8]``
@@ -77,6 +79,18 @@ def through_worker(db: Path, warm: bool) -> float:
     return time.perf_counter() - started
 
 
+def launcher_start() -> float:
+    """Seconds until a warm launcher says it is ready: the one start-up a worker's slot pays."""
+    from engine.runner.warm import Launcher
+
+    launcher = Launcher(dict(os.environ), str(REPO))
+    started = time.perf_counter()
+    launcher.ensure()
+    ready = time.perf_counter() - started
+    launcher.close()
+    return ready
+
+
 def in_one_process(db: Path, out: Path) -> float:
     """Claim and run every run here, in this process, one after another."""
     from engine.spec import Outcome
@@ -132,6 +146,7 @@ def main(argv: list[str] | None = None) -> None:
                        capture_output=True)
         times = {"cold": through_worker(dbs["cold"], warm=False), "warm": through_worker(dbs["warm"], warm=True)}
         times["in one process"] = in_one_process(dbs["in one process"], root / "inproc")
+        start_s = launcher_start()
         reference = summary(dbs["in one process"])[2]
         for name, db in dbs.items():
             done, total, losses = summary(db)
@@ -145,6 +160,9 @@ def main(argv: list[str] | None = None) -> None:
         table.add_row(name, f"{done}/{total}", f"{wall:.1f}", f"{wall / total:.2f}", f"{wall / base:.2f}",
                       "yes" if same else "NO")
     console.print(table)
+    steady = times["warm"] - start_s
+    console.print(f"warm launcher's one start-up (imports, measured alone): {start_s:.1f} s; the warm worker "
+                  f"without it: {steady:.1f} s = {steady / base:.2f}× in one process ({steady / n:.2f} s per run)")
     console.print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the end")
 
 

@@ -15,6 +15,7 @@ run is forked and ``{"exit": RC}`` when it ends (RC < 0: killed by signal -RC, a
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -23,6 +24,10 @@ import time
 import traceback
 
 READY = {"ready": True}
+ARCHITECTURES = ("AutoModelForTokenClassification", "AutoTokenizer", "XLMRobertaConfig",
+                 "XLMRobertaForTokenClassification", "XLMRobertaTokenizerFast", "BertConfig",
+                 "BertForTokenClassification", "BertTokenizerFast", "PreTrainedTokenizerFast")
+WAIT_POLL_S = 0.02  # how often the launcher looks for its run's exit: the gap between two runs
 
 
 def _preload() -> None:
@@ -38,6 +43,10 @@ def _preload() -> None:
 
     for entry in TRAINERS.values():  # every trainer's module (MAD-X's brings adapters)
         importlib.import_module(entry.partition(":")[0])
+    # transformers imports a model family's modules on first use: 0.2-0.5 s in every forked
+    # run unless done here, for the families the field's runs use (XLM-R; mBERT and MiniLM are BERT)
+    for name in ARCHITECTURES:
+        getattr(transformers, name)
 
 
 def _child(request: dict) -> None:
@@ -86,7 +95,7 @@ def _send(obj: dict) -> None:
     sys.__stdout__.flush()
 
 
-def _wait(pid: int, parent: int, every_s: float = 0.2) -> int | None:
+def _wait(pid: int, parent: int, every_s: float = WAIT_POLL_S) -> int | None:
     """The run's exit code; None if the worker went away first (the run then stops by itself:
     its parent, this launcher, is gone). Polls: no thread, so every fork stays single-threaded."""
     while True:
@@ -102,6 +111,9 @@ def main() -> int:
     parent = os.getppid()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides; a Ctrl-C is not for us
     _preload()
+    # what the imports made is never collected: a forked run's collector then does not walk
+    # (and copy on write) the launcher's whole heap
+    gc.freeze()
     _send(READY)
     for line in sys.stdin:  # EOF: the worker closed the pipe or died
         if not line.strip():
@@ -119,4 +131,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.__stdout__.flush()
+    os._exit(code)  # tearing down torch and transformers' modules takes a second, for nothing

@@ -36,7 +36,7 @@ def _preload() -> None:
 
     import seqeval.metrics  # noqa: F401 - imported for its cost
     import torch  # noqa: F401
-    import transformers  # noqa: F401
+    import transformers
 
     import engine.training.run  # noqa: F401
     from engine.training.trainers import TRAINERS

@@ -37,10 +37,16 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(autouse=True)
 def data_env(monkeypatch: pytest.MonkeyPatch, cache_dir: Path) -> Path:
     """Every test sees the real data through XLTUI_DATA (absolute, so cwd does not matter),
-    and caches (tokenised data, converted datasets) in the session's own folder, not ~/.cache."""
+    and caches (tokenised data, converted datasets) in the session's own folder, not ~/.cache.
+
+    CPU workers run one run at a time here (XLTUI_CPU_SLOTS=1; the default on 2 cores is
+    two side by side): tests count workers, connections and run order, and a worker with
+    two slots keeps two warm launchers busy on a 2-core machine. tests/test_devices.py and
+    the slot tests check the default itself, with the variable unset."""
     assert DATA.is_dir(), f"the shared data directory {DATA} is missing: set XLTUI_DATA"
     monkeypatch.setenv("XLTUI_DATA", str(DATA))
     monkeypatch.setenv("XLTUI_CACHE", str(cache_dir))
+    monkeypatch.setenv("XLTUI_CPU_SLOTS", "1")
     return DATA
 
 

@@ -60,6 +60,17 @@ def test_bad_flags_fail_clearly_without_creating_a_database(args, message, db, t
     assert not Path(db).exists()
 
 
+@pytest.mark.parametrize("value", ["two", "0", "-1"])
+def test_a_bad_cpu_slots_variable_fails_clearly_without_creating_a_database(value, db, tiny_grid, monkeypatch):
+    monkeypatch.setenv("XLTUI_CPU_SLOTS", value)
+    for args in (["run", "--grid", str(tiny_grid()), "--cpu"], ["worker", "--cpu", "--exit-when-idle"]):
+        out = xltui(*args, "--db", db)
+        assert out.returncode == 2, out.stderr
+        assert f"XLTUI_CPU_SLOTS: expected a whole number of runs side by side (1 or more), got {value!r}" \
+            in out.stderr and "Traceback" not in out.stderr
+    assert not Path(db).exists()
+
+
 def test_a_bad_grid_leaves_the_database_as_it_was(db, tiny_grid, tmp_path):
     enqueue_grid(db, tiny_grid(study="first"))
     before = dump(db)

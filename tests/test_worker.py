@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 from sqlmodel import Session, select
 
 from engine.grid.expand import expand
@@ -146,18 +147,27 @@ def test_a_failing_run_records_the_tail_of_its_stderr(db, tiny_grid, tmp_path):
     assert os.path.getsize(log) > 0 and time.time() - log.stat().st_mtime < 600
 
 
-def test_cpu_slots_run_side_by_side_with_the_cores_split(db: str, tiny_grid):
-    """`--cpu-slots 2`: two slots with their own worker ids, runs overlapping in time, each run
-    told to use half the cores (OMP_NUM_THREADS in its environment)."""
+@pytest.mark.parametrize("how", ["--cpu-slots 2", "default on 2 cores"])
+def test_cpu_slots_run_side_by_side_with_the_cores_split(db: str, tiny_grid, monkeypatch, how: str):
+    """`--cpu-slots 2`, and `--cpu` with nothing else where the worker has 2 cores or more:
+    two slots with their own worker ids, runs overlapping in time, each run told to use half
+    the cores (OMP_NUM_THREADS in its environment)."""
+    from engine.runner.devices import usable_cores
+
     enqueue_grid(db, tiny_grid(seeds="[1, 2]", train=24, eval=16))
-    out = xltui("worker", "--db", db, "--cpu-slots", "2", "--exit-when-idle", check=True)
+    if how == "--cpu-slots 2":
+        out = xltui("worker", "--db", db, "--cpu-slots", "2", "--exit-when-idle", check=True)
+    else:
+        assert usable_cores() >= 2, "this machine gives the test process one core: the default is one slot"
+        monkeypatch.delenv("XLTUI_CPU_SLOTS")  # conftest's one slot per worker
+        out = xltui("worker", "--db", db, "--cpu", "--exit-when-idle", check=True)
     assert "worker on cpu#1, cpu#2" in out.stdout
     done = runs(db)
     assert [r.status for r in done] == ["succeeded", "succeeded"]
     assert {r.worker_id.rsplit(":", 1)[1] for r in done} == {"cpu#1", "cpu#2"}
     first, second = sorted(done, key=lambda r: r.started_at)
     assert second.started_at < first.finished_at  # side by side, not one after the other
-    threads = str(max(1, (os.cpu_count() or 1) // 2))
+    threads = str(max(1, usable_cores() // 2))
     for r in done:
         (attempt,) = attempts(db, r.id)
         assert f"torch threads {threads}" in Path(attempt.log_path).read_text()

@@ -38,8 +38,9 @@ err = Console(stderr=True)
 DbOpt = Annotated[Optional[str], typer.Option(
     "--db", envvar=DB_ENV, help="database path or SQLAlchemy URL (default: ./experiments.db)")]
 CpuOpt = Annotated[bool, typer.Option("--cpu", help="run on the CPU")]
-CpuSlotsOpt = Annotated[int, typer.Option("--cpu-slots", min=1, help="on the CPU: runs side by side, the cores "
-                                          "split between them (small runs finish sooner: 2 on 2 cores)")]
+CpuSlotsOpt = Annotated[Optional[int], typer.Option("--cpu-slots", min=1, help="on the CPU: runs side by side, "
+                                                    "the cores split between them (default: $XLTUI_CPU_SLOTS, else 2 "
+                                                    "where this process has 2 cores or more, else 1)")]
 GpusOpt = Annotated[Optional[str], typer.Option("--gpus", help="GPU indices, e.g. 0,1 (one slot per GPU)")]
 LeaseOpt = Annotated[float, typer.Option("--lease", min=1.0, help="lease seconds; a run whose worker stops "
                                          "renewing it for this long is re-queued")]
@@ -79,7 +80,7 @@ def run(
                                               "worker keeps vanishing is failed")] = DEFAULT_MAX_ATTEMPTS,
     cpu: CpuOpt = False,
     gpus: GpusOpt = None,
-    cpu_slots: CpuSlotsOpt = 1,
+    cpu_slots: CpuSlotsOpt = None,
     lease: LeaseOpt = DEFAULT_LEASE_S,
     warm: WarmOpt = True,
 ) -> None:
@@ -132,7 +133,7 @@ def worker(
     db: DbOpt = None,
     cpu: CpuOpt = False,
     gpus: GpusOpt = None,
-    cpu_slots: CpuSlotsOpt = 1,
+    cpu_slots: CpuSlotsOpt = None,
     exit_when_idle: Annotated[bool, typer.Option("--exit-when-idle", help="exit when no queued run is left")] = False,
     study: Annotated[Optional[str], typer.Option("--study", help="take runs of this study only")] = None,
     lease: LeaseOpt = DEFAULT_LEASE_S,

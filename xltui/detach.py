@@ -13,12 +13,12 @@ from engine.settings import artifacts_root
 
 
 def start_detached_worker(url: str, devices: list[str], lease_s: float, *,
-                          exit_when_idle: bool = True, cpu_slots: int = 1, warm: bool = True) -> tuple[int, Path]:
+                          exit_when_idle: bool = True, cpu_slots: int | None = None, warm: bool = True) -> tuple[int, Path]:
     """`xltui worker … [--exit-when-idle]` in a new session, output to a log file."""
     log_dir = worker_logs(artifacts_root(url))
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"worker-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
-    device_args = (["--cpu", "--cpu-slots", str(cpu_slots)] if devices == ["cpu"]
+    device_args = (["--cpu", *(["--cpu-slots", str(cpu_slots)] if cpu_slots else [])] if devices == ["cpu"]
                    else ["--gpus", ",".join(d.split(":")[1] for d in devices)])
     cmd = [sys.executable, "-m", "xltui.cli", "worker", "--db", url, *device_args,
            *(["--exit-when-idle"] if exit_when_idle else []), "--lease", str(lease_s),

@@ -79,7 +79,7 @@ class Outcome:
 
 
 def run_foreground(engine: Engine, url: str, study_id: int, devices: list[str], lease_s: float,
-                   console: Console, cpu_slots: int = 1, *, warm: bool = True) -> Outcome:
+                   console: Console, cpu_slots: int | None = None, *, warm: bool = True) -> Outcome:
     """Work through one study's queue here, until it is done or the user stops it."""
     slots = [Slot(engine, opts, notify=console.print)
              for opts in slot_options(url, devices, cpu_slots, lease_s=lease_s, exit_when_idle=True,

@@ -8,17 +8,43 @@ from __future__ import annotations
 
 import os
 
+CPU_SLOTS_ENV = "XLTUI_CPU_SLOTS"  # a lab's default for --cpu-slots (a login profile, a Slurm job's env)
+
 
 class DeviceError(ValueError):
     """A device flag that names no usable device."""
 
 
-def parse_devices(cpu: bool, gpus: str | None, cpu_slots: int = 1) -> list[str]:
+def usable_cores() -> int:
+    """The cores this process may run on (a Slurm job's allocation, taskset), not the machine's."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity call on this platform
+        return max(1, os.cpu_count() or 1)
+
+
+def default_cpu_slots() -> int:
+    """Runs side by side on the CPU when ``--cpu-slots`` is not given: ``$XLTUI_CPU_SLOTS``,
+    else two where there are two cores or more. The paper-offline study on 2 cores: one run
+    at a time (2 threads) vs two (1 thread each) — small runs scale poorly across threads
+    and wait on their start-up, so two side by side finish it sooner."""
+    text = os.environ.get(CPU_SLOTS_ENV, "").strip()
+    if not text:
+        return 2 if usable_cores() >= 2 else 1
+    if not text.isdigit() or int(text) < 1:
+        raise DeviceError(f"{CPU_SLOTS_ENV}: expected a whole number of runs side by side (1 or more), got {text!r}")
+    return int(text)
+
+
+def parse_devices(cpu: bool, gpus: str | None, cpu_slots: int | None = None) -> list[str]:
     """``--cpu`` / ``--gpus 0,1`` as device names; neither means every visible GPU, else the CPU.
-    ``--cpu-slots N`` (N > 1) means the CPU."""
-    if cpu_slots > 1 and gpus:
+    ``--cpu-slots N`` (N > 1) means the CPU. A bad ``$XLTUI_CPU_SLOTS`` fails here too, before
+    anything is written."""
+    if cpu_slots is None:
+        default_cpu_slots()
+    if cpu_slots is not None and cpu_slots > 1 and gpus:
         raise DeviceError("--cpu-slots runs several runs on the CPU; it does not combine with --gpus")
-    cpu = cpu or cpu_slots > 1
+    cpu = cpu or (cpu_slots or 1) > 1
     if cpu and gpus:
         raise DeviceError("--cpu and --gpus exclude each other")
     if gpus:

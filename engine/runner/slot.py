@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from engine.runfiles import ERROR_PREFIX, RunFiles
+from engine.runner.devices import default_cpu_slots, usable_cores
 from engine.runner.warm import Launcher, LauncherError, WarmRun
 from engine.settings import DEFAULT_LEASE_S, artifacts_root, warm_runs
 from engine.spec import Outcome, RunStatus, WorkerState
@@ -309,15 +310,18 @@ class Slot:
             proc.wait()
 
 
-def slot_options(db_url: str, devices: list[str], cpu_slots: int = 1, **options) -> list[SlotOptions]:
-    """One slot per GPU; on the CPU, ``cpu_slots`` runs side by side with the cores split between them.
+def slot_options(db_url: str, devices: list[str], cpu_slots: int | None = None, **options) -> list[SlotOptions]:
+    """One slot per GPU; on the CPU, ``cpu_slots`` runs side by side with the cores split between them
+    (None: ``default_cpu_slots()``, two on two cores or more).
 
     Small CPU runs scale poorly across threads and spend seconds starting up, so two
     one-thread runs on two cores finish a study sooner than one two-thread run at a time.
     """
+    if cpu_slots is None:
+        cpu_slots = default_cpu_slots()
     if devices != ["cpu"] or cpu_slots <= 1:
         return [SlotOptions(db_url, d, **options) for d in devices]
-    threads = max(1, (os.cpu_count() or 1) // cpu_slots)
+    threads = max(1, usable_cores() // cpu_slots)
     return [SlotOptions(db_url, "cpu", label=f"cpu#{i}", threads=threads, **options) for i in range(1, cpu_slots + 1)]
 
 

@@ -35,7 +35,7 @@ def sqlite_guard(engine: Engine, url: str) -> list[str]:
 class WorkerProcess:
     """The slots of this process; ``start`` runs them in threads, ``wait`` until they end."""
 
-    def __init__(self, url: str, devices: list[str], *, cpu_slots: int = 1, study: str | None = None,
+    def __init__(self, url: str, devices: list[str], *, cpu_slots: int | None = None, study: str | None = None,
                  notify: Callable[[str], None] = print, **options) -> None:
         opts = slot_options(url, devices, cpu_slots, **options)
         # a connection per slot thread at most: 40 workers and their runs fit in a server's budget

@@ -31,7 +31,7 @@ from engine.spec import LangAdapterParams, LangAdapterSpec
 from engine.store.results import RunOutput
 from engine.store.telemetry import MetricWriter
 from engine.training.inputs import NO_INPUTS, RunInputs
-from engine.training.loop import PendingPoints
+from engine.training.loop import PendingPoints, fused_adamw
 from engine.training.modelzoo import minilm_dir
 
 TASK_ADAPTER = "task"
@@ -90,7 +90,7 @@ def train_language_adapter(spec: LangAdapterSpec, sentences: Sequence[Sequence[s
         log(f"warning: {unk_share:.0%} of the {lang} text is {tokenizer.unk_token} for this tokenizer (a script its "
             f"vocabulary lacks?): the adapter learns only from the rest")
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=params.lr)
+    optimizer = fused_adamw(trainable, params.lr)
     scheduler = get_linear_schedule_with_warmup(optimizer, 0, params.mlm_steps)
     if writer:
         writer.log(0, total_steps=params.mlm_steps)

@@ -16,6 +16,9 @@ step exclude those dev evaluations on both sides: Trainer's from its callbacks
 (epoch begin to the epoch's last step), xltui's from the run's stored metric points
 (the loop's start, each epoch's last loss point, each dev score). No timing is asserted.
 
+Padded positions per step are printed too (seconds per 1,000 of them compare the loops at
+equal work when their random batches pad differently).
+
 ``python bench/vs_trainer.py [--model minilm] [--sentences 600] [--epochs 2] [--seeds 1,2,3]``
 """
 
@@ -89,6 +92,12 @@ def trainer_child(args: argparse.Namespace, seed: int) -> dict:
     features = encode(tokenizer, train, labels, args.max_length)[0].features
     dev_data = encode(tokenizer, dev, labels, args.max_length)[0]
     collator = DataCollatorForTokenClassification(tokenizer)
+    padded = [0]
+
+    def counting(batch):  # Trainer's batches only (the dev evaluation has its own collator)
+        out = collator(batch)
+        padded[0] += out["input_ids"].numel()
+        return out
 
     class Clock(TrainerCallback):
         """Training time without the dev evaluations: each epoch from its start to its last step."""
@@ -111,9 +120,9 @@ def trainer_child(args: argparse.Namespace, seed: int) -> dict:
             lr_scheduler_type="linear", eval_strategy="no", save_strategy="no", logging_steps=10,
             report_to=[], seed=seed, use_cpu=True, dataloader_num_workers=0, disable_tqdm=True,
         )
-        trainer = Trainer(model=model, args=targs, train_dataset=features, data_collator=collator, callbacks=[clock])
+        trainer = Trainer(model=model, args=targs, train_dataset=features, data_collator=counting, callbacks=[clock])
         result = trainer.train()
-    return dict(steps=int(result.global_step), train_s=clock.train_s, dev_f1=clock.dev_f1)
+    return dict(steps=int(result.global_step), train_s=clock.train_s, dev_f1=clock.dev_f1, padded=padded[0])
 
 
 def run_trainer(args: argparse.Namespace, seed: int) -> dict:
@@ -149,8 +158,30 @@ def run_xltui(args: argparse.Namespace, root: Path, grouped: bool) -> list[dict]
             if run.status != "succeeded":
                 raise SystemExit(f"xltui {name}: run {run.id} {run.status}")
             points = s.exec(select(MetricPoint).where(MetricPoint.run_id == run.id)).all()
-            rows.append(loop_time(points))
+            rows.append(dict(loop_time(points), padded=replayed_padding(args, run.seed, grouped)))
     return rows
+
+
+def replayed_padding(args: argparse.Namespace, seed: int, grouped: bool) -> int:
+    """Padded positions a run's training batches held: its seeded loader replayed here (the
+    run process reads the first ``max_train_sentences`` the same way and seeds the same
+    generator), so the two sides' per-step times can be read per token too."""
+    from transformers import DataCollatorForTokenClassification
+
+    from engine.data.catalog import task_files
+    from engine.data.conll import read_conll
+    from engine.data.labels import LabelMap
+    from engine.training.modelzoo import load_token_classifier
+    from engine.training.tagging import seed_everything
+    from engine.training.tagging_data import encode, train_loader
+
+    train = read_conll(task_files("ner", "masakhaner", "en").train, limit=args.sentences)
+    labels = LabelMap.from_tags(t for s in train for t in s.tags)
+    generator = seed_everything(seed)
+    tokenizer, _ = load_token_classifier(args.model, list(labels.labels), max_length=args.max_length)
+    loader = train_loader(encode(tokenizer, train, labels, args.max_length)[0].features, args.batch_size,
+                          DataCollatorForTokenClassification(tokenizer), generator, grouped)
+    return sum(b["input_ids"].numel() for _ in range(args.epochs) for b in loader)
 
 
 def loop_time(points) -> dict:
@@ -173,10 +204,12 @@ def loop_time(points) -> dict:
     return dict(steps=max(losses), train_s=train_s, dev_f1=[d.value for d in devs])
 
 
-def summarise(name: str, runs: list[dict]) -> tuple[str, float, float, float, str]:
+def summarise(name: str, runs: list[dict]) -> tuple[str, float, float, float, float, str]:
+    """Median s/step, median ms per 1,000 padded positions, dev F1 mean, sd and per seed."""
     per_step = [r["train_s"] / r["steps"] for r in runs]
+    per_kilotoken = [1e6 * r["train_s"] / r["padded"] for r in runs]
     last = [r["dev_f1"][-1] for r in runs]
-    return (name, statistics.median(per_step), statistics.mean(last),
+    return (name, statistics.median(per_step), statistics.median(per_kilotoken), statistics.mean(last),
             statistics.stdev(last) if len(last) > 1 else 0.0, " ".join(f"{f:.3f}" for f in last))
 
 
@@ -198,15 +231,17 @@ def main(argv: list[str] | None = None) -> None:
                  "grouped": ("xltui (grouped by length)", lambda: run_xltui(args, root, grouped=True))}
         results = {loops[key][0]: loops[key][1]() for key in args.loops.split(",")}
     rows = [summarise(name, runs) for name, runs in results.items()]
-    base = rows[0][1]
+    base, base_tok = rows[0][1], rows[0][2]
     table = Table(title=f"{args.model}, English NER: {args.sentences} sentences × {args.epochs} epochs, batch "
                         f"{args.batch_size}, max_length {args.max_length}, lr {args.lr:g}; seeds {args.seeds}; CPU",
                   title_justify="left")
-    for col in ("loop", "s/step (median)", "× Trainer", "dev F1 (mean ± sd)", "dev F1 per seed", "steps"):
+    for col in ("loop", "s/step (median)", "× Trainer", "padded/step", "ms/1k padded", "× Trainer ",
+                "dev F1 (mean ± sd)", "dev F1 per seed", "steps"):
         table.add_column(col, justify="left" if col == "loop" else "right")
-    for (name, step_s, mean, sd, each), runs in zip(rows, results.values()):
-        table.add_row(name, f"{step_s:.3f}", f"{step_s / base:.2f}", f"{mean:.3f} ± {sd:.3f}", each,
-                      str(runs[0]["steps"]))
+    for (name, step_s, tok_ms, mean, sd, each), runs in zip(rows, results.values()):
+        padded = statistics.mean(r["padded"] / r["steps"] for r in runs)
+        table.add_row(name, f"{step_s:.3f}", f"{step_s / base:.2f}", f"{padded:,.0f}", f"{tok_ms:.2f}",
+                      f"{tok_ms / base_tok:.2f}", f"{mean:.3f} ± {sd:.3f}", each, str(runs[0]["steps"]))
     Console(width=160).print(table)
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the end")
 

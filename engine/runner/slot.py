@@ -232,10 +232,12 @@ class Slot:
     def _env(self) -> dict[str, str]:
         env = dict(os.environ, CUDA_DEVICE_ORDER="PCI_BUS_ID", PYTHONUNBUFFERED="1")
         env["CUDA_VISIBLE_DEVICES"] = visible_device(self.opts.device, os.environ.get("CUDA_VISIBLE_DEVICES"))
-        # libgomp's default spin-wait makes CPU training 10x slower as soon as anything
-        # else uses a core. Smoke run, 2 cores, quiet / one busy core: default 5.3 s / 58 s,
-        # GOMP_SPINCOUNT=10000 5.4 s / 12.6 s, OMP_WAIT_POLICY=PASSIVE 7.4 s / 7.9 s.
-        env.setdefault("GOMP_SPINCOUNT", "10000")
+        # libgomp's default spin-wait (300k) makes CPU training several times slower as soon
+        # as anything else uses a core; too short a spin costs every op a wake-up on a quiet
+        # machine. MiniLM, 2 threads on 2 cores, s/step quiet / beside one busy core:
+        # 300k 0.59 / ~2.5, 100k 0.58 / 1.86, 30k 0.61 / 1.40, 10k 0.66 / 1.16
+        # (OMP_WAIT_POLICY=PASSIVE was 40 % slower quiet). One thread per run: no effect.
+        env.setdefault("GOMP_SPINCOUNT", "30000")
         if self.opts.threads:
             env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(self.opts.threads)
         return env

@@ -69,6 +69,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def english_ner(args: argparse.Namespace) -> tuple:
+    """(tokenizer, model, labels, training features) of the first --sentences English sentences,
+    read and encoded as the run process reads them (each word's label on its first subword)."""
+    from engine.data.catalog import task_files
+    from engine.data.conll import read_conll
+    from engine.data.labels import LabelMap
+    from engine.training.modelzoo import load_token_classifier
+    from engine.training.tagging_data import encode
+
+    train = read_conll(task_files("ner", "masakhaner", "en").train, limit=args.sentences)
+    labels = LabelMap.from_tags(t for s in train for t in s.tags)
+    tokenizer, model = load_token_classifier(args.model, list(labels.labels), max_length=args.max_length)
+    return tokenizer, model, labels, encode(tokenizer, train, labels, args.max_length)[0].features
+
+
 # -- Trainer, in a child process ---------------------------------------------------------------------------
 def trainer_child(args: argparse.Namespace, seed: int) -> dict:
     """One Trainer run: prints {"steps", "train_s", "dev_f1": [per epoch]} as JSON."""
@@ -77,19 +92,13 @@ def trainer_child(args: argparse.Namespace, seed: int) -> dict:
 
     from engine.data.catalog import task_files
     from engine.data.conll import read_conll
-    from engine.data.labels import LabelMap
-    from engine.training.modelzoo import load_token_classifier
     from engine.training.tagging import evaluate_split
     from engine.training.tagging_data import encode
 
     transformers.logging.set_verbosity_error()
-    files = task_files("ner", "masakhaner", "en")
-    train = read_conll(files.train, limit=args.sentences)
-    dev = read_conll(files.dev, limit=args.dev)
-    labels = LabelMap.from_tags(t for s in train for t in s.tags)
     transformers.set_seed(seed)
-    tokenizer, model = load_token_classifier(args.model, list(labels.labels), max_length=args.max_length)
-    features = encode(tokenizer, train, labels, args.max_length)[0].features
+    tokenizer, model, labels, features = english_ner(args)
+    dev = read_conll(task_files("ner", "masakhaner", "en").dev, limit=args.dev)
     dev_data = encode(tokenizer, dev, labels, args.max_length)[0]
     collator = DataCollatorForTokenClassification(tokenizer)
     padded = [0]
@@ -168,19 +177,12 @@ def replayed_padding(args: argparse.Namespace, seed: int, grouped: bool) -> int:
     generator), so the two sides' per-step times can be read per token too."""
     from transformers import DataCollatorForTokenClassification
 
-    from engine.data.catalog import task_files
-    from engine.data.conll import read_conll
-    from engine.data.labels import LabelMap
-    from engine.training.modelzoo import load_token_classifier
     from engine.training.tagging import seed_everything
-    from engine.training.tagging_data import encode, train_loader
+    from engine.training.tagging_data import train_loader
 
-    train = read_conll(task_files("ner", "masakhaner", "en").train, limit=args.sentences)
-    labels = LabelMap.from_tags(t for s in train for t in s.tags)
-    generator = seed_everything(seed)
-    tokenizer, _ = load_token_classifier(args.model, list(labels.labels), max_length=args.max_length)
-    loader = train_loader(encode(tokenizer, train, labels, args.max_length)[0].features, args.batch_size,
-                          DataCollatorForTokenClassification(tokenizer), generator, grouped)
+    generator = seed_everything(seed)  # its own generator: loading the model below draws nothing from it
+    tokenizer, _, _, features = english_ner(args)
+    loader = train_loader(features, args.batch_size, DataCollatorForTokenClassification(tokenizer), generator, grouped)
     return sum(b["input_ids"].numel() for _ in range(args.epochs) for b in loader)
 
 

@@ -33,8 +33,9 @@ def ner_counts(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> 
     """Per sentence (TP, FP, FN) of strict IOB2 entities, as seqeval's strict mode counts them."""
     from seqeval.scheme import IOB2, Entities
 
-    if len(gold) != len(pred):
-        raise ValueError(f"{len(gold)} gold sentences but {len(pred)} predicted")
+    from engine.data.ner_eval import check_shapes  # seqeval (and scikit-learn) only when predictions are read
+
+    check_shapes("predicted", gold, pred)
     g = Entities([list(s) for s in gold], IOB2).entities
     p = Entities([list(s) for s in pred], IOB2).entities
     out = np.zeros((len(gold), 3), dtype=np.int64)
@@ -48,8 +49,9 @@ def ner_counts(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> 
 
 def accuracy_counts(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> np.ndarray:
     """Per sentence (correct, total) tokens: token accuracy (POS) from summed counts."""
-    if len(gold) != len(pred):
-        raise ValueError(f"{len(gold)} gold sentences but {len(pred)} predicted")
+    from engine.data.ner_eval import check_shapes
+
+    check_shapes("predicted", gold, pred)
     return np.array([(sum(a == b for a, b in zip(gs, ps)), len(gs)) for gs, ps in zip(gold, pred)],
                     dtype=np.int64).reshape(-1, 2)
 
@@ -127,6 +129,6 @@ def paired_bootstrap(strata: Sequence[tuple[np.ndarray, np.ndarray]], *, resampl
     tail = (1 - confidence) / 2
     low, high = np.quantile(deltas, [tail, 1 - tail])
     extreme = np.abs(deltas - delta) >= abs(delta) - 1e-12
-    p = float((1 + np.count_nonzero(extreme)) / (resamples + 1))
-    return BootstrapResult(delta, float(low), float(high), min(p, 1.0), resamples, seed, len(strata), sentences,
+    p = float((1 + np.count_nonzero(extreme)) / (resamples + 1))  # at most 1: extreme counts ≤ R
+    return BootstrapResult(delta, float(low), float(high), p, resamples, seed, len(strata), sentences,
                            confidence)

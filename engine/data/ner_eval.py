@@ -17,7 +17,7 @@ from seqeval.scheme import IOB2, Entities
 
 from engine.data.conll import DOCSTART, read_blocks
 
-__all__ = ["ner_scores", "read_predictions", "write_predictions"]
+__all__ = ["check_shapes", "ner_scores", "read_predictions", "write_predictions"]
 
 _AVERAGES = ("micro avg", "macro avg", "weighted avg")
 
@@ -26,7 +26,7 @@ def _as_lists(seqs: Sequence[Sequence[str]]) -> list[list[str]]:
     return [list(s) for s in seqs]  # seqeval insists on list-of-lists exactly
 
 
-def _check_shapes(name: str, gold: Sequence[Sequence[str]], other: Sequence[Sequence[object]]) -> None:
+def check_shapes(name: str, gold: Sequence[Sequence[str]], other: Sequence[Sequence[object]]) -> None:
     if len(gold) != len(other):
         raise ValueError(f"{len(gold)} gold sentences but {len(other)} {name} sentences")
     for i, (g, o) in enumerate(zip(gold, other)):
@@ -42,7 +42,7 @@ def ner_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> 
     every entity type T found (strictly) in gold or pred. With no entities at all
     every score is 0.0 (no warnings).
     """
-    _check_shapes("predicted", gold, pred)
+    check_shapes("predicted", gold, pred)
     g, p = _as_lists(gold), _as_lists(pred)
     types = sorted(Entities(g, IOB2).unique_tags | Entities(p, IOB2).unique_tags) if g else []
     out = {k: 0.0 for k in ("f1", "precision", "recall", "macro_f1", "macro_precision", "macro_recall")}
@@ -78,8 +78,8 @@ def write_predictions(
     Refuses what could not be read back identically: empty sentences, a -DOCSTART-
     token, and tokens or tags that are empty or contain a space, tab or line break.
     """
-    _check_shapes("token", gold, sentences_tokens)
-    _check_shapes("predicted", gold, pred)
+    check_shapes("token", gold, sentences_tokens)
+    check_shapes("predicted", gold, pred)
     path = Path(path)
     lines: list[str] = []
     for i, (toks, gs, ps) in enumerate(zip(sentences_tokens, gold, pred)):

@@ -90,7 +90,7 @@ def train_language_adapter(spec: LangAdapterSpec, sentences: Sequence[Sequence[s
         log(f"warning: {unk_share:.0%} of the {lang} text is {tokenizer.unk_token} for this tokenizer (a script its "
             f"vocabulary lacks?): the adapter learns only from the rest")
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = fused_adamw(trainable, params.lr)
+    optimizer = fused_adamw(trainable, params.lr, device)
     scheduler = get_linear_schedule_with_warmup(optimizer, 0, params.mlm_steps)
     if writer:
         writer.log(0, total_steps=params.mlm_steps)

@@ -18,8 +18,9 @@ from sqlmodel import Session, select
 
 from engine.store.clock import db_now
 from engine.store.db import open_db
+from engine.store.meta import SCHEMA_VERSION
 from engine.store.queries import live_workers
-from engine.store.schema import SCHEMA_VERSION, Attempt, Run, Worker
+from engine.store.schema import Attempt, Run, Worker
 from engine.store.sharing import filesystem_type, network_filesystem_warning
 from tests.conftest import REPO, wait_for, xltui
 from tests.test_worker import attempts, enqueue_grid, run_processes, runs

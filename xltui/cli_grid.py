@@ -39,18 +39,18 @@ def show(
     """The expanded runs, and which are already queued or done in the database."""
     from engine.grid.expand import expand
     from engine.grid.schema import load_grid
-    from engine.store.db import db_url, open_db, sqlite_path
-    from engine.store.queries import list_runs, study_by_name
+    from engine.settings import db_url_of
+    from engine.store.reader import open_reader
 
     spec = load_grid(grid)
     runs = expand(spec)
     known: dict[str, tuple[int, str]] = {}
-    path = sqlite_path(db_url(db))
-    if path is None or path.exists():
-        engine = open_db(db, create=False)
-        study = study_by_name(engine, spec.study)
-        if study is not None:
-            known = {r.spec_hash: (r.id, r.status) for r in list_runs(engine, study_id=study.id)}
+    url = db_url_of(db)
+    if not url.startswith("sqlite:///") or Path(url[len("sqlite:///"):]).exists():  # no database: all new
+        with open_reader(db) as reader:
+            known = {h: (i, status) for h, i, status in reader.rows(
+                "SELECT r.spec_hash, r.id, r.status FROM run r JOIN study s ON s.id = r.study_id "
+                "WHERE s.name = :study", {"study": spec.study})}
     table = Table(title=f"{spec.study}: {len(runs)} runs", title_justify="left")
     for col in ("run", "status", "model", "task/setting", "languages", "seed", "hash"):
         table.add_column(col, no_wrap=col != "languages")

@@ -39,10 +39,12 @@ def parse_compare(text: str, systems: list[str]) -> tuple[str, list[str]]:
     return system, baselines
 
 
-def build_results_report(engine, studies: list[str], *, tasks: list[str] | None = None, metric: str | None = None,
+def build_results_report(source, studies: list[str], *, tasks: list[str] | None = None, metric: str | None = None,
                          compare: str | None = None, per_language: bool = False, split: str = "test",
                          resamples: int = 100_000):
     """The report `xltui results` prints and exports (the TUI's Results screen builds the same one).
+
+    ``source`` is an engine or an ``engine.store.reader`` reader.
 
     Raises UserError, in the CLI's words, when there is nothing to report.
     """
@@ -51,7 +53,7 @@ def build_results_report(engine, studies: list[str], *, tasks: list[str] | None 
     from engine.analysis.scores import ScoresError, read_scores
 
     try:
-        data = read_scores(engine, studies, split=split, tasks=tasks)
+        data = read_scores(source, studies, split=split, tasks=tasks)
     except ScoresError as exc:
         raise UserError(str(exc)) from None
     if not data.scores:
@@ -59,7 +61,7 @@ def build_results_report(engine, studies: list[str], *, tasks: list[str] | None 
         raise UserError(f"no {split} results yet in {', '.join(studies)}"
                         + (f" ({runs} run-language cells queued, running or failed)" if runs else ""))
     pair = parse_compare(compare, data.systems) if compare else None
-    leaks, problems = find_leaks(engine, data.run_ids)
+    leaks, problems = find_leaks(source, data.run_ids)
     report = build_report(data, compare_with=pair, metric=metric, per_language=per_language,
                           leak_notes=[leak.describe() for leak in leaks] + problems, n_resamples=resamples)
     if not report.score_tables:
@@ -94,10 +96,11 @@ def results(
     if fmt not in FORMATS:
         raise UserError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
     from engine.analysis.render import render, rich_report
-    from engine.store.db import open_db
+    from engine.store.reader import open_reader
 
-    report = build_results_report(open_db(db, create=False), studies, tasks=task, metric=metric, compare=compare,
-                                  per_language=per_language, split=split, resamples=resamples)
+    with open_reader(db) as reader:  # SQLite without importing SQLAlchemy (engine.store.reader says why)
+        report = build_results_report(reader, studies, tasks=task, metric=metric, compare=compare,
+                                      per_language=per_language, split=split, resamples=resamples)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(render(report, fmt), encoding="utf-8")

@@ -13,11 +13,12 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from engine.store.reader import Reader, reading, rows_in
 
-from engine.store.schema import Artifact, Run
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 FEWSHOT_KIND = "fewshot_ids"
 
@@ -51,25 +52,23 @@ def read_fewshot_ids(path: str | Path) -> tuple[list, str, list]:
     return data["train_ids"], str(data.get("eval_split", "test")), data["eval_ids"]
 
 
-def find_leaks(engine: Engine, run_ids: Sequence[int]) -> tuple[list[Leak], list[str]]:
+def find_leaks(source: Engine | Reader, run_ids: Sequence[int]) -> tuple[list[Leak], list[str]]:
     """Leaks among the runs' latest attempts, and notes on artifacts that could not be read."""
     leaks: list[Leak] = []
     problems: list[str] = []
     if not run_ids:
         return leaks, problems
-    with Session(engine) as session:
-        latest = {r.id: r.attempt_id for r in session.exec(select(Run).where(Run.id.in_(list(run_ids))))}
-        artifacts = list(session.exec(select(Artifact).where(Artifact.kind == FEWSHOT_KIND,
-                                                             Artifact.run_id.in_(list(run_ids)))))
-    for art in artifacts:
-        if art.attempt_id != latest.get(art.run_id):
-            continue
+    with reading(source) as reader:  # only the artifacts of each run's latest attempt
+        artifacts = rows_in(reader, "SELECT a.run_id, a.language, a.path FROM artifact a JOIN run r "
+                            "ON r.id = a.run_id AND r.attempt_id = a.attempt_id "
+                            "WHERE a.kind = :kind AND a.run_id IN ({in}) ORDER BY a.id", run_ids, {"kind": FEWSHOT_KIND})
+    for run_id, language, path in artifacts:
         try:
-            train, split, evaluated = read_fewshot_ids(art.path)
+            train, split, evaluated = read_fewshot_ids(path)
         except (OSError, ValueError) as exc:
-            problems.append(f"run {art.run_id}: few-shot ids could not be checked ({exc})")
+            problems.append(f"run {run_id}: few-shot ids could not be checked ({exc})")
             continue
         shared = train_eval_overlap(train, evaluated)
         if shared:
-            leaks.append(Leak(art.run_id, art.language, split, shared))
+            leaks.append(Leak(run_id, language, split, shared))
     return leaks, problems

@@ -13,12 +13,13 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from typing import TYPE_CHECKING, NamedTuple
 
 from engine.spec import RunStatus
-from engine.store.schema import Result, Run, Study
+from engine.store.reader import Reader, placeholders, reading, rows_in
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 FRACTION_METRICS = ("f1", "precision", "recall", "accuracy")  # stored as 0-1, shown as %
 
@@ -93,18 +94,37 @@ def setting_label(setting: str, spec: dict) -> str:
     return f"{setting} k={k}" if k is not None and f"k={k}" not in setting else setting
 
 
-def resolve_studies(engine: Engine, names: Sequence[str]) -> list[Study]:
-    with Session(engine) as session:
-        rows = {s.name: s for s in session.exec(select(Study).where(Study.name.in_(list(names))))}
+class _Run(NamedTuple):
+    id: int
+    study_id: int
+    model_name: str
+    method: str
+    task: str
+    setting: str
+    seed: int
+    targets: str
+    status: str
+    attempt_id: int | None
+    spec_json: str
+
+
+_RUN_COLUMNS = ", ".join(_Run._fields)
+
+
+def resolve_studies(source: Engine | Reader, names: Sequence[str]) -> dict[str, int]:
+    """study name -> id for ``names`` (in their order); an unknown name names the studies there are."""
+    with reading(source) as reader:
+        marks, params = placeholders("name", list(names))
+        rows = dict(reader.rows(f"SELECT name, id FROM study WHERE name IN ({marks})", params))
         missing = [n for n in names if n not in rows]
         if missing:
-            known = [s.name for s in session.exec(select(Study).order_by(Study.name))]
+            known = [n for (n,) in reader.rows("SELECT name FROM study ORDER BY name")]
             raise ScoresError(f"no study named {', '.join(map(repr, missing))}; "
                               f"studies: {', '.join(known) or '(none)'}")
-    return [rows[n] for n in dict.fromkeys(names)]
+    return {n: rows[n] for n in dict.fromkeys(names)}
 
 
-def _system_names(runs: list[Run], study_names: dict[int, str]) -> dict[int, str]:
+def _system_names(runs: list[_Run], study_names: dict[int, str]) -> dict[int, str]:
     """run id -> system label; a model name used in two selected studies gets its study as prefix."""
     studies_of: dict[str, set[int]] = defaultdict(set)
     for r in runs:
@@ -113,7 +133,25 @@ def _system_names(runs: list[Run], study_names: dict[int, str]) -> dict[int, str
                    else r.model_name) for r in runs}
 
 
-def read_scores(engine: Engine, studies: Sequence[str], *, split: str = "test",
+def _read_rows(reader: Reader, study_ids: list[int], split: str, tasks: Collection[str] | None,
+               metrics: Collection[str] | None) -> tuple[list[_Run], list[tuple]]:
+    """The studies' runs, and (attempt_id, language, metric, value) of their succeeded latest attempts."""
+    marks, params = placeholders("study", study_ids)
+    sql = f"SELECT {_RUN_COLUMNS} FROM run WHERE study_id IN ({marks})"
+    if tasks:
+        task_marks, task_params = placeholders("task", list(tasks))
+        sql, params = sql + f" AND task IN ({task_marks})", {**params, **task_params}
+    runs = [_Run(*row) for row in reader.rows(sql + " ORDER BY id", params)]
+    attempt_ids = [r.attempt_id for r in runs if r.status == RunStatus.SUCCEEDED and r.attempt_id is not None]
+    sql = "SELECT attempt_id, language, metric, value FROM result WHERE split = :split AND attempt_id IN ({in})"
+    params = {"split": split}
+    if metrics:
+        metric_marks, metric_params = placeholders("metric", list(metrics))
+        sql, params = sql + f" AND metric IN ({metric_marks})", {**params, **metric_params}
+    return runs, rows_in(reader, sql + " ORDER BY run_id, id", attempt_ids, params)
+
+
+def read_scores(source: Engine | Reader, studies: Sequence[str], *, split: str = "test",
                 tasks: Collection[str] | None = None, metrics: Collection[str] | None = None) -> ScoreSet:
     """Score rows of the succeeded runs of ``studies`` plus per-cell run status counts.
 
@@ -121,20 +159,10 @@ def read_scores(engine: Engine, studies: Sequence[str], *, split: str = "test",
     (a study re-submitted with a changed grid) would be counted twice; the newer run
     wins and a note says which runs were set aside.
     """
-    rows = resolve_studies(engine, studies)
-    study_names = {s.id: s.name for s in rows}
-    with Session(engine) as session:
-        query = select(Run).where(Run.study_id.in_(list(study_names))).order_by(Run.id)
-        if tasks:
-            query = query.where(Run.task.in_(list(tasks)))
-        runs = list(session.exec(query))
-        attempt_ids = [r.attempt_id for r in runs if r.status == RunStatus.SUCCEEDED and r.attempt_id is not None]
-        results: list[Result] = []
-        for i in range(0, len(attempt_ids), 500):  # stay under SQLite's bound-parameter limit
-            q = select(Result).where(Result.attempt_id.in_(attempt_ids[i:i + 500]), Result.split == split)
-            if metrics:
-                q = q.where(Result.metric.in_(list(metrics)))
-            results.extend(session.exec(q))
+    with reading(source) as reader:
+        ids = resolve_studies(reader, studies)
+        study_names = {i: name for name, i in ids.items()}
+        runs, results = _read_rows(reader, list(study_names), split, tasks, metrics)
     names = _system_names(runs, study_names)
     by_attempt = {r.attempt_id: r for r in runs if r.status == RunStatus.SUCCEEDED}
     settings = {r.id: setting_label(r.setting, _spec(r)) for r in runs}
@@ -146,10 +174,10 @@ def read_scores(engine: Engine, studies: Sequence[str], *, split: str = "test",
 
     chosen: dict[tuple, Score] = {}
     set_aside: set[int] = set()
-    for res in sorted(results, key=lambda x: x.run_id):
-        run = by_attempt[res.attempt_id]
+    for attempt_id, language, metric, value in results:
+        run = by_attempt[attempt_id]
         score = Score(study_names[run.study_id], names[run.id], run.method, run.task, settings[run.id],
-                      res.language, run.seed, res.metric, res.value, run.id)
+                      language, run.seed, metric, value, run.id)
         key = (score.system, score.task, score.setting, score.language, score.seed, score.metric)
         if key in chosen:
             set_aside.add(chosen[key].run_id)
@@ -159,11 +187,11 @@ def read_scores(engine: Engine, studies: Sequence[str], *, split: str = "test",
         notes.append(f"{len(set_aside)} older run(s) with the same system, setting, language and seed as a newer "
                      f"one were left out: {', '.join(map(str, sorted(set_aside)))}")
     scores = list(chosen.values())
-    return ScoreSet(studies=[s.name for s in rows], split=split, scores=scores, status=dict(status),
+    return ScoreSet(studies=list(ids), split=split, scores=scores, status=dict(status),
                     run_ids=sorted({s.run_id for s in scores}), notes=notes)
 
 
-def _spec(run: Run) -> dict:
+def _spec(run: _Run) -> dict:
     try:
         spec = json.loads(run.spec_json)
     except ValueError:

@@ -17,15 +17,12 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, Oper
 from sqlmodel import Session, SQLModel, create_engine, select
 
 from engine.settings import db_url_of
+from engine.store.meta import SCHEMA_VERSION, StoreError, missing_db
 from engine.store.migrations import upgrade
-from engine.store.schema import SCHEMA_VERSION, Meta
+from engine.store.schema import Meta
 
 BUSY_TIMEOUT_MS = 60_000
 CONNECT_TIMEOUT_S = 10
-
-
-class StoreError(RuntimeError):
-    """The database cannot be used as it is (missing, wrong schema)."""
 
 
 def db_url(db: str | None) -> str:
@@ -119,7 +116,7 @@ def open_db(db: str | None, *, create: bool = True, max_connections: int | None 
     path = sqlite_path(url)
     if path is not None and not path.exists():
         if not create:
-            raise StoreError(f"no database at {path} (run `xltui run --grid FILE` first, or pass --db)")
+            raise missing_db(path)
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
         engine = make_engine(url, max_connections=max_connections, name=name)  # loads the driver; connects when used

@@ -14,7 +14,6 @@ from sqlmodel import Field, SQLModel
 
 from engine.spec import RunStatus, WorkerState
 
-SCHEMA_VERSION = 2  # engine.store.migrations brings older databases up to it
 
 class Meta(SQLModel, table=True):
     key: str = Field(primary_key=True)

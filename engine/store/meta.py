@@ -1,0 +1,21 @@
+"""What every opener checks before it trusts a database, kept free of SQLAlchemy.
+
+The schema version this xltui writes and the error for a database it cannot use live
+here (stdlib only) so the read path of the commands people wait on
+(``engine.store.reader``) can check a SQLite file without importing the ORM.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SCHEMA_VERSION = 2  # engine.store.migrations brings older databases up to it
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used as it is (missing, wrong schema)."""
+
+
+def missing_db(path: Path) -> StoreError:
+    """A read-only command pointed at a SQLite file that does not exist."""
+    return StoreError(f"no database at {path} (run `xltui run --grid FILE` first, or pass --db)")

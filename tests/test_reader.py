@@ -1,0 +1,75 @@
+"""engine.store.reader: the read path of `xltui results` and `xltui grid show` without
+SQLAlchemy on a current SQLite file, the ORM path everywhere else, the same rows from both."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from engine.analysis.scores import read_scores
+from engine.store.db import StoreError, open_db
+from engine.store.meta import SCHEMA_VERSION
+from engine.store.reader import EngineReader, SqliteReader, open_reader, rows_in
+from tests.conftest import xltui
+from tests.test_tables import SCORES, build_stored_runs
+
+
+@pytest.mark.parametrize("any_db", ["sqlite", "postgresql"], indirect=True)
+def test_open_reader_reads_what_the_orm_engine_reads(any_db):
+    build_stored_runs(any_db, failed=(("xlmr", 9),), queued=(("mbert", 7),))
+    with open_reader(any_db) as reader:
+        assert isinstance(reader, SqliteReader if "://" not in any_db else EngineReader)
+        fast = read_scores(reader, ["own"])
+    with EngineReader(open_db(any_db, create=False)) as reader:
+        slow = read_scores(reader, ["own"])
+    assert fast == slow
+    assert len(fast.scores) == sum(len(per) for langs in SCORES.values() for per in langs.values()) * 3
+    assert fast.status[("xlmr", "ner", "zero-shot", "swa")].failed == 1
+
+
+def test_rows_in_covers_lists_longer_than_one_chunk(db):
+    build_stored_runs(db)
+    with open_reader(db) as reader:
+        ids = [i for (i,) in reader.rows("SELECT id FROM run ORDER BY id")]
+        wanted = ids + list(range(10_000, 11_200))  # 1,200 ids that match nothing: three chunks
+        assert [i for (i,) in rows_in(reader, "SELECT id FROM run WHERE id IN ({in}) ORDER BY id", wanted)] == ids
+
+
+def test_a_reader_sees_one_snapshot_while_a_worker_writes(db):
+    build_stored_runs(db)
+    with open_reader(db) as reader:
+        before = reader.rows("SELECT count(*) FROM run")
+        with sqlite3.connect(db) as conn:  # another process's commit, between two reads of one report
+            conn.execute("DELETE FROM result")
+        assert reader.rows("SELECT count(*) FROM run") == before
+        assert reader.rows("SELECT count(*) FROM result")[0][0] > 0
+    with open_reader(db) as reader:
+        assert reader.rows("SELECT count(*) FROM result") == [(0,)]
+
+
+def test_an_older_file_goes_through_open_db_and_is_upgraded(db):
+    build_stored_runs(db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    with open_reader(db) as reader:
+        assert isinstance(reader, EngineReader)  # the fast path never reads a schema it does not know
+        assert read_scores(reader, ["own"]).scores
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+
+
+def test_missing_and_foreign_files_are_one_clear_error_and_stay_untouched(tmp_path):
+    with pytest.raises(StoreError, match="no database at"):
+        open_reader(str(tmp_path / "nothing.db"))
+    assert not (tmp_path / "nothing.db").exists()
+    foreign = tmp_path / "other.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+    before = foreign.read_bytes()
+    out = xltui("results", "own", "--db", str(foreign))
+    assert out.returncode == 2 and "is not an xltui database: it holds other tables (invoices)" in out.stderr
+    assert "Traceback" not in out.stderr and foreign.read_bytes() == before
+    out = xltui("grid", "show", str(Path("configs/paper-offline.yaml").resolve()), "--db", str(foreign))
+    assert out.returncode == 2 and "is not an xltui database" in out.stderr

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from enum import StrEnum
 from typing import ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from engine.states import Outcome, RunStatus, WorkerState  # noqa: F401 (the shared vocabulary, re-exported)
 
 SPEC_VERSION = 1
 
@@ -31,40 +32,6 @@ TASKS: tuple[str, ...] = get_args(Task)
 MAIN_METRIC = {"ner": "f1", "pos": "accuracy"}  # what tables report and checkpoints are selected on
 MODEL_PRESETS = ("tiny", "minilm")  # engine.training.modelzoo builds them; the grid accepts them as models
 ADAPTER_STUDY = "_lang-adapters"  # the internal study holding language-adapter runs shared across studies
-
-
-class RunStatus(StrEnum):
-    """Where a run is in the queue: queued -> running -> succeeded | failed | cancelled."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def is_terminal(self) -> bool:
-        """Finished one way or another: only a retry (or --rerun) moves it again."""
-        return self in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
-
-
-class Outcome(StrEnum):
-    """How one attempt of a run ended (``Attempt.outcome``); a run has as many attempts as claims."""
-
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    REQUEUED = "requeued"  # its worker stopped; the run went back to the queue, the attempt does not count
-    LOST = "lost"  # its worker vanished (lease expired) or the run was taken from it
-    CANCELLED = "cancelled"
-
-
-class WorkerState(StrEnum):
-    """A worker slot's row in the workers table."""
-
-    IDLE = "idle"
-    BUSY = "busy"
-    STOPPING = "stopping"  # asked to stop: finishes its current run, claims no more
-    STOPPED = "stopped"
 
 
 class TrainParams(BaseModel):

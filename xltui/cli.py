@@ -170,10 +170,11 @@ def status(
     failed: Annotated[bool, typer.Option("--failed", help="show failed runs with their errors")] = False,
 ) -> None:
     """What is queued / running / done / failed, per study; live workers."""
-    from engine.store.db import open_db
+    from engine.store.reader import open_reader
     from xltui.views import print_status
 
-    print_status(open_db(db, create=False), console, study=study, all_runs=runs, failed=failed)
+    with open_reader(db) as reader:
+        print_status(reader, console, study=study, all_runs=runs, failed=failed)
 
 
 @app.command()

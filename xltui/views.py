@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich import box
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import Engine
 
-from engine.spec import RunStatus
-from engine.store.clock import db_now
-from engine.store.queries import (
-    list_runs,
-    live_workers,
-    progress_of,
-    run_scores,
-    study_by_name,
-    study_summaries,
-    waiting_runs,
-)
+from engine.states import RunStatus
+from engine.store.queue_reads import live_workers, progress_of, run_rows, study_id_of, study_summaries, waiting_runs
+from engine.store.reader import Reader, server_now
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 STATUS_STYLE = {RunStatus.QUEUED: "cyan", RunStatus.RUNNING: "yellow", RunStatus.SUCCEEDED: "green", RunStatus.FAILED: "red",
                 RunStatus.CANCELLED: "dim"}
@@ -47,14 +43,14 @@ def first_line(text: str | None, width: int = 100) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
-def studies_table(engine: Engine, only: str | None = None) -> Table:
+def studies_table(reader: Reader, only: str | None = None) -> Table:
     table = Table(title="Studies", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("study", no_wrap=True)
     for status in RunStatus:
         table.add_column(status, justify="right", style=STATUS_STYLE[status])
     table.add_column("done", justify="right")
     table.add_column("ETA", justify="right")
-    for s in study_summaries(engine):
+    for s in study_summaries(reader):
         if only and s.name != only:
             continue
         eta = "—" if s.eta_s is None else ("done" if s.eta_s == 0 else format_duration(s.eta_s))
@@ -62,9 +58,9 @@ def studies_table(engine: Engine, only: str | None = None) -> Table:
     return table
 
 
-def runs_table(engine: Engine, title: str, runs) -> Table:
-    progress = progress_of(engine, [r for r in runs if r.status == RunStatus.RUNNING])
-    now = db_now(engine)  # the clock the stored times use
+def runs_table(reader: Reader, title: str, runs) -> Table:
+    progress = progress_of(reader, [r for r in runs if r.status == RunStatus.RUNNING])
+    now = server_now(reader)  # the clock the stored times use
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("id", "status", "model", "setting", "languages", "seed", "device", "progress", "time"):
         table.add_column(col, no_wrap=col != "progress", min_width=12 if col == "progress" else None)
@@ -82,6 +78,8 @@ def runs_table(engine: Engine, title: str, runs) -> Table:
 
 def scores_table(engine: Engine, study_id: int) -> Table:
     """Per succeeded run: the source dev F1 it was selected on and each target's test F1."""
+    from engine.store.queries import list_runs, run_scores
+
     runs = list_runs(engine, study_id=study_id, statuses=(RunStatus.SUCCEEDED,))
     scores = run_scores(engine, runs, "f1")
     targets = sorted({lang for r in runs for lang in r.targets.split(",")})
@@ -96,23 +94,23 @@ def scores_table(engine: Engine, study_id: int) -> Table:
     return table
 
 
-def print_status(engine: Engine, console: Console, *, study: str | None, all_runs: bool, failed: bool) -> None:
+def print_status(reader: Reader, console: Console, *, study: str | None, all_runs: bool, failed: bool) -> None:
+    """`xltui status`: every table from one snapshot of the database."""
     study_id = None
     if study is not None:
-        row = study_by_name(engine, study)
-        if row is None:
+        study_id = study_id_of(reader, study)
+        if study_id is None:
             from xltui.errors import UserError
 
             raise UserError(f"--study: no study named {study!r}")
-        study_id = row.id
-    console.print(studies_table(engine, study))
+    console.print(studies_table(reader, study))
     if all_runs:
-        console.print(runs_table(engine, "Runs", list_runs(engine, study_id=study_id)))
+        console.print(runs_table(reader, "Runs", run_rows(reader, study_id=study_id)))
     else:
-        active = list_runs(engine, study_id=study_id, statuses=(RunStatus.RUNNING,))
+        active = run_rows(reader, study_id=study_id, statuses=(RunStatus.RUNNING,))
         if active:
-            console.print(runs_table(engine, "Running", active))
-        waits = waiting_runs(engine, study_id)
+            console.print(runs_table(reader, "Running", active))
+        waits = waiting_runs(reader, study_id)
         if waits:
             table = Table(title="Waiting", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
             for col in ("run", "model", "seed", "waits on"):
@@ -121,20 +119,20 @@ def print_status(engine: Engine, console: Console, *, study: str | None, all_run
                 deps = ", ".join(f"run {d} {name} ({status})" for d, name, status in w.needs)
                 table.add_row(str(w.run_id), f"{w.model_name} ({w.method})", str(w.seed), deps)
             console.print(table)
-        failures = list_runs(engine, study_id=study_id, statuses=(RunStatus.FAILED,))
+        failures = run_rows(reader, study_id=study_id, statuses=(RunStatus.FAILED,))
         if failures and failed:
             for r in failures:
                 console.print(f"[red]run {r.id}[/] ({r.model_name}, seed {r.seed}) failed:")
                 console.print(r.error or "(no error text)", soft_wrap=True, markup=False, highlight=False)
                 console.print()
         elif failures:
-            console.print(runs_table(engine, "Failed (details: --failed)", failures))
-    workers = live_workers(engine)
+            console.print(runs_table(reader, "Failed (details: --failed)", failures))
+    workers = live_workers(reader)
     if workers:
         table = Table(title="Workers", title_justify="left")
         for col in ("worker", "host", "job", "device", "state", "run", "heartbeat"):
             table.add_column(col)
-        now = db_now(engine)
+        now = server_now(reader)
         for w in workers:
             table.add_row(w.id, w.host, job_label(w.job_id, w.job_index), w.device, w.state,
                           str(w.current_run_id or ""), f"{now - w.heartbeat_at:.0f}s ago")

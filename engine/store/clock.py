@@ -17,6 +17,8 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import Float
 from sqlmodel import Session
 
+from engine.store.meta import SERVER_TIME_SQL
+
 
 class server_time(FunctionElement):
     """POSIX seconds (float) by the database server's clock, as the SQL of each backend."""
@@ -28,13 +30,12 @@ class server_time(FunctionElement):
 
 @compiles(server_time)
 def _sqlite(_element: Any, _compiler: Any, **_kw: Any) -> str:
-    return "((julianday('now') - 2440587.5) * 86400.0)"
+    return SERVER_TIME_SQL["sqlite"]
 
 
 @compiles(server_time, "postgresql")
 def _postgresql(_element: Any, _compiler: Any, **_kw: Any) -> str:
-    # clock_timestamp(), not now(): now() is frozen at the start of the transaction
-    return "CAST(extract(epoch from clock_timestamp()) AS DOUBLE PRECISION)"
+    return SERVER_TIME_SQL["postgresql"]
 
 
 def db_now(bind: Session | Connection | Engine) -> float:

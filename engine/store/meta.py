@@ -11,6 +11,13 @@ from pathlib import Path
 
 SCHEMA_VERSION = 2  # engine.store.migrations brings older databases up to it
 
+# POSIX seconds by the database server's clock, per backend (engine.store.clock explains why)
+SERVER_TIME_SQL = {
+    "sqlite": "((julianday('now') - 2440587.5) * 86400.0)",
+    # clock_timestamp(), not now(): now() is frozen at the start of the transaction
+    "postgresql": "CAST(extract(epoch from clock_timestamp()) AS DOUBLE PRECISION)",
+}
+
 
 class StoreError(RuntimeError):
     """The database cannot be used as it is (missing, wrong schema)."""

@@ -6,52 +6,27 @@ the TUI show the same numbers and nothing on screen needs more than the DB.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import and_, bindparam, func, or_
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from engine.spec import RunStatus, WorkerState
-from engine.store.clock import db_now
-from engine.store.schema import Artifact, Attempt, MetricPoint, Result, Run, RunDependency, Study, SystemSample, Worker
+from engine.spec import RunStatus
+from engine.store import queue_reads
+from engine.store.queue_reads import (  # noqa: F401 (re-exported: the Engine API names them)
+    WORKER_STALE_S,
+    RunProgress,
+    StudySummary,
+    Waiting,
+    WorkerRow,
+    estimate_eta,
+)
+from engine.store.reader import reading
+from engine.store.schema import Artifact, Attempt, MetricPoint, Result, Run, RunDependency, Study, SystemSample
 
 Needed = aliased(Run)  # the run a dependency points at (RunDependency.needs_run_id)
-
-WORKER_STALE_S = 120.0
-
-
-@dataclass
-class RunProgress:
-    run_id: int
-    step: int | None = None
-    total_steps: int | None = None
-    loss: float | None = None
-    dev_score: float | None = None
-
-    @property
-    def fraction(self) -> float | None:
-        if self.step is None or not self.total_steps:
-            return None
-        return min(1.0, self.step / self.total_steps)
-
-
-@dataclass
-class StudySummary:
-    id: int
-    name: str
-    counts: dict[str, int] = field(default_factory=dict)
-    mean_run_s: float | None = None
-    eta_s: float | None = None
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    @property
-    def finished(self) -> int:
-        return self.total - self.counts.get(RunStatus.QUEUED, 0) - self.counts.get(RunStatus.RUNNING, 0)
 
 
 def study_by_name(engine: Engine, name: str) -> Study | None:
@@ -72,75 +47,28 @@ def list_runs(engine: Engine, *, study_id: int | None = None, statuses: tuple[st
         return list(session.exec(query))
 
 
-def progress_of(engine: Engine, runs: list[Run]) -> dict[int, RunProgress]:
-    """Latest step, loss and dev score of each run's current attempt (one query)."""
-    attempt_to_run = {r.attempt_id: r.id for r in runs if r.attempt_id is not None}
-    out = {r.id: RunProgress(r.id) for r in runs}
-    if not attempt_to_run:
-        return out
-    latest = (
-        select(func.max(MetricPoint.id))
-        .where(MetricPoint.attempt_id.in_(list(attempt_to_run)),
-               MetricPoint.name.in_(("train_loss", "total_steps", "dev_score")))
-        .group_by(MetricPoint.attempt_id, MetricPoint.name)
-    )
-    with Session(engine) as session:
-        points = session.exec(select(MetricPoint).where(MetricPoint.id.in_(latest))).all()
-    for p in points:
-        prog = out[attempt_to_run[p.attempt_id]]
-        if p.name == "train_loss":
-            prog.step, prog.loss = p.step, p.value
-        elif p.name == "total_steps":
-            prog.total_steps = int(p.value)
-        else:
-            prog.dev_score = p.value
-    return out
+def progress_of(engine: Engine, runs: list) -> dict[int, RunProgress]:
+    """Latest step, loss and dev score of each run's current attempt."""
+    with reading(engine) as reader:
+        return queue_reads.progress_of(reader, runs)
 
 
 def study_summaries(engine: Engine, now: float | None = None) -> list[StudySummary]:
     """Per study: runs per status, mean duration of succeeded runs, and an ETA."""
-    with Session(engine) as session:
-        now = db_now(session) if now is None else now  # durations are by the server's clock, as are the times stored
-        studies = {s.id: StudySummary(s.id, s.name) for s in session.exec(select(Study).order_by(Study.id))}
-        for study_id, status, n in session.exec(
-            select(Run.study_id, Run.status, func.count()).group_by(Run.study_id, Run.status)
-        ):
-            studies[study_id].counts[status] = n
-        for study_id, mean in session.exec(
-            select(Run.study_id, func.avg(Run.finished_at - Run.started_at))
-            .where(Run.status == RunStatus.SUCCEEDED).group_by(Run.study_id)
-        ):
-            studies[study_id].mean_run_s = mean
-    running = list_runs(engine, statuses=(RunStatus.RUNNING,))
-    progress = progress_of(engine, running)
-    for summary in studies.values():
-        summary.eta_s = estimate_eta(summary, [r for r in running if r.study_id == summary.id], progress, now)
-    return list(studies.values())
+    with reading(engine) as reader:
+        return queue_reads.study_summaries(reader, now)
 
 
-def estimate_eta(summary: StudySummary, running: list[Run], progress: dict[int, RunProgress],
-                 now: float) -> float | None:
-    """Seconds until the study is done, from finished-run durations and running-run progress.
+def waiting_runs(engine: Engine, study_id: int | None = None) -> list[Waiting]:
+    """Queued runs with an unfinished dependency, and what they wait on."""
+    with reading(engine) as reader:
+        return queue_reads.waiting_runs(reader, study_id)
 
-    Runs are assumed to proceed one at a time per active worker (as many as are
-    running now, at least one).
-    """
-    queued = summary.counts.get(RunStatus.QUEUED, 0)
-    if not queued and not running:
-        return 0.0
-    per_run = summary.mean_run_s
-    remaining = 0.0
-    for run in running:
-        elapsed = now - (run.started_at or now)
-        frac = progress[run.id].fraction
-        if frac:
-            remaining += elapsed * (1 - frac) / frac
-            per_run = per_run or elapsed / frac
-        elif per_run:
-            remaining += max(per_run - elapsed, 0.0)
-    if per_run is None:
-        return None
-    return (remaining + queued * per_run) / max(1, len(running))
+
+def live_workers(engine: Engine, now: float | None = None) -> list[WorkerRow]:
+    """Worker slots not stopped whose heartbeat is fresh by the server's clock."""
+    with reading(engine) as reader:
+        return queue_reads.live_workers(reader, now)
 
 
 def run_scores(engine: Engine, runs: list[Run], metric: str) -> dict[int, dict[tuple[str, str], float]]:
@@ -169,33 +97,6 @@ def dependency_artifacts(engine: Engine, run_id: int, kind: str) -> dict[str, st
     return {lang: path for lang, path in rows}
 
 
-@dataclass
-class Waiting:
-    """A queued run that cannot start yet, and the runs it waits for: (id, name, status)."""
-
-    run_id: int
-    model_name: str
-    method: str
-    seed: int
-    needs: list[tuple[int, str, str]] = field(default_factory=list)
-
-
-def waiting_runs(engine: Engine, study_id: int | None = None) -> list[Waiting]:
-    """Queued runs with an unfinished dependency, in one query over just those (a 10,000-run
-    queue is not loaded to find the few that wait)."""
-    query = (select(Run.id, Run.model_name, Run.method, Run.seed, Needed.id, Needed.model_name, Needed.status)
-             .join(RunDependency, RunDependency.run_id == Run.id).join(Needed, Needed.id == RunDependency.needs_run_id)
-             .where(Run.status == RunStatus.QUEUED, Needed.status != RunStatus.SUCCEEDED)
-             .order_by(Run.id, Needed.id))
-    if study_id is not None:
-        query = query.where(Run.study_id == study_id)
-    out: dict[int, Waiting] = {}
-    with Session(engine) as session:
-        for run_id, model, method, seed, dep_id, dep_name, dep_status in session.exec(query):
-            out.setdefault(run_id, Waiting(run_id, model, method, seed)).needs.append((dep_id, dep_name, dep_status))
-    return list(out.values())
-
-
 def artifact_host(engine: Engine, path: str) -> tuple[int, str] | None:
     """(run id, host) of the attempt that wrote the artifact at ``path``: who to ask when it cannot be read."""
     with Session(engine) as session:
@@ -204,13 +105,6 @@ def artifact_host(engine: Engine, path: str) -> tuple[int, str] | None:
             .where(Artifact.path == path).order_by(Artifact.id.desc())
         ).first()
     return None if row is None else (row[0], row[1].split(":", 1)[0])
-
-
-def live_workers(engine: Engine, now: float | None = None) -> list[Worker]:
-    with Session(engine) as session:
-        now = db_now(session) if now is None else now
-        rows = session.exec(select(Worker).where(Worker.state != WorkerState.STOPPED).order_by(Worker.id)).all()
-    return [w for w in rows if now - w.heartbeat_at < WORKER_STALE_S]
 
 
 # -- light reads for live displays (the TUI's poll): indexed, incremental, on one Connection --------

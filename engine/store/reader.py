@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.settings import db_url_of
-from engine.store.meta import SCHEMA_VERSION, missing_db
+from engine.store.meta import SCHEMA_VERSION, SERVER_TIME_SQL, missing_db
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -31,6 +31,8 @@ IN_CHUNK = 500  # values per IN (...): well under SQLite's bound-parameter limit
 class Reader(Protocol):
     """Rows of read-only SQL; all reads of one reader see the same snapshot."""
 
+    dialect: str  # "sqlite" | "postgresql": the few statements that differ pick by it
+
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple]: ...
 
     def close(self) -> None: ...
@@ -38,6 +40,8 @@ class Reader(Protocol):
 
 class SqliteReader:
     """A SQLite file read with the standard library: no pragma changed, nothing written."""
+
+    dialect = "sqlite"
 
     def __init__(self, path: Path):
         self.path = path
@@ -70,6 +74,7 @@ class EngineReader:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        self.dialect = engine.dialect.name
         self._conn = engine.connect()
         self._conn.begin()
 
@@ -115,6 +120,11 @@ def reading(source: Engine | Reader) -> Iterator[Reader]:
         yield reader
     finally:
         reader.close()
+
+
+def server_now(reader: Reader) -> float:
+    """The database server's time now: the clock stored times (heartbeats, starts) were taken by."""
+    return float(reader.rows(f"SELECT {SERVER_TIME_SQL[reader.dialect]}")[0][0])
 
 
 def placeholders(name: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:

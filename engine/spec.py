@@ -19,7 +19,7 @@ from typing import ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.states import Outcome, RunStatus, WorkerState  # noqa: F401 (the shared vocabulary, re-exported)
+from engine.states import MAIN_METRIC, Outcome, RunStatus, WorkerState  # noqa: F401 (the shared vocabulary, re-exported)
 
 SPEC_VERSION = 1
 
@@ -29,7 +29,6 @@ Setting = Literal["zero-shot", "few-shot"]
 Precision = Literal["auto", "bf16", "fp16", "fp32"]
 
 TASKS: tuple[str, ...] = get_args(Task)
-MAIN_METRIC = {"ner": "f1", "pos": "accuracy"}  # what tables report and checkpoints are selected on
 MODEL_PRESETS = ("tiny", "minilm")  # engine.training.modelzoo builds them; the grid accepts them as models
 ADAPTER_STUDY = "_lang-adapters"  # the internal study holding language-adapter runs shared across studies
 

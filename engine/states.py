@@ -1,4 +1,4 @@
-"""The words a run, an attempt and a worker slot are in, stored as plain strings.
+"""The words a run, an attempt and a worker slot are in (stored as plain strings), and each task's main metric.
 
 Kept apart from ``engine.spec`` (which needs pydantic) so the read-only commands
 (`xltui status`, the TUI's first screen) can name states without importing it.
@@ -8,6 +8,8 @@ Imports nothing.
 from __future__ import annotations
 
 from enum import StrEnum
+
+MAIN_METRIC = {"ner": "f1", "pos": "accuracy"}  # what tables report and checkpoints are selected on
 
 
 class RunStatus(StrEnum):

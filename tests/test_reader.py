@@ -73,3 +73,80 @@ def test_missing_and_foreign_files_are_one_clear_error_and_stay_untouched(tmp_pa
     assert "Traceback" not in out.stderr and foreign.read_bytes() == before
     out = xltui("grid", "show", str(Path("configs/paper-offline.yaml").resolve()), "--db", str(foreign))
     assert out.returncode == 2 and "is not an xltui database" in out.stderr
+
+
+def _queue_view(reader, now: float) -> tuple:
+    from engine.store import queue_reads as q
+
+    runs = q.run_rows(reader)
+    return (q.study_summaries(reader, now), runs, q.progress_of(reader, runs), q.waiting_runs(reader),
+            q.live_workers(reader, now), q.run_rows(reader, study_id=1, statuses=("running", "failed")))
+
+
+def test_status_and_the_app_read_the_same_through_sqlite3_and_sqlalchemy(tmp_path):
+    """`xltui status` and the app's poll read a current SQLite file through sqlite3; what they
+    read must be what the SQLAlchemy path (PostgreSQL, tests on an Engine) reads."""
+    from engine.store.reader import reader_of
+    from tests.tui_support import T0, demo_db, demo_gpus
+    from xltui.tui.snapshot import SnapshotReader
+
+    path, ids = demo_db(tmp_path / "demo")
+    engine = open_db(path, create=False)
+    with SqliteReader(Path(path)) as fast, EngineReader(engine) as slow:
+        assert isinstance(reader_of(engine), SqliteReader)
+        view = _queue_view(fast, T0)
+        assert view == _queue_view(slow, T0)
+        summaries, runs, progress, _waiting, workers, some = view
+        assert {r.status for r in some} == {"running", "failed"} and workers  # the demo has both, and live workers
+        assert any(p.step for p in progress.values()) and sum(s.total for s in summaries) == len(runs)
+    snaps = []
+    for source in (lambda: SqliteReader(Path(path)), lambda: EngineReader(engine)):
+        reader = SnapshotReader(source, clock=lambda: T0, gpu_probe=demo_gpus)
+        reader.read()
+        snap = reader.read(detail_run_id=ids["running"])  # the opened run: series, samples, log, results
+        snaps.append((snap.studies, snap.runs, snap.workers, snap.devices, snap.detail))
+        reader.close()
+    assert snaps[0] == snaps[1]
+    assert snaps[0][4] is not None and snaps[0][4].series
+
+
+def test_a_polling_reader_sees_commits_after_end_and_not_before(db):
+    build_stored_runs(db)
+    reader = SqliteReader(Path(db))
+    try:
+        before = reader.rows("SELECT count(*) FROM result")[0][0]
+        with sqlite3.connect(db) as conn:
+            conn.execute("DELETE FROM result")
+        assert reader.rows("SELECT count(*) FROM result")[0][0] == before > 0
+        reader.end()  # the poll's next round
+        assert reader.rows("SELECT count(*) FROM result") == [(0,)]
+    finally:
+        reader.close()
+
+
+STATUS_WITHOUT_THE_ORM = """
+import sys
+from typer.testing import CliRunner
+from xltui.cli import app
+for extra in ([], ["--runs"], ["--failed"], ["--study", "pos-ud"]):
+    result = CliRunner().invoke(app, ["status", "--db", sys.argv[1], *extra])
+    assert result.exit_code == 0, result.output
+    assert "Studies" in result.output and "pos-ud" in result.output, result.output
+heavy = [m for m in ("sqlalchemy", "sqlmodel", "engine.spec", "torch", "textual") if m in sys.modules]
+assert not heavy, heavy
+print("light")
+"""
+
+
+def test_status_on_a_current_sqlite_file_imports_neither_sqlalchemy_nor_the_spec(tmp_path):
+    """SQLAlchemy + SQLModel cost ~0.3 s to import: `xltui status` must stay under 0.5 s. (pydantic
+    itself comes with typer's adapters; engine.spec's models would add ~0.1 s to it.)"""
+    import subprocess
+    import sys
+
+    from tests.tui_support import demo_db
+
+    path, _ = demo_db(tmp_path / "demo")
+    out = subprocess.run([sys.executable, "-c", STATUS_WITHOUT_THE_ORM, path], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and out.stdout.strip().endswith("light"), out.stdout[-800:] + out.stderr

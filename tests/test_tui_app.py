@@ -162,18 +162,18 @@ def test_a_reopened_app_shows_exactly_the_same_state(tmp_path):
 def test_the_frame_paints_while_the_engine_loads_and_a_key_pressed_meanwhile_is_followed(tmp_path, monkeypatch):
     import threading
 
-    import engine.store.db
+    import engine.store.reader
     from xltui.tui.loading_screen import LoadingScreen
 
     path, _ = demo_db(tmp_path / "demo")
     release = threading.Event()
-    real_open = engine.store.db.open_db
+    real_check = engine.store.reader.current_sqlite_file
 
-    def slow_open(*args, **kwargs):  # a database on a slow disk or far away
+    def slow_check(*args, **kwargs):  # a database on a slow disk or far away: its first read waits
         assert release.wait(30)
-        return real_open(*args, **kwargs)
+        return real_check(*args, **kwargs)
 
-    monkeypatch.setattr(engine.store.db, "open_db", slow_open)
+    monkeypatch.setattr(engine.store.reader, "current_sqlite_file", slow_check)
 
     async def drive() -> None:
         app = demo_app(path)

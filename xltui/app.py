@@ -86,7 +86,8 @@ class XltuiApp(App):
         self.clock = clock
         self.poll_s = poll_s
         self._gpu_probe = gpu_probe
-        self.engine: Engine | None = None  # set by the loader thread, before any screen but the first
+        self._engine: Engine | None = None  # set by the loader thread (see ``engine``)
+        self._engine_opened = threading.Event()
         self.reader: SnapshotReader | None = None
         self.ready = threading.Event()
         self.startup_error: str | None = None
@@ -102,36 +103,70 @@ class XltuiApp(App):
     def on_mount(self) -> None:
         # after the first frame is on screen (measured: starting it at on_load delays that
         # frame by ~0.02 s and brings the data no sooner)
-        self.call_after_refresh(self.run_worker, self._load, thread=True, group="poll", name="loading",
+        self.call_after_refresh(self.run_worker, self._load, thread=True, group="poll", name="poll",
                                 exit_on_error=False)
 
     def _load(self) -> None:
-        """Off the UI thread: import the engine, open the database, load the queue screen's code."""
-        from engine.store.db import StoreError, open_db
+        """Off the UI thread: open the database, read the first snapshot, then go on polling.
 
-        try:
-            engine = open_db(self.db_url, create=True)
-        except StoreError as exc:  # already one line naming the database and what is wrong
-            self.startup_error = str(exc)
-        except Exception as exc:  # a database that breaks on opening: still words, not a traceback
-            self.startup_error = f"cannot open {self.shown_db}: {exc.__class__.__name__}: {exc}"
-        if self.startup_error is not None:
-            self.call_from_thread(self.exit, return_code=2)
+        A SQLite file with the current schema is read through ``sqlite3`` at once and the
+        engine (SQLAlchemy, ~0.3 s to import) is opened after the data is on screen, for the
+        screens' actions; anything else (a new or old file, a server) is opened first.
+        """
+        from engine.store.reader import SqliteReader, current_sqlite_file
+
+        path = current_sqlite_file(self.db_url)
+        if path is None and not self._open_engine():
             return
         from xltui.tui import queue_screen  # noqa: F401 - its import cost is paid here, not on the UI thread
         from xltui.tui.devices import nvml_gpus
         from xltui.tui.snapshot import SnapshotReader
 
         probe = nvml_gpus if self._gpu_probe == NVML else self._gpu_probe
-        self.engine = engine
         if self.reader is None:
-            self.reader = SnapshotReader(engine, clock=self.clock, gpu_probe=probe)  # type: ignore[arg-type]
+            source = (lambda: SqliteReader(path)) if path is not None else self._engine
+            self.reader = SnapshotReader(source, clock=self.clock, gpu_probe=probe)  # type: ignore[arg-type]
+        # the first snapshot is read here, before the queue screen mounts: read while the UI thread
+        # renders, it took 3x as long (the two share the GIL) and the data came ~0.2 s later
+        first = self._read_snapshot(failing=False)
         self.call_from_thread(self._loaded)
+        if first is not None:
+            self._post(first)
+        if self._engine is None:
+            self._handled.wait(5.0)  # after the data is painted: importing SQLAlchemy meanwhile would slow it
+            if not self._open_engine():
+                return
+        self._poke.wait(self.poll_s)
+        self._poke.clear()
+        self._poll_loop(failing=first is None)  # this thread goes on as the poll loop
+
+    def _open_engine(self) -> bool:
+        """Open (create, upgrade) the database for writes; on failure end the app with the reason."""
+        from engine.store.db import StoreError, open_db
+
+        try:
+            self._engine = open_db(self.db_url, create=True)
+        except StoreError as exc:  # already one line naming the database and what is wrong
+            self.startup_error = str(exc)
+        except Exception as exc:  # a database that breaks on opening: still words, not a traceback
+            self.startup_error = f"cannot open {self.shown_db}: {exc.__class__.__name__}: {exc}"
+        self._engine_opened.set()
+        if self.startup_error is not None:
+            self.call_from_thread(self.exit, return_code=2)
+            return False
+        return True
+
+    @property
+    def engine(self) -> Engine | None:
+        """The opened database for the screens' actions: None while loading; once the first data is
+        on screen it may still be opening (well under a second), and this waits for it."""
+        if self.ready.is_set():
+            self._engine_opened.wait(60)
+        return self._engine
 
     async def _loaded(self) -> None:
         self.ready.set()
         await self.switch_mode(self._wanted_mode)  # mounted before the first snapshot is posted to it
-        self.run_worker(self._poll_loop, thread=True, group="poll", name="poll", exit_on_error=False)
 
     async def action_switch_mode(self, mode: str) -> None:
         """Keys 1–4; while the engine loads, remembered and followed when it is ready."""
@@ -140,32 +175,39 @@ class XltuiApp(App):
             return
         await super().action_switch_mode(mode)
 
-    def _poll_loop(self) -> None:
+    def _poll_loop(self, failing: bool = False) -> None:
         """Read a snapshot about once a second (at once after ``poke``), never two in flight."""
-        from engine.store.db import safe_url
-        from xltui.tui.messages import SnapshotTaken
-
         worker = get_current_worker()
-        failing = False
         while not (worker.is_cancelled or self._closing):
             self._handled.wait(5.0)
             if worker.is_cancelled or self._closing:
                 break
-            try:
-                detail = getattr(self.screen, "detail_run_id", None) if self.is_running else None
-                snap = self.reader.read(detail_run_id=detail)
-            except Exception as exc:  # shown in words; the next poll tries again
-                if not failing:
-                    self.call_from_thread(self.notify, f"cannot read the database ({exc.__class__.__name__}: "
-                                          f"{str(exc)[:200]}); check {safe_url(self.db_url)}", title="Database",
-                                          severity="error", timeout=8)
-                failing = True
-            else:
-                failing = False
-                self._handled.clear()
-                self.post_message(SnapshotTaken(snap))
+            snap = self._read_snapshot(failing)
+            failing = snap is None
+            if snap is not None:
+                self._post(snap)
             self._poke.wait(self.poll_s)
             self._poke.clear()
+
+    def _read_snapshot(self, failing: bool) -> Snapshot | None:
+        """One read; a failure is said in words once (not again while it keeps failing) and gives None."""
+        try:
+            detail = getattr(self.screen, "detail_run_id", None) if self.is_running else None
+            return self.reader.read(detail_run_id=detail)  # type: ignore[union-attr]
+        except Exception as exc:  # shown in words; the next poll tries again
+            if not failing:
+                from engine.store.db import safe_url
+
+                self.call_from_thread(self.notify, f"cannot read the database ({exc.__class__.__name__}: "
+                                      f"{str(exc)[:200]}); check {safe_url(self.db_url)}", title="Database",
+                                      severity="error", timeout=8)
+            return None
+
+    def _post(self, snap: Snapshot) -> None:
+        from xltui.tui.messages import SnapshotTaken
+
+        self._handled.clear()
+        self.post_message(SnapshotTaken(snap))
 
     def on_unmount(self) -> None:
         """Wake the poll thread so it ends now, not after its sleep (the process waits for it)."""

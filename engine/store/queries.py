@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, func, or_
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -24,7 +24,7 @@ from engine.store.queue_reads import (  # noqa: F401 (re-exported: the Engine AP
     estimate_eta,
 )
 from engine.store.reader import reading
-from engine.store.schema import Artifact, Attempt, MetricPoint, Result, Run, RunDependency, Study, SystemSample
+from engine.store.schema import Artifact, Attempt, Result, Run, RunDependency, Study
 
 Needed = aliased(Run)  # the run a dependency points at (RunDependency.needs_run_id)
 
@@ -105,78 +105,6 @@ def artifact_host(engine: Engine, path: str) -> tuple[int, str] | None:
             .where(Artifact.path == path).order_by(Artifact.id.desc())
         ).first()
     return None if row is None else (row[0], row[1].split(":", 1)[0])
-
-
-# -- light reads for live displays (the TUI's poll): indexed, incremental, on one Connection --------
-_LATEST = (select(MetricPoint.step, MetricPoint.value)
-           .where(MetricPoint.attempt_id == bindparam("a"), MetricPoint.name == bindparam("n"))
-           .order_by(MetricPoint.step.desc()).limit(1))  # built once: polls run it dozens of times a second
-
-
-def latest_points(conn: Connection, attempt_ids: list[int], names: tuple[str, ...]) -> dict[tuple[int, str], tuple[int, float]]:
-    """(attempt, name) -> (step, value) of the newest point: one index probe per pair, however long the run."""
-    out: dict[tuple[int, str], tuple[int, float]] = {}
-    for attempt_id in attempt_ids:
-        for name in names:
-            row = conn.execute(_LATEST, {"a": attempt_id, "n": name}).first()
-            if row is not None:
-                out[(attempt_id, name)] = (row[0], row[1])
-    return out
-
-
-_SERIES = (select(MetricPoint.step, MetricPoint.value)
-           .where(MetricPoint.attempt_id == bindparam("a"), MetricPoint.name == bindparam("n"),
-                  MetricPoint.step > bindparam("after"))
-           .order_by(MetricPoint.step))
-
-
-def metric_series(conn: Connection, attempt_id: int, name: str, after_step: int = -1) -> list[tuple[int, float]]:
-    """(step, value) of one metric of one attempt after ``after_step``, in step order (index range scan)."""
-    return [(s, v) for s, v in conn.execute(_SERIES, {"a": attempt_id, "n": name, "after": after_step})]
-
-
-def system_samples(conn: Connection, attempt_id: int, after_t: float = float("-inf"),
-                   limit: int | None = None) -> list[tuple]:
-    """An attempt's samples after ``after_t`` in time order, as plain tuples (t, rss, allocated,
-    reserved, peak, util); with ``limit`` only the newest ones."""
-    cols = (SystemSample.t, SystemSample.rss_bytes, SystemSample.gpu_allocated_bytes, SystemSample.gpu_reserved_bytes,
-            SystemSample.gpu_peak_bytes, SystemSample.gpu_util_percent)
-    query = select(*cols).where(SystemSample.attempt_id == attempt_id, SystemSample.t > after_t)
-    if limit is None:
-        return [tuple(r) for r in conn.execute(query.order_by(SystemSample.t))]
-    return [tuple(r) for r in reversed(conn.execute(query.order_by(SystemSample.t.desc()).limit(limit)).all())]
-
-
-def attempt_results(conn: Connection, attempt_ids: list[int], *, split: str | None = None,
-                    metrics: tuple[str, ...] | None = None) -> list[tuple[int, str, str, str, float]]:
-    """(attempt, language, split, metric, value) rows of some attempts, in chunks the driver accepts."""
-    out: list[tuple[int, str, str, str, float]] = []
-    for i in range(0, len(attempt_ids), 500):
-        query = select(Result.attempt_id, Result.language, Result.split, Result.metric, Result.value).where(
-            Result.attempt_id.in_(attempt_ids[i:i + 500]))
-        if split is not None:
-            query = query.where(Result.split == split)
-        if metrics is not None:
-            query = query.where(Result.metric.in_(metrics))
-        out.extend(tuple(r) for r in conn.execute(query))
-    return out
-
-
-def mean_test_scores(conn: Connection, main_metric: dict[str, str],
-                     attempt_ids: list[int] | None = None) -> dict[int, float]:
-    """attempt -> mean over its test languages (a run's targets) of its task's main metric.
-
-    ``attempt_ids=None``: every succeeded run's latest attempt, in one grouped query.
-    """
-    by_task = or_(*(and_(Run.task == task, Result.metric == metric) for task, metric in main_metric.items()))
-    query = (select(Result.attempt_id, func.avg(Result.value)).join(Run, Run.attempt_id == Result.attempt_id)
-             .where(Result.split == "test", by_task).group_by(Result.attempt_id))
-    if attempt_ids is None:
-        return dict(conn.execute(query.where(Run.status == RunStatus.SUCCEEDED)).all())
-    out: dict[int, float] = {}
-    for i in range(0, len(attempt_ids), 500):
-        out.update(conn.execute(query.where(Result.attempt_id.in_(attempt_ids[i:i + 500]))).all())
-    return out
 
 
 # -- what the composer and the results screen ask ---------------------------------------------------

@@ -29,11 +29,14 @@ IN_CHUNK = 500  # values per IN (...): well under SQLite's bound-parameter limit
 
 
 class Reader(Protocol):
-    """Rows of read-only SQL; all reads of one reader see the same snapshot."""
+    """Rows of read-only SQL; every read until ``end()`` sees the same snapshot."""
 
     dialect: str  # "sqlite" | "postgresql": the few statements that differ pick by it
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple]: ...
+
+    def end(self) -> None:
+        """End this snapshot: the next read sees what was committed since (a poll's next round)."""
 
     def close(self) -> None: ...
 
@@ -45,11 +48,18 @@ class SqliteReader:
 
     def __init__(self, path: Path):
         self.path = path
-        self._conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        self._conn.execute("BEGIN")  # one read transaction: every query sees the same snapshot
+        # check_same_thread=False: the app's loader thread opens it, its poll goes on in that thread
+        # or the next one, never two at once
+        self._conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
+        if not self._conn.in_transaction:
+            self._conn.execute("BEGIN")  # one read transaction: every query until end() sees one snapshot
         return self._conn.execute(sql, dict(params or {})).fetchall()
+
+    def end(self) -> None:
+        if self._conn.in_transaction:
+            self._conn.execute("COMMIT")  # nothing was written: this only lets go of the snapshot
 
     def schema_version(self) -> int | None:
         """The version it was written with, or None when it does not look like an xltui database."""
@@ -75,13 +85,15 @@ class EngineReader:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.dialect = engine.dialect.name
-        self._conn = engine.connect()
-        self._conn.begin()
+        self._conn = engine.connect()  # begins a transaction on its first statement, until end()
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
         from sqlalchemy import text
 
         return [tuple(r) for r in self._conn.execute(text(sql), dict(params or {}))]
+
+    def end(self) -> None:
+        self._conn.rollback()  # read-only: ends the transaction, never pins an old snapshot
 
     def close(self) -> None:
         self._conn.close()
@@ -93,20 +105,41 @@ class EngineReader:
         self.close()
 
 
+def current_sqlite_file(db: str | None) -> Path | None:
+    """The SQLite file ``db`` names when it exists with this xltui's schema: readable as it is.
+
+    None for anything else (a server URL, a missing, old, foreign or broken file), which
+    ``engine.store.db.open_db`` creates, upgrades or explains.
+    """
+    url = db_url_of(db)
+    if not url.startswith("sqlite:///"):
+        return None
+    path = Path(url[len("sqlite:///"):])
+    if not path.is_file():
+        return None
+    with SqliteReader(path) as reader:
+        return path if reader.schema_version() == SCHEMA_VERSION else None
+
+
 def open_reader(db: str | None) -> SqliteReader | EngineReader:
     """A reader of ``--db``; a missing SQLite file is an error (read-only commands create nothing)."""
+    path = current_sqlite_file(db)
+    if path is not None:
+        return SqliteReader(path)
     url = db_url_of(db)
-    if url.startswith("sqlite:///"):
-        path = Path(url[len("sqlite:///"):])
-        if not path.exists():
-            raise missing_db(path)
-        reader = SqliteReader(path)
-        if reader.schema_version() == SCHEMA_VERSION:
-            return reader
-        reader.close()  # an old, foreign or broken file: open_db upgrades it or says what is wrong
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+        raise missing_db(Path(url[len("sqlite:///"):]))
     from engine.store.db import open_db
 
     return EngineReader(open_db(db, create=False))
+
+
+def reader_of(engine: Engine) -> SqliteReader | EngineReader:
+    """A reader on the database ``engine`` opened: a SQLite file through ``sqlite3``, else the engine."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if database and database != ":memory:" and not database.startswith("file:"):
+        return SqliteReader(Path(database))
+    return EngineReader(engine)
 
 
 @contextmanager

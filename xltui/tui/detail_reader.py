@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import os
 
-from sqlalchemy import select
-from sqlalchemy.engine import Connection
-
-from engine.spec import RunStatus
-from engine.store.queries import attempt_results, metric_series, system_samples
-from engine.store.schema import Attempt, Run
+from engine.states import RunStatus
+from engine.store.live_reads import attempt_results, metric_series, system_samples
+from engine.store.reader import Reader
 from xltui.tui.snapshot_types import CHART_POINTS, RunDetail, RunRow, downsample
 
 SERIES = ("train_loss", "mlm_loss", "lr", "dev_score", "examples_per_s", "epoch", "total_steps")
@@ -33,13 +30,13 @@ class DetailReader:
         self._results: dict[int, list[tuple[str, str, str, float]]] = {}
         self._log: dict[str, tuple[tuple[int, float], list[str]]] = {}
 
-    def read(self, conn: Connection, row: RunRow) -> RunDetail | None:
-        run = conn.execute(select(Run.spec_json, Run.error).where(Run.id == row.id)).first()
-        if run is None:
+    def read(self, conn: Reader, row: RunRow) -> RunDetail | None:
+        found = conn.rows("SELECT spec_json, error FROM run WHERE id = :id", {"id": row.id})
+        if not found:
             return None
-        attempts = [tuple(a) for a in conn.execute(
-            select(Attempt.number, Attempt.device, Attempt.outcome, Attempt.started_at, Attempt.finished_at,
-                   Attempt.log_path).where(Attempt.run_id == row.id).order_by(Attempt.number))]
+        run = found[0]
+        attempts = conn.rows("SELECT number, device, outcome, started_at, finished_at, log_path FROM attempt "
+                             "WHERE run_id = :id ORDER BY number", {"id": row.id})
         aid = row.attempt_id
         series: dict[str, tuple[list[float], list[float]]] = {}
         samples: list[tuple] = []
@@ -60,7 +57,7 @@ class DetailReader:
                    len(attempts))
         return RunDetail(row, run[0], run[1], attempts, log_path, tail, series, samples, results, version)
 
-    def _series_of(self, conn: Connection, aid: int, name: str) -> tuple[list[float], list[float]]:
+    def _series_of(self, conn: Reader, aid: int, name: str) -> tuple[list[float], list[float]]:
         xs, ys = self._series.setdefault((aid, name), ([], []))
         for step, value in metric_series(conn, aid, name, int(xs[-1]) if xs else -1):
             xs.append(step)
@@ -71,7 +68,7 @@ class DetailReader:
             self._charts[(aid, name)] = cached
         return cached[1]
 
-    def _results_of(self, conn: Connection, aid: int, status: str) -> list[tuple[str, str, str, float]]:
+    def _results_of(self, conn: Reader, aid: int, status: str) -> list[tuple[str, str, str, float]]:
         if aid in self._results:
             return self._results[aid]
         results = [r[1:] for r in attempt_results(conn, [aid])]

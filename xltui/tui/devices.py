@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from sqlalchemy.engine import Connection
-
-from engine.spec import RunStatus
-from engine.store.queries import system_samples
+from engine.states import RunStatus
+from engine.store.live_reads import system_samples
+from engine.store.reader import Reader
 
 HISTORY = 150
 
@@ -77,7 +76,7 @@ class DeviceReader:
         self.probe = probe
         self._history: dict[int, list[tuple]] = {}  # attempt -> (t, rss, alloc, reserved, peak, util), newest last
 
-    def read(self, conn: Connection, runs: list) -> list[DeviceState]:
+    def read(self, reader: Reader, runs: list) -> list[DeviceState]:
         """One entry per GPU NVML sees and per device a run is running on (``runs``: running RunRows)."""
         states: dict[str, DeviceState] = {}
         for gpu in (self.probe() if self.probe else []):
@@ -90,7 +89,7 @@ class DeviceReader:
             live.add(run.attempt_id)
             state = states.setdefault(run.device, DeviceState(run.device, "CPU" if run.device == "cpu" else ""))
             cache = self._history.setdefault(run.attempt_id, [])
-            cache.extend(system_samples(conn, run.attempt_id, cache[-1][0] if cache else float("-inf"),
+            cache.extend(system_samples(reader, run.attempt_id, cache[-1][0] if cache else float("-inf"),
                                         limit=HISTORY))
             del cache[:-HISTORY]
             if state.run_id is not None and not cache:

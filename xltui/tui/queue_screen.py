@@ -8,14 +8,31 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
 
-from engine.spec import RunStatus
-from engine.store.queries import StudySummary
+from engine.states import RunStatus
+from engine.store.queue_reads import StudySummary
 from xltui.tui.dialogs import ConfirmScreen, FilterInput
 from xltui.tui.live import LiveScreen
 from xltui.tui.messages import RunChosen, RunHighlighted
 from xltui.tui.runlist import SORT_KEYS, RunList
 from xltui.tui.snapshot_types import Snapshot
 from xltui.views import format_duration
+
+
+class StudiesTable(DataTable):
+    """A DataTable that repaints when its column widths change.
+
+    Textual 8's DataTable caches rendered cells without their column's width and measures
+    widths when idle: rows added in the frame the screen mounts in (the first snapshot is
+    there that soon) kept the header and the first row at the old, narrower widths.
+    """
+
+    _widths_seen: tuple[int, ...] = ()
+
+    def on_idle(self) -> None:  # after DataTable's own idle handler has measured the columns
+        widths = tuple(c.content_width for c in self.ordered_columns)
+        if widths != self._widths_seen:
+            self._widths_seen = widths
+            self.notify_style_update()  # clears the cell caches and repaints
 
 ALL = "all"
 BAR = 12
@@ -69,16 +86,14 @@ class QueueScreen(LiveScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield DataTable(id="studies", cursor_type="row", zebra_stripes=False)
+        yield StudiesTable(id="studies", cursor_type="row", zebra_stripes=False)
         yield FilterInput(placeholder="filter runs: words that must all match (Esc clears)", id="filter")
         yield RunList(id="runs")
         yield Static("waiting for the database…", id="runs-summary")
         yield Footer()
 
     def on_mount(self) -> None:
-        from engine.store.db import safe_url, sqlite_path
-
-        self.sub_title = str(sqlite_path(self.app.db_url) or safe_url(self.app.db_url))
+        self.sub_title = self.app.shown_db  # its path, or the URL with the password masked (no SQLAlchemy yet)
         table = self.query_one("#studies", DataTable)
         for key, label in (("study", "study"), ("queued", "queued"), ("running", "run"), ("succeeded", "done"),
                            ("failed", "failed"), ("progress", "progress"), ("eta", "ETA")):
@@ -119,13 +134,13 @@ class QueueScreen(LiveScreen):
             else:
                 for key, value, before in zip(keys, cells, shown):
                     if value != before:  # rich Text compares text and styles
-                        table.update_cell(str(s.id), key, value)
+                        table.update_cell(str(s.id), key, value, update_width=True)
             self._cells[s.id] = cells
         all_cells = (f"all studies ({len(snap.studies)})", *(str(v) for v in total.values()))
         if all_cells != self._cells.get(ALL):
             self._cells[ALL] = all_cells
             for key, value in zip(keys, all_cells):
-                table.update_cell(ALL, key, value)
+                table.update_cell(ALL, key, value, update_width=True)
 
     def _summary(self) -> None:
         runs = self.query_one(RunList)

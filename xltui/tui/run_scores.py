@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from engine.spec import RunStatus
+from engine.states import RunStatus
 from xltui.tui.snapshot_types import MAIN_METRIC, RunDetail
 
 OVERALL = {"ner": ("f1", "precision", "recall", "macro_f1"), "pos": ("accuracy",)}

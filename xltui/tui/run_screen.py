@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Grid, VerticalScroll
 from textual.widgets import Footer, Header, Log, Static, TabbedContent, TabPane
 
-from engine.spec import RunStatus
+from engine.states import RunStatus
 from xltui.tui.charts import Chart, memory_unit, scaled
 from xltui.tui.dialogs import ConfirmScreen
 from xltui.tui.live import LiveScreen

@@ -20,7 +20,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from engine.spec import RunStatus
+from engine.states import RunStatus
 from xltui.tui.messages import RunChosen, RunHighlighted
 from xltui.tui.snapshot_types import RunRow
 from xltui.views import format_duration

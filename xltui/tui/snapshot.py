@@ -11,22 +11,12 @@ metric points only for the opened run, incrementally (``DetailReader``).
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from sqlalchemy import case, func, select
-from sqlalchemy.engine import Connection, Engine
-
-from engine.spec import RunStatus, WorkerState
-from engine.store.clock import db_now
-from engine.store.queries import (
-    WORKER_STALE_S,
-    RunProgress,
-    StudySummary,
-    estimate_eta,
-    latest_points,
-    mean_test_scores,
-)
-from engine.store.schema import Run, Study, Worker
+from engine.states import RunStatus, WorkerState
+from engine.store.live_reads import latest_points, mean_test_scores
+from engine.store.queue_reads import WORKER_STALE_S, RunProgress, StudySummary, estimate_eta
+from engine.store.reader import Reader, reader_of, server_now
 from xltui.tui.detail_reader import SERIES, DetailReader
 from xltui.tui.devices import DeviceReader, DeviceState, GpuProbe, nvml_gpus
 from xltui.tui.snapshot_types import (
@@ -39,34 +29,37 @@ from xltui.tui.snapshot_types import (
     downsample,
 )
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
 __all__ = ["CHART_POINTS", "MAIN_METRIC", "SERIES", "DeviceState", "GpuProbe", "RunDetail", "RunRow", "Snapshot",
            "SnapshotReader", "StudySummary", "WorkerInfo", "downsample", "nvml_gpus"]
 
-RUN_COLUMNS = (Run.id, Run.study_id, Run.status, Run.model_name, Run.method, Run.task, Run.setting, Run.source,
-               Run.targets, Run.seed, Run.device, Run.priority, Run.attempts, Run.started_at, Run.finished_at,
-               Run.attempt_id, func.substr(Run.error, 1, 160))
-STATUS_CODE = case(*((Run.status == st, i) for i, st in enumerate(RunStatus, start=1)), else_=0)
-
-
-def _total(column):  # SUM that is 0 rather than NULL on no rows / all NULL, on any backend
-    return func.coalesce(func.sum(column), 0)
-
-
-FINGERPRINT = select(func.count(), func.max(Run.id), _total(Run.id * STATUS_CODE), _total(Run.id * Run.priority),
-                     _total(Run.started_at), _total(Run.finished_at), _total(Run.attempts), _total(Run.attempt_id),
-                     func.count(Run.device), _total(Run.id * Run.study_id), func.count(Run.error))
+RUN_COLUMNS = ("id, study_id, status, model_name, method, task, setting, source, targets, seed, device, priority, "
+               "attempts, started_at, finished_at, attempt_id, substr(error, 1, 160)")
+STATUS_CODE = "CASE status " + " ".join(f"WHEN '{st}' THEN {i}" for i, st in enumerate(RunStatus, start=1)) + " ELSE 0 END"
+# one aggregate over the runs table, computed in the database: changes when any listed column of any run does.
+# COALESCE(SUM(..), 0): 0 rather than NULL on no rows / all NULL, on any backend
+FINGERPRINT = ("SELECT count(*), max(id), " + ", ".join(f"coalesce(sum({c}), 0)" for c in (
+    f"id * {STATUS_CODE}", "id * priority", "started_at", "finished_at", "attempts", "attempt_id"))
+    + ", count(device), coalesce(sum(id * study_id), 0), count(error) FROM run")
 FULL_READ_EVERY = 30  # polls: a full read now and then, in case two changes cancelled out in the fingerprint
 PROGRESS = ("train_loss", "mlm_loss", "total_steps", "dev_score")
+WORKER_COLUMNS = "id, host, pid, device, state, started_at, heartbeat_at, current_run_id, job_id, job_index"
 
 
 class SnapshotReader:
     """Reads snapshots on one held connection (from one thread); keeps what did not change."""
 
-    def __init__(self, engine: Engine, *, clock: Callable[[], float] | None = None, gpu_probe: GpuProbe | None = None):
-        self.engine, self.clock, self.gpu_probe = engine, clock, gpu_probe
+    def __init__(self, source: Engine | Callable[[], Reader], *, clock: Callable[[], float] | None = None,
+                 gpu_probe: GpuProbe | None = None):
+        """``source``: an opened database, or what opens a reader on it (the app passes one that
+        needs no SQLAlchemy for a SQLite file)."""
+        self.connect: Callable[[], Reader] = source if callable(source) else lambda: reader_of(source)
+        self.clock, self.gpu_probe = clock, gpu_probe
         self.details = DetailReader()
         self.devices = DeviceReader(gpu_probe)
-        self._conn: Connection | None = None
+        self._conn: Reader | None = None
         self._data_version: int | None = None
         self._fingerprint: tuple | None = None
         self._since_full = 0
@@ -88,10 +81,10 @@ class SnapshotReader:
     def read(self, detail_run_id: int | None = None) -> Snapshot:
         started = time.perf_counter()
         if self._conn is None:
-            self._conn = self.engine.connect()
+            self._conn = self.connect()
         conn = self._conn
         try:
-            now = self.clock() if self.clock is not None else db_now(conn)  # the clock the stored times use
+            now = self.clock() if self.clock is not None else server_now(conn)  # the clock the stored times use
             if not self._unchanged(conn) or self._last is None:
                 self._read_runs(conn)
             running = [r for r in self._run_list if r.status == RunStatus.RUNNING]
@@ -105,30 +98,30 @@ class SnapshotReader:
             raise
         finally:
             if self._conn is not None:
-                self._conn.rollback()  # end the read transaction: never pin an old WAL snapshot
+                self._conn.end()  # end the read transaction: never pin an old WAL snapshot
         self._last = snap
         snap.read_s = time.perf_counter() - started
         return snap
 
-    def _unchanged(self, conn: Connection) -> bool:
+    def _unchanged(self, conn: Reader) -> bool:
         """Nobody committed since the last read (SQLite only; elsewhere always read)."""
-        if conn.dialect.name != "sqlite":
+        if conn.dialect != "sqlite":
             return False
-        version = conn.exec_driver_sql("PRAGMA data_version").scalar()
+        version = conn.rows("PRAGMA data_version")[0][0]
         same = version == self._data_version
         self._data_version = version
         return same
 
     # -- runs ---------------------------------------------------------------------------------------
-    def _read_runs(self, conn: Connection) -> None:
-        if len(self._studies) != conn.execute(select(func.count()).select_from(Study)).scalar():
-            self._studies = dict(conn.execute(select(Study.id, Study.name)).all())
-        fingerprint = tuple(conn.execute(FINGERPRINT).one())
+    def _read_runs(self, conn: Reader) -> None:
+        if len(self._studies) != conn.rows("SELECT count(*) FROM study")[0][0]:
+            self._studies = dict(conn.rows("SELECT id, name FROM study"))
+        fingerprint = conn.rows(FINGERPRINT)[0]
         self._since_full += 1
         full = fingerprint != self._fingerprint or self._since_full >= FULL_READ_EVERY
         if full:
             self._fingerprint, self._since_full = fingerprint, 0
-            self._base = {r[0]: tuple(r) for r in conn.execute(select(*RUN_COLUMNS))}
+            self._base = {r[0]: r for r in conn.rows(f"SELECT {RUN_COLUMNS} FROM run")}
             todo = self._base.keys()
         else:  # only metrics were written: only running runs can have changed
             todo = [r.id for r in self._run_list if r.status == RunStatus.RUNNING]
@@ -195,9 +188,8 @@ class SnapshotReader:
             out.append(summary)
         return out
 
-    def _workers(self, conn: Connection, now: float) -> list[WorkerInfo]:
-        rows = conn.execute(select(Worker.id, Worker.host, Worker.pid, Worker.device, Worker.state, Worker.started_at,
-                                   Worker.heartbeat_at, Worker.current_run_id, Worker.job_id, Worker.job_index)
-                            .where(Worker.state != WorkerState.STOPPED).order_by(Worker.id)).all()
-        return [WorkerInfo(*w) for w in rows if now - w.heartbeat_at < WORKER_STALE_S]
+    def _workers(self, conn: Reader, now: float) -> list[WorkerInfo]:
+        rows = conn.rows(f"SELECT {WORKER_COLUMNS} FROM worker WHERE state != :stopped ORDER BY id",
+                         {"stopped": str(WorkerState.STOPPED)})
+        return [w for w in (WorkerInfo(*r) for r in rows) if now - w.heartbeat_at < WORKER_STALE_S]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.spec import MAIN_METRIC
-from engine.store.queries import StudySummary
+from engine.states import MAIN_METRIC
+from engine.store.queue_reads import StudySummary
 from xltui.tui.devices import DeviceState
 
 __all__ = ["MAIN_METRIC"]  # re-exported: screens take the vocabulary with the snapshot types

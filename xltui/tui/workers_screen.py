@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.containers import Grid
 from textual.widgets import DataTable, Footer, Header, Static
 
-from engine.spec import WorkerState
+from engine.states import WorkerState
 from xltui.tui.charts import Chart, memory_unit, scaled
 from xltui.tui.devices import DeviceState
 from xltui.tui.dialogs import ConfirmScreen, StartWorkerScreen, WorkerRequest

@@ -9,10 +9,14 @@ researcher's file becomes runs), ``store/`` (the database: tables, the queue sta
 machine, reads), ``runner/`` (planning dependencies, workers, devices), ``training/``
 (the run process and its trainers), ``analysis/`` (scores, statistics, tables).
 ``settings.py`` names every XLTUI_* variable, ``runfiles.py`` every file of a run.
+``states.py`` holds the words of ``spec.py`` that need no pydantic (run, attempt and
+worker states, each task's main metric; ``spec`` re-exports them), so the read-only
+paths (`xltui status`, the app's first screen) name states without importing pydantic:
+the layout counts it as part of ``spec``.
 
 Imports go one way (tests/test_layout.py checks it, without executing anything):
 
-    spec, settings, runfiles   import nothing of the engine (runfiles: nothing at all)
+    spec (+states), settings, runfiles   import nothing of the engine (runfiles: nothing at all)
     data                       spec, settings
     grid                       data, spec, settings
     store                      spec, settings

@@ -194,11 +194,14 @@ def paired_permutation_test(
     if n <= max_exact:
         return PermutationTest(p=_count_exact(d, observed, tol) / 2**n, exact=True, n_permutations=2**n, p_min=p_min)
     rng = np.random.default_rng(seed)
-    b = 0
+    b, total = 0, float(d.sum())
     for start in range(0, n_resamples, _CHUNK):
         m = min(_CHUNK, n_resamples - start)
-        signs = 1.0 - 2.0 * rng.integers(0, 2, size=(m, n))
-        b += int(np.count_nonzero(np.abs(signs @ d) >= observed - tol))
+        # one random bit per pair from random bytes (10x cheaper than an int64 per sign):
+        # sum(s_i d_i) with s_i = 1 - 2 bit_i is total - 2 sum(bit_i d_i), exact for integer-valued d
+        flips = np.unpackbits(rng.integers(0, 256, size=(m, (n + 7) // 8), dtype=np.uint8), axis=1, count=n)
+        sums = total - 2.0 * (flips.astype(np.float64) @ d)
+        b += int(np.count_nonzero(np.abs(sums) >= observed - tol))
     return PermutationTest(p=(b + 1) / (n_resamples + 1), exact=False, n_permutations=n_resamples, p_min=p_min)
 
 

@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     console = Console()
     env = dict(os.environ, XLTUI_DATA=str(DATA))
+    # a user's shell caches bytecode; some sandboxes set this and every run recompiles our modules (~40 ms)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     xl = [sys.executable, "-m", "xltui.cli"]
     with tempfile.TemporaryDirectory(prefix="xltui-bench-commands-") as tmp:
         published, big = Path(tmp) / "published.db", Path(tmp) / "big.db"

@@ -77,6 +77,8 @@ for extra in ([], ["--compare", "xlmrlarge:xlmrbase"]):
     result = CliRunner().invoke(app, ["results", sys.argv[1], "--db", sys.argv[2], "--format", "csv", *extra])
     assert result.exit_code == 0, result.output
     assert result.output.count("\\n") > 10, result.output
+    if not extra:  # score tables without paired tests: pure Python (engine.analysis.summary)
+        assert "numpy" not in sys.modules, "numpy imported for score tables alone"
 heavy = [m for m in ("scipy", "matplotlib", "plotext", "torch", "textual", "sqlalchemy") if m in sys.modules]
 assert not heavy, heavy
 print("light")
@@ -85,7 +87,8 @@ print("light")
 
 def test_results_as_csv_import_neither_scipy_nor_matplotlib(imported):
     """scipy.stats costs seconds to import, scipy.special 0.2 s: the t distribution is engine.analysis.tdist;
-    matplotlib only when figures are asked for; SQLAlchemy (0.3 s) not for a current SQLite file."""
+    matplotlib only when figures are asked for; SQLAlchemy (0.3 s) not for a current SQLite file; numpy
+    (0.13 s) only for the paired tests."""
     out = subprocess.run([sys.executable, "-c", RESULTS_WITHOUT_HEAVY_IMPORTS, STUDY, imported], capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip().endswith("light"), out.stdout[-500:] + out.stderr

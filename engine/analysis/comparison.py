@@ -13,11 +13,15 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from engine.analysis.scores import Score, ScoreSet
-from engine.analysis.stats import ALPHA, PairedComparison, compare, holm, pair_up
+from engine.analysis.summary import ALPHA
 from engine.analysis.tables import display_scale, setting_order
-from engine.spec import MAIN_METRIC
+from engine.states import MAIN_METRIC
+
+if TYPE_CHECKING:
+    from engine.analysis.stats import PairedComparison
 
 POOLED = "pooled"
 
@@ -99,6 +103,8 @@ def comparison_table(data: ScoreSet, system: str, baselines: Sequence[str], *, m
 
 def _row(task: str, metric: str, setting: str, system: str, base: str, language: str, a: dict, b: dict,
          n_resamples: int, seed: int) -> ComparisonRow:
+    from engine.analysis.stats import compare, pair_up  # numpy: only when there is something to test
+
     result = compare(a, b, n_resamples=n_resamples, seed=seed)
     p = pair_up(a, b)
     mean = lambda x: float(x.mean()) if len(x) else math.nan
@@ -107,6 +113,8 @@ def _row(task: str, metric: str, setting: str, system: str, base: str, language:
 
 def _adjusted(rows: list[ComparisonRow]) -> list[ComparisonRow]:
     """Holm over the permutation p-values of one family (pooled rows, or per-language rows)."""
+    from engine.analysis.stats import holm
+
     adjusted = holm([r.result.permutation.p for r in rows])
     out = []
     for r, p in zip(rows, adjusted):
@@ -117,6 +125,8 @@ def _adjusted(rows: list[ComparisonRow]) -> list[ComparisonRow]:
 
 
 def _unpaired_warning(row: ComparisonRow, a: dict, b: dict) -> list[str]:
+    from engine.analysis.stats import pair_up
+
     p = pair_up(a, b)
     if not p.n_dropped:
         return []

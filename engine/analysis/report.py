@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from engine.analysis.comparison import ComparisonTable, comparison_table
 from engine.analysis.scores import ScoreSet
 from engine.analysis.tables import ScoreTable, score_table
-from engine.spec import MAIN_METRIC
+from engine.states import MAIN_METRIC
 
 
 @dataclass

@@ -15,7 +15,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
-from engine.spec import RunStatus
+from engine.states import RunStatus
 from engine.store.reader import Reader, placeholders, reading, rows_in
 
 if TYPE_CHECKING:

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.analysis.tdist import t_ppf, t_two_sided_p
+from engine.analysis.summary import ALPHA, MacroAverage, Summary, macro_average, sample_sd, sorted_keys, summarize
+from engine.analysis.tdist import t_two_sided_p
 
 __all__ = ["ALPHA", "MacroAverage", "PairedComparison", "Pairing", "PermutationTest", "Summary", "TTest",
            "cohens_dav", "cohens_dz", "compare", "holm", "macro_average", "pair_up",
            "paired_permutation_test", "paired_t_test", "summarize"]
 
-ALPHA = 0.05  # level used only for the plain-language "not significant by design" note
 _CHUNK = 1 << 16  # sign vectors per block: bounds memory at n=20 (2**19 rows after symmetry)
 NAN = float("nan")
 
@@ -41,77 +41,11 @@ def _array(values: Iterable[float], what: str = "values") -> np.ndarray:
 
 
 def _sd(x: np.ndarray) -> float:
-    """Sample SD (ddof=1) that is exactly 0 for identical values (numpy gives ~1e-17 for [0.1]*3)."""
-    if x.size < 2:
-        return NAN
-    if np.ptp(x) == 0:
-        return 0.0
-    return float(np.std(x, ddof=1))
+    """Sample SD (ddof=1) that is exactly 0 for identical values."""
+    return sample_sd(x.tolist())
 
 
-def _sorted(keys: Iterable[Hashable]) -> tuple:
-    """Sorted keys; falls back to repr order when keys are not mutually comparable (e.g. 1 and '1')."""
-    keys = list(keys)
-    try:
-        return tuple(sorted(keys))
-    except TypeError:
-        return tuple(sorted(keys, key=repr))
-
-
-@dataclass(frozen=True)
-class Summary:
-    n: int
-    mean: float
-    sd: float  # sample SD (ddof=1); nan when n < 2
-    ci_low: float  # two-sided t-based CI of the mean; nan when n < 2
-    ci_high: float
-
-
-def summarize(values: Sequence[float], confidence: float = 0.95) -> Summary:
-    """Mean, SD and t-based CI: with 3-10 seeds the normal approximation is far too narrow."""
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    x = _array(values)
-    n = int(x.size)
-    mean = float(np.mean(x)) if n else NAN
-    sd = _sd(x)
-    if n < 2:
-        return Summary(n, mean, sd, NAN, NAN)
-    half = t_ppf(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n)
-    return Summary(n, mean, sd, mean - half, mean + half)
-
-
-@dataclass(frozen=True)
-class MacroAverage:
-    summary: Summary  # over the per-seed macro averages of complete seeds only
-    per_seed: dict[Hashable, float]  # seed -> mean over languages (complete seeds only)
-    n_complete: int
-    n_seeds: int  # seeds seen in any language
-    incomplete: tuple  # seeds missing at least one language (sorted)
-
-
-def macro_average(
-    scores: Mapping[str, Mapping[Hashable, float]], languages: Sequence[str] | None = None
-) -> MacroAverage:
-    """Average over languages per seed, then over seeds.
-
-    Only seeds that have every language count: averaging a seed that lacks a hard
-    language would inflate the macro score. ``scores[language][seed] = value``.
-    """
-    langs = list(scores) if languages is None else list(languages)
-    if not langs:
-        raise ValueError("no languages to average over")
-    seeds = {s for lang in langs for s in scores.get(lang, {})}
-    per_seed: dict[Hashable, float] = {}
-    incomplete = []
-    for seed in _sorted(seeds):
-        if all(seed in scores.get(lang, {}) for lang in langs):
-            vals = _array((scores[lang][seed] for lang in langs), f"scores for seed {seed!r}")
-            per_seed[seed] = float(np.mean(vals))
-        else:
-            incomplete.append(seed)
-    return MacroAverage(summarize(list(per_seed.values())), per_seed, len(per_seed), len(seeds),
-                        tuple(incomplete))
+_sorted = sorted_keys
 
 
 @dataclass(frozen=True)

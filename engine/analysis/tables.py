@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from engine.analysis.scores import CellStatus, Score, ScoreSet, is_fraction_metric
-from engine.analysis.stats import Summary, macro_average, summarize
+from engine.analysis.summary import Summary, macro_average, summarize
 
 AVG = "avg"
 MIN_SEEDS = 3

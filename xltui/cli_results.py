@@ -39,9 +39,24 @@ def parse_compare(text: str, systems: list[str]) -> tuple[str, list[str]]:
     return system, baselines
 
 
+def parse_exclude(text: str | None) -> list[int | str]:
+    """'12,15' or 'suspicious' or 'suspicious,40' → [12, 15] / ['suspicious'] / ['suspicious', 40].
+
+    Raises ValueError (build_results_report words it as an --exclude-runs error)."""
+    out: list[int | str] = []
+    for item in filter(None, (t.strip() for t in (text or "").split(","))):
+        if item == "suspicious":
+            out.append(item)
+        elif item.isdigit():
+            out.append(int(item))
+        else:
+            raise ValueError(f"expected run ids or 'suspicious', separated by commas; got {item!r}")
+    return out
+
+
 def build_results_report(source, studies: list[str], *, tasks: list[str] | None = None, metric: str | None = None,
                          compare: str | None = None, per_language: bool = False, split: str = "test",
-                         resamples: int = 100_000):
+                         resamples: int = 100_000, exclude: str | None = None):
     """The report `xltui results` prints and exports (the TUI's Results screen builds the same one).
 
     ``source`` is an engine or an ``engine.store.reader`` reader.
@@ -62,8 +77,13 @@ def build_results_report(source, studies: list[str], *, tasks: list[str] | None 
                         + (f" ({runs} run-language cells queued, running or failed)" if runs else ""))
     pair = parse_compare(compare, data.systems) if compare else None
     leaks, problems = find_leaks(source, data.run_ids)
-    report = build_report(data, compare_with=pair, metric=metric, per_language=per_language,
-                          leak_notes=[leak.describe() for leak in leaks] + problems, n_resamples=resamples)
+    try:
+        exclude_ids = parse_exclude(exclude)
+        report = build_report(data, compare_with=pair, metric=metric, per_language=per_language,
+                              leak_notes=[leak.describe() for leak in leaks] + problems, n_resamples=resamples,
+                              exclude=exclude_ids)
+    except ValueError as exc:  # a malformed --exclude-runs, or an id that is not in the selection
+        raise UserError(f"--exclude-runs: {exc}") from None
     if not report.score_tables:
         raise UserError(f"no {metric or 'primary-metric'} scores in {', '.join(studies)}")
     if report.comparison is None and not compare:
@@ -91,6 +111,9 @@ def results(
     split: Annotated[str, typer.Option("--split", help="evaluation split to report")] = "test",
     resamples: Annotated[int, typer.Option("--resamples", min=1, help="Monte Carlo permutations when there are "
                                            "too many pairs for the exact test")] = 100_000,
+    exclude_runs: Annotated[Optional[str], typer.Option("--exclude-runs", metavar="IDS|suspicious", help=(
+        "leave these runs out of every table and test (comma-separated run ids, or 'suspicious' for every "
+        "collapsed, outlier or duplicate run the warnings name)"))] = None,
 ) -> None:
     """Paper tables from stored runs: mean ± SD per model × setting × language, paired tests, figures."""
     if fmt not in FORMATS:
@@ -100,7 +123,8 @@ def results(
 
     with open_reader(db) as reader:  # SQLite without importing SQLAlchemy (engine.store.reader says why)
         report = build_results_report(reader, studies, tasks=task, metric=metric, compare=compare,
-                                      per_language=per_language, split=split, resamples=resamples)
+                                      per_language=per_language, split=split, resamples=resamples,
+                                      exclude=exclude_runs)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(render(report, fmt), encoding="utf-8")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from engine.analysis.scores import Score, ScoreSet
@@ -21,6 +21,8 @@ from engine.analysis.tables import display_scale, setting_order
 from engine.states import MAIN_METRIC
 
 if TYPE_CHECKING:
+    from engine.analysis.power import SeedPower
+    from engine.analysis.replicability import Replicability
     from engine.analysis.stats import PairedComparison
 
 POOLED = "pooled"
@@ -39,6 +41,14 @@ class ComparisonRow:
     mean_b: float
     p_holm: float = math.nan
     mark: str = ""  # † p_holm < 0.05, ‡ p_holm < 0.01
+    replication: Replicability | None = None  # pooled rows: in how many languages the effect holds
+    power: SeedPower | None = None  # seeds per language the observed spread needs for 80 % power
+
+    @property
+    def t_doubtful(self) -> bool:
+        """Shapiro–Wilk rejects normal paired differences: read p_perm rather than p_t."""
+        sw = self.result.normality
+        return sw is not None and not math.isnan(sw.p) and sw.p < ALPHA
 
     @property
     def scale(self) -> float:
@@ -89,13 +99,17 @@ def comparison_table(data: ScoreSet, system: str, baselines: Sequence[str], *, m
                                           f"not compared with {system}")
                     continue
                 a, b = _pairs(scores, system, None), _pairs(scores, base, None)
-                pooled.append(_row(task, m, setting, system, base, POOLED, a, b, n_resamples, seed))
+                row = _row(task, m, setting, system, base, POOLED, a, b, n_resamples, seed)
+                langs = [_row(task, m, setting, system, base, lang, _pairs(scores, system, lang),
+                              _pairs(scores, base, lang), n_resamples, seed)
+                         for lang in sorted({k[0] for k in a} | {k[0] for k in b})]
+                pooled.append(replace(row, replication=_replication(row, langs)))
                 table.warnings += _unpaired_warning(pooled[-1], a, b)
                 if per_language:
-                    for lang in sorted({k[0] for k in a} | {k[0] for k in b}):
-                        by_lang.append(_row(task, m, setting, system, base, lang, _pairs(scores, system, lang),
-                                            _pairs(scores, base, lang), n_resamples, seed))
-    table.rows = _adjusted(pooled) + _adjusted(by_lang)
+                    by_lang += langs
+    n_langs = max((r.replication.n for r in pooled if r.replication), default=1)
+    table.rows = ([_with_power(r, scores_of(data, r), len(pooled)) for r in _adjusted(pooled)]
+                  + [_with_power(r, scores_of(data, r), n_langs) for r in _adjusted(by_lang)])
     table.warnings += _design_warnings(table.rows)
     table.caption = _comparison_caption(table, len(pooled), len(by_lang))
     return table
@@ -116,12 +130,47 @@ def _adjusted(rows: list[ComparisonRow]) -> list[ComparisonRow]:
     from engine.analysis.stats import holm
 
     adjusted = holm([r.result.permutation.p for r in rows])
-    out = []
-    for r, p in zip(rows, adjusted):
-        mark = "‡" if p < 0.01 else "†" if p < ALPHA else ""
-        out.append(ComparisonRow(r.task, r.metric, r.setting, r.system, r.baseline, r.language, r.result,
-                                 r.mean_a, r.mean_b, p, mark))
-    return out
+    return [replace(r, p_holm=p, mark="‡" if p < 0.01 else "†" if p < ALPHA else "") for r, p in zip(rows, adjusted)]
+
+
+def _one_sided(row: ComparisonRow, direction: float) -> float:
+    """The sign-flip test's one-sided p in the pooled effect's direction (its null is symmetric)."""
+    p = row.result.permutation.p
+    if math.isnan(p):
+        return math.nan
+    same = row.result.mean_diff * direction > 0
+    return p / 2 if same else min(1.0, 1 - p / 2)
+
+
+def _replication(pooled: ComparisonRow, langs: list[ComparisonRow]) -> Replicability | None:
+    """In how many languages the pooled effect's direction holds (partial conjunction, Bonferroni:
+    the same seeds run in every language, so the per-language tests are not independent)."""
+    from engine.analysis.replicability import replicability
+
+    direction = pooled.result.mean_diff
+    if not langs or math.isnan(direction) or direction == 0:
+        return None
+    return replicability([_one_sided(r, direction) for r in langs], method="bonferroni", alpha=ALPHA)
+
+
+def scores_of(data: ScoreSet, row: ComparisonRow) -> dict[str, list[float]]:
+    """language -> paired differences (system − baseline, one per shared seed) behind ``row``."""
+    picked = [s for s in data.scores if s.task == row.task and s.metric == row.metric and s.setting == row.setting
+              and (row.language == POOLED or s.language == row.language)]
+    a, b = _pairs(picked, row.system, None), _pairs(picked, row.baseline, None)
+    out: dict[str, list[float]] = defaultdict(list)
+    for key in sorted(set(a) & set(b)):
+        out[key[0]].append(a[key] - b[key])
+    return dict(out)
+
+
+def _with_power(row: ComparisonRow, diffs: dict[str, list[float]], family: int) -> ComparisonRow:
+    """Seeds per language for 80 % power at Holm's first threshold α / ``family``."""
+    from engine.analysis.power import seeds_for_power
+
+    if not diffs or row.result.n_pairs < 2:
+        return row
+    return replace(row, power=seeds_for_power(diffs, ALPHA / max(1, family)))
 
 
 def _unpaired_warning(row: ComparisonRow, a: dict, b: dict) -> list[str]:
@@ -155,6 +204,9 @@ def _design_warnings(rows: list[ComparisonRow]) -> list[str]:
                        f"not significant at {ALPHA:g} by design")
         elif res.t_test.note:
             out.append(f"{where}: t-test: {res.t_test.note}")
+        if r.t_doubtful and res.normality is not None:
+            out.append(f"{where}: Shapiro-Wilk rejects normal paired differences (W = {res.normality.w:.3f}, "
+                       f"p = {res.normality.p:.3g}): the t-test's assumption is doubtful, read p_perm")
     lang_rows = [r for r in rows if r.language != POOLED and r.result.n_pairs]
     blocked = [r for r in lang_rows if r.result.permutation.p_min > ALPHA]
     if blocked:
@@ -177,4 +229,12 @@ def _comparison_caption(t: ComparisonTable, n_pooled: int, n_lang: int) -> str:
             f"p_perm over the {n_pooled} pooled comparisons of this table")
     if n_lang:
         text += f" (per-language rows: over their own {n_lang} tests; p_min is the smallest p their design allows)"
-    return text + "; † p_Holm < 0.05, ‡ p_Holm < 0.01."
+    return text + ("; † p_Holm < 0.05, ‡ p_Holm < 0.01. p_SW: Shapiro–Wilk test of normality of the paired "
+                   "differences (n ≥ 3); * after p_t: p_SW < 0.05, the t-test's assumption is doubtful and p_perm "
+                   "should be read. k/N (pooled rows): the effect's direction holds in at least k of N languages "
+                   "(partial-conjunction test of the one-sided per-language sign-flip p-values, Bonferroni "
+                   "combination, Benjamini & Heller 2008 / Dror et al. 2017; family-wise α = 0.05). seeds 80%: "
+                   "seeds per language at which the sign-flip test reaches 80% power at Holm's first threshold "
+                   "(α divided by the pooled comparisons, or by the languages for per-language rows), from a "
+                   "seeded bootstrap of the observed paired differences (1,000 resamples; with few seeds a "
+                   "planning guide, not a guarantee).")

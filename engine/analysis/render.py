@@ -58,7 +58,7 @@ def perm_label(row: ComparisonRow) -> str:
 
 
 COMPARISON_HEADER = ["baseline", "task", "setting", "language", "n_pairs", "n_dropped", "Δ", "95% CI", "p_perm",
-                     "perm. (n)", "p_t", "d_z", "d_av", "p_Holm", "p_min"]
+                     "perm. (n)", "p_t", "p_SW", "d_z", "d_av", "p_Holm", "p_min", "k/N", "seeds 80%"]
 
 
 def comparison_cells(row: ComparisonRow, *, minus: str = "−") -> list[str]:
@@ -67,9 +67,13 @@ def comparison_cells(row: ComparisonRow, *, minus: str = "−") -> list[str]:
     num = lambda x: fmt_num(x, s, 2).replace("-", minus)
     ci = "—" if math.isnan(r.ci_low) else f"[{num(r.ci_low)}, {num(r.ci_high)}]"
     d = lambda x: fmt_num(x, 1, 2).replace("-", minus)
+    sw = r.normality.p if r.normality is not None else math.nan
+    k = row.replication.describe() if row.replication is not None else "—"
+    seeds = row.power.describe() if row.power is not None else "—"
     return [row.baseline, row.task, row.setting, row.language,
             str(r.n_pairs), str(r.n_dropped), num(r.mean_diff), ci, fmt_p(r.permutation.p), perm_label(row),
-            fmt_p(r.t_test.p), d(r.d_z), d(r.d_av), fmt_p(row.p_holm) + row.mark, fmt_p(r.permutation.p_min)]
+            fmt_p(r.t_test.p) + ("*" if row.t_doubtful else ""), fmt_p(sw), d(r.d_z), d(r.d_av),
+            fmt_p(row.p_holm) + row.mark, fmt_p(r.permutation.p_min), k, seeds]
 
 
 # ----------------------------------------------------------------------------- rich
@@ -145,7 +149,9 @@ def to_text(report: Report, width: int = 160) -> str:
 CSV_COLUMNS = ["table", "task", "metric", "split", "setting", "system", "baseline", "language", "n", "n_expected",
                "n_pending", "n_failed", "mean", "sd", "ci_low", "ci_high", "best", "seeds", "n_pairs", "n_dropped",
                "mean_a", "mean_b", "mean_diff", "diff_ci_low", "diff_ci_high", "p_perm", "perm_exact",
-               "n_permutations", "p_min", "t", "df", "p_t", "d_z", "d_av", "p_holm", "mark"]
+               "n_permutations", "p_min", "t", "df", "p_t", "sw_w", "sw_p", "t_doubtful", "d_z", "d_av", "p_holm",
+               "mark", "replicated_k", "replicated_n", "replication_method", "seeds_80", "power_at_seeds",
+               "power_level", "runs", "note"]
 
 
 def _raw(x) -> str:
@@ -175,8 +181,28 @@ def csv_rows(report: Report) -> list[dict[str, str]]:
                              p_perm=r.permutation.p, perm_exact=int(r.permutation.exact),
                              n_permutations=r.permutation.n_permutations, p_min=r.permutation.p_min, t=r.t_test.t,
                              df=r.t_test.df, p_t=r.t_test.p, d_z=r.d_z, d_av=r.d_av, p_holm=row.p_holm,
-                             mark=row.mark))
+                             mark=row.mark, **_extra_columns(row)))
+    for sus in report.suspects:  # the warnings a reader of the CSV alone must also see
+        rows.append(dict(table="suspect", split=report.split, mark=sus.kind, runs=" ".join(map(str, sus.runs)),
+                         note=sus.message))
+    if report.excluded:
+        rows.append(dict(table="excluded", split=report.split, runs=" ".join(map(str, report.excluded)),
+                         note="left out of every table and test (--exclude-runs)"))
     return [{k: _raw(row.get(k)) for k in CSV_COLUMNS} for row in rows]
+
+
+def _extra_columns(row: ComparisonRow) -> dict:
+    """Normality, replicability and power of one comparison row, as CSV cells."""
+    sw, rep, power = row.result.normality, row.replication, row.power
+    out: dict = {"t_doubtful": int(row.t_doubtful)}
+    if sw is not None:
+        out.update(sw_w=sw.w, sw_p=sw.p)
+    if rep is not None:
+        out.update(replicated_k=rep.k, replicated_n=rep.n, replication_method=f"partial conjunction, {rep.method}")
+    if power is not None:
+        out.update(seeds_80=power.seeds if power.seeds is not None else f">{power.max_seeds}",
+                   power_at_seeds=power.power, power_level=power.level)
+    return out
 
 
 def to_csv(report: Report) -> str:
@@ -195,7 +221,8 @@ _LATEX = {"&": r"\&", "%": r"\%", "$": r"$\$$", "#": r"\#", "_": r"\_", "{": r"\
           "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}", "<": r"\textless{}",
           ">": r"\textgreater{}", "|": r"\textbar{}", "±": r"$\pm$", "×": r"$\times$", "−": r"$-$",
           "Δ": r"$\Delta$", "†": r"$^{\dagger}$", "‡": r"$^{\ddagger}$", "…": r"\ldots{}",
-          "—": "---", "–": "--", "→": r"$\rightarrow$"}
+          "—": "---", "–": "--", "→": r"$\rightarrow$", "≥": r"$\geq$", "≤": r"$\leq$", "α": r"$\alpha$",
+          "ε": r"$\varepsilon$", "τ": r"$\tau$", "√": r"$\surd$"}
 
 
 def latex_escape(text: str) -> str:
@@ -238,10 +265,10 @@ def latex_score_table(t: ScoreTable) -> str:
 
 def latex_comparison_table(t: ComparisonTable) -> str:
     header = ["Baseline", "Task", "Setting", "Language", "pairs", "dropped", r"$\Delta$", r"95\% CI",
-              r"$p_{\mathrm{perm}}$", "perm.", r"$p_t$", "$d_z$", r"$d_{\mathrm{av}}$", r"$p_{\mathrm{Holm}}$",
-              r"$p_{\min}$"]
+              r"$p_{\mathrm{perm}}$", "perm.", r"$p_t$", r"$p_{\mathrm{SW}}$", "$d_z$", r"$d_{\mathrm{av}}$",
+              r"$p_{\mathrm{Holm}}$", r"$p_{\min}$", "$k/N$", r"seeds 80\%"]
     body = [" & ".join(latex_escape(x) for x in comparison_cells(row)) + r" \\" for row in t.rows]
-    return _latex_tabular(header, body, "llll" + "r" * 11, f"{t.title}. {t.caption}", "tab:significance",
+    return _latex_tabular(header, body, "llll" + "r" * (len(header) - 4), f"{t.title}. {t.caption}", "tab:significance",
                           wide=True)
 
 
@@ -329,6 +356,7 @@ def report_dict(report: Report) -> dict:
         comparison = dict(system=c.system, baselines=c.baselines, title=c.title, caption=c.caption,
                           per_language=c.per_language, warnings=c.warnings, rows=rows)
     return _clean(dict(studies=report.studies, split=report.split, score_tables=tables, comparison=comparison,
+                       suspects=[asdict(s) for s in report.suspects], excluded=report.excluded,
                        warnings=report.all_warnings))
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from engine.analysis.comparison import ComparisonTable, comparison_table
 from engine.analysis.scores import ScoreSet
+from engine.analysis.suspicious import Suspect, exclude_runs, find_suspects, run_ranges
 from engine.analysis.tables import ScoreTable, score_table
 from engine.states import MAIN_METRIC
 
@@ -18,6 +19,8 @@ class Report:
     score_tables: list[ScoreTable]
     comparison: ComparisonTable | None
     warnings: list[str] = field(default_factory=list)  # about the whole selection (leaks, duplicates)
+    suspects: list[Suspect] = field(default_factory=list)  # found before any exclusion
+    excluded: list[int] = field(default_factory=list)  # run ids left out of every table (--exclude-runs)
 
     @property
     def all_warnings(self) -> list[str]:
@@ -38,10 +41,36 @@ def default_comparison(data: ScoreSet) -> tuple[str, list[str]] | None:
     return madx[0], [s for s in systems if s != madx[0]]
 
 
+def resolve_exclusions(data: ScoreSet, exclude: Sequence[int | str], suspects: Sequence[Suspect]) -> list[int]:
+    """Run ids to leave out: ids, or ``suspicious`` for every excludable flagged run.
+
+    Raises ValueError naming ids that are not among the selection's scored runs."""
+    ids: set[int] = set()
+    for item in exclude:
+        if item == "suspicious":
+            ids |= {r for s in suspects if s.excludable for r in s.runs}
+        else:
+            ids.add(int(item))
+    unknown = sorted(ids - set(data.run_ids))
+    if unknown:
+        raise ValueError(f"no scored run {', '.join(map(str, unknown))} in {', '.join(data.studies)}")
+    return sorted(ids)
+
+
 def build_report(data: ScoreSet, *, compare_with: tuple[str, Sequence[str]] | None = None,
                  metric: str | None = None, per_language: bool = False, leak_notes: Sequence[str] = (),
-                 n_resamples: int = 100_000, seed: int = 0) -> Report:
-    """Every table of a selection of runs, with its warnings."""
+                 n_resamples: int = 100_000, seed: int = 0, exclude: Sequence[int | str] = ()) -> Report:
+    """Every table of a selection of runs, with its warnings (suspicious runs named; ``exclude``d
+    runs left out of every table and test, and said so)."""
+    suspects = find_suspects(data)
+    excluded = resolve_exclusions(data, exclude, suspects)
+    notes = [s.message + (" — excluded" if set(s.runs) <= set(excluded) else "") for s in suspects]
+    if excluded:
+        data = exclude_runs(data, excluded)
+        notes.append(f"{len(excluded)} run(s) excluded from every table and test (--exclude-runs): "
+                     f"{', '.join(map(str, excluded))}")
+    elif any(s.excludable for s in suspects):
+        notes.append("recompute without the flagged runs: --exclude-runs suspicious (or their ids)")
     pair = compare_with or default_comparison(data)
     order = [pair[0], *pair[1]] if pair else []
     tables = [t for task in data.tasks
@@ -50,4 +79,11 @@ def build_report(data: ScoreSet, *, compare_with: tuple[str, Sequence[str]] | No
     if pair and pair[1]:
         comparison = comparison_table(data, pair[0], pair[1], metric=metric, per_language=per_language,
                                       n_resamples=n_resamples, seed=seed)
-    return Report(data.studies, data.split, tables, comparison, [*data.notes, *leak_notes])
+    if excluded:
+        said = f" Excluded from this table (--exclude-runs): runs {run_ranges(excluded)}."
+        for t in tables:
+            t.caption += said
+        if comparison is not None:
+            comparison.caption += said
+    return Report(data.studies, data.split, tables, comparison, [*data.notes, *leak_notes, *notes], suspects,
+                  excluded)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.analysis.normality import ShapiroWilk, shapiro_wilk
 from engine.analysis.summary import ALPHA, MacroAverage, Summary, macro_average, sample_sd, sorted_keys, summarize
 from engine.analysis.tdist import t_two_sided_p
 
@@ -201,6 +202,7 @@ class PairedComparison:
     d_z: float
     d_av: float
     notes: tuple[str, ...]  # plain-language warnings for the report
+    normality: ShapiroWilk | None = None  # of the paired differences: is the t-test's assumption plausible?
 
 
 def _keys(keys: tuple) -> str:
@@ -234,9 +236,13 @@ def compare(
         notes.append(f"permutation p is a Monte Carlo estimate from {perm.n_permutations} random sign flips")
     if tt.note and n:
         notes.append(f"t-test: {tt.note}")
+    normality = shapiro_wilk(diffs, decimals=decimals)
+    if normality.p < ALPHA:
+        notes.append(f"Shapiro-Wilk rejects normal differences (W = {normality.w:.3f}, p = {normality.p:.3g}): "
+                     f"the t-test's assumption is doubtful, read the permutation p")
     return PairedComparison(n, pairing.n_dropped, summary.mean, summary.ci_low, summary.ci_high, perm, tt,
                             cohens_dz(diffs, decimals=decimals),
-                            cohens_dav(pairing.a, pairing.b, decimals=decimals), tuple(notes))
+                            cohens_dav(pairing.a, pairing.b, decimals=decimals), tuple(notes), normality)
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:

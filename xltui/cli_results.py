@@ -56,7 +56,7 @@ def parse_exclude(text: str | None) -> list[int | str]:
 
 def build_results_report(source, studies: list[str], *, tasks: list[str] | None = None, metric: str | None = None,
                          compare: str | None = None, per_language: bool = False, split: str = "test",
-                         resamples: int = 100_000, exclude: str | None = None):
+                         resamples: int = 100_000, exclude: str | None = None, aso: int | None = None):
     """The report `xltui results` prints and exports (the TUI's Results screen builds the same one).
 
     ``source`` is an engine or an ``engine.store.reader`` reader.
@@ -81,7 +81,7 @@ def build_results_report(source, studies: list[str], *, tasks: list[str] | None 
         exclude_ids = parse_exclude(exclude)
         report = build_report(data, compare_with=pair, metric=metric, per_language=per_language,
                               leak_notes=[leak.describe() for leak in leaks] + problems, n_resamples=resamples,
-                              exclude=exclude_ids)
+                              exclude=exclude_ids, aso_iterations=aso)
     except ValueError as exc:  # a malformed --exclude-runs, or an id that is not in the selection
         raise UserError(f"--exclude-runs: {exc}") from None
     if not report.score_tables:
@@ -114,6 +114,10 @@ def results(
     exclude_runs: Annotated[Optional[str], typer.Option("--exclude-runs", metavar="IDS|suspicious", help=(
         "leave these runs out of every table and test (comma-separated run ids, or 'suspicious' for every "
         "collapsed, outlier or duplicate run the warnings name)"))] = None,
+    aso: Annotated[bool, typer.Option("--aso", help="add ε_min of Almost Stochastic Order (deepsig) to every "
+                                      "comparison row: seconds per row")] = False,
+    aso_iterations: Annotated[int, typer.Option("--aso-iterations", min=10, help="bootstrap iterations of "
+                                                "each ASO test")] = 1000,
 ) -> None:
     """Paper tables from stored runs: mean ± SD per model × setting × language, paired tests, figures."""
     if fmt not in FORMATS:
@@ -124,7 +128,7 @@ def results(
     with open_reader(db) as reader:  # SQLite without importing SQLAlchemy (engine.store.reader says why)
         report = build_results_report(reader, studies, tasks=task, metric=metric, compare=compare,
                                       per_language=per_language, split=split, resamples=resamples,
-                                      exclude=exclude_runs)
+                                      exclude=exclude_runs, aso=aso_iterations if aso else None)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(render(report, fmt), encoding="utf-8")

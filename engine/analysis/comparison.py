@@ -21,6 +21,7 @@ from engine.analysis.tables import display_scale, setting_order
 from engine.states import MAIN_METRIC
 
 if TYPE_CHECKING:
+    from engine.analysis.aso import AsoResult
     from engine.analysis.power import SeedPower
     from engine.analysis.replicability import Replicability
     from engine.analysis.stats import PairedComparison
@@ -43,6 +44,7 @@ class ComparisonRow:
     mark: str = ""  # † p_holm < 0.05, ‡ p_holm < 0.01
     replication: Replicability | None = None  # pooled rows: in how many languages the effect holds
     power: SeedPower | None = None  # seeds per language the observed spread needs for 80 % power
+    aso: AsoResult | None = None  # Almost Stochastic Order, when asked for (--aso)
 
     @property
     def t_doubtful(self) -> bool:
@@ -83,8 +85,10 @@ def _pairs(scores: list[Score], system: str, language: str | None) -> dict:
 
 
 def comparison_table(data: ScoreSet, system: str, baselines: Sequence[str], *, metric: str | None = None,
-                     per_language: bool = False, n_resamples: int = 100_000, seed: int = 0) -> ComparisonTable:
-    """``system`` vs each baseline, pairs matched on (task, setting, language, seed)."""
+                     per_language: bool = False, n_resamples: int = 100_000, seed: int = 0,
+                     aso_iterations: int | None = None) -> ComparisonTable:
+    """``system`` vs each baseline, pairs matched on (task, setting, language, seed); ASO (deepsig,
+    seconds per row) only when ``aso_iterations`` is given."""
     table = ComparisonTable(system, list(baselines), data.split, [], per_language)
     pooled: list[ComparisonRow] = []
     by_lang: list[ComparisonRow] = []
@@ -110,8 +114,15 @@ def comparison_table(data: ScoreSet, system: str, baselines: Sequence[str], *, m
     n_langs = max((r.replication.n for r in pooled if r.replication), default=1)
     table.rows = ([_with_power(r, scores_of(data, r), len(pooled)) for r in _adjusted(pooled)]
                   + [_with_power(r, scores_of(data, r), n_langs) for r in _adjusted(by_lang)])
+    if aso_iterations is not None:
+        family = {POOLED: len(pooled)}
+        table.rows = [replace(r, aso=_aso(data, r, family.get(r.language, len(by_lang)), aso_iterations, seed))
+                      for r in table.rows]
+        table.warnings += [f"{r.system} vs {r.baseline} ({r.task}, {r.setting}, {r.language}): ASO needs at least 2 "
+                           f"scores per system, got {r.aso.n_a} and {r.aso.n_b}" for r in table.rows
+                           if r.aso is not None and math.isnan(r.aso.eps_min)]
     table.warnings += _design_warnings(table.rows)
-    table.caption = _comparison_caption(table, len(pooled), len(by_lang))
+    table.caption = _comparison_caption(table, len(pooled), len(by_lang)) + _aso_caption(aso_iterations, seed)
     return table
 
 
@@ -155,13 +166,27 @@ def _replication(pooled: ComparisonRow, langs: list[ComparisonRow]) -> Replicabi
 
 def scores_of(data: ScoreSet, row: ComparisonRow) -> dict[str, list[float]]:
     """language -> paired differences (system − baseline, one per shared seed) behind ``row``."""
-    picked = [s for s in data.scores if s.task == row.task and s.metric == row.metric and s.setting == row.setting
-              and (row.language == POOLED or s.language == row.language)]
-    a, b = _pairs(picked, row.system, None), _pairs(picked, row.baseline, None)
+    a, b = _row_scores(data, row)
     out: dict[str, list[float]] = defaultdict(list)
     for key in sorted(set(a) & set(b)):
         out[key[0]].append(a[key] - b[key])
     return dict(out)
+
+
+def _row_scores(data: ScoreSet, row: ComparisonRow) -> tuple[dict, dict]:
+    """(language, seed) -> score of the system and of the baseline behind ``row`` (paired or not)."""
+    picked = [s for s in data.scores if s.task == row.task and s.metric == row.metric and s.setting == row.setting
+              and (row.language == POOLED or s.language == row.language)]
+    return _pairs(picked, row.system, None), _pairs(picked, row.baseline, None)
+
+
+def _aso(data: ScoreSet, row: ComparisonRow, family: int, iterations: int, seed: int) -> AsoResult:
+    """ε_min of system over baseline; pooled rows on scores centred per language (engine.analysis.aso)."""
+    from engine.analysis.aso import aso_eps_min, centred_by_language
+
+    a, b = _row_scores(data, row)
+    xs, ys = centred_by_language(a, b) if row.language == POOLED else (list(a.values()), list(b.values()))
+    return aso_eps_min(xs, ys, comparisons=family, iterations=iterations, seed=seed)
 
 
 def _with_power(row: ComparisonRow, diffs: dict[str, list[float]], family: int) -> ComparisonRow:
@@ -238,3 +263,12 @@ def _comparison_caption(t: ComparisonTable, n_pooled: int, n_lang: int) -> str:
                    "(α divided by the pooled comparisons, or by the languages for per-language rows), from a "
                    "seeded bootstrap of the observed paired differences (1,000 resamples; with few seeds a "
                    "planning guide, not a guarantee).")
+
+
+def _aso_caption(iterations: int | None, seed: int) -> str:
+    if iterations is None:
+        return " ε_min (Almost Stochastic Order, deepsig): on request, --aso (seconds per comparison)."
+    return (f" ε_min: Almost Stochastic Order of the system's seed scores over the baseline's (Dror et al. 2019; "
+            f"deepsig.aso, confidence 0.95 with Bonferroni over the rows of its family, {iterations} bootstrap "
+            f"iterations, seed {seed}); ε_min < τ = 0.2 supports 'system better' (0: always better, 1: always "
+            f"worse). Pooled rows compare all (language, seed) scores after removing each language's mean.")

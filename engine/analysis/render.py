@@ -58,7 +58,7 @@ def perm_label(row: ComparisonRow) -> str:
 
 
 COMPARISON_HEADER = ["baseline", "task", "setting", "language", "n_pairs", "n_dropped", "Δ", "95% CI", "p_perm",
-                     "perm. (n)", "p_t", "p_SW", "d_z", "d_av", "p_Holm", "p_min", "k/N", "seeds 80%"]
+                     "perm. (n)", "p_t", "p_SW", "d_z", "d_av", "p_Holm", "p_min", "k/N", "seeds 80%", "ε_min"]
 
 
 def comparison_cells(row: ComparisonRow, *, minus: str = "−") -> list[str]:
@@ -73,7 +73,18 @@ def comparison_cells(row: ComparisonRow, *, minus: str = "−") -> list[str]:
     return [row.baseline, row.task, row.setting, row.language,
             str(r.n_pairs), str(r.n_dropped), num(r.mean_diff), ci, fmt_p(r.permutation.p), perm_label(row),
             fmt_p(r.t_test.p) + ("*" if row.t_doubtful else ""), fmt_p(sw), d(r.d_z), d(r.d_av),
-            fmt_p(row.p_holm) + row.mark, fmt_p(r.permutation.p_min), k, seeds]
+            fmt_p(row.p_holm) + row.mark, fmt_p(r.permutation.p_min), k, seeds,
+            fmt_num(row.aso.eps_min, 1, 3) if row.aso is not None else "—"]
+
+
+# columns a row fills only when asked for (--aso) or when data allows: shown when any row has them
+OPTIONAL_COLUMNS = {"ε_min": lambda row: row.aso is not None}
+
+
+def shown_columns(table: ComparisonTable) -> list[int]:
+    """Indices of COMPARISON_HEADER to show: an optional column no row fills is left out."""
+    return [i for i, name in enumerate(COMPARISON_HEADER)
+            if name not in OPTIONAL_COLUMNS or any(OPTIONAL_COLUMNS[name](r) for r in table.rows)]
 
 
 # ----------------------------------------------------------------------------- rich
@@ -109,6 +120,7 @@ def rich_comparison_table(table: ComparisonTable) -> Table:
                 and len({comparison_cells(r)[i] for r in table.rows}) == 1}
     if not any(r.language != POOLED for r in table.rows):
         constant.add(COMPARISON_HEADER.index("p_min"))
+    constant |= set(range(len(COMPARISON_HEADER))) - set(shown_columns(table))
     title = table.title
     if table.rows:
         title += "".join(f", {comparison_cells(table.rows[0])[i]}" for i in sorted(constant) if i < 3)
@@ -151,7 +163,8 @@ CSV_COLUMNS = ["table", "task", "metric", "split", "setting", "system", "baselin
                "mean_a", "mean_b", "mean_diff", "diff_ci_low", "diff_ci_high", "p_perm", "perm_exact",
                "n_permutations", "p_min", "t", "df", "p_t", "sw_w", "sw_p", "t_doubtful", "d_z", "d_av", "p_holm",
                "mark", "replicated_k", "replicated_n", "replication_method", "seeds_80", "power_at_seeds",
-               "power_level", "runs", "note"]
+               "power_level", "aso_eps_min", "aso_confidence", "aso_comparisons", "aso_iterations", "aso_seed", "runs",
+               "note"]
 
 
 def _raw(x) -> str:
@@ -202,6 +215,9 @@ def _extra_columns(row: ComparisonRow) -> dict:
     if power is not None:
         out.update(seeds_80=power.seeds if power.seeds is not None else f">{power.max_seeds}",
                    power_at_seeds=power.power, power_level=power.level)
+    if row.aso is not None:
+        out.update(aso_eps_min=row.aso.eps_min, aso_confidence=row.aso.confidence,
+                   aso_comparisons=row.aso.comparisons, aso_iterations=row.aso.iterations, aso_seed=row.aso.seed)
     return out
 
 
@@ -266,8 +282,10 @@ def latex_score_table(t: ScoreTable) -> str:
 def latex_comparison_table(t: ComparisonTable) -> str:
     header = ["Baseline", "Task", "Setting", "Language", "pairs", "dropped", r"$\Delta$", r"95\% CI",
               r"$p_{\mathrm{perm}}$", "perm.", r"$p_t$", r"$p_{\mathrm{SW}}$", "$d_z$", r"$d_{\mathrm{av}}$",
-              r"$p_{\mathrm{Holm}}$", r"$p_{\min}$", "$k/N$", r"seeds 80\%"]
-    body = [" & ".join(latex_escape(x) for x in comparison_cells(row)) + r" \\" for row in t.rows]
+              r"$p_{\mathrm{Holm}}$", r"$p_{\min}$", "$k/N$", r"seeds 80\%", r"$\varepsilon_{\min}$"]
+    keep = shown_columns(t)
+    header = [header[i] for i in keep]
+    body = [" & ".join(latex_escape(comparison_cells(row)[i]) for i in keep) + r" \\" for row in t.rows]
     return _latex_tabular(header, body, "llll" + "r" * (len(header) - 4), f"{t.title}. {t.caption}", "tab:significance",
                           wide=True)
 
@@ -313,8 +331,9 @@ def markdown_score_table(t: ScoreTable) -> str:
 
 
 def markdown_comparison_table(t: ComparisonTable) -> str:
-    rows = [[_md(x) for x in comparison_cells(row, minus="-")] for row in t.rows]
-    lines = [f"### {t.title}", "", *_md_table(COMPARISON_HEADER, rows, 4), "", f"*{_md(t.caption)}*"]
+    keep = shown_columns(t)
+    rows = [[_md(comparison_cells(row, minus="-")[i]) for i in keep] for row in t.rows]
+    lines = [f"### {t.title}", "", *_md_table([COMPARISON_HEADER[i] for i in keep], rows, 4), "", f"*{_md(t.caption)}*"]
     return "\n".join(lines) + "\n"
 
 

@@ -59,7 +59,8 @@ def resolve_exclusions(data: ScoreSet, exclude: Sequence[int | str], suspects: S
 
 def build_report(data: ScoreSet, *, compare_with: tuple[str, Sequence[str]] | None = None,
                  metric: str | None = None, per_language: bool = False, leak_notes: Sequence[str] = (),
-                 n_resamples: int = 100_000, seed: int = 0, exclude: Sequence[int | str] = ()) -> Report:
+                 n_resamples: int = 100_000, seed: int = 0, exclude: Sequence[int | str] = (),
+                 aso_iterations: int | None = None) -> Report:
     """Every table of a selection of runs, with its warnings (suspicious runs named; ``exclude``d
     runs left out of every table and test, and said so)."""
     suspects = find_suspects(data)
@@ -78,7 +79,7 @@ def build_report(data: ScoreSet, *, compare_with: tuple[str, Sequence[str]] | No
     comparison = None
     if pair and pair[1]:
         comparison = comparison_table(data, pair[0], pair[1], metric=metric, per_language=per_language,
-                                      n_resamples=n_resamples, seed=seed)
+                                      n_resamples=n_resamples, seed=seed, aso_iterations=aso_iterations)
     if excluded:
         said = f" Excluded from this table (--exclude-runs): runs {run_ranges(excluded)}."
         for t in tables:

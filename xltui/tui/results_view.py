@@ -104,7 +104,7 @@ def narrow_comparison_table(table: ComparisonTable) -> Table:
 
     The cells are engine.analysis.render's own strings, so nothing differs from the exports but the layout.
     """
-    from engine.analysis.render import COMPARISON_HEADER, comparison_cells
+    from engine.analysis.render import COMPARISON_HEADER, comparison_cells, shown_columns
 
     rows = [comparison_cells(r) for r in table.rows]
     out = Table(title=table.title, title_justify="left", box=box.SIMPLE_HEAD, caption=table.caption,
@@ -114,9 +114,9 @@ def narrow_comparison_table(table: ComparisonTable) -> Table:
     for r in table.rows:
         label = "\n".join(([r.task] if len(tasks) > 1 else []) + [r.baseline, r.setting, r.language])
         out.add_column(label, justify="right", style="bold" if r.mark else "")
-    for i, name in enumerate(COMPARISON_HEADER):
-        if name not in ("baseline", "task", "setting", "language"):
-            out.add_row(name, *(cells[i] for cells in rows))
+    for i in shown_columns(table):
+        if COMPARISON_HEADER[i] not in ("baseline", "task", "setting", "language"):
+            out.add_row(COMPARISON_HEADER[i], *(cells[i] for cells in rows))
     return out
 
 

@@ -122,7 +122,7 @@ def test_markdown(report):
     assert "**81.3 ± 1.5**" in text  # madx zero-shot swa, the column's best
     assert "(1/3 seeds)" in text and "**Warnings**" in text
     header = next(line for line in text.splitlines() if line.startswith("| baseline"))
-    assert header.count("|") - 1 == len(render.COMPARISON_HEADER) - 1 and "ε_min" not in header  # no --aso
+    assert header.count("|") - 1 == len(render.COMPARISON_HEADER) - 4 and "ε_min" not in header  # no --aso, no predictions
 
 
 def test_json_round_trips_without_nan(report):

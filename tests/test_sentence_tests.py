@@ -7,7 +7,15 @@ import pytest
 from seqeval.metrics import f1_score
 from seqeval.scheme import IOB2
 
-from engine.analysis.sentence_tests import accuracy_counts, corpus_metric, ner_counts, paired_bootstrap
+from engine.analysis.sentence_tests import (
+    accuracy_counts,
+    combine,
+    corpus_metric,
+    ner_counts,
+    paired_bootstrap,
+    resample_stratum,
+    stratum_rng,
+)
 from engine.data.catalog import task_files
 from engine.data.conll import read_conll
 
@@ -50,10 +58,10 @@ def test_accuracy_counts_sum_to_token_accuracy():
 
 def loop_bootstrap(strata, resamples: int, seed: int) -> np.ndarray:
     """The same resamples drawn the slow way: index the sentences, sum, score."""
-    rng = np.random.default_rng(seed)
     out = np.zeros(resamples)
-    for a, b in strata:
+    for i, (a, b) in enumerate(strata):
         n = a.shape[0]
+        rng = stratum_rng(seed, i)
         draws = rng.integers(0, n, size=(resamples, n))  # one block: the module draws the same numbers
         for r in range(resamples):
             out[r] += corpus_metric(a[draws[r]].sum(0)) - corpus_metric(b[draws[r]].sum(0))
@@ -74,6 +82,12 @@ def test_the_vectorised_resamples_equal_a_plain_loop_and_the_p_value_counts_them
     assert (result.ci_low, result.ci_high) == pytest.approx(tuple(np.quantile(deltas, [0.025, 0.975])))
     extreme = np.count_nonzero(np.abs(deltas - observed) >= abs(observed) - 1e-12)
     assert result.p == pytest.approx((1 + extreme) / 401)
+    side = 1 if observed >= 0 else -1
+    beyond = np.count_nonzero(side * (deltas - observed) >= side * observed - 1e-12)
+    assert result.p_one_sided == pytest.approx((1 + beyond) / 401) and result.side == side
+    other = paired_bootstrap(strata, resamples=400, seed=7, direction=-side)
+    assert other.p_one_sided == pytest.approx((1 + np.count_nonzero(-side * (deltas - observed) >= -side * observed
+                                                                    - 1e-12)) / 401)
     assert result.strata == 2 and result.sentences == 420
 
 
@@ -101,3 +115,16 @@ def test_misaligned_strata_are_refused():
         paired_bootstrap([(np.zeros((3, 3)), np.zeros((4, 3)))])
     with pytest.raises(ValueError, match="no strata"):
         paired_bootstrap([])
+
+
+def test_a_strata_resamples_do_not_depend_on_the_other_strata(swahili):
+    rng = np.random.default_rng(4)
+    a, b = ner_counts(swahili, noisy(swahili, 0.05, rng)), ner_counts(swahili, noisy(swahili, 0.09, rng))
+    c, d = ner_counts(swahili, noisy(swahili, 0.07, rng)), ner_counts(swahili, noisy(swahili, 0.07, rng))
+    alone = resample_stratum(("swa", 1), a, b, resamples=300, seed=2)
+    pooled = [alone, resample_stratum(("swa", 2), c, d, resamples=300, seed=2)]
+    assert np.array_equal(alone.deltas, resample_stratum(("swa", 1), a, b, resamples=300, seed=2).deltas)
+    both = combine(pooled, seed=2)
+    assert both.delta == pytest.approx((alone.observed + pooled[1].observed) / 2) and both.strata == 2
+    with pytest.raises(ValueError, match="resampled"):
+        combine([alone, resample_stratum(("swa", 2), c, d, resamples=100, seed=2)])

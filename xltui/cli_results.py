@@ -56,7 +56,8 @@ def parse_exclude(text: str | None) -> list[int | str]:
 
 def build_results_report(source, studies: list[str], *, tasks: list[str] | None = None, metric: str | None = None,
                          compare: str | None = None, per_language: bool = False, split: str = "test",
-                         resamples: int = 100_000, exclude: str | None = None, aso: int | None = None):
+                         resamples: int = 100_000, exclude: str | None = None, aso: int | None = None,
+                         sentence_resamples: int = 10_000):
     """The report `xltui results` prints and exports (the TUI's Results screen builds the same one).
 
     ``source`` is an engine or an ``engine.store.reader`` reader.
@@ -77,11 +78,17 @@ def build_results_report(source, studies: list[str], *, tasks: list[str] | None 
                         + (f" ({runs} run-language cells queued, running or failed)" if runs else ""))
     pair = parse_compare(compare, data.systems) if compare else None
     leaks, problems = find_leaks(source, data.run_ids)
+    predictions = None
+    if sentence_resamples:
+        from engine.analysis.sentence_level import prediction_paths
+
+        predictions = prediction_paths(source, data.run_ids, split)
     try:
         exclude_ids = parse_exclude(exclude)
         report = build_report(data, compare_with=pair, metric=metric, per_language=per_language,
                               leak_notes=[leak.describe() for leak in leaks] + problems, n_resamples=resamples,
-                              exclude=exclude_ids, aso_iterations=aso)
+                              exclude=exclude_ids, aso_iterations=aso, predictions=predictions,
+                              sentence_resamples=sentence_resamples)
     except ValueError as exc:  # a malformed --exclude-runs, or an id that is not in the selection
         raise UserError(f"--exclude-runs: {exc}") from None
     if not report.score_tables:
@@ -118,6 +125,9 @@ def results(
                                       "comparison row: seconds per row")] = False,
     aso_iterations: Annotated[int, typer.Option("--aso-iterations", min=10, help="bootstrap iterations of "
                                                 "each ASO test")] = 1000,
+    sentence_resamples: Annotated[int, typer.Option("--sentence-resamples", min=0, help=(
+        "bootstrap resamples of the sentence-level test over stored test predictions (0: no sentence-level "
+        "test)"))] = 10_000,
 ) -> None:
     """Paper tables from stored runs: mean ± SD per model × setting × language, paired tests, figures."""
     if fmt not in FORMATS:
@@ -128,7 +138,8 @@ def results(
     with open_reader(db) as reader:  # SQLite without importing SQLAlchemy (engine.store.reader says why)
         report = build_results_report(reader, studies, tasks=task, metric=metric, compare=compare,
                                       per_language=per_language, split=split, resamples=resamples,
-                                      exclude=exclude_runs, aso=aso_iterations if aso else None)
+                                      exclude=exclude_runs, aso=aso_iterations if aso else None,
+                                      sentence_resamples=sentence_resamples)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(render(report, fmt), encoding="utf-8")

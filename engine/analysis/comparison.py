@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from engine.analysis.aso import AsoResult
     from engine.analysis.power import SeedPower
     from engine.analysis.replicability import Replicability
+    from engine.analysis.sentence_level import Paths, SentenceTest
     from engine.analysis.stats import PairedComparison
 
 POOLED = "pooled"
@@ -45,6 +46,7 @@ class ComparisonRow:
     replication: Replicability | None = None  # pooled rows: in how many languages the effect holds
     power: SeedPower | None = None  # seeds per language the observed spread needs for 80 % power
     aso: AsoResult | None = None  # Almost Stochastic Order, when asked for (--aso)
+    sentence: SentenceTest | None = None  # paired bootstrap over test sentences, from stored predictions
 
     @property
     def t_doubtful(self) -> bool:
@@ -86,9 +88,11 @@ def _pairs(scores: list[Score], system: str, language: str | None) -> dict:
 
 def comparison_table(data: ScoreSet, system: str, baselines: Sequence[str], *, metric: str | None = None,
                      per_language: bool = False, n_resamples: int = 100_000, seed: int = 0,
-                     aso_iterations: int | None = None) -> ComparisonTable:
+                     aso_iterations: int | None = None, predictions: Paths | None = None,
+                     sentence_resamples: int = 10_000) -> ComparisonTable:
     """``system`` vs each baseline, pairs matched on (task, setting, language, seed); ASO (deepsig,
-    seconds per row) only when ``aso_iterations`` is given."""
+    seconds per row) only when ``aso_iterations`` is given; sentence-level tests when ``predictions``
+    ((run id, language) -> stored test predictions, engine.analysis.sentence_level) is given."""
     table = ComparisonTable(system, list(baselines), data.split, [], per_language)
     pooled: list[ComparisonRow] = []
     by_lang: list[ComparisonRow] = []
@@ -121,8 +125,17 @@ def comparison_table(data: ScoreSet, system: str, baselines: Sequence[str], *, m
         table.warnings += [f"{r.system} vs {r.baseline} ({r.task}, {r.setting}, {r.language}): ASO needs at least 2 "
                            f"scores per system, got {r.aso.n_a} and {r.aso.n_b}" for r in table.rows
                            if r.aso is not None and math.isnan(r.aso.eps_min)]
+    sentence_caption = ""
+    if predictions is not None:
+        from engine.analysis.sentence_level import sentence_caption as caption_of
+        from engine.analysis.sentence_level import with_sentence_tests
+
+        table.rows, said = with_sentence_tests(data, table.rows, predictions, resamples=sentence_resamples, seed=seed)
+        table.warnings += said
+        sentence_caption = caption_of(table.rows, sentence_resamples, seed)
     table.warnings += _design_warnings(table.rows)
-    table.caption = _comparison_caption(table, len(pooled), len(by_lang)) + _aso_caption(aso_iterations, seed)
+    table.caption = (_comparison_caption(table, len(pooled), len(by_lang)) + _aso_caption(aso_iterations, seed)
+                     + sentence_caption)
     return table
 
 

@@ -1,4 +1,4 @@
-"""Renderers of the report tables: rich (terminal), tidy CSV, LaTeX (booktabs), Markdown, JSON.
+"""Renderers of the report tables: rich (terminal), tidy CSV, Markdown, JSON; LaTeX in render_latex.
 
 Formatting only: every number comes from engine.analysis.tables. CSV and JSON carry the
 numbers unrounded in stored units (fractions); the others show percentages with
@@ -11,7 +11,6 @@ import csv
 import io
 import json
 import math
-import re
 from collections.abc import Callable
 from dataclasses import asdict
 
@@ -20,71 +19,26 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from engine.analysis.cells import (
+    COMPARISON_HEADER,
+    OPTIONAL_COLUMNS,
+    comparison_cells,
+    fmt_cell,
+    fmt_num,
+    fmt_p,
+    perm_label,
+    shown_columns,
+)
 from engine.analysis.comparison import POOLED, ComparisonRow, ComparisonTable
+from engine.analysis.render_latex import latex_document, latex_escape, to_latex
 from engine.analysis.report import Report
 from engine.analysis.tables import AVG, Cell, ScoreTable
 
+__all__ = ["COMPARISON_HEADER", "FORMATS", "OPTIONAL_COLUMNS", "comparison_cells", "csv_rows", "fmt_cell", "fmt_num",
+           "fmt_p", "latex_document", "latex_escape", "perm_label", "render", "report_dict", "rich_report",
+           "shown_columns", "to_csv", "to_json", "to_latex", "to_markdown", "to_text"]
+
 FORMATS = ("table", "csv", "latex", "markdown", "json")
-
-
-# ----------------------------------------------------------------------------- numbers
-
-
-def fmt_num(x: float | None, scale: float = 1.0, digits: int = 1) -> str:
-    return "—" if x is None or math.isnan(x) else f"{x * scale:.{digits}f}"
-
-
-def fmt_p(p: float) -> str:
-    if math.isnan(p):
-        return "—"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def fmt_cell(cell: Cell, scale: float, pm: str = "±") -> str:
-    if cell.summary is None:
-        text = "—"
-    elif cell.n < 2:
-        text = fmt_num(cell.summary.mean, scale)
-    else:
-        text = f"{fmt_num(cell.summary.mean, scale)} {pm} {fmt_num(cell.summary.sd, scale)}"
-    return text
-
-
-def perm_label(row: ComparisonRow) -> str:
-    perm = row.result.permutation
-    if not row.result.n_pairs:
-        return "—"
-    return f"exact {perm.n_permutations}" if perm.exact else f"MC {perm.n_permutations}"
-
-
-COMPARISON_HEADER = ["baseline", "task", "setting", "language", "n_pairs", "n_dropped", "Δ", "95% CI", "p_perm",
-                     "perm. (n)", "p_t", "p_SW", "d_z", "d_av", "p_Holm", "p_min", "k/N", "seeds 80%", "ε_min"]
-
-
-def comparison_cells(row: ComparisonRow, *, minus: str = "−") -> list[str]:
-    """One Table C row as display strings (Δ and CI in percentage points for fractions)."""
-    r, s = row.result, row.scale
-    num = lambda x: fmt_num(x, s, 2).replace("-", minus)
-    ci = "—" if math.isnan(r.ci_low) else f"[{num(r.ci_low)}, {num(r.ci_high)}]"
-    d = lambda x: fmt_num(x, 1, 2).replace("-", minus)
-    sw = r.normality.p if r.normality is not None else math.nan
-    k = row.replication.describe() if row.replication is not None else "—"
-    seeds = row.power.describe() if row.power is not None else "—"
-    return [row.baseline, row.task, row.setting, row.language,
-            str(r.n_pairs), str(r.n_dropped), num(r.mean_diff), ci, fmt_p(r.permutation.p), perm_label(row),
-            fmt_p(r.t_test.p) + ("*" if row.t_doubtful else ""), fmt_p(sw), d(r.d_z), d(r.d_av),
-            fmt_p(row.p_holm) + row.mark, fmt_p(r.permutation.p_min), k, seeds,
-            fmt_num(row.aso.eps_min, 1, 3) if row.aso is not None else "—"]
-
-
-# columns a row fills only when asked for (--aso) or when data allows: shown when any row has them
-OPTIONAL_COLUMNS = {"ε_min": lambda row: row.aso is not None}
-
-
-def shown_columns(table: ComparisonTable) -> list[int]:
-    """Indices of COMPARISON_HEADER to show: an optional column no row fills is left out."""
-    return [i for i, name in enumerate(COMPARISON_HEADER)
-            if name not in OPTIONAL_COLUMNS or any(OPTIONAL_COLUMNS[name](r) for r in table.rows)]
 
 
 # ----------------------------------------------------------------------------- rich
@@ -163,8 +117,10 @@ CSV_COLUMNS = ["table", "task", "metric", "split", "setting", "system", "baselin
                "mean_a", "mean_b", "mean_diff", "diff_ci_low", "diff_ci_high", "p_perm", "perm_exact",
                "n_permutations", "p_min", "t", "df", "p_t", "sw_w", "sw_p", "t_doubtful", "d_z", "d_av", "p_holm",
                "mark", "replicated_k", "replicated_n", "replication_method", "seeds_80", "power_at_seeds",
-               "power_level", "aso_eps_min", "aso_confidence", "aso_comparisons", "aso_iterations", "aso_seed", "runs",
-               "note"]
+               "power_level", "aso_eps_min", "aso_confidence", "aso_comparisons", "aso_iterations", "aso_seed",
+               "sent_delta", "sent_ci_low", "sent_ci_high", "sent_p", "sent_p_holm", "sent_p_one_sided", "sent_side",
+               "sent_resamples", "sent_seed", "sent_strata", "sent_sentences", "sent_missing", "sent_method",
+               "sent_replicated_k", "sent_replicated_n", "sent_note", "runs", "note"]
 
 
 def _raw(x) -> str:
@@ -218,6 +174,15 @@ def _extra_columns(row: ComparisonRow) -> dict:
     if row.aso is not None:
         out.update(aso_eps_min=row.aso.eps_min, aso_confidence=row.aso.confidence,
                    aso_comparisons=row.aso.comparisons, aso_iterations=row.aso.iterations, aso_seed=row.aso.seed)
+    if (sent := row.sentence) is not None:
+        out.update(sent_missing=sent.missing, sent_note=sent.note)
+        if (r := sent.result) is not None:
+            out.update(sent_delta=r.delta, sent_ci_low=r.ci_low, sent_ci_high=r.ci_high, sent_p=r.p,
+                       sent_p_holm=sent.p_holm, sent_p_one_sided=r.p_one_sided, sent_side=r.side,
+                       sent_resamples=r.resamples, sent_seed=r.seed, sent_strata=r.strata, sent_sentences=r.sentences,
+                       sent_method=r.method)
+        if (rep := sent.replication) is not None:
+            out.update(sent_replicated_k=rep.k, sent_replicated_n=rep.n)
     return out
 
 
@@ -228,82 +193,6 @@ def to_csv(report: Report) -> str:
     writer.writeheader()
     writer.writerows(csv_rows(report))
     return buf.getvalue()
-
-
-# ----------------------------------------------------------------------------- LaTeX
-
-# $ is set in math: a text-mode \$ pulls the TS1 font, which basic TeX installs only have as bitmaps
-_LATEX = {"&": r"\&", "%": r"\%", "$": r"$\$$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-          "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}", "<": r"\textless{}",
-          ">": r"\textgreater{}", "|": r"\textbar{}", "±": r"$\pm$", "×": r"$\times$", "−": r"$-$",
-          "Δ": r"$\Delta$", "†": r"$^{\dagger}$", "‡": r"$^{\ddagger}$", "…": r"\ldots{}",
-          "—": "---", "–": "--", "→": r"$\rightarrow$", "≥": r"$\geq$", "≤": r"$\leq$", "α": r"$\alpha$",
-          "ε": r"$\varepsilon$", "τ": r"$\tau$", "√": r"$\surd$"}
-
-
-def latex_escape(text: str) -> str:
-    """Text safe for pdflatex: the ten special characters and the symbols the tables use."""
-    return "".join(_LATEX.get(ch, ch) for ch in str(text))
-
-
-def _latex_tabular(header: list[str], body: list[str], align: str, caption: str, label: str, wide: bool) -> str:
-    """A booktabs table float; ``body`` holds finished rows (``a & b \\``) or rules."""
-    lines = [r"\begin{table}[htbp]", r"\centering", rf"\caption{{{latex_escape(caption)}}}",
-             rf"\label{{{label}}}"]
-    if wide:
-        lines.append(r"\resizebox{\linewidth}{!}{%")
-    lines += [rf"\begin{{tabular}}{{{align}}}", r"\toprule", " & ".join(header) + r" \\", r"\midrule", *body,
-              r"\bottomrule", r"\end{tabular}" + ("}" if wide else ""), r"\end{table}", ""]
-    return "\n".join(lines)
-
-
-def _label(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9:.-]", "-", text)
-
-
-def latex_score_table(t: ScoreTable) -> str:
-    def cell(c: Cell) -> str:
-        text = latex_escape(fmt_cell(c, t.scale))
-        text = rf"\textbf{{{text}}}" if c.best else text
-        return text + (rf" {{\scriptsize ({c.n}/{c.n_expected})}}" if c.incomplete else "")
-
-    body, last = [], None
-    for r in t.rows:
-        if last is not None and r.setting != last:
-            body.append(r"\midrule")
-        last = r.setting
-        body.append(" & ".join([latex_escape(r.system), latex_escape(r.setting),
-                                *(cell(r.cells[c]) for c in t.columns)]) + r" \\")
-    return _latex_tabular(["Model", "Setting", *(latex_escape(c) for c in t.columns)], body,
-                          "ll" + "r" * len(t.columns), f"{t.title}. {t.caption}", _label(f"tab:{t.task}-{t.metric}"),
-                          wide=len(t.columns) > 6)
-
-
-def latex_comparison_table(t: ComparisonTable) -> str:
-    header = ["Baseline", "Task", "Setting", "Language", "pairs", "dropped", r"$\Delta$", r"95\% CI",
-              r"$p_{\mathrm{perm}}$", "perm.", r"$p_t$", r"$p_{\mathrm{SW}}$", "$d_z$", r"$d_{\mathrm{av}}$",
-              r"$p_{\mathrm{Holm}}$", r"$p_{\min}$", "$k/N$", r"seeds 80\%", r"$\varepsilon_{\min}$"]
-    keep = shown_columns(t)
-    header = [header[i] for i in keep]
-    body = [" & ".join(latex_escape(comparison_cells(row)[i]) for i in keep) + r" \\" for row in t.rows]
-    return _latex_tabular(header, body, "llll" + "r" * (len(header) - 4), f"{t.title}. {t.caption}", "tab:significance",
-                          wide=True)
-
-
-def to_latex(report: Report) -> str:
-    parts = [r"% xltui results: needs \usepackage{booktabs} and \usepackage{graphicx} (for \resizebox)"]
-    parts += [f"% warning: {latex_escape(w)}" for w in report.all_warnings]
-    parts += [latex_score_table(t) for t in report.score_tables]
-    if report.comparison is not None:
-        parts.append(latex_comparison_table(report.comparison))
-    return "\n".join(parts)
-
-
-def latex_document(body: str) -> str:
-    """A standalone document around ``to_latex`` output (used by the compile test)."""
-    return "\n".join([r"\documentclass{article}", r"\usepackage[utf8]{inputenc}",
-                      r"\usepackage{booktabs}", r"\usepackage{graphicx}", r"\begin{document}", body,
-                      r"\end{document}", ""])
 
 
 # ----------------------------------------------------------------------------- Markdown

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from engine.analysis.comparison import ComparisonTable, comparison_table
 from engine.analysis.scores import ScoreSet
+from engine.analysis.sentence_level import Paths
 from engine.analysis.suspicious import Suspect, exclude_runs, find_suspects, run_ranges
 from engine.analysis.tables import ScoreTable, score_table
 from engine.states import MAIN_METRIC
@@ -60,7 +61,8 @@ def resolve_exclusions(data: ScoreSet, exclude: Sequence[int | str], suspects: S
 def build_report(data: ScoreSet, *, compare_with: tuple[str, Sequence[str]] | None = None,
                  metric: str | None = None, per_language: bool = False, leak_notes: Sequence[str] = (),
                  n_resamples: int = 100_000, seed: int = 0, exclude: Sequence[int | str] = (),
-                 aso_iterations: int | None = None) -> Report:
+                 aso_iterations: int | None = None, predictions: Paths | None = None,
+                 sentence_resamples: int = 10_000) -> Report:
     """Every table of a selection of runs, with its warnings (suspicious runs named; ``exclude``d
     runs left out of every table and test, and said so)."""
     suspects = find_suspects(data)
@@ -79,7 +81,8 @@ def build_report(data: ScoreSet, *, compare_with: tuple[str, Sequence[str]] | No
     comparison = None
     if pair and pair[1]:
         comparison = comparison_table(data, pair[0], pair[1], metric=metric, per_language=per_language,
-                                      n_resamples=n_resamples, seed=seed, aso_iterations=aso_iterations)
+                                      n_resamples=n_resamples, seed=seed, aso_iterations=aso_iterations,
+                                      predictions=predictions, sentence_resamples=sentence_resamples)
     if excluded:
         said = f" Excluded from this table (--exclude-runs): runs {run_ranges(excluded)}."
         for t in tables:

@@ -18,12 +18,14 @@ observed one so that they describe the null (Efron & Tibshirani 1993, §16.4):
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["METHOD", "BootstrapResult", "accuracy_counts", "corpus_metric", "ner_counts", "paired_bootstrap"]
+__all__ = ["METHOD", "BootstrapResult", "Stratum", "accuracy_counts", "combine", "corpus_metric", "ner_counts",
+           "paired_bootstrap", "resample_stratum", "stratum_rng"]
 
 METHOD = "paired bootstrap over test sentences (two-sided, centred; Efron & Tibshirani 1993)"
 _BLOCK_CELLS = 4_000_000  # resamples × sentences per block: ~32 MB of float64 weights
@@ -80,6 +82,8 @@ class BootstrapResult:
     strata: int
     sentences: int  # summed over strata
     confidence: float = 0.95
+    p_one_sided: float = float("nan")  # H0: the difference is not on ``side`` of 0
+    side: int = 0  # +1: A better, −1: B better (the side the one-sided p asks about)
     method: str = METHOD
 
 
@@ -103,32 +107,69 @@ def _resampled_deltas(a: np.ndarray, b: np.ndarray, resamples: int, rng: np.rand
     return out
 
 
-def paired_bootstrap(strata: Sequence[tuple[np.ndarray, np.ndarray]], *, resamples: int = 10_000, seed: int = 0,
-                     confidence: float = 0.95) -> BootstrapResult:
-    """Paired bootstrap of metric(A) − metric(B) over test sentences, pooled over strata.
+def stratum_rng(seed: int, key: object) -> np.random.Generator:
+    """The generator of one stratum: seeded by the test's seed and the stratum's key, so a
+    language's resamples do not change when another language or seed joins the table."""
+    return np.random.default_rng([seed, zlib.crc32(repr(key).encode())])
 
-    ``strata``: per (language, seed), the per-sentence counts of A and of B on the same
-    sentences in the same order (``ner_counts`` or ``accuracy_counts``)."""
+
+@dataclass(frozen=True)
+class Stratum:
+    """One (language, seed): the observed difference and its resampled differences."""
+
+    key: object
+    observed: float
+    deltas: np.ndarray = field(repr=False, compare=False)
+    sentences: int
+
+
+def resample_stratum(key: object, a: np.ndarray, b: np.ndarray, *, resamples: int = 10_000, seed: int = 0) -> Stratum:
+    """Resample one stratum's sentences (per-sentence counts of A and of B, the same sentences in order)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape or a.ndim != 2 or a.shape[0] == 0:
+        raise ValueError(f"stratum {key}: A has counts {a.shape}, B {b.shape}: need the same non-empty sentences")
+    if resamples < 1:
+        raise ValueError(f"resamples must be at least 1, got {resamples}")
+    observed = float(corpus_metric(a.sum(0)) - corpus_metric(b.sum(0)))
+    return Stratum(key, observed, _resampled_deltas(a, b, resamples, stratum_rng(seed, key)), a.shape[0])
+
+
+def combine(strata: Sequence[Stratum], *, seed: int = 0, confidence: float = 0.95, direction: int = 0
+            ) -> BootstrapResult:
+    """The equal-weight average of the strata's differences, its percentile CI and p-values.
+
+    ``direction`` (+1 or −1; 0: the observed sign) is the side of the one-sided p-value,
+    used by replicability analysis to ask each language about the pooled effect's side."""
     if not strata:
         raise ValueError("no strata to test")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    if resamples < 1:
-        raise ValueError(f"resamples must be at least 1, got {resamples}")
-    rng = np.random.default_rng(seed)
-    observed, deltas, sentences = [], np.zeros(resamples), 0
-    for i, (a, b) in enumerate(strata):
-        a, b = np.asarray(a), np.asarray(b)
-        if a.shape != b.shape or a.ndim != 2 or a.shape[0] == 0:
-            raise ValueError(f"stratum {i}: A has counts {a.shape}, B {b.shape}: need the same non-empty sentences")
-        observed.append(float(corpus_metric(a.sum(0)) - corpus_metric(b.sum(0))))
-        deltas += _resampled_deltas(a, b, resamples, rng)
-        sentences += a.shape[0]
-    deltas /= len(strata)
-    delta = float(np.mean(observed))
+    sizes = {len(s.deltas) for s in strata}
+    if len(sizes) != 1:
+        raise ValueError(f"strata were resampled {sorted(sizes)} times: combine needs one count")
+    deltas = np.mean([s.deltas for s in strata], axis=0)
+    delta = float(np.mean([s.observed for s in strata]))
     tail = (1 - confidence) / 2
     low, high = np.quantile(deltas, [tail, 1 - tail])
+    resamples = deltas.size
     extreme = np.abs(deltas - delta) >= abs(delta) - 1e-12
     p = float((1 + np.count_nonzero(extreme)) / (resamples + 1))  # at most 1: extreme counts ≤ R
-    return BootstrapResult(delta, float(low), float(high), p, resamples, seed, len(strata), sentences,
-                           confidence)
+    side = direction or (1 if delta >= 0 else -1)
+    # H0: side·Δ ≤ 0; the centred resamples describe it; a Δ on the other side gives p near 1
+    beyond = side * (deltas - delta) >= side * delta - 1e-12
+    p_one = float((1 + np.count_nonzero(beyond)) / (resamples + 1))
+    return BootstrapResult(delta, float(low), float(high), p, resamples, seed, len(strata),
+                           sum(s.sentences for s in strata), confidence, p_one, side)
+
+
+def paired_bootstrap(strata: Sequence[tuple[np.ndarray, np.ndarray]], *, resamples: int = 10_000, seed: int = 0,
+                     confidence: float = 0.95, direction: int = 0) -> BootstrapResult:
+    """Paired bootstrap of metric(A) − metric(B) over test sentences, pooled over strata.
+
+    ``strata``: per (language, seed), the per-sentence counts of A and of B on the same
+    sentences in the same order (``ner_counts`` or ``accuracy_counts``); stratum i is
+    resampled with ``stratum_rng(seed, i)``."""
+    if not strata:
+        raise ValueError("no strata to test")
+    done = [resample_stratum(i, a, b, resamples=resamples, seed=seed) for i, (a, b) in enumerate(strata)]
+    return combine(done, seed=seed, confidence=confidence, direction=direction)

@@ -1,0 +1,171 @@
+"""Sentence-level tests of a comparison table's rows, from the test predictions runs stored.
+
+Each (language, seed) pair of a row is one stratum of engine.analysis.sentence_tests'
+paired bootstrap: the system's and the baseline's predictions on the same test
+sentences (checked: the same tokens and gold tags, or the pair is left out with a
+warning). A stratum is resampled once and shared by the per-language row and the
+pooled row. Pooled rows also say in how many languages the pooled direction holds,
+from the per-language one-sided bootstrap p-values (partial conjunction, Fisher).
+
+Imported published results have no predictions; their rows say so, and nothing here
+is imported (numpy, seqeval) unless some run has predictions.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from engine.states import MAIN_METRIC
+from engine.store.reader import Reader, reading, rows_in
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from engine.analysis.comparison import ComparisonRow
+    from engine.analysis.replicability import Replicability
+    from engine.analysis.scores import ScoreSet
+    from engine.analysis.sentence_tests import BootstrapResult, Stratum
+
+__all__ = ["NO_PREDICTIONS", "SentenceTest", "prediction_paths", "sentence_caption", "with_sentence_tests"]
+
+NO_PREDICTIONS = "no predictions: sentence-level test unavailable"
+Paths = Mapping[tuple[int, str], str]  # (run id, language) -> the run's stored test predictions
+
+
+@dataclass(frozen=True)
+class SentenceTest:
+    result: BootstrapResult | None
+    pairs: int  # (language, seed) pairs with predictions on both sides
+    missing: int  # pairs without them (or on different sentences)
+    note: str = ""
+    p_holm: float = math.nan  # Holm over the row's family, as for p_perm
+    replication: Replicability | None = None  # pooled rows: languages where the pooled side holds (Fisher)
+
+    @property
+    def mark(self) -> str:
+        return "" if math.isnan(self.p_holm) else "‡" if self.p_holm < 0.01 else "†" if self.p_holm < 0.05 else ""
+
+
+def prediction_paths(source: Engine | Reader, run_ids: Sequence[int], split: str = "test") -> dict[tuple[int, str], str]:
+    """(run id, language) -> path of the predictions of each run's latest attempt on ``split``."""
+    sql = ("SELECT a.run_id, a.language, a.path FROM artifact a JOIN run r ON r.id = a.run_id "
+           "AND r.attempt_id = a.attempt_id WHERE a.kind = 'predictions' AND a.run_id IN ({in})")
+    with reading(source) as reader:
+        rows = rows_in(reader, sql, list(run_ids))
+    return {(rid, lang): path for rid, lang, path in rows
+            if lang and os.path.basename(path) == f"predictions-{lang}-{split}.txt"}  # engine.runfiles' name
+
+
+class _Counts:
+    """Per-sentence counts of each predictions file, read once; the sentences' identity to check pairs."""
+
+    def __init__(self) -> None:
+        self.cache: dict[tuple[str, str], tuple[int, object] | str] = {}
+
+    def get(self, path: str, task: str) -> tuple[int, object] | str:
+        key = (path, task)
+        if key not in self.cache:
+            self.cache[key] = self._read(path, task)
+        return self.cache[key]
+
+    @staticmethod
+    def _read(path: str, task: str) -> tuple[int, object] | str:
+        from engine.analysis.sentence_tests import accuracy_counts, ner_counts
+        from engine.data.conll import ConllError
+        from engine.data.ner_eval import read_predictions
+
+        try:
+            tokens, gold, pred = read_predictions(path)
+        except FileNotFoundError:
+            return f"predictions file {path} is missing"
+        except (ConllError, ValueError, UnicodeDecodeError) as exc:
+            return f"predictions file {path} is unreadable: {exc}"
+        counts = ner_counts(gold, pred) if task == "ner" else accuracy_counts(gold, pred)
+        return hash((tuple(map(tuple, tokens)), tuple(map(tuple, gold)))), counts
+
+
+def with_sentence_tests(data: ScoreSet, rows: list[ComparisonRow], paths: Paths, *, resamples: int = 10_000,
+                        seed: int = 0) -> tuple[list[ComparisonRow], list[str]]:
+    """``rows`` with their sentence-level test (or the reason there is none), and the warnings."""
+    if not paths:
+        return [replace(r, sentence=SentenceTest(None, 0, r.result.n_pairs, NO_PREDICTIONS)) for r in rows], []
+    from engine.analysis.replicability import replicability
+    from engine.analysis.sentence_tests import combine, resample_stratum
+    from engine.analysis.stats import holm
+
+    run_of = {(s.system, s.task, s.setting, s.language, s.seed): s.run_id for s in data.scores}
+    counts, strata, warnings = _Counts(), {}, []
+
+    def stratum(row: ComparisonRow, lang: str, seed_: int) -> Stratum | None:
+        ra, rb = (run_of.get((sys, row.task, row.setting, lang, seed_)) for sys in (row.system, row.baseline))
+        pa, pb = paths.get((ra, lang)), paths.get((rb, lang))
+        if pa is None or pb is None:
+            return None
+        key = (pa, pb)
+        if key not in strata:
+            a, b = counts.get(pa, row.task), counts.get(pb, row.task)
+            for got in (a, b):
+                if isinstance(got, str):
+                    warnings.append(got)
+            if isinstance(a, str) or isinstance(b, str):
+                strata[key] = None
+            elif a[0] != b[0]:
+                warnings.append(f"runs {ra} and {rb} ({lang}, seed {seed_}) were evaluated on different test "
+                                f"sentences: left out of the sentence-level test")
+                strata[key] = None
+            else:
+                strata[key] = resample_stratum((lang, seed_), a[1], b[1], resamples=resamples, seed=seed)
+        return strata[key]
+
+    def test(row: ComparisonRow, direction: int = 0) -> SentenceTest:
+        if row.metric != MAIN_METRIC.get(row.task):
+            return SentenceTest(None, 0, row.result.n_pairs, f"sentence-level test covers {MAIN_METRIC.get(row.task)}"
+                                f" only, not {row.metric}")
+        keys = _paired_keys(data, row)
+        got = [s for lang, sd in keys if (s := stratum(row, lang, sd)) is not None]
+        if not got:
+            return SentenceTest(None, 0, len(keys), NO_PREDICTIONS)
+        note = f"{len(keys) - len(got)} pair(s) without predictions left out" if len(got) < len(keys) else ""
+        return SentenceTest(combine(got, seed=seed, direction=direction), len(got), len(keys) - len(got), note)
+
+    out = []
+    for row in rows:
+        sent = test(row)
+        if row.language == "pooled" and sent.result is not None:
+            side = sent.result.side
+            langs = sorted({lang for lang, _ in _paired_keys(data, row)})
+            per_lang = [test(replace(row, language=lang), direction=side) for lang in langs]
+            pvals = [t.result.p_one_sided for t in per_lang if t.result is not None]
+            sent = replace(sent, replication=replicability(pvals, method="fisher") if pvals else None)
+        out.append(replace(row, sentence=sent))
+    for pooled in (True, False):
+        family = [i for i, r in enumerate(out) if (r.language == "pooled") == pooled and r.sentence.result]
+        for i, p in zip(family, holm([out[i].sentence.result.p for i in family])):
+            out[i] = replace(out[i], sentence=replace(out[i].sentence, p_holm=p))
+    return out, list(dict.fromkeys(warnings))
+
+
+def _paired_keys(data: ScoreSet, row: ComparisonRow) -> list[tuple[str, int]]:
+    """(language, seed) pairs where both systems have a score of the row's metric."""
+    def keys(system: str) -> set[tuple[str, int]]:
+        return {(s.language, s.seed) for s in data.scores if s.system == system and s.task == row.task
+                and s.setting == row.setting and s.metric == row.metric
+                and (row.language == "pooled" or s.language == row.language)}
+    return sorted(keys(row.system) & keys(row.baseline))
+
+
+def sentence_caption(rows: Sequence[ComparisonRow], resamples: int, seed: int) -> str:
+    if not any(r.sentence is not None and r.sentence.result is not None for r in rows):
+        return (f" Sentence-level test: {NO_PREDICTIONS} (these runs stored no test predictions; imported results "
+                f"never have them).")
+    return (f" Δ_sent [95% CI], p_boot: paired bootstrap over test sentences (Koehn 2004; Dror et al. 2018), "
+            f"{resamples:,} resamples, seed {seed}, each (language, seed) pair resampled on its own and averaged "
+            f"with equal weight; corpus-level strict-IOB2 F1 (seqeval's counts) for NER, token accuracy for POS; "
+            f"p_boot two-sided from the centred resamples, † / ‡ after Holm over the row's family. k_s/N (pooled "
+            f"rows): languages in which the pooled direction holds, partial conjunction of the per-language "
+            f"one-sided bootstrap p-values (Fisher combination, α = 0.05). Pairs without stored predictions on both "
+            f"sides are left out.")

@@ -100,6 +100,9 @@ def run(
 
         for warning in sqlite_guard(engine, db_url(db)):
             err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+    from xltui.cli_grid import print_design
+
+    print_design(specs, console, err, detail=False)
     report = queue_runs(engine, spec.study, specs, grid_path=str(grid.resolve()), grid_text=grid.read_text(),
                      rerun=rerun, priority=priority, max_attempts=max_attempts)
     console.print(f"study [bold]{spec.study}[/]: {len(specs)} runs in the grid — {len(report.new)} new, "

@@ -18,6 +18,19 @@ console = Console()
 GridArg = Annotated[Path, typer.Argument(help="grid YAML file", dir_okay=False)]
 
 
+def print_design(specs, out: Console, err: Console, *, detail: bool = True) -> None:
+    """What the grid's seed-level tests can reach (engine.analysis.design); warnings, never errors."""
+    from engine.analysis.design import design_check
+
+    checks = design_check(specs)
+    if detail:
+        for check in checks:
+            out.print(f"seed-level tests: {check.describe()}", soft_wrap=True, highlight=False)
+    for check in checks:
+        for warning in check.warnings():
+            err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True, highlight=False)
+
+
 @grid_app.command("validate")
 @handle_errors
 def validate(grid: GridArg) -> None:
@@ -64,3 +77,4 @@ def show(
 
     done = sum(1 for r in runs if known.get(r.spec_hash(), (0, ""))[1] == RunStatus.SUCCEEDED)
     console.print(f"{done} of {len(runs)} already succeeded; `xltui run --grid {grid}` queues the rest")
+    print_design(runs, console, Console(stderr=True))

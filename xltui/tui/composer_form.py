@@ -125,4 +125,8 @@ def summary_text(check: Any, known: set[str], seconds: float | None) -> Text:
     out.append(f"estimated duration: {format_duration(seconds)}", style="bold")
     if seconds is not None:
         out.append("\n(one worker, means of finished runs)")
+    if check.design:
+        out.append("\n\nseed-level tests (exact sign-flip floor, Holm over languages):")
+    for line, warns in check.design:
+        out.append(f"\n{'⚠ ' if warns else ''}{line}", style="yellow" if warns else "")
     return out

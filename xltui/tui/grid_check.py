@@ -27,6 +27,8 @@ class GridCheck:
     study: str | None = None
     spec_hashes: list[str] = field(default_factory=list)
     keys: list[tuple[str, str, str]] = field(default_factory=list)  # (model name, method, task) per run
+    design: list[tuple[str, bool]] = field(default_factory=list)  # (line, warns): what seed-level tests can reach
+    design_warnings: list[str] = field(default_factory=list)  # the CLI's warnings; shown, never blocking
 
     @property
     def ok(self) -> bool:
@@ -54,6 +56,11 @@ def check_text(text: str, path: str | Path) -> GridCheck:
     out.study = grid.study
     out.spec_hashes = [s.spec_hash() for s in specs]
     out.keys = [(s.model_name, s.method, s.task) for s in specs]
+    from engine.analysis.design import design_check
+
+    checks = design_check(specs)
+    out.design = [(c.short(), bool(c.warnings())) for c in checks]
+    out.design_warnings = [w for c in checks for w in c.warnings()]
     return out
 
 

@@ -13,6 +13,7 @@ solves on the precise side by Newton steps, bracketed so it cannot wander.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 _EPS = 1e-16
 _TINY = 1e-300
@@ -98,6 +99,7 @@ def t_two_sided_p(t: float, df: float) -> float:
     return 1.0 if t == 0 else min(1.0, _tail(abs(t), df))
 
 
+@lru_cache(maxsize=1024)  # a table asks for the same (0.975, n − 1) in most of its cells
 def t_ppf(q: float, df: float) -> float:
     """The t with P(T ≤ t) = q (``scipy.special.stdtrit(df, q)``)."""
     if df <= 0:

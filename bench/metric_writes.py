@@ -7,10 +7,11 @@ writes --points metric rows that way (``.log(step, train_loss=..., lr=...)`` per
 then ``.close()``) and compares the rate with the naive alternative, one transaction per
 point, done two ways: an ORM ``Session.add(MetricPoint(...)); session.commit()`` and a
 Core ``with engine.begin(): insert`` per point. All three write into the same fresh
-SQLite database (``engine.store.db.open_db``: WAL, synchronous=NORMAL, foreign keys on),
+SQLite database (``engine.store.db.open_db``: WAL, synchronous=FULL, foreign keys on),
 each under its own claimed run/attempt so every variant's row count is verified
 exactly. Per-point baselines are slow, so they write --baseline-points rows and the
-comparison is of rates (points/s). No timing is asserted.
+comparison is of rates (points/s). Every variant runs twice: with synchronous=FULL (the
+engine's setting: a commit survives an OS crash) and NORMAL (what it replaced). No timing is asserted.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Callable
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func, insert
+from sqlalchemy import event, func, insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -34,6 +35,8 @@ from engine.store import queue
 from engine.store.db import open_db
 from engine.store.schema import MetricPoint
 from engine.store.telemetry import MetricWriter
+
+SYNCHRONOUS = ("NORMAL", "FULL")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -114,17 +117,20 @@ def main(argv: list[str] | None = None) -> int:
         ("Core engine.begin()+insert per point", args.baseline_points, write_core_per_point),
     ]
     rows: list[tuple[str, int, float, int]] = []
-    with tempfile.TemporaryDirectory(prefix="xltui-bench-metrics-") as tmp:
-        db = Path(tmp) / "bench.db"
-        engine = open_db(str(db))
-        claims = claim_attempts(engine, len(variants))
-        for (label, n, fn), claim in zip(variants, claims):
-            t0 = time.perf_counter()
-            fn(engine, claim, n)
-            seconds = time.perf_counter() - t0
-            rows.append((label, n, seconds, count_rows(engine, claim.attempt_id)))
-        size_mb = sum(p.stat().st_size for p in Path(tmp).glob("bench.db*")) / 1e6
-        engine.dispose()
+    for mode in SYNCHRONOUS:  # the engine's setting (FULL since #15) beside the one it replaced
+        with tempfile.TemporaryDirectory(prefix="xltui-bench-metrics-") as tmp:
+            db = Path(tmp) / "bench.db"
+            engine = open_db(str(db))
+            engine.dispose()
+            event.listen(engine, "connect", lambda conn, _r, m=mode: conn.execute(f"PRAGMA synchronous={m}"))
+            claims = claim_attempts(engine, len(variants))
+            for (label, n, fn), claim in zip(variants, claims):
+                t0 = time.perf_counter()
+                fn(engine, claim, n)
+                seconds = time.perf_counter() - t0
+                rows.append((f"{label}, synchronous={mode}", n, seconds, count_rows(engine, claim.attempt_id)))
+            size_mb = sum(p.stat().st_size for p in Path(tmp).glob("bench.db*")) / 1e6
+            engine.dispose()
 
     base_rate = args.baseline_points / rows[1][2]
     table = Table(title=f"Metric writes into one fresh SQLite file (WAL), {size_mb:.1f} MB at the end")

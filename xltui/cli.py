@@ -16,6 +16,7 @@ from rich.console import Console
 
 from engine.settings import DB_ENV, DEFAULT_LEASE_S, DEFAULT_MAX_ATTEMPTS, WARM_ENV
 from xltui import cli_results
+from xltui.cli_db import db_app
 from xltui.cli_grid import grid_app
 from xltui.cli_slurm import slurm_app
 from xltui.errors import UserError, handle_errors
@@ -30,6 +31,7 @@ app = typer.Typer(
 )
 app.add_typer(grid_app, name="grid")
 app.add_typer(slurm_app, name="slurm")
+app.add_typer(db_app, name="db")
 app.command("results")(cli_results.results)
 app.command("import-results")(cli_results.import_results_cmd)
 console = Console()

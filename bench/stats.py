@@ -119,7 +119,7 @@ def command_rows(repeats: int) -> list[tuple[str, float, str]]:
                 ("xltui results (baseline: score tables only)", timed(res, repeats), "")]
         rows += [("xltui results --compare (all new columns)", timed(cmp_, repeats), ""),
                  ("xltui results --compare --per-language", timed([*cmp_, "--per-language"], repeats), ""),
-                 ("xltui results --compare --aso (20 rows' worth: 1 pooled)", timed([*cmp_, "--aso"], 1), "1 repeat"),
+                 ("xltui results --compare --aso (1 pooled row)", timed([*cmp_, "--aso"], 1), "1 repeat"),
                  ("xltui results --compare --per-language --aso", timed([*cmp_, "--per-language", "--aso"], 1),
                   "1 repeat; 1 + 20 ASO tests")]
     base = rows[1][1]

@@ -82,7 +82,7 @@ class _Counts:
             tokens, gold, pred = read_predictions(path)
         except FileNotFoundError:
             return f"predictions file {path} is missing"
-        except (ConllError, ValueError, UnicodeDecodeError) as exc:
+        except (OSError, ConllError, ValueError, UnicodeDecodeError) as exc:  # a directory, no permission, ...
             return f"predictions file {path} is unreadable: {exc}"
         counts = ner_counts(gold, pred) if task == "ner" else accuracy_counts(gold, pred)
         return hash((tuple(map(tuple, tokens)), tuple(map(tuple, gold)))), counts

@@ -18,7 +18,7 @@ from seqeval.scheme import IOB2
 
 from engine.data.catalog import task_files
 from engine.data.conll import read_conll
-from engine.data.ner_eval import write_predictions
+from engine.data.ner_eval import read_predictions, write_predictions
 from tests.conftest import DATA, xltui
 
 TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG"]
@@ -68,16 +68,14 @@ def comparison(db: str, *args: str) -> dict:
 
 
 def seqeval_delta(root: Path, langs=LANGS) -> float:
+    """Mean over (language, seed) of seqeval's F1(good) - F1(weak), from the stored files."""
     diffs = []
     for lang in langs:
         for seed in SEEDS:
             f1 = {}
             for system in NOISE:
-                text = (root / f"{system}-{seed}" / f"predictions-{lang}-test.txt").read_text().split("\n\n")
-                blocks = [[line.split(" ") if " " in line else line.split("\t") for line in b.splitlines()]
-                          for b in text if b.strip()]
-                f1[system] = f1_score([[f[1] for f in b] for b in blocks], [[f[2] for f in b] for b in blocks],
-                                      mode="strict", scheme=IOB2)
+                _, gold, pred = read_predictions(root / f"{system}-{seed}" / f"predictions-{lang}-test.txt")
+                f1[system] = f1_score(gold, pred, mode="strict", scheme=IOB2)
             diffs.append(f1["good"] - f1["weak"])
     return float(np.mean(diffs))
 
@@ -142,9 +140,8 @@ def test_missing_files_and_different_sentences_are_named_and_left_out(study, tmp
         other.write_text(text)
 
 
-def test_imported_results_without_predictions_say_so():
-    db_dir = Path(__import__("tempfile").mkdtemp())
-    db = str(db_dir / "pub.db")
+def test_imported_results_without_predictions_say_so(tmp_path):
+    db = str(tmp_path / "pub.db")
     xltui("import-results", str(DATA / "results" / "masakhaner2_baselines.csv"), "--db", db, check=True)
     out = xltui("results", "masakhaner2_baselines", "--db", db, "--compare", "xlmrlarge:xlmrbase", "--format", "csv",
                 check=True).stdout

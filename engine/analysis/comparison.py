@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from engine.analysis.scores import Score, ScoreSet
-from engine.analysis.summary import ALPHA
+from engine.analysis.summary import ALPHA, holm_mark
 from engine.analysis.tables import display_scale, setting_order
 from engine.states import MAIN_METRIC
 
@@ -130,7 +130,8 @@ def comparison_table(data: ScoreSet, system: str, baselines: Sequence[str], *, m
         from engine.analysis.sentence_level import sentence_caption as caption_of
         from engine.analysis.sentence_level import with_sentence_tests
 
-        table.rows, said = with_sentence_tests(data, table.rows, predictions, resamples=sentence_resamples, seed=seed)
+        table.rows, said = with_sentence_tests(table.rows, predictions, lambda r: _paired_runs(data, r),
+                                               resamples=sentence_resamples, seed=seed)
         table.warnings += said
         sentence_caption = caption_of(table.rows, sentence_resamples, seed)
     table.warnings += _design_warnings(table.rows)
@@ -154,7 +155,7 @@ def _adjusted(rows: list[ComparisonRow]) -> list[ComparisonRow]:
     from engine.analysis.stats import holm
 
     adjusted = holm([r.result.permutation.p for r in rows])
-    return [replace(r, p_holm=p, mark="‡" if p < 0.01 else "†" if p < ALPHA else "") for r, p in zip(rows, adjusted)]
+    return [replace(r, p_holm=p, mark=holm_mark(p)) for r, p in zip(rows, adjusted)]
 
 
 def _one_sided(row: ComparisonRow, direction: float) -> float:
@@ -186,11 +187,25 @@ def scores_of(data: ScoreSet, row: ComparisonRow) -> dict[str, list[float]]:
     return dict(out)
 
 
+def _picked(data: ScoreSet, row: ComparisonRow) -> list[Score]:
+    """The scores of ``row``'s task, metric and setting (and language, unless pooled)."""
+    return [s for s in data.scores if s.task == row.task and s.metric == row.metric and s.setting == row.setting
+            and (row.language == POOLED or s.language == row.language)]
+
+
 def _row_scores(data: ScoreSet, row: ComparisonRow) -> tuple[dict, dict]:
     """(language, seed) -> score of the system and of the baseline behind ``row`` (paired or not)."""
-    picked = [s for s in data.scores if s.task == row.task and s.metric == row.metric and s.setting == row.setting
-              and (row.language == POOLED or s.language == row.language)]
+    picked = _picked(data, row)
     return _pairs(picked, row.system, None), _pairs(picked, row.baseline, None)
+
+
+def _paired_runs(data: ScoreSet, row: ComparisonRow) -> list[tuple[str, int, int, int]]:
+    """(language, seed, system's run id, baseline's run id) of the pairs behind ``row``."""
+    picked = _picked(data, row)
+    runs = {(s.system, s.language, s.seed): s.run_id for s in picked}
+    return sorted((lang, seed, runs[(row.system, lang, seed)], runs[(row.baseline, lang, seed)])
+                  for lang, seed in {(s.language, s.seed) for s in picked}
+                  if (row.system, lang, seed) in runs and (row.baseline, lang, seed) in runs)
 
 
 def _aso(data: ScoreSet, row: ComparisonRow, family: int, iterations: int, seed: int) -> AsoResult:

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from engine.analysis.summary import holm_mark
 from engine.states import MAIN_METRIC
 from engine.store.reader import Reader, reading, rows_in
 
@@ -27,11 +28,11 @@ if TYPE_CHECKING:
 
     from engine.analysis.comparison import ComparisonRow
     from engine.analysis.replicability import Replicability
-    from engine.analysis.scores import ScoreSet
     from engine.analysis.sentence_tests import BootstrapResult, Stratum
 
 __all__ = ["NO_PREDICTIONS", "SentenceTest", "prediction_paths", "sentence_caption", "with_sentence_tests"]
 
+POOLED = "pooled"  # engine.analysis.comparison.POOLED (which imports this module's types)
 NO_PREDICTIONS = "no predictions: sentence-level test unavailable"
 Paths = Mapping[tuple[int, str], str]  # (run id, language) -> the run's stored test predictions
 
@@ -47,7 +48,7 @@ class SentenceTest:
 
     @property
     def mark(self) -> str:
-        return "" if math.isnan(self.p_holm) else "‡" if self.p_holm < 0.01 else "†" if self.p_holm < 0.05 else ""
+        return holm_mark(self.p_holm)
 
 
 def prediction_paths(source: Engine | Reader, run_ids: Sequence[int], split: str = "test") -> dict[tuple[int, str], str]:
@@ -88,20 +89,22 @@ class _Counts:
         return hash((tuple(map(tuple, tokens)), tuple(map(tuple, gold)))), counts
 
 
-def with_sentence_tests(data: ScoreSet, rows: list[ComparisonRow], paths: Paths, *, resamples: int = 10_000,
+Pairs = Callable[["ComparisonRow"], list[tuple[str, int, int, int]]]  # row -> (lang, seed, run A, run B)
+
+
+def with_sentence_tests(rows: list[ComparisonRow], paths: Paths, pairs_of: Pairs, *, resamples: int = 10_000,
                         seed: int = 0) -> tuple[list[ComparisonRow], list[str]]:
-    """``rows`` with their sentence-level test (or the reason there is none), and the warnings."""
+    """``rows`` with their sentence-level test (or the reason there is none), and the warnings;
+    ``pairs_of`` gives each row's (language, seed) pairs and their two runs (engine.analysis.comparison)."""
     if not paths:
         return [replace(r, sentence=SentenceTest(None, 0, r.result.n_pairs, NO_PREDICTIONS)) for r in rows], []
     from engine.analysis.replicability import replicability
     from engine.analysis.sentence_tests import combine, resample_stratum
     from engine.analysis.stats import holm
 
-    run_of = {(s.system, s.task, s.setting, s.language, s.seed): s.run_id for s in data.scores}
     counts, strata, warnings = _Counts(), {}, []
 
-    def stratum(row: ComparisonRow, lang: str, seed_: int) -> Stratum | None:
-        ra, rb = (run_of.get((sys, row.task, row.setting, lang, seed_)) for sys in (row.system, row.baseline))
+    def stratum(row: ComparisonRow, lang: str, seed_: int, ra: int, rb: int) -> Stratum | None:
         pa, pb = paths.get((ra, lang)), paths.get((rb, lang))
         if pa is None or pb is None:
             return None
@@ -125,8 +128,8 @@ def with_sentence_tests(data: ScoreSet, rows: list[ComparisonRow], paths: Paths,
         if row.metric != MAIN_METRIC.get(row.task):
             return SentenceTest(None, 0, row.result.n_pairs, f"sentence-level test covers {MAIN_METRIC.get(row.task)}"
                                 f" only, not {row.metric}")
-        keys = _paired_keys(data, row)
-        got = [s for lang, sd in keys if (s := stratum(row, lang, sd)) is not None]
+        keys = pairs_of(row)
+        got = [s for key in keys if (s := stratum(row, *key)) is not None]
         if not got:
             return SentenceTest(None, 0, len(keys), NO_PREDICTIONS)
         note = f"{len(keys) - len(got)} pair(s) without predictions left out" if len(got) < len(keys) else ""
@@ -135,27 +138,18 @@ def with_sentence_tests(data: ScoreSet, rows: list[ComparisonRow], paths: Paths,
     out = []
     for row in rows:
         sent = test(row)
-        if row.language == "pooled" and sent.result is not None:
+        if row.language == POOLED and sent.result is not None:
             side = sent.result.side
-            langs = sorted({lang for lang, _ in _paired_keys(data, row)})
+            langs = sorted({key[0] for key in pairs_of(row)})
             per_lang = [test(replace(row, language=lang), direction=side) for lang in langs]
             pvals = [t.result.p_one_sided for t in per_lang if t.result is not None]
             sent = replace(sent, replication=replicability(pvals, method="fisher") if pvals else None)
         out.append(replace(row, sentence=sent))
     for pooled in (True, False):
-        family = [i for i, r in enumerate(out) if (r.language == "pooled") == pooled and r.sentence.result]
+        family = [i for i, r in enumerate(out) if (r.language == POOLED) == pooled and r.sentence.result]
         for i, p in zip(family, holm([out[i].sentence.result.p for i in family])):
             out[i] = replace(out[i], sentence=replace(out[i].sentence, p_holm=p))
     return out, list(dict.fromkeys(warnings))
-
-
-def _paired_keys(data: ScoreSet, row: ComparisonRow) -> list[tuple[str, int]]:
-    """(language, seed) pairs where both systems have a score of the row's metric."""
-    def keys(system: str) -> set[tuple[str, int]]:
-        return {(s.language, s.seed) for s in data.scores if s.system == system and s.task == row.task
-                and s.setting == row.setting and s.metric == row.metric
-                and (row.language == "pooled" or s.language == row.language)}
-    return sorted(keys(row.system) & keys(row.baseline))
 
 
 def sentence_caption(rows: Sequence[ComparisonRow], resamples: int, seed: int) -> str:

@@ -169,7 +169,5 @@ def paired_bootstrap(strata: Sequence[tuple[np.ndarray, np.ndarray]], *, resampl
     ``strata``: per (language, seed), the per-sentence counts of A and of B on the same
     sentences in the same order (``ner_counts`` or ``accuracy_counts``); stratum i is
     resampled with ``stratum_rng(seed, i)``."""
-    if not strata:
-        raise ValueError("no strata to test")
     done = [resample_stratum(i, a, b, resamples=resamples, seed=seed) for i, (a, b) in enumerate(strata)]
     return combine(done, seed=seed, confidence=confidence, direction=direction)

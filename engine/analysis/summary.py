@@ -101,3 +101,8 @@ def macro_average(
             incomplete.append(seed)
     return MacroAverage(summarize(list(per_seed.values())), per_seed, len(per_seed), len(seeds),
                         tuple(incomplete))
+
+
+def holm_mark(p_holm: float) -> str:
+    """‡ below 0.01, † below α, else nothing (nan: nothing): the mark after a Holm-adjusted p."""
+    return "‡" if p_holm < 0.01 else "†" if p_holm < ALPHA else ""

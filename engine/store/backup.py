@@ -25,9 +25,6 @@ from engine.store.meta import StoreError
 
 __all__ = ["BackupResult", "backup_hint", "backup_sqlite"]
 
-PAGES_PER_STEP = -1  # all pages in one read transaction (see above)
-
-
 @dataclass(frozen=True)
 class BackupResult:
     path: Path
@@ -38,8 +35,7 @@ class BackupResult:
     results: int
 
 
-def backup_sqlite(source: Path, target: Path, *, overwrite: bool = False, pages_per_step: int = PAGES_PER_STEP,
-                  pause_s: float = 0.0) -> BackupResult:
+def backup_sqlite(source: Path, target: Path, *, overwrite: bool = False) -> BackupResult:
     """Copy the SQLite database ``source`` to ``target`` (a new file unless ``overwrite``)."""
     if not source.exists():
         raise StoreError(f"no database at {source}")
@@ -57,7 +53,7 @@ def backup_sqlite(source: Path, target: Path, *, overwrite: bool = False, pages_
             src.execute("PRAGMA busy_timeout=60000")
             if not src.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
                 raise StoreError(f"{source} is not an xltui database (no meta table): nothing copied")
-            src.backup(dst, pages=pages_per_step, sleep=pause_s)
+            src.backup(dst)  # all pages in one step, one read transaction (see above)
             dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
             check = dst.execute("PRAGMA integrity_check").fetchone()[0]
             if check != "ok":

@@ -96,14 +96,15 @@ def run(
     devices = parse_devices(cpu, gpus, cpu_slots)  # a bad flag fails before anything is written
     spec = load_grid(grid)
     specs = expand(spec)
+    from xltui.cli_grid import check_data_files, print_design
+
+    check_data_files(specs, err)  # every data file parsed before the database is even opened
     engine = open_db(db)
     if not detach:  # this machine becomes a worker: refused before anything is queued if that would corrupt
         from engine.runner.worker import sqlite_guard
 
         for warning in sqlite_guard(engine, db_url(db)):
             err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
-    from xltui.cli_grid import print_design
-
     print_design(specs, console, err, detail=False)
     report = queue_runs(engine, spec.study, specs, grid_path=str(grid.resolve()), grid_text=grid.read_text(),
                      rerun=rerun, priority=priority, max_attempts=max_attempts)

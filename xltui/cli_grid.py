@@ -31,16 +31,28 @@ def print_design(specs, out: Console, err: Console, *, detail: bool = True) -> N
             err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True, highlight=False)
 
 
+def check_data_files(specs, err: Console) -> int:
+    """Parse every data file the runs read (engine.grid.file_checks): warnings printed, errors raised."""
+    from engine.grid.file_checks import check_files
+
+    report = check_files(specs)
+    for warning in report.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True, highlight=False, markup=True)
+    report.raise_errors()
+    return report.files
+
+
 @grid_app.command("validate")
 @handle_errors
 def validate(grid: GridArg) -> None:
-    """Check a grid (schema, data files, models) without queuing anything."""
+    """Check a grid (schema, models, every line of its data files) without queuing anything."""
     from engine.grid.expand import expand
     from engine.grid.schema import load_grid
 
     spec = load_grid(grid)
     runs = expand(spec)
-    console.print(f"{grid}: ok — study {spec.study!r}, {len(runs)} runs")
+    files = check_data_files(runs, Console(stderr=True))
+    console.print(f"{grid}: ok — study {spec.study!r}, {len(runs)} runs, {files} data files read")
 
 
 @grid_app.command("show")

@@ -9,16 +9,19 @@ say, a no-break space or a zero-width space is kept as it is.
 
 from __future__ import annotations
 
+import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ConllError", "Sentence", "read_blocks", "read_conll", "tag_set"]
+__all__ = ["ConllError", "OnError", "Sentence", "iter_blocks", "read_blocks", "read_conll", "tag_set", "text_lines"]
 
 DOCSTART = "-DOCSTART-"
 _FIELD_SEP = re.compile(r"[ \t]+")
 _ASCII_WS = " \t\r\n\f\v"
+_SURROGATE = re.compile("[\udc80-\udcff]")  # where surrogateescape put a byte that is not UTF-8
+OnError = Callable[[int, str], None]  # (line number, message): raise, or collect and go on
 
 
 class ConllError(ValueError):
@@ -40,38 +43,66 @@ class Sentence:
         return len(self.tokens)
 
 
-def _iter_blocks(path: Path, n_fields: int) -> Iterator[list[tuple[str, ...]]]:
-    """Yield each sentence as a list of field tuples, raising ConllError on bad lines."""
-    block: list[tuple[str, ...]] = []
-    lineno = 0
+def fail_on(path: Path) -> OnError:
+    """The strict readers' handler: the first problem is a ConllError naming ``path:line``."""
+
+    def fail(lineno: int, message: str) -> None:
+        raise ConllError(f"{path}:{lineno}: {message}")
+
+    return fail
+
+
+def text_lines(data: bytes, on_error: OnError) -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` of UTF-8 bytes, the BOM dropped and CRLF / CR read as line ends.
+
+    Universal newlines split on CR and LF only (str.splitlines would also split inside
+    tokens on U+2028, U+0085...). A line holding bytes that are not UTF-8 is reported with
+    the first bad byte and its column, then skipped: decoding the whole file first keeps
+    the common, valid case at C speed.
+    """
     try:
-        # utf-8-sig drops a BOM; text mode turns CRLF / CR into "\n" and splits on it only
-        # (unlike str.splitlines, which would also split inside tokens on U+2028, U+0085...).
-        with open(path, encoding="utf-8-sig") as f:
-            for lineno, raw in enumerate(f, start=1):
-                line = raw.strip(_ASCII_WS)
-                if not line:
-                    if block:
-                        yield block
-                        block = []
-                    continue
-                fields = tuple(_FIELD_SEP.split(line))
-                if fields[0] == DOCSTART:
-                    # document separator (CoNLL-2003 style), also ends any open sentence
-                    if block:
-                        yield block
-                        block = []
-                    continue
-                if len(fields) != n_fields:
-                    raise ConllError(
-                        f"{path}:{lineno}: expected {n_fields} fields separated by a space or tab, "
-                        f"got {len(fields)}: {raw.rstrip(chr(10))!r}"
-                    )
-                block.append(fields)
-    except UnicodeDecodeError as e:
-        raise ConllError(f"{path}:{lineno + 1}: not valid UTF-8 ({e.reason})") from e
+        text, bad = data.decode("utf-8-sig"), None
+    except UnicodeDecodeError:
+        text, bad = data.decode("utf-8-sig", errors="surrogateescape"), _SURROGATE
+    for lineno, line in enumerate(io.StringIO(text, newline=None), start=1):
+        if bad is not None and (m := bad.search(line)):
+            on_error(lineno, f"not valid UTF-8 (byte 0x{ord(m.group()) - 0xDC00:02x} at column {m.start() + 1})")
+            continue
+        yield lineno, line
+
+
+def iter_blocks(path: Path, n_fields: int, on_error: OnError | None = None,
+                data: bytes | None = None) -> Iterator[tuple[list[tuple[str, ...]], list[int]]]:
+    """Each sentence as its field tuples and their line numbers; each bad line goes to ``on_error``.
+
+    The strict readers raise on the first problem; the grid's data check passes a handler
+    that collects every one (and skips the line) so a user sees them all before queueing.
+    """
+    on_error = on_error or fail_on(path)
+    block: list[tuple[str, ...]] = []
+    lines: list[int] = []
+    for lineno, raw in text_lines(path.read_bytes() if data is None else data, on_error):
+        line = raw.strip(_ASCII_WS)
+        if not line:
+            if block:
+                yield block, lines
+                block, lines = [], []
+            continue
+        fields = tuple(_FIELD_SEP.split(line))
+        if fields[0] == DOCSTART:
+            # document separator (CoNLL-2003 style), also ends any open sentence
+            if block:
+                yield block, lines
+                block, lines = [], []
+            continue
+        if len(fields) != n_fields:
+            on_error(lineno, f"expected {n_fields} fields separated by a space or tab, "
+                             f"got {len(fields)}: {raw.rstrip(chr(10))!r}")
+            continue
+        block.append(fields)
+        lines.append(lineno)
     if block:  # file without a final blank line
-        yield block
+        yield block, lines
 
 
 def read_blocks(path: str | Path, n_fields: int, *, limit: int | None = None) -> list[list[tuple[str, ...]]]:
@@ -85,7 +116,7 @@ def read_blocks(path: str | Path, n_fields: int, *, limit: int | None = None) ->
     out: list[list[tuple[str, ...]]] = []
     if limit == 0:
         return out
-    for block in _iter_blocks(Path(path), n_fields):
+    for block, _lines in iter_blocks(Path(path), n_fields):
         out.append(block)
         if limit is not None and len(out) >= limit:
             break  # stop reading: smoke runs should not pay for the whole file

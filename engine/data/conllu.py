@@ -20,9 +20,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.data.conll import ConllError, Sentence
+from engine.data.conll import ConllError, OnError, Sentence, fail_on, text_lines
 
-__all__ = ["UPOS_TAGS", "ConllError", "UDSentence", "read_conllu"]
+__all__ = ["UPOS_TAGS", "ConllError", "UDSentence", "iter_sentences", "read_conllu"]
 
 # the 17 universal POS tags (https://universaldependencies.org/u/pos/)
 UPOS_TAGS = (
@@ -57,104 +57,118 @@ class _Block:
         self.sent_id: str | None = None
         self.tokens: list[str] = []
         self.tags: list[str] = []
+        self.lines: list[int] = []  # line of each word
         self.range_end = 0  # last word covered by the latest multiword token
         self.range_line = 0  # and the line of that token
+        self.broken = False  # a line of it was bad: its later lines would only repeat the error
 
 
-def _sentences(path: Path) -> Iterator[_Block]:
-    """Yield each sentence block, raising ConllError on bad lines."""
+def _line_problem(block: _Block, line: str, lineno: int) -> str | None:
+    """What is wrong with one non-blank line of ``block`` (None: fine); a good line updates the block."""
+    if line.startswith("#"):
+        m = _SENT_ID.fullmatch(line.strip(_ASCII_WS))
+        if m:
+            if block.sent_id is not None:
+                return "second sent_id in one sentence"
+            sent_id = m.group(1).strip(_ASCII_WS)
+            if not sent_id:
+                return "empty sent_id"
+            block.sent_id = sent_id
+        return None
+    cols = line.split("\t")
+    if len(cols) != N_COLUMNS:
+        hint = " (columns separated by spaces?)" if len(cols) == 1 and " " in line else ""
+        return f"expected {N_COLUMNS} TAB-separated columns, got {len(cols)}{hint}"
+    wid, form, upos = cols[0], cols[1], cols[3]
+    last = len(block.tokens)
+    if _WORD_ID.fullmatch(wid):
+        if int(wid) != last + 1:
+            return f"word ID {wid} out of order, expected {last + 1}"
+        if not form:
+            return "empty FORM"
+        if upos in ("", "_"):
+            return "no UPOS tag (column 4)"
+        block.tokens.append(form)
+        block.tags.append(upos)
+    elif m := _RANGE_ID.fullmatch(wid):
+        first, end = int(m.group(1)), int(m.group(2))
+        if first >= end:
+            return f"bad multiword token range {wid}"
+        if block.range_end > last:
+            return f"multiword token {wid} overlaps the one before (up to {block.range_end})"
+        if first != last + 1:
+            return f"multiword token {wid} must come right before word {first}"
+        block.range_end, block.range_line = end, lineno
+    elif m := _EMPTY_ID.fullmatch(wid):
+        if int(m.group(1)) != last:
+            return f"empty node {wid} must come right after word {m.group(1)}"
+    else:
+        return f"bad ID {wid!r}"
+    return None
+
+
+def _sentences(data: bytes, on_error: OnError) -> Iterator[_Block]:
+    """Yield each sentence block that has no bad line; every bad line goes to ``on_error``."""
     block: _Block | None = None
-    lineno = 0
-
-    def fail(msg: str, raw: str) -> ConllError:
-        return ConllError(f"{path}:{lineno}: {msg}: {raw.rstrip(chr(10))!r}")
-
-    try:
-        # utf-8-sig drops a BOM; text mode turns CRLF / CR into "\n"
-        with open(path, encoding="utf-8-sig") as f:
-            for lineno, raw in enumerate(f, start=1):
-                if not raw.strip(_ASCII_WS):
-                    if block is not None:
-                        yield block
-                        block = None
-                    continue
-                if block is None:
-                    block = _Block(lineno)
-                line = raw.rstrip("\n")
-                if line.startswith("#"):
-                    m = _SENT_ID.fullmatch(line.strip(_ASCII_WS))
-                    if m:
-                        if block.sent_id is not None:
-                            raise fail("second sent_id in one sentence", raw)
-                        sent_id = m.group(1).strip(_ASCII_WS)
-                        if not sent_id:
-                            raise fail("empty sent_id", raw)
-                        block.sent_id = sent_id
-                    continue
-                cols = line.split("\t")
-                if len(cols) != N_COLUMNS:
-                    hint = " (columns separated by spaces?)" if len(cols) == 1 and " " in line else ""
-                    raise fail(f"expected {N_COLUMNS} TAB-separated columns, got {len(cols)}{hint}", raw)
-                wid, form, upos = cols[0], cols[1], cols[3]
-                last = len(block.tokens)
-                if _WORD_ID.fullmatch(wid):
-                    if int(wid) != last + 1:
-                        raise fail(f"word ID {wid} out of order, expected {last + 1}", raw)
-                    if not form:
-                        raise fail("empty FORM", raw)
-                    if upos in ("", "_"):
-                        raise fail("no UPOS tag (column 4)", raw)
-                    block.tokens.append(form)
-                    block.tags.append(upos)
-                elif m := _RANGE_ID.fullmatch(wid):
-                    first, end = int(m.group(1)), int(m.group(2))
-                    if first >= end:
-                        raise fail(f"bad multiword token range {wid}", raw)
-                    if block.range_end > last:
-                        raise fail(f"multiword token {wid} overlaps the one before (up to {block.range_end})", raw)
-                    if first != last + 1:
-                        raise fail(f"multiword token {wid} must come right before word {first}", raw)
-                    block.range_end, block.range_line = end, lineno
-                elif m := _EMPTY_ID.fullmatch(wid):
-                    if int(m.group(1)) != last:
-                        raise fail(f"empty node {wid} must come right after word {m.group(1)}", raw)
-                else:
-                    raise fail(f"bad ID {wid!r}", raw)
-    except UnicodeDecodeError as e:
-        raise ConllError(f"{path}:{lineno + 1}: not valid UTF-8 ({e.reason})") from e
-    if block is not None:  # file without a final blank line
+    for lineno, raw in text_lines(data, on_error):
+        if not raw.strip(_ASCII_WS):
+            if block is not None and not block.broken:
+                yield block
+            block = None
+            continue
+        if block is None:
+            block = _Block(lineno)
+        if block.broken:
+            continue
+        n_words = len(block.tokens)
+        problem = _line_problem(block, raw.rstrip("\n"), lineno)
+        if problem is not None:
+            block.broken = True
+            on_error(lineno, f"{problem}: {raw.rstrip(chr(10))!r}")
+        elif len(block.tokens) > n_words:
+            block.lines.append(lineno)
+    if block is not None and not block.broken:  # file without a final blank line
         yield block
 
 
-def read_conllu(path: str | Path, *, limit: int | None = None) -> list[UDSentence]:
-    """Read the words and UPOS tags of a CoNLL-U file (the first ``limit`` sentences, if given).
+def iter_sentences(path: Path, on_error: OnError | None = None,
+                   data: bytes | None = None) -> Iterator[tuple[UDSentence, list[int]]]:
+    """Each sentence with the line of each word; each problem goes to ``on_error`` (default: raise).
 
     ``sent_id`` comes from the ``# sent_id = ...`` comment, else it is ``"<file stem>:<i>"``
     with ``i`` the sentence's 0-based position in the file. A block of comments only
     (no sent_id, no word) is ignored.
     """
+    on_error = on_error or fail_on(path)
+    seen: dict[str, int] = {}
+    n = 0
+    for block in _sentences(path.read_bytes() if data is None else data, on_error):
+        if not block.tokens:
+            if block.sent_id is not None or block.range_end != 0:
+                on_error(block.start, "sentence without words")
+            continue  # else stray comments, e.g. a file header followed by a blank line
+        if block.range_end > len(block.tokens):
+            on_error(block.range_line, f"multiword token ends at word {block.range_end} "
+                                       f"but the sentence has {len(block.tokens)} words")
+            continue
+        sent_id = block.sent_id if block.sent_id is not None else f"{path.stem}:{n}"
+        if sent_id in seen:
+            on_error(block.start, f"duplicate sent_id {sent_id!r} (first at line {seen[sent_id]})")
+            continue
+        seen[sent_id] = block.start
+        n += 1
+        yield UDSentence(tokens=tuple(block.tokens), tags=tuple(block.tags), sent_id=sent_id), block.lines
+
+
+def read_conllu(path: str | Path, *, limit: int | None = None) -> list[UDSentence]:
+    """Read the words and UPOS tags of a CoNLL-U file (the first ``limit`` sentences, if given)."""
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be >= 0, got {limit}")
-    path = Path(path)
     out: list[UDSentence] = []
     if limit == 0:
         return out
-    seen: dict[str, int] = {}
-    for block in _sentences(path):
-        if not block.tokens:
-            if block.sent_id is None and block.range_end == 0:
-                continue  # stray comments, e.g. a file header followed by a blank line
-            raise ConllError(f"{path}:{block.start}: sentence without words")
-        if block.range_end > len(block.tokens):
-            raise ConllError(
-                f"{path}:{block.range_line}: multiword token ends at word {block.range_end} "
-                f"but the sentence has {len(block.tokens)} words"
-            )
-        sent_id = block.sent_id if block.sent_id is not None else f"{path.stem}:{len(out)}"
-        if sent_id in seen:
-            raise ConllError(f"{path}:{block.start}: duplicate sent_id {sent_id!r} (first at line {seen[sent_id]})")
-        seen[sent_id] = block.start
-        out.append(UDSentence(tokens=tuple(block.tokens), tags=tuple(block.tags), sent_id=sent_id))
+    for sentence, _lines in iter_sentences(Path(path)):
+        out.append(sentence)
         if limit is not None and len(out) >= limit:
             break  # stop reading: smoke runs should not pay for the whole file
     return out

@@ -108,6 +108,13 @@ def _rebuild(widget: SelectionList, offered: Sequence[str], chosen: list[str], a
     return values
 
 
+def in_data_dir(line: str) -> str:
+    """A message's paths under the data directory as ``$XLTUI_DATA/…``: the composer's column is narrow."""
+    from engine.settings import DATA_ENV, data_dir
+
+    return line.replace(f"{data_dir().resolve()}/", f"${DATA_ENV}/")
+
+
 def summary_text(check: Any, known: set[str], seconds: float | None) -> Text:
     """Runs, runs already in the database, the estimate — or how many problems there are."""
     from xltui.tui.grid_check import format_duration
@@ -129,4 +136,8 @@ def summary_text(check: Any, known: set[str], seconds: float | None) -> Text:
         out.append("\n\nseed-level tests (exact sign-flip floor, Holm over languages):")
     for line, warns in check.design:
         out.append(f"\n{'⚠ ' if warns else ''}{line}", style="yellow" if warns else "")
+    if check.data_warnings:
+        out.append("\n\ndata files (queued as they are):")
+    for line in check.data_warnings:
+        out.append(f"\n⚠ {in_data_dir(line)}", style="yellow")
     return out

@@ -1,6 +1,6 @@
 """The composer's grid text checked, counted, estimated, saved and queued the CLI's way.
 
-Validation is `xltui grid validate`'s path (parse → validate_grid → expand) on the
+Validation is `xltui grid validate`'s path (parse → validate_grid → expand → data files) on the
 text as it would be saved, so messages and line numbers match the CLI's word for
 word; enqueue is `xltui run --grid`'s call to engine.runner.plan.queue_runs. Everything
 here may touch the disk or the database: the screen calls it from a thread worker.
@@ -29,6 +29,7 @@ class GridCheck:
     keys: list[tuple[str, str, str]] = field(default_factory=list)  # (model name, method, task) per run
     design: list[tuple[str, bool]] = field(default_factory=list)  # (line, warns): what seed-level tests can reach
     design_warnings: list[str] = field(default_factory=list)  # the CLI's warnings; shown, never blocking
+    data_warnings: list[str] = field(default_factory=list)  # 'file:line: message' of the data files; not blocking
 
     @property
     def ok(self) -> bool:
@@ -43,6 +44,7 @@ def check_text(text: str, path: str | Path) -> GridCheck:
     """Validate grid text as the file ``path`` (relative model and data paths resolve beside it)."""
     from engine.data.refs import DataError
     from engine.grid.expand import expand
+    from engine.grid.file_checks import check_files
     from engine.grid.schema import validate_grid
     from engine.grid.yamlfile import GridError, parse_yaml
 
@@ -50,6 +52,9 @@ def check_text(text: str, path: str | Path) -> GridCheck:
     try:
         grid = validate_grid(parse_yaml(text, path))
         specs = expand(grid)
+        files = check_files(specs)  # every line of every data file, as `xltui grid validate` reads them
+        out.data_warnings = [str(w) for w in files.warnings]
+        files.raise_errors()
     except (GridError, DataError) as exc:
         out.errors = [CLI_ERROR + line for line in str(exc).splitlines() or [exc.__class__.__name__]]
         return out

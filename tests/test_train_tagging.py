@@ -13,7 +13,7 @@ from engine.training.modelzoo import load_token_classifier, minilm_dir
 from engine.training.tagging import evaluate_split, train_and_evaluate
 from engine.training.tagging_data import encode, read_split
 
-TIMING = {"train_seconds", "examples_per_s"}
+TIMING = {"train_seconds", "examples_per_s", "tokens_per_s"}
 
 
 def spec(model: str = "tiny", seed: int = 1, **train) -> RunSpec:

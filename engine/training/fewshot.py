@@ -27,7 +27,7 @@ from engine.spec import RunSpec
 from engine.store.results import RunOutput
 from engine.store.telemetry import MetricWriter
 from engine.training.inputs import NO_INPUTS, PARENT_ARTIFACT, RunInputs
-from engine.training.loop import train
+from engine.training.loop import speed_stats, train
 from engine.training.modelzoo import load_token_classifier
 from engine.training.tagging import evaluate_split, seed_everything
 from engine.training.tagging_data import (
@@ -106,8 +106,7 @@ def train_and_evaluate(spec: RunSpec, files: RunFiles, writer: MetricWriter | No
     scores = evaluate_split(spec.task, model, collator, data, labels, device, path)
     scores.update(n_tags_mapped_to_O=n_mapped, n_tags_relabelled=record["n_tags_relabelled"])
     output.add_scores(target, "test", scores)
-    output.add_scores(target, "train", dict(k=spec.k, steps=report.steps, train_seconds=report.seconds,
-                                            examples_per_s=report.examples_per_s))
+    output.add_scores(target, "train", dict(k=spec.k, **speed_stats(report)))
     output.artifacts.append(("predictions", str(path), target))
     if TASKS[spec.task].confusion:
         output.artifacts.append(("confusion", str(RunFiles.confusion_of(path)), target))

@@ -17,6 +17,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from engine.spec import TrainParams
 from engine.store.telemetry import MetricWriter
+from engine.training.throughput import model_flops_utilisation, peak_flops
 
 Regulariser = Callable[[torch.nn.Module, dict, object], torch.Tensor]
 FUSED_DEVICES = ("cpu", "cuda")  # where torch has a fused AdamW kernel
@@ -34,6 +35,10 @@ class TrainReport:
     stopped_early: bool
     precision: str = "fp32"
     peak_gpu_bytes: int | None = None
+    tokens_per_s: float = 0.0  # real (non-padding) tokens per second of training steps, evaluation left out
+    n_params: int = 0
+    mfu: float | None = None  # model FLOPs utilisation on a GPU of known peak (engine.training.throughput)
+    gpu_name: str | None = None
 
 
 def make_optimizer(model: torch.nn.Module, params: TrainParams) -> torch.optim.Optimizer:
@@ -167,13 +172,17 @@ def train(
     if writer:
         writer.log(0, total_steps=total_steps)
     best, best_epoch, best_state, bad_epochs, step, n_examples = float("-inf"), 0, None, 0, 0, 0
+    n_tokens, train_s = 0, 0.0
     started = time.perf_counter()
     epoch = 0
     pending = PendingPoints(writer, total_steps)
     for epoch in range(1, params.epochs + 1):
         model.train()
         pending.start_window()
+        epoch_started = time.perf_counter()
         for batch in loader:
+            mask = batch.get("attention_mask")  # on the host, before the copy: no device sync
+            n_tokens += int(mask.sum()) if mask is not None else batch["input_ids"].numel()
             batch = {k: v.to(device) for k, v in batch.items()}
             with torch.autocast(device_type=device.split(":")[0], dtype=dtype, enabled=dtype is not None):
                 outputs = model(**batch, output_hidden_states=regulariser is not None)
@@ -194,7 +203,8 @@ def train(
             pending.add(step, loss, scheduler.get_last_lr()[0], size, (ce, extra) if regulariser is not None else None)
             if pending.due(step):
                 pending.flush(epoch, precision)
-        pending.flush(epoch, precision)  # the epoch's last steps, before it is evaluated
+        pending.flush(epoch, precision)  # the epoch's last steps, before it is evaluated (a device sync)
+        train_s += time.perf_counter() - epoch_started
         last_loss = pending.last_loss
         if evaluate is None:  # nothing to select on: every epoch runs, the last weights are kept
             log(f"epoch {epoch}: step {step}/{total_steps} loss {last_loss:.4f}")
@@ -218,4 +228,27 @@ def train(
     peak = int(torch.cuda.max_memory_allocated()) if device.startswith("cuda") else None
     report = TrainReport(best, best_epoch, epoch, step, seconds, n_examples / max(seconds, 1e-9),
                          stopped_early=epoch < params.epochs, precision=precision, peak_gpu_bytes=peak)
+    add_throughput(report, model, n_tokens, train_s, device)
     return report, best_state or {}
+
+
+def speed_stats(report: TrainReport) -> dict[str, float]:
+    """A run's speed as stored with its results (the ``train`` split): time, examples/s, tokens/s,
+    parameters, and on a GPU its peak memory and MFU."""
+    out = dict(steps=report.steps, train_seconds=report.seconds, examples_per_s=report.examples_per_s,
+               tokens_per_s=report.tokens_per_s, n_params=report.n_params)
+    if report.peak_gpu_bytes is not None:
+        out["peak_gpu_bytes"] = report.peak_gpu_bytes
+    if report.mfu is not None:
+        out["mfu"] = report.mfu
+    return out
+
+
+def add_throughput(report: TrainReport, model: torch.nn.Module, n_tokens: int, train_s: float, device: str) -> None:
+    """Tokens/s over the training steps and, on a GPU of known peak, MFU (engine.training.throughput)."""
+    report.n_params = sum(p.numel() for p in model.parameters())
+    report.tokens_per_s = n_tokens / max(train_s, 1e-9)
+    if device.startswith("cuda"):
+        report.gpu_name = torch.cuda.get_device_name(torch.device(device))
+        peak = peak_flops(report.gpu_name, report.precision)
+        report.mfu = model_flops_utilisation(report.n_params, report.tokens_per_s, peak)

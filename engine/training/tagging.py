@@ -34,7 +34,7 @@ from engine.store.results import RunOutput, file_sha256
 from engine.store.telemetry import MetricWriter
 from engine.training.alignment import Router
 from engine.training.inputs import NO_INPUTS, RunInputs
-from engine.training.loop import train
+from engine.training.loop import speed_stats, train
 from engine.training.modelzoo import load_token_classifier
 from engine.training.tagging_data import (
     TASKS,
@@ -97,8 +97,9 @@ def run_info(spec: RunSpec, report, counts: dict[str, int], labels: LabelMap, de
                        if (p := resolved.get(s)) is not None}
         if resolved.note:
             files[lang]["note"] = resolved.note
-    return dict(spec_hash=spec.spec_hash(), device=device, precision=report.precision, labels=list(labels.labels),
-                counts=counts, data=files, torch=torch.__version__, transformers=transformers.__version__,
+    return dict(spec_hash=spec.spec_hash(), device=device, gpu=report.gpu_name, precision=report.precision,
+                speed=dict(tokens_per_s=report.tokens_per_s, n_params=report.n_params, mfu=report.mfu),
+                labels=list(labels.labels), counts=counts, data=files, torch=torch.__version__, transformers=transformers.__version__,
                 python=platform.python_version())
 
 
@@ -217,11 +218,8 @@ def train_and_evaluate(spec: RunSpec, files: RunFiles, writer: MetricWriter | No
                                                                              params.max_length)[0]
     output.add_scores(source_tag, "dev", evaluate_split(spec.task, model, collator, dev_data, labels, device, dev_path))
     output.artifacts.append(("predictions", str(dev_path), source_tag))
-    train_stats = dict(best_epoch=report.best_epoch, epochs_run=report.epochs_run, steps=report.steps,
-                       train_seconds=report.seconds, examples_per_s=report.examples_per_s,
+    train_stats = dict(best_epoch=report.best_epoch, epochs_run=report.epochs_run, **speed_stats(report),
                        n_tags_relabelled=source.relabelled)
-    if report.peak_gpu_bytes is not None:
-        train_stats["peak_gpu_bytes"] = report.peak_gpu_bytes
     output.add_scores(source_tag, "train", train_stats)
     counts = dict(train_sentences=len(train_sents), dev_sentences=len(dev_sents))
     for lang, (sentences, relabelled) in tests.items():

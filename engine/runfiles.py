@@ -3,7 +3,7 @@
 The worker creates the attempt's folder and its log; the trainers write the rest
 into it; the store records them as artifacts. Nobody else spells a file name, so
 a report, a test or a later session finds a run's predictions where the trainer
-put them. Pure: paths only, nothing is created here.
+put them. Paths only, nothing is created here; ``disk_full`` reads how much space is left.
 
     <artifacts>/run-<id>-<spec hash>/attempt-<n>/
         run.log                       what the run process printed (the worker's copy of its stdout/stderr)
@@ -20,10 +20,16 @@ put them. Pure: paths only, nothing is created here.
 
 from __future__ import annotations
 
+import errno
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 ERROR_PREFIX = "xltui-run-error: "  # the run process's one-line error in run.log, which the worker quotes
+DISK_FULL_EXIT = 75  # a run process's exit status when it could not write for a full disk (EX_TEMPFAIL)
+DISK_FULL_PREFIX = "disk full: "
+LOW_SPACE_BYTES = 1 << 20  # less free space than this under a run's folder counts as a full disk
+_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 
 @dataclass(frozen=True)
@@ -74,3 +80,47 @@ class RunFiles:
 def worker_logs(artifacts: Path) -> Path:
     """The folder of detached workers' logs."""
     return artifacts / "workers"
+
+
+def free_bytes(folder: Path) -> int | None:
+    """Space left to an unprivileged writer on ``folder``'s filesystem (its nearest existing parent)."""
+    for path in (folder, *folder.parents):
+        try:
+            st = os.statvfs(path)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return None  # e.g. a stale network mount: unknown, so never called full
+        return st.f_bavail * st.f_frsize
+    return None
+
+
+def disk_full(exc: BaseException | None, folder: Path) -> str | None:
+    """``disk full: cannot write PATH (…)`` when ``exc`` (or what caused it) is a full disk, else None.
+
+    An OSError names its errno (ENOSPC, EDQUOT) and mostly its file. Writers that do not
+    raise OSError (torch.save: "file write failed"; safetensors) are told apart by the
+    space left under ``folder``; so is a run process whose exception never reached us.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS:
+            where = exc.filename or f"under {folder}"
+            return f"{DISK_FULL_PREFIX}cannot write {where} ({os.strerror(exc.errno)})"
+        exc = exc.__cause__ or exc.__context__
+    free = free_bytes(folder)
+    if free is not None and free < LOW_SPACE_BYTES:
+        newest = _newest_file(folder)  # its folder: the file cut short may have been removed by its writer
+        return f"{DISK_FULL_PREFIX}cannot write under {folder if newest is None else newest.parent} " \
+               f"({free // 1024} KiB free)"
+    return None
+
+
+def _newest_file(folder: Path) -> Path | None:
+    """The file written last under ``folder``: beside the one a full disk cut short, when the writer did not say."""
+    try:
+        files = [(p.stat().st_mtime_ns, p) for p in folder.rglob("*") if p.is_file()]
+    except OSError:
+        return None
+    return max(files)[1] if files else None

@@ -13,6 +13,7 @@ XLTUI_CACHE        ~/.cache/xltui              converted datasets, tokenised spl
 XLTUI_ARTIFACTS    xltui-artifacts/ beside     checkpoints, adapters, predictions and logs of runs;
                    the SQLite file (else cwd)  a path every worker reaches
 XLTUI_WARM         1                           0: start each run in a fresh interpreter (--no-warm)
+XLTUI_DISK_PAUSE   60                          seconds a worker waits between looks at a full disk
 HF_HUB_OFFLINE,    unset                       Hugging Face's own switches, honoured even when set
 HF_DATASETS_OFFL.                              after huggingface_hub was imported
 =================  ==========================  ==============================================
@@ -34,6 +35,8 @@ ARTIFACTS_ENV = "XLTUI_ARTIFACTS"
 ARTIFACTS_DIR = "xltui-artifacts"
 HUB_OFFLINE_ENVS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 WARM_ENV = "XLTUI_WARM"  # 0: workers start every run in a fresh interpreter (the --no-warm flag)
+DISK_PAUSE_ENV = "XLTUI_DISK_PAUSE"
+DEFAULT_DISK_PAUSE_S = 60.0
 
 # queue policy defaults, also the CLI flags' defaults (--lease, --max-attempts)
 DEFAULT_LEASE_S = 60.0  # a run whose worker stops renewing for this long goes back to the queue
@@ -53,12 +56,57 @@ def db_url_of(db: str | None = None) -> str:
     return f"sqlite:///{Path(db).expanduser().resolve()}"
 
 
+# ``scheme://user:`` and the password after it, to the last @ (a password may hold / or @ as
+# typed; masking a database name or query that holds an @ too hides more than needed, never less)
+_USERINFO_PASSWORD = re.compile(r"^([^:/?#]+://[^:/?#@]*:)(.*)@", re.S)
+_QUERY_PASSWORD = re.compile(r"([?&]password=)([^&]*)", re.I)  # libpq also takes ?password=…
+MASK = "***"
+MIN_SCRUBBED = 3  # shorter fragments are not looked for in free text (they would mangle words)
+
+
+def mask_url(url: str) -> str:
+    """A database URL with its password (in the user part or a ``password=`` query) as ``***``."""
+    return _QUERY_PASSWORD.sub(rf"\1{MASK}", _USERINFO_PASSWORD.sub(rf"\1{MASK}@", url, count=1))
+
+
+def url_secrets(url: str | None) -> list[str]:
+    """Every form in which the password of ``url`` could be printed: as written, percent-decoded,
+    percent-encoded again (as SQLAlchemy renders a URL), and as SQLAlchemy splits a raw @ in it;
+    longest first, for ``scrub``."""
+    from urllib.parse import quote, quote_plus, unquote, unquote_plus
+
+    if not url or "://" not in url:
+        return []
+    found: set[str] = set()
+    m = _USERINFO_PASSWORD.match(url)
+    written = [m.group(2)] if m else []
+    written += [q.group(2) for q in _QUERY_PASSWORD.finditer(url)]
+    for raw in written:
+        for form in (raw, unquote(raw), unquote_plus(raw)):
+            found.update((form, quote(form, safe=""), quote_plus(form, safe=""), quote(form)))
+            found.update(form.split("@"))  # SQLAlchemy ends the password at the first @
+    return sorted((s for s in found if s and s != MASK), key=len, reverse=True)
+
+
+def scrub(text: str, *urls: str | None) -> str:
+    """``text`` (an error, a log line) with any password of ``urls`` as ``***``; the URLs themselves
+    masked wherever they appear whole."""
+    for url in urls:
+        if not url or "://" not in url:
+            continue
+        text = text.replace(url, mask_url(url))
+        for secret in url_secrets(url):
+            if len(secret) >= MIN_SCRUBBED:
+                text = text.replace(secret, MASK)
+    return text
+
+
 def shown_db(url: str) -> str:
     """How a database is named on screen before SQLAlchemy is imported: a SQLite file by its
     path, a server URL with its password as ``***`` (as engine.store.db.safe_url shows it)."""
     if url.startswith("sqlite:///"):
         return url[len("sqlite:///"):]
-    return re.sub(r"^([^:/]+://[^:/@]*:)[^/]*@", r"\1***@", url)  # to the last @ before the host
+    return mask_url(url)
 
 
 def data_dir() -> Path:
@@ -78,6 +126,15 @@ def artifacts_root(db_url: str) -> Path:
     if db_url.startswith("sqlite:///"):
         return Path(db_url[len("sqlite:///"):]).parent / ARTIFACTS_DIR
     return Path.cwd() / ARTIFACTS_DIR
+
+
+def disk_pause_s() -> float:
+    """How long a worker waits before it looks again at a full disk (``$XLTUI_DISK_PAUSE`` seconds)."""
+    text = os.environ.get(DISK_PAUSE_ENV, "").strip()
+    try:
+        return max(0.05, float(text)) if text else DEFAULT_DISK_PAUSE_S
+    except ValueError:
+        raise ValueError(f"{DISK_PAUSE_ENV}: expected seconds, got {text!r}") from None
 
 
 def warm_runs() -> bool:

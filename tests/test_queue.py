@@ -18,7 +18,8 @@ from engine.runner.plan import queue_runs
 from engine.spec import Outcome, RunSpec, RunStatus, TrainParams
 from engine.store import queue, requests
 from engine.store.db import StoreError, db_url, open_db
-from engine.store.schema import Attempt, Run
+from engine.store.results import RunOutput, record_output
+from engine.store.schema import Attempt, Result, Run
 from tests.conftest import wait_for
 
 
@@ -129,6 +130,40 @@ def test_cancel_and_retry_transitions(any_db):
         run = s.get(Run, a)
         assert (run.status, run.retry_base, run.attempts, run.error) == ("queued", 1, 1, None)
         assert s.get(Attempt, claim.attempt_id).outcome == "cancelled"
+
+
+def test_an_attempt_left_behind_stores_nothing_even_under_the_same_worker_id(any_db):
+    """A run process that outlived its attempt (its warm launcher died: the slot recorded the attempt
+    failed, re-queued the run and claimed it again, under the same worker id, while the orphan still
+    ran for a moment) can neither succeed the run, nor overwrite its attempt's outcome, nor leave
+    results beside the new attempt's; nor can that attempt's end end the new one. A cancelled run's
+    latest attempt still keeps what it computed."""
+    engine = open_db(any_db)
+    run_id, other = queue_runs(engine, "s", specs(2)).new
+    first = queue.claim_next(engine, "w", "cpu")
+    assert queue.finish(engine, first, "w", Outcome.FAILED, "run process was killed by SIGKILL", retry=True)
+    out = RunOutput()
+    out.add_scores("swa", "test", {"f1": 0.5})
+    assert not record_output(engine, run_id, first.attempt_id, "w", out)  # the orphan of attempt 1: re-queued
+    second = queue.claim_next(engine, "w", "cpu")
+    assert (second.run_id, second.attempt) == (run_id, 2)
+    assert not record_output(engine, run_id, first.attempt_id, "w", out)  # and claimed again
+    assert not queue.finish(engine, first, "w", Outcome.FAILED, "late")
+    with Session(engine) as s:
+        run = s.get(Run, run_id)
+        assert (run.status, run.attempt_id, run.worker_id) == ("running", second.attempt_id, "w")
+        assert s.get(Attempt, first.attempt_id).outcome == "failed"
+        assert s.exec(select(Result)).all() == []
+    assert record_output(engine, run_id, second.attempt_id, "w", out)
+    cancelled = queue.claim_next(engine, "w", "cpu")
+    requests.cancel(engine, [other])
+    assert not record_output(engine, other, cancelled.attempt_id, "w", out)  # too late to succeed, results kept
+    with Session(engine) as s:
+        assert s.get(Run, run_id).status == "succeeded"
+        assert [a.outcome for a in s.exec(select(Attempt).where(Attempt.run_id == run_id))] == ["failed", "succeeded"]
+        assert sorted((r.run_id, r.attempt_id) for r in s.exec(select(Result))) == [
+            (run_id, second.attempt_id), (other, cancelled.attempt_id)]
+        assert s.get(Run, other).status == "cancelled"
 
 
 def test_shutdown_requeue_does_not_count_as_an_attempt(any_db):

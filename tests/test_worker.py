@@ -38,7 +38,7 @@ def attempts(db: str, run_id: int) -> list[Attempt]:
 
 
 def run_processes(run_id: int, db: str) -> list[psutil.Process]:
-    """The live processes of a run: a cold one by its command line; a warm one (forked by a
+    """The live processes of a run: a cold one by its command line and parent; a warm one (forked by a
     launcher, so it carries the launcher's command line) as the child of the launcher of the
     worker the database says runs it."""
     found, worker_pid = [], None
@@ -50,7 +50,8 @@ def run_processes(run_id: int, db: str) -> list[psutil.Process]:
         return []
     for p in psutil.process_iter(["cmdline", "ppid"]):
         cmd = p.info["cmdline"] or []
-        if "engine.training.run" in cmd and str(run_id) in cmd and any(db in c for c in cmd):
+        if "engine.training.run" in cmd and cmd[cmd.index("--run") + 1:][:1] == [str(run_id)] \
+                and worker_pid is not None and p.info["ppid"] == worker_pid:  # the URL is in its environment
             found.append(p)
         elif "engine.training.launcher" in cmd and worker_pid is not None and p.info["ppid"] == worker_pid:
             found.extend(c for c in p.children() if c.status() != psutil.STATUS_ZOMBIE)

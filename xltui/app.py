@@ -23,7 +23,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from engine.settings import db_url_of, shown_db
+from engine.settings import db_url_of, scrub, shown_db
 from xltui.tui.loading_screen import LoadingScreen
 
 if TYPE_CHECKING:
@@ -147,9 +147,9 @@ class XltuiApp(App):
         try:
             self._engine = open_db(self.db_url, create=True)
         except StoreError as exc:  # already one line naming the database and what is wrong
-            self.startup_error = str(exc)
+            self.startup_error = scrub(str(exc), self.db_url)
         except Exception as exc:  # a database that breaks on opening: still words, not a traceback
-            self.startup_error = f"cannot open {self.shown_db}: {exc.__class__.__name__}: {exc}"
+            self.startup_error = f"cannot open {self.shown_db}: {exc.__class__.__name__}: {scrub(str(exc), self.db_url)}"
         self._engine_opened.set()
         if self.startup_error is not None:
             self.call_from_thread(self.exit, return_code=2)
@@ -199,7 +199,8 @@ class XltuiApp(App):
                 from engine.store.db import safe_url
 
                 self.call_from_thread(self.notify, f"cannot read the database ({exc.__class__.__name__}: "
-                                      f"{str(exc)[:200]}); check {safe_url(self.db_url)}", title="Database",
+                                      f"{scrub(str(exc), self.db_url)[:200]}); check {safe_url(self.db_url)}",
+                                      title="Database",
                                       severity="error", timeout=8)
             return None
 
@@ -266,14 +267,30 @@ class XltuiApp(App):
             try:
                 message = fn()
             except Exception as exc:  # a locked or vanished database: words, not a traceback
-                self.call_from_thread(self.notify, f"{what} failed: {exc.__class__.__name__}: {exc}",
-                                      severity="error", timeout=10)
+                self.call_from_thread(self.notify, f"{what} failed: {exc.__class__.__name__}: "
+                                      f"{scrub(str(exc), self.db_url)}", severity="error", timeout=10)
                 return
             if message:
                 self.call_from_thread(self.notify, message, title=what)
             self.poke()
 
         self.run_worker(job, thread=True, group="actions", name=what, exit_on_error=False)
+
+    def _fatal_error(self) -> None:
+        """Textual's crash report, without the values of local variables (Textual shows them: a
+        URL, or the driver's connection arguments, would print the database password) and with
+        the password scrubbed from the exceptions' messages."""
+        import rich
+        from rich.segment import Segments
+        from rich.traceback import Traceback
+
+        self.bell()
+        traceback = Traceback(show_locals=False, width=None, suppress=[rich])
+        for stack in traceback.trace.stacks:
+            stack.exc_value = scrub(stack.exc_value, self.db_url)
+            stack.notes = [scrub(note, self.db_url) for note in stack.notes]
+        self._exit_renderables.append(Segments(self.console.render(traceback, self.console.options)))
+        self._close_messages_no_wait()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every key action of the screen and the app, in the command palette too."""

@@ -9,21 +9,24 @@ import time
 from pathlib import Path
 
 from engine.runfiles import worker_logs
-from engine.settings import artifacts_root
+from engine.settings import DB_ENV, artifacts_root
 
 
 def start_detached_worker(url: str, devices: list[str], lease_s: float, *,
                           exit_when_idle: bool = True, cpu_slots: int | None = None, warm: bool = True) -> tuple[int, Path]:
-    """`xltui worker … [--exit-when-idle]` in a new session, output to a log file."""
+    """`xltui worker … [--exit-when-idle]` in a new session, output to a log file.
+
+    The database URL goes in the worker's environment ($XLTUI_DB), not on its command line,
+    where anyone on the machine could read a password in it (``ps``, /proc/PID/cmdline)."""
     log_dir = worker_logs(artifacts_root(url))
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"worker-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
     device_args = (["--cpu", *(["--cpu-slots", str(cpu_slots)] if cpu_slots else [])] if devices == ["cpu"]
                    else ["--gpus", ",".join(d.split(":")[1] for d in devices)])
-    cmd = [sys.executable, "-m", "xltui.cli", "worker", "--db", url, *device_args,
+    cmd = [sys.executable, "-m", "xltui.cli", "worker", *device_args,
            *(["--exit-when-idle"] if exit_when_idle else []), "--lease", str(lease_s),
            "--warm" if warm else "--no-warm"]
     with open(log, "ab") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, cwd=os.getcwd())
+                                start_new_session=True, cwd=os.getcwd(), env={**os.environ, DB_ENV: url})
     return proc.pid, log

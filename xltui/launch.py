@@ -30,7 +30,7 @@ def open_app(db: str | None) -> int:
     A database that cannot be opened is one ``error:`` line and status 2: found by the
     app behind its frame, or first, where no terminal shows a frame (output captured).
     """
-    from engine.settings import db_url_of
+    from engine.settings import db_url_of, scrub
 
     if not (sys.stdout.isatty() and sys.stderr.isatty()):
         from engine.store.db import StoreError, open_db
@@ -38,7 +38,7 @@ def open_app(db: str | None) -> int:
         try:
             open_db(db)
         except StoreError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {scrub(str(exc), db_url_of(db))}", file=sys.stderr)
             return EXIT_USER_ERROR
     from xltui.app import XltuiApp
 

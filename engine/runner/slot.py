@@ -24,10 +24,11 @@ from sqlalchemy import case, func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from engine.runfiles import ERROR_PREFIX, RunFiles
+from engine.runfiles import ERROR_PREFIX, RunFiles, disk_full
 from engine.runner.devices import default_cpu_slots, usable_cores
+from engine.runner.disk_space import run_disk_error, wait_for_space
 from engine.runner.warm import Launcher, LauncherError, WarmRun
-from engine.settings import DEFAULT_LEASE_S, artifacts_root, warm_runs
+from engine.settings import DB_ENV, DEFAULT_LEASE_S, artifacts_root, disk_pause_s, warm_runs
 from engine.spec import Outcome, RunStatus, WorkerState
 from engine.store import queue
 from engine.store.clock import db_now, server_time
@@ -36,6 +37,7 @@ from engine.store.schema import Worker as WorkerRow
 
 STDERR_TAIL_CHARS = 4000
 RUN_PROCESS = "engine.training.run"  # the module a run's subprocess executes (python -m)
+TERM_EXIT = 128 + signal.SIGTERM  # a run process's exit status after a SIGTERM (its handler exits cleanly)
 
 
 @dataclass
@@ -82,12 +84,28 @@ def tail(path: Path, chars: int = STDERR_TAIL_CHARS) -> str:
         return "(no log was written)"
 
 
-def describe_exit(rc: int) -> str:
+def killed_by(rc: int) -> str | None:
+    """The signal that ended a run process with exit status ``rc``, by name; None if none did.
+
+    A negative status is the signal itself (as ``subprocess`` and the warm launcher report
+    it). A SIGTERM is caught by the run process, which flushes its metrics and exits with
+    ``TERM_EXIT`` (engine.training.run): still a kill, not an error of the run's own.
+    """
     if rc < 0:
-        name = signal.Signals(-rc).name
-        hint = " (killed from outside: out of memory?)" if -rc == signal.SIGKILL else ""
-        return f"run process was killed by {name}{hint}"
-    return f"run process exited with status {rc}"
+        try:
+            return signal.Signals(-rc).name
+        except ValueError:  # a real-time signal has no name
+            return f"signal {-rc}"
+    return signal.SIGTERM.name if rc == TERM_EXIT else None
+
+
+def describe_exit(rc: int) -> str:
+    name = killed_by(rc)
+    if name is None:
+        return f"run process exited with status {rc}"
+    hint = " (killed from outside: out of memory?)" if rc == -signal.SIGKILL else ""
+    status = f" (exit status {rc})" if rc > 0 else ""
+    return f"run process was killed by {name}{hint}{status}"
 
 
 def failure_text(rc: int, log_path: Path) -> str:
@@ -104,7 +122,8 @@ class Slot:
 
     def __init__(self, engine: Engine, opts: SlotOptions, notify: Callable[[str], None] | None = None):
         self.engine, self.opts = engine, opts
-        self.notify = notify or (lambda _msg: None)
+        self._notify = notify or (lambda _msg: None)
+        self.unsaid = 0  # lines the worker's log could not take (its disk was full)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{opts.label or opts.device}"
         self.stop_claiming = threading.Event()  # finish the current run, take no more
         self.abort = threading.Event()  # stop the current run too; it is re-queued
@@ -113,6 +132,13 @@ class Slot:
         self.launcher = Launcher(self._env(), os.getcwd()) if opts.warm else None
         self.runs_done = 0
         self._last_beat: tuple[str, int | None, float] = ("", None, 0.0)  # state, run, time
+
+    def notify(self, message: str) -> None:
+        """Tell the worker's terminal or log; a full disk under that log loses the line, never the worker."""
+        try:
+            self._notify(message)
+        except OSError:
+            self.unsaid += 1
 
     # -- bookkeeping in the workers table -------------------------------------------
     def _beat(self, state: WorkerState, run_id: int | None, *, every_s: float = 5.0) -> None:
@@ -198,7 +224,7 @@ class Slot:
 
     def _arguments(self, claim: queue.Claim, out_dir: Path, parent: int) -> list[str]:
         """The run process's arguments; ``parent``: the process it stops with (worker or launcher)."""
-        return ["--db", self.opts.db_url, "--run", str(claim.run_id), "--attempt", str(claim.attempt_id),
+        return ["--run", str(claim.run_id), "--attempt", str(claim.attempt_id),  # the URL: in its environment
                 "--worker", self.worker_id, "--out", str(out_dir), "--parent-pid", str(parent)]
 
     def _await_launcher(self, claim: queue.Claim) -> None:
@@ -230,7 +256,8 @@ class Slot:
                                 start_new_session=True, cwd=os.getcwd())
 
     def _env(self) -> dict[str, str]:
-        env = dict(os.environ, CUDA_DEVICE_ORDER="PCI_BUS_ID", PYTHONUNBUFFERED="1")
+        # the database URL in the environment, not on the command line where `ps` shows its password
+        env = dict(os.environ, CUDA_DEVICE_ORDER="PCI_BUS_ID", PYTHONUNBUFFERED="1", **{DB_ENV: self.opts.db_url})
         env["CUDA_VISIBLE_DEVICES"] = visible_device(self.opts.device, os.environ.get("CUDA_VISIBLE_DEVICES"))
         # libgomp's default spin-wait (300k) makes CPU training several times slower as soon
         # as anything else uses a core; too short a spin costs every op a wake-up on a quiet
@@ -246,10 +273,16 @@ class Slot:
         """Run one claimed run to its end; returns the outcome recorded."""
         files = RunFiles.of(artifacts_root(self.opts.db_url), claim.run_id, claim.spec_hash, claim.attempt)
         out_dir, log_path = files.folder, files.log
-        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            log = open(log_path, "ab")
+        except OSError as exc:
+            if (full := disk_full(exc, out_dir)) is None:
+                raise
+            return self._out_of_space(claim, full)
         self._beat(WorkerState.BUSY, claim.run_id)
         queue.set_log_path(self.engine, claim.attempt_id, str(log_path))
-        with open(log_path, "ab") as log:
+        with log:
             self.proc = self._start(claim, out_dir, log_path, log)
             lost = aborted = False
             beat_every = max(0.2, self.opts.lease_s / 4)
@@ -280,7 +313,7 @@ class Slot:
             queue.finish(self.engine, claim, self.worker_id, Outcome.FAILED, "run was cancelled or taken over; process stopped")
             return Outcome.LOST
         status = self._status(claim.run_id)
-        if rc == 0 and status == RunStatus.SUCCEEDED:
+        if status == RunStatus.SUCCEEDED:  # also a process killed after it stored its results: nothing lost
             return Outcome.SUCCEEDED
         if aborted or self.abort.is_set():  # also a run that died of the same signal as its worker (scancel)
             queue.finish(self.engine, claim, self.worker_id, Outcome.REQUEUED, self.abort_reason)
@@ -289,9 +322,19 @@ class Slot:
             error = "run process exited without recording results"
         else:
             error = failure_text(rc, log_path)
-        # killed by a signal nobody here sent (the OOM killer): not the run's fault, so another
-        # attempt, up to the run's limit; an error of the run's own (exit status > 0) is final
-        queue.finish(self.engine, claim, self.worker_id, Outcome.FAILED, error, retry=rc < 0)
+            if (full := run_disk_error(rc, out_dir, tail(log_path))) is not None:
+                return self._out_of_space(claim, error if error.startswith(full) else f"{full}\n{error}")
+        # killed by a signal nobody here sent (the OOM killer's SIGKILL, a `kill PID`'s SIGTERM): not
+        # the run's fault, so another attempt, up to the run's limit; an error of the run's own is final
+        queue.finish(self.engine, claim, self.worker_id, Outcome.FAILED, error, retry=killed_by(rc) is not None)
+        return Outcome.FAILED
+
+    def _out_of_space(self, claim: queue.Claim, error: str) -> Outcome:
+        """The attempt failed for a full disk: the run goes back to the queue (up to its attempt limit),
+        and this slot claims nothing until there is space again (engine.runner.disk_space)."""
+        queue.finish(self.engine, claim, self.worker_id, Outcome.FAILED, error, retry=True)
+        wait_for_space(artifacts_root(self.opts.db_url), disk_pause_s(), self.stop_claiming, self.notify,
+                       lambda: self._beat(WorkerState.IDLE, None), f"run {claim.run_id}: {error.splitlines()[0]}")
         return Outcome.FAILED
 
     def _status(self, run_id: int) -> str | None:

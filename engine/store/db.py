@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine, select
 
-from engine.settings import db_url_of
+from engine.settings import db_url_of, mask_url, scrub, url_secrets
 from engine.store.meta import SCHEMA_VERSION, StoreError, missing_db
 from engine.store.migrations import upgrade
 from engine.store.schema import Meta
@@ -70,11 +70,15 @@ def make_engine(url: str, *, max_connections: int | None = None, name: str = "xl
 
 
 def safe_url(url: str) -> str:
-    """The URL as it may be shown: a password becomes ``***`` (logs, screens and bug reports see this)."""
+    """The URL as it may be shown: a password becomes ``***`` (logs, screens and bug reports see this),
+    also one given as ``?password=`` or typed with a raw @ or / in it."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        shown = make_url(url).render_as_string(hide_password=True)
     except Exception:  # not parseable as a URL: show only its scheme
         return url.split("://", 1)[0] + "://…"
+    if any(secret in shown for secret in url_secrets(url)):  # a query password, or a raw @ SQLAlchemy split at
+        return mask_url(url)
+    return shown
 
 
 def _reason(exc: BaseException, url: str) -> str:
@@ -82,7 +86,8 @@ def _reason(exc: BaseException, url: str) -> str:
     orig = getattr(exc, "orig", None) or exc
     text = " ".join(str(orig).split("\n")[0].split())
     password = make_url(url).password
-    return text.replace(str(password), "***") if password else text
+    text = text.replace(str(password), "***") if password else text
+    return scrub(text, url)
 
 
 def _sqlite_tables(path: Path, url: str) -> set[str]:

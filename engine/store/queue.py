@@ -284,7 +284,7 @@ def _outcome_of(run: Run | None) -> Outcome:
 
 def finish(engine: Engine, claim: Claim, worker_id: str, outcome: Outcome, error: str | None = None, *,
            retry: bool = False) -> bool:
-    """Record how an attempt ended, if the run is still ours.
+    """Record how an attempt ended, if the run is still ours: this attempt's, by this worker.
 
     ``outcome`` is ``SUCCEEDED``, ``FAILED`` or ``REQUEUED`` (the worker is shutting down or
     its job was preempted; the attempt does not count against the run's max_attempts).
@@ -304,7 +304,8 @@ def finish(engine: Engine, claim: Claim, worker_id: str, outcome: Outcome, error
         raise ValueError(f"unknown outcome {outcome!r}")
     with Session(engine) as session:
         n = session.exec(  # type: ignore[call-overload]
-            update(Run).where(Run.id == claim.run_id, Run.worker_id == worker_id, Run.status == RunStatus.RUNNING).values(**values)
+            update(Run).where(Run.id == claim.run_id, Run.attempt_id == claim.attempt_id, Run.worker_id == worker_id,
+                              Run.status == RunStatus.RUNNING).values(**values)
         ).rowcount
         lost = n != 1
         run = session.get(Run, claim.run_id)

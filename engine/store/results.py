@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
 from engine.spec import RunStatus
@@ -39,14 +39,26 @@ def file_sha256(path: Path) -> str | None:
 
 
 def record_output(engine: Engine, run_id: int, attempt_id: int, worker_id: str, output: RunOutput) -> bool:
-    """Store results and artifacts and mark the run succeeded, atomically.
+    """Store results and artifacts and mark the run succeeded, atomically, if ``attempt_id`` is
+    still the run's running attempt, by this worker.
 
-    Results are kept even if the run was cancelled meanwhile (nothing computed is
-    thrown away); the status only moves if the run is still this worker's.
+    Results are kept if the run was cancelled during this attempt (nothing computed is thrown
+    away; the status stays cancelled). An attempt the run has left otherwise — ended by its
+    worker, lost by lease expiry, the run re-queued and perhaps claimed again by the same worker
+    slot (whose id is the same) — stores nothing: its process outlived the attempt (orphaned
+    when its warm launcher or its worker died), and its results would compete with those of
+    the attempt that now has the run.
     """
     hashes = [file_sha256(Path(path)) for _kind, path, _lang in output.artifacts]  # before the write lock is held
+    mine = (Run.id == run_id, Run.attempt_id == attempt_id)
     with engine.begin() as conn:
         now = db_now(conn)
+        won = conn.execute(  # first, so this transaction holds the write lock (SQLite) / the run's row from here on
+            update(Run).where(*mine, Run.worker_id == worker_id, Run.status == RunStatus.RUNNING)
+            .values(status=RunStatus.SUCCEEDED, finished_at=now, error=None, lease_expires_at=None)
+        ).rowcount == 1
+        if not won and conn.execute(select(Run.id).where(*mine, Run.status == RunStatus.CANCELLED)).first() is None:
+            return False  # the run was taken from this attempt (or claimed again): nothing of it is stored
         if output.results:
             conn.execute(insert(Result), [
                 dict(run_id=run_id, attempt_id=attempt_id, language=lang, split=split, metric=metric, value=value)
@@ -58,10 +70,6 @@ def record_output(engine: Engine, run_id: int, attempt_id: int, worker_id: str, 
                      sha256=digest, created_at=now)
                 for (kind, path, lang), digest in zip(output.artifacts, hashes)
             ])
-        won = conn.execute(
-            update(Run).where(Run.id == run_id, Run.worker_id == worker_id, Run.status == RunStatus.RUNNING)
-            .values(status=RunStatus.SUCCEEDED, finished_at=now, error=None, lease_expires_at=None)
-        ).rowcount == 1
         if won:
             conn.execute(update(Attempt).where(Attempt.id == attempt_id).values(outcome=RunStatus.SUCCEEDED, finished_at=now))
     return won

@@ -1,4 +1,5 @@
-"""Entry point of one run's subprocess: ``python -m engine.training.run --db URL --run N …``.
+"""Entry point of one run's subprocess: ``python -m engine.training.run --db URL --run N …``
+(without ``--db``: ``$XLTUI_DB``, which keeps a password off the command line).
 
 It loads the stored spec, trains and evaluates, streams metrics and system samples
 to the database, and records results together with the ``succeeded`` status. It
@@ -18,9 +19,10 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from engine.runfiles import ERROR_PREFIX, RunFiles
+from engine.runfiles import DISK_FULL_EXIT, ERROR_PREFIX, RunFiles, disk_full
+from engine.settings import DB_ENV, scrub
 from engine.spec import LangAdapterSpec, RunSpec, parse_spec
-from engine.store.db import make_engine
+from engine.store.db import make_engine, safe_url
 from engine.store.queries import artifact_host, dependency_artifacts
 from engine.store.results import RunOutput, record_output
 from engine.store.schema import Run
@@ -84,15 +86,19 @@ def execute(spec: RunSpec | LangAdapterSpec, files: RunFiles, writer: MetricWrit
     return trainer_for(spec)(spec, files, writer, device, inputs)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m engine.training.run")
-    parser.add_argument("--db", required=True)
+    parser.add_argument("--db", default=os.environ.get(DB_ENV), required=not os.environ.get(DB_ENV),
+                        help=f"the database URL (default: ${DB_ENV})")
     parser.add_argument("--run", type=int, required=True)
     parser.add_argument("--attempt", type=int, required=True)
     parser.add_argument("--worker", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--parent-pid", type=int, default=None, help="exit when this process is gone")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def run_attempt(args: argparse.Namespace) -> int:
     _exit_with_parent(args.parent_pid or os.getppid())
     signal.signal(signal.SIGTERM, _terminate)
     # a cluster's preemption warning (Slurm sends it to every process of the job) is for the
@@ -103,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     with Session(engine) as session:
         run = session.get(Run, args.run)
         if run is None:
-            print(f"run {args.run} is not in {args.db}", file=sys.stderr)
+            print(f"run {args.run} is not in {safe_url(args.db)}", file=sys.stderr)
             return 2
         spec = parse_spec(run.spec_json)
     print(f"run {args.run} attempt {args.attempt}: {spec.canonical_json()}", flush=True)
@@ -123,15 +129,33 @@ def main(argv: list[str] | None = None) -> int:
     try:
         output = execute(spec, RunFiles(Path(args.out)), writer, device, inputs)
     except Exception as exc:  # report it in one line the worker can quote, after the traceback
-        traceback.print_exc()
-        print(f"{ERROR_PREFIX}{exc.__class__.__name__}: {' '.join(str(exc).split())[:400]}", file=sys.stderr)
-        return 1
+        full = disk_full(exc, Path(args.out))
+        try:
+            print(scrub(traceback.format_exc(), args.db), end="", file=sys.stderr)
+            print(f"{ERROR_PREFIX}{full or exc.__class__.__name__ + ': ' + scrub(' '.join(str(exc).split()), args.db)}"[:450],
+                  file=sys.stderr)
+        except OSError as unwritten:  # the log is on a full disk: the worker learns it from the exit status
+            full = full or disk_full(unwritten, Path(args.out))
+        return DISK_FULL_EXIT if full else 1
     finally:
         sampler.stop()
         writer.close()
     if not record_output(engine, args.run, args.attempt, args.worker, output):
-        print("results stored, but the run is no longer this worker's (cancelled?)", file=sys.stderr)
+        print("results not stored: this attempt no longer holds the run (cancelled after it finished keeps "
+              "them; re-queued or taken over does not)", file=sys.stderr)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``run`` with a full disk under ``--out`` (the log cannot even be written) told to the worker by
+    its exit status, DISK_FULL_EXIT."""
+    args = parse_args(argv)
+    try:
+        return run_attempt(args)
+    except OSError as exc:
+        if disk_full(exc, Path(args.out)) is None:
+            raise
+        return DISK_FULL_EXIT
 
 
 if __name__ == "__main__":

@@ -14,6 +14,10 @@ XLTUI_ARTIFACTS    xltui-artifacts/ beside     checkpoints, adapters, prediction
                    the SQLite file (else cwd)  a path every worker reaches
 XLTUI_WARM         1                           0: start each run in a fresh interpreter (--no-warm)
 XLTUI_DISK_PAUSE   60                          seconds a worker waits between looks at a full disk
+XLTUI_GRAD_ACCUM.  1                           set by the worker for a run: micro-batches per step
+                                               (doubled after each CUDA out-of-memory)
+XLTUI_TEST_OOM_..  unset                       tests only: a micro-batch above N raises a simulated
+                                               CUDA out-of-memory (no GPU needed)
 HF_HUB_OFFLINE,    unset                       Hugging Face's own switches, honoured even when set
 HF_DATASETS_OFFL.                              after huggingface_hub was imported
 =================  ==========================  ==============================================
@@ -36,6 +40,8 @@ ARTIFACTS_DIR = "xltui-artifacts"
 HUB_OFFLINE_ENVS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 WARM_ENV = "XLTUI_WARM"  # 0: workers start every run in a fresh interpreter (the --no-warm flag)
 DISK_PAUSE_ENV = "XLTUI_DISK_PAUSE"
+GRAD_ACCUMULATION_ENV = "XLTUI_GRAD_ACCUMULATION"
+TEST_OOM_ENV = "XLTUI_TEST_OOM_ABOVE"
 DEFAULT_DISK_PAUSE_S = 60.0
 
 # queue policy defaults, also the CLI flags' defaults (--lease, --max-attempts)
@@ -135,6 +141,17 @@ def disk_pause_s() -> float:
         return max(0.05, float(text)) if text else DEFAULT_DISK_PAUSE_S
     except ValueError:
         raise ValueError(f"{DISK_PAUSE_ENV}: expected seconds, got {text!r}") from None
+
+
+def grad_accumulation() -> int:
+    """Micro-batches per optimizer step for this run process (the worker sets it after an out-of-memory)."""
+    return max(1, int(os.environ.get(GRAD_ACCUMULATION_ENV) or 1))
+
+
+def simulated_oom_above() -> int | None:
+    """The largest micro-batch a simulated GPU holds (``$XLTUI_TEST_OOM_ABOVE``; tests of the OOM path)."""
+    text = os.environ.get(TEST_OOM_ENV)
+    return int(text) if text else None
 
 
 def warm_runs() -> bool:

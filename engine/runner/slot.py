@@ -24,11 +24,11 @@ from sqlalchemy import case, func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from engine.runfiles import ERROR_PREFIX, RunFiles, disk_full
+from engine.runfiles import ERROR_PREFIX, OOM_EXIT, RunFiles, disk_full
 from engine.runner.devices import default_cpu_slots, usable_cores
 from engine.runner.disk_space import run_disk_error, wait_for_space
 from engine.runner.warm import Launcher, LauncherError, WarmRun
-from engine.settings import DB_ENV, DEFAULT_LEASE_S, artifacts_root, disk_pause_s, warm_runs
+from engine.settings import DB_ENV, DEFAULT_LEASE_S, GRAD_ACCUMULATION_ENV, artifacts_root, disk_pause_s, warm_runs
 from engine.spec import Outcome, RunStatus, WorkerState
 from engine.store import queue
 from engine.store.clock import db_now, server_time
@@ -246,16 +246,16 @@ class Slot:
             self._await_launcher(claim)
             if self.launcher.ready():
                 try:
-                    return self.launcher.launch(self._arguments(claim, out_dir, self.launcher.pid), self._env(),
+                    return self.launcher.launch(self._arguments(claim, out_dir, self.launcher.pid), self._env(claim),
                                                 os.getcwd(), str(log_path))
                 except (LauncherError, OSError) as exc:  # never lose the run to the launcher: start it cold
                     self.notify(f"{self.worker_id}: warm launcher failed ({exc}); starting the run cold")
                     self.launcher.close()
         return subprocess.Popen([sys.executable, "-m", RUN_PROCESS, *self._arguments(claim, out_dir, os.getpid())],
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self._env(),
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self._env(claim),
                                 start_new_session=True, cwd=os.getcwd())
 
-    def _env(self) -> dict[str, str]:
+    def _env(self, claim: queue.Claim | None = None) -> dict[str, str]:
         # the database URL in the environment, not on the command line where `ps` shows its password
         env = dict(os.environ, CUDA_DEVICE_ORDER="PCI_BUS_ID", PYTHONUNBUFFERED="1", **{DB_ENV: self.opts.db_url})
         env["CUDA_VISIBLE_DEVICES"] = visible_device(self.opts.device, os.environ.get("CUDA_VISIBLE_DEVICES"))
@@ -267,6 +267,9 @@ class Slot:
         env.setdefault("GOMP_SPINCOUNT", "30000")
         if self.opts.threads:
             env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(self.opts.threads)
+        env.pop(GRAD_ACCUMULATION_ENV, None)
+        if claim is not None and claim.grad_accumulation > 1:  # after a CUDA out-of-memory: smaller micro-batches
+            env[GRAD_ACCUMULATION_ENV] = str(claim.grad_accumulation)
         return env
 
     def execute(self, claim: queue.Claim) -> Outcome:
@@ -324,9 +327,12 @@ class Slot:
             error = failure_text(rc, log_path)
             if (full := run_disk_error(rc, out_dir, tail(log_path))) is not None:
                 return self._out_of_space(claim, error if error.startswith(full) else f"{full}\n{error}")
-        # killed by a signal nobody here sent (the OOM killer's SIGKILL, a `kill PID`'s SIGTERM): not
-        # the run's fault, so another attempt, up to the run's limit; an error of the run's own is final
-        queue.finish(self.engine, claim, self.worker_id, Outcome.FAILED, error, retry=killed_by(rc) is not None)
+        # killed by a signal nobody here sent (the OOM killer's SIGKILL, a `kill PID`'s SIGTERM) or out of
+        # GPU memory with a micro-batch that can still halve: another attempt, up to the run's limit (with
+        # twice the gradient accumulation after an OOM); an error of the run's own is final
+        oom = rc == OOM_EXIT
+        queue.finish(self.engine, claim, self.worker_id, Outcome.FAILED, error,
+                     retry=oom or killed_by(rc) is not None, accumulate=oom)
         return Outcome.FAILED
 
     def _out_of_space(self, claim: queue.Claim, error: str) -> Outcome:

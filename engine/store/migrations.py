@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 # from version N to N + 1: (table, column, SQL type) to add, then statements to run (idempotent ones)
 STEPS: dict[int, list[tuple[str, str, str]]] = {
     1: [("worker", "job_id", "VARCHAR"), ("worker", "job_index", "INTEGER")],
+    2: [("run", "grad_accumulation", "INTEGER")],
 }
 SQL: dict[int, list[str]] = {
     1: ["DROP INDEX IF EXISTS ix_run_claim",

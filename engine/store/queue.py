@@ -58,6 +58,7 @@ class Claim:
     attempt: int
     spec_json: str
     spec_hash: str
+    grad_accumulation: int = 1  # micro-batches per step (more after a CUDA out-of-memory)
 
 
 def _study(session: Session, name: str, now: float, grid_path: str | None = None,
@@ -194,7 +195,7 @@ def claim_next(
             session.add(attempt)
             session.flush()
             run.attempt_id = attempt.id
-            claim = Claim(run_id, attempt.id, attempt.number, run.spec_json, run.spec_hash)
+            claim = Claim(run_id, attempt.id, attempt.number, run.spec_json, run.spec_hash, run.grad_accumulation or 1)
             session.commit()
             return claim
     return None
@@ -283,13 +284,15 @@ def _outcome_of(run: Run | None) -> Outcome:
 
 
 def finish(engine: Engine, claim: Claim, worker_id: str, outcome: Outcome, error: str | None = None, *,
-           retry: bool = False) -> bool:
+           retry: bool = False, accumulate: bool = False) -> bool:
     """Record how an attempt ended, if the run is still ours: this attempt's, by this worker.
 
     ``outcome`` is ``SUCCEEDED``, ``FAILED`` or ``REQUEUED`` (the worker is shutting down or
     its job was preempted; the attempt does not count against the run's max_attempts).
     A ``FAILED`` attempt with ``retry`` (its process was killed from outside, e.g. by the
-    OOM killer) queues the run again while it has attempts left, and fails it after.
+    OOM killer) queues the run again while it has attempts left, and fails it after; with
+    ``accumulate`` (a CUDA out-of-memory) its next attempt splits each batch in twice as many
+    micro-batches.
     """
     values: dict = dict(worker_id=None, lease_expires_at=None)
     if outcome == Outcome.REQUEUED:
@@ -302,6 +305,8 @@ def finish(engine: Engine, claim: Claim, worker_id: str, outcome: Outcome, error
         values.update(status=RunStatus(outcome), finished_at=server_time(), error=error)
     else:
         raise ValueError(f"unknown outcome {outcome!r}")
+    if accumulate:
+        values["grad_accumulation"] = 2 * claim.grad_accumulation
     with Session(engine) as session:
         n = session.exec(  # type: ignore[call-overload]
             update(Run).where(Run.id == claim.run_id, Run.attempt_id == claim.attempt_id, Run.worker_id == worker_id,

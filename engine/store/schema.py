@@ -60,6 +60,9 @@ class Run(SQLModel, table=True):
     started_at: Optional[float] = None
     finished_at: Optional[float] = None
     error: Optional[str] = None
+    # set after a CUDA out-of-memory: each step's batch is split into this many micro-batches whose
+    # gradients are accumulated, so the effective batch (the spec's) and the results' meaning stay
+    grad_accumulation: Optional[int] = None
 
 
 class RunDependency(SQLModel, table=True):

@@ -15,6 +15,8 @@ from typing import Callable
 import torch
 from transformers import get_linear_schedule_with_warmup
 
+from engine.data.labels import IGNORE_INDEX
+from engine.settings import grad_accumulation, simulated_oom_above
 from engine.spec import TrainParams
 from engine.store.telemetry import MetricWriter
 from engine.training.throughput import model_flops_utilisation, peak_flops
@@ -39,6 +41,7 @@ class TrainReport:
     n_params: int = 0
     mfu: float | None = None  # model FLOPs utilisation on a GPU of known peak (engine.training.throughput)
     gpu_name: str | None = None
+    grad_accumulation: int = 1  # micro-batches per step (engine.settings.grad_accumulation)
 
 
 def make_optimizer(model: torch.nn.Module, params: TrainParams) -> torch.optim.Optimizer:
@@ -168,7 +171,9 @@ def train(
     precision = resolve_precision(device, params.precision)
     dtype = AUTOCAST[precision]
     scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16")
-    log(f"precision {precision} on {device}")
+    accumulation, oom_above = grad_accumulation(), simulated_oom_above()
+    log(f"precision {precision} on {device}" + (f"; each batch of {params.batch_size} in {accumulation} "
+                                                f"micro-batches (gradients accumulated)" if accumulation > 1 else ""))
     if writer:
         writer.log(0, total_steps=total_steps)
     best, best_epoch, best_state, bad_epochs, step, n_examples = float("-inf"), 0, None, 0, 0, 0
@@ -183,14 +188,23 @@ def train(
         for batch in loader:
             mask = batch.get("attention_mask")  # on the host, before the copy: no device sync
             n_tokens += int(mask.sum()) if mask is not None else batch["input_ids"].numel()
-            batch = {k: v.to(device) for k, v in batch.items()}
-            with torch.autocast(device_type=device.split(":")[0], dtype=dtype, enabled=dtype is not None):
-                outputs = model(**batch, output_hidden_states=regulariser is not None)
-                loss = ce = outputs.loss
+            loss = ce = extra = None
+            for micro, share in micro_batches(batch, accumulation):
+                if oom_above is not None and int(micro["input_ids"].shape[0]) > oom_above:
+                    raise torch.cuda.OutOfMemoryError(f"CUDA out of memory (simulated: micro-batch of "
+                                                      f"{int(micro['input_ids'].shape[0])} > {oom_above})")
+                micro = {k: v.to(device) for k, v in micro.items()}
+                with torch.autocast(device_type=device.split(":")[0], dtype=dtype, enabled=dtype is not None):
+                    outputs = model(**micro, output_hidden_states=regulariser is not None)
+                    part_loss = part_ce = outputs.loss
+                    if regulariser is not None:
+                        part_extra = regulariser(model, micro, outputs)
+                        part_loss = part_ce + weight * part_extra
+                scaler.scale(part_loss if share == 1.0 else part_loss * share).backward()
+                loss = _add(loss, part_loss.detach(), share)
+                ce = _add(ce, part_ce.detach(), share)
                 if regulariser is not None:
-                    extra = regulariser(model, batch, outputs)
-                    loss = ce + weight * extra
-            scaler.scale(loss).backward()
+                    extra = _add(extra, part_extra.detach(), share)
             scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(model.parameters(), params.max_grad_norm)
             scaler.step(optimizer)
@@ -229,7 +243,32 @@ def train(
     report = TrainReport(best, best_epoch, epoch, step, seconds, n_examples / max(seconds, 1e-9),
                          stopped_early=epoch < params.epochs, precision=precision, peak_gpu_bytes=peak)
     add_throughput(report, model, n_tokens, train_s, device)
+    report.grad_accumulation = accumulation
     return report, best_state or {}
+
+
+def micro_batches(batch: dict[str, torch.Tensor], n: int) -> list[tuple[dict[str, torch.Tensor], float]]:
+    """``batch`` split in ``n`` micro-batches (fewer if it is smaller), each with its share of the batch's
+    loss: its labelled tokens over the batch's, so the accumulated gradient is the whole batch's (the
+    loss is a mean over labelled tokens). One micro-batch is the batch itself, share 1."""
+    if n <= 1 or int(batch["input_ids"].shape[0]) <= 1:
+        return [(batch, 1.0)]
+    keys = list(batch)
+    parts = [dict(zip(keys, chunk)) for chunk in zip(*(torch.tensor_split(batch[k], n) for k in keys))]
+    parts = [p for p in parts if int(p["input_ids"].shape[0]) > 0]
+    if "labels" in batch:
+        counts = [int((p["labels"] != IGNORE_INDEX).sum()) for p in parts]
+    else:
+        counts = [int(p["input_ids"].shape[0]) for p in parts]
+    total = sum(counts)
+    if total == 0:
+        return [(batch, 1.0)]
+    # a micro-batch without a labelled token adds nothing (and its mean loss would be NaN)
+    return [(p, c / total) for p, c in zip(parts, counts) if c > 0]
+
+
+def _add(total: torch.Tensor | None, part: torch.Tensor, share: float) -> torch.Tensor:
+    return part * share if total is None else total + part * share
 
 
 def speed_stats(report: TrainReport) -> dict[str, float]:
@@ -241,6 +280,8 @@ def speed_stats(report: TrainReport) -> dict[str, float]:
         out["peak_gpu_bytes"] = report.peak_gpu_bytes
     if report.mfu is not None:
         out["mfu"] = report.mfu
+    if report.grad_accumulation > 1:
+        out["grad_accumulation"] = report.grad_accumulation
     return out
 
 

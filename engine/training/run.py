@@ -19,8 +19,8 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from engine.runfiles import DISK_FULL_EXIT, ERROR_PREFIX, RunFiles, disk_full
-from engine.settings import DB_ENV, scrub
+from engine.runfiles import DISK_FULL_EXIT, ERROR_PREFIX, OOM_EXIT, RunFiles, disk_full
+from engine.settings import DB_ENV, grad_accumulation, scrub
 from engine.spec import LangAdapterSpec, RunSpec, parse_spec
 from engine.store.db import make_engine, safe_url
 from engine.store.queries import artifact_host, dependency_artifacts
@@ -86,6 +86,24 @@ def execute(spec: RunSpec | LangAdapterSpec, files: RunFiles, writer: MetricWrit
     return trainer_for(spec)(spec, files, writer, device, inputs)
 
 
+def out_of_memory(exc: BaseException, spec: RunSpec | LangAdapterSpec, db: str) -> int:
+    """A CUDA out-of-memory: OOM_EXIT while the micro-batch can still halve (the worker then re-queues
+    the run with twice the gradient accumulation), else a plain failure that says so."""
+    accumulation = grad_accumulation()
+    batch = spec.train.batch_size if isinstance(spec, RunSpec) else None
+    micro = None if batch is None else -(-batch // accumulation)
+    print(scrub(traceback.format_exc(), db), end="", file=sys.stderr)
+    if micro is not None and micro > 1:
+        print(f"{ERROR_PREFIX}CUDA out of memory at micro-batch {micro} (batch {batch} in {accumulation}); "
+              f"next attempt: micro-batch {-(-batch // (2 * accumulation))}, accumulation {2 * accumulation}",
+              file=sys.stderr)
+        return OOM_EXIT
+    where = f"micro-batch {micro} (batch {batch} in {accumulation})" if micro is not None else "this run"
+    print(f"{ERROR_PREFIX}CUDA out of memory even at {where}: {' '.join(str(exc).split())[:200]}; "
+          "lower train.max_length or use a GPU with more memory", file=sys.stderr)
+    return 1
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m engine.training.run")
     parser.add_argument("--db", default=os.environ.get(DB_ENV), required=not os.environ.get(DB_ENV),
@@ -129,6 +147,8 @@ def run_attempt(args: argparse.Namespace) -> int:
     try:
         output = execute(spec, RunFiles(Path(args.out)), writer, device, inputs)
     except Exception as exc:  # report it in one line the worker can quote, after the traceback
+        if isinstance(exc, torch.cuda.OutOfMemoryError):
+            return out_of_memory(exc, spec, args.db)
         full = disk_full(exc, Path(args.out))
         try:
             print(scrub(traceback.format_exc(), args.db), end="", file=sys.stderr)

@@ -99,6 +99,8 @@ def run_info(spec: RunSpec, report, counts: dict[str, int], labels: LabelMap, de
             files[lang]["note"] = resolved.note
     return dict(spec_hash=spec.spec_hash(), device=device, gpu=report.gpu_name, precision=report.precision,
                 speed=dict(tokens_per_s=report.tokens_per_s, n_params=report.n_params, mfu=report.mfu),
+                batches=dict(batch_size=spec.train.batch_size, grad_accumulation=report.grad_accumulation,
+                             micro_batch=-(-spec.train.batch_size // report.grad_accumulation)),
                 labels=list(labels.labels), counts=counts, data=files, torch=torch.__version__, transformers=transformers.__version__,
                 python=platform.python_version())
 

@@ -83,6 +83,12 @@ def worker_logs(artifacts: Path) -> Path:
     return artifacts / "workers"
 
 
+def last_error(log_tail: str) -> str | None:
+    """The run process's own one-line error (after ERROR_PREFIX) in the end of its log, if it wrote one."""
+    return next((line[len(ERROR_PREFIX):] for line in reversed(log_tail.splitlines())
+                 if line.startswith(ERROR_PREFIX)), None)
+
+
 def free_bytes(folder: Path) -> int | None:
     """Space left to an unprivileged writer on ``folder``'s filesystem (its nearest existing parent)."""
     for path in (folder, *folder.parents):

@@ -50,13 +50,11 @@ def fill(disk: Path, leave: int = 0) -> Path:
 def test_disk_full_names_its_errno_and_path(small_disk: Path):
     fill(small_disk)
     assert free_bytes(small_disk / "not" / "yet") == 0  # the nearest existing folder's filesystem
-    try:
-        with open(small_disk / "more", "wb") as fh:
-            fh.write(b"x" * 10)
-            fh.flush()
-    except OSError as exc:
-        assert disk_full(exc, small_disk) == f"{DISK_FULL_PREFIX}cannot write under {small_disk} " \
-                                             "(No space left on device)"
+    with pytest.raises(OSError) as raised, open(small_disk / "more", "wb") as fh:
+        fh.write(b"x" * 10)
+        fh.flush()
+    assert disk_full(raised.value, small_disk) == f"{DISK_FULL_PREFIX}cannot write under {small_disk} " \
+                                                  "(No space left on device)"
     assert disk_full(RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed"),
                      small_disk) == f"{DISK_FULL_PREFIX}cannot write under {small_disk} (0 KiB free)"
     assert disk_full(RuntimeError("a bug"), small_disk.parent) is None  # space left: not the disk

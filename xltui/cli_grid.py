@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from engine.settings import DB_ENV
@@ -37,7 +38,7 @@ def check_data_files(specs, err: Console) -> int:
 
     report = check_files(specs)
     for warning in report.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True, highlight=False, markup=True)
+        err.print(f"[yellow]warning:[/] {escape(str(warning))}", soft_wrap=True, highlight=False)  # a path may hold [..]
     report.raise_errors()
     return report.files
 

@@ -14,9 +14,16 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TypeVar
 
-__all__ = ["sample_k", "sentence_ids"]
+from engine.data.refs import SplitFiles
+
+__all__ = ["pool_split", "sample_k", "sentence_ids"]
 
 S = TypeVar("S")
+
+
+def pool_split(files: SplitFiles) -> str:
+    """The split a few-shot run samples its K sentences from: train, else (UD Yoruba, Amharic) test."""
+    return "train" if files.train is not None else "test"
 
 
 def sample_k(

@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from engine.data.catalog import task_files
+from engine.data.fewshot import pool_split
 from engine.data.labels import OUTSIDE, relabel
 from engine.data.refs import SplitFiles
 from engine.data.scan import FileScan, Fmt, scan_file
@@ -63,7 +64,7 @@ def _split(spec: RunSpec, lang: str, split: str, role: str) -> Iterator[Use]:
 def fewshot_pool(spec: RunSpec, lang: str) -> tuple[str, Path | None]:
     """The split a few-shot run samples its K sentences from (engine.training.fewshot.fewshot_split)."""
     files = _files(spec.task, spec.data[lang], lang)
-    split = "train" if files.train is not None else "test"
+    split = pool_split(files)
     return split, files.get(split)
 
 

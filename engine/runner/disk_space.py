@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from engine.runfiles import DISK_FULL_EXIT, DISK_FULL_PREFIX, ERROR_PREFIX, LOW_SPACE_BYTES, disk_full, free_bytes
+from engine.runfiles import DISK_FULL_EXIT, DISK_FULL_PREFIX, LOW_SPACE_BYTES, disk_full, free_bytes, last_error
 
 
 def run_disk_error(rc: int, out_dir: Path, log_tail: str) -> str | None:
@@ -23,9 +23,8 @@ def run_disk_error(rc: int, out_dir: Path, log_tail: str) -> str | None:
     write its log: then a nearly full filesystem under its folder tells."""
     if rc == 0:
         return None
-    said = next((line[len(ERROR_PREFIX):] for line in reversed(log_tail.splitlines())
-                 if line.startswith(ERROR_PREFIX + DISK_FULL_PREFIX)), None)
-    if said is not None:
+    said = last_error(log_tail)
+    if said is not None and said.startswith(DISK_FULL_PREFIX):
         return said
     if rc == DISK_FULL_EXIT:
         return f"{DISK_FULL_PREFIX}cannot write under {out_dir}"

@@ -17,10 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
 
-from engine.spec import RunStatus
-from engine.store.schema import Result, Run
+from engine.store.queries import gpu_peaks
 
 PEAK_METRIC = "peak_gpu_bytes"  # stored with a GPU run's train scores (engine.training.loop.speed_stats)
 
@@ -63,11 +61,8 @@ def shape_of(spec_json: str) -> Shape | None:
 
 def measured_peaks(engine: Engine) -> list[tuple[Shape, int]]:
     """(shape, peak GPU bytes) of every succeeded run that measured one: what admission learns from."""
-    with Session(engine) as session:
-        rows = session.exec(select(Run.spec_json, Result.value).join(Result, Result.attempt_id == Run.attempt_id)
-                            .where(Run.status == RunStatus.SUCCEEDED, Result.split == "train",
-                                   Result.metric == PEAK_METRIC)).all()
-    return [(shape, int(value)) for spec_json, value in rows if (shape := shape_of(spec_json)) is not None]
+    return [(shape, peak) for spec_json, peak in gpu_peaks(engine, PEAK_METRIC)
+            if (shape := shape_of(spec_json)) is not None]
 
 
 def estimate_peak(n_params: int, shape: Shape, trainable: int | None = None) -> int:

@@ -24,7 +24,7 @@ from sqlalchemy import case, func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from engine.runfiles import ERROR_PREFIX, OOM_EXIT, RunFiles, disk_full
+from engine.runfiles import OOM_EXIT, RunFiles, disk_full, last_error
 from engine.runner.devices import default_cpu_slots, usable_cores
 from engine.runner.disk_space import run_disk_error, wait_for_space
 from engine.runner.warm import Launcher, LauncherError, WarmRun
@@ -111,8 +111,7 @@ def describe_exit(rc: int) -> str:
 def failure_text(rc: int, log_path: Path) -> str:
     """The run's own one-line error first (what went wrong), then the log's tail (where)."""
     end = tail(log_path)
-    summary = next((line[len(ERROR_PREFIX):] for line in reversed(end.splitlines())
-                    if line.startswith(ERROR_PREFIX)), None)
+    summary = last_error(end)
     head = f"{summary} ({describe_exit(rc)})" if summary else describe_exit(rc)
     return f"{head}\nlog: {log_path}\n{end}"
 

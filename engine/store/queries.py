@@ -149,3 +149,12 @@ def study_systems(engine: Engine, study: str) -> list[str]:
                             .where(Study.name == study).distinct())
         return sorted(set(rows))
 
+
+
+def gpu_peaks(engine: Engine, metric: str = "peak_gpu_bytes") -> list[tuple[str, int]]:
+    """(spec JSON, peak GPU bytes) of every succeeded run that measured one, from its latest attempt."""
+    with Session(engine) as session:
+        rows = session.exec(select(Run.spec_json, Result.value).join(Result, Result.attempt_id == Run.attempt_id)
+                            .where(Run.status == RunStatus.SUCCEEDED, Result.split == "train",
+                                   Result.metric == metric)).all()
+    return [(spec_json, int(value)) for spec_json, value in rows]

@@ -20,7 +20,7 @@ from transformers import DataCollatorForTokenClassification
 
 from engine.data.catalog import task_files
 from engine.data.conll import Sentence
-from engine.data.fewshot import sample_k, sentence_ids
+from engine.data.fewshot import pool_split, sample_k, sentence_ids
 from engine.data.labels import LabelMap
 from engine.runfiles import RunFiles
 from engine.spec import RunSpec
@@ -45,19 +45,19 @@ def fewshot_split(spec: RunSpec, target: str) -> tuple[Sequence[Sentence], Seque
     assert spec.k is not None
     files = task_files(spec.task, spec.data[target], target)
     read = TASKS[spec.task].read
-    pool_split = "train" if files.train is not None else "test"
-    pool = read(files.get(pool_split))
-    ids = [f"{pool_split}:{i}" for i in sentence_ids(pool)]
+    split = pool_split(files)
+    pool = read(files.get(split))
+    ids = [f"{split}:{i}" for i in sentence_ids(pool)]
     chosen, rest = sample_k(pool, spec.k, spec.seed, ids=ids)
     train_sents = relabel_sentences([pool[i] for i in chosen], spec.labels.map)[0]
-    if pool_split == "train":
+    if split == "train":
         evaluation = read(files.test, limit=spec.train.max_eval_sentences)
         eval_ids = [f"test:{i}" for i in sentence_ids(evaluation)]
     else:  # no train split: the rest of the test file is the evaluation set
         rest = rest[:spec.train.max_eval_sentences] if spec.train.max_eval_sentences else rest
         evaluation, eval_ids = [pool[i] for i in rest], [ids[i] for i in rest]
     evaluation, relabelled = relabel_sentences(evaluation, spec.labels.map)
-    record = dict(language=target, k=spec.k, seed=spec.seed, train_split=pool_split,
+    record = dict(language=target, k=spec.k, seed=spec.seed, train_split=split,
                   train_ids=[ids[i] for i in chosen], eval_split="test", eval_ids=eval_ids,
                   n_tags_relabelled=relabelled)
     return train_sents, evaluation, record

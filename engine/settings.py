@@ -42,6 +42,7 @@ WARM_ENV = "XLTUI_WARM"  # 0: workers start every run in a fresh interpreter (th
 DISK_PAUSE_ENV = "XLTUI_DISK_PAUSE"
 GRAD_ACCUMULATION_ENV = "XLTUI_GRAD_ACCUMULATION"
 TEST_OOM_ENV = "XLTUI_TEST_OOM_ABOVE"
+TEST_GPUS_ENV = "XLTUI_TEST_GPUS"  # fake GPUs for tests and demos on a CPU box: "80,80" or "80:60" (GiB total[:free])
 DEFAULT_DISK_PAUSE_S = 60.0
 
 # queue policy defaults, also the CLI flags' defaults (--lease, --max-attempts)

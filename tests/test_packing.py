@@ -29,7 +29,7 @@ XLMR = Shape("xlm-roberta-base", "full", 32, 128, "auto")
 
 
 def gpu(index: int, free_gb: float, runs: int = 0, total_gb: float = 80) -> GpuState:
-    return GpuState(index, int(total_gb * GB), int(free_gb * GB), runs)
+    return GpuState(str(index), int(total_gb * GB), int(free_gb * GB), runs)
 
 
 def test_the_estimate_covers_optimizer_state_and_a_full_batch_of_activations():
@@ -61,12 +61,12 @@ def test_a_measured_peak_of_the_same_shape_beats_the_estimate():
     ([], 7, None, None),
 ])
 def test_admission_by_free_memory_and_runs_per_gpu(gpus, need_gb, limit, expected):
-    assert admit(gpus, int(need_gb * GB), runs_per_gpu=limit) == expected
+    assert admit(gpus, int(need_gb * GB), runs_per_gpu=limit) == (None if expected is None else str(expected))
 
 
 def test_the_margin_is_part_of_the_fit():
     busy = [gpu(0, 9, runs=1)]
-    assert admit(busy, 7 * GB, runs_per_gpu=None) == 0  # 7 + 2 = 9 GB fits exactly
+    assert admit(busy, 7 * GB, runs_per_gpu=None) == "0"  # 7 + 2 = 9 GB fits exactly
     assert admit(busy, 7 * GB, runs_per_gpu=None, margin=DEFAULT_MARGIN_BYTES + 1) is None
 
 
@@ -92,9 +92,9 @@ def test_peaks_are_learnt_from_succeeded_runs_only(any_db):
 
 def test_the_nvml_probe_reads_every_visible_gpu_or_none():
     from engine.runner.devices import count_gpus
-    from engine.runner.packing import nvml_probe
+    from engine.runner.gpu_probe import probe_gpus
 
-    states = nvml_probe(range(count_gpus()), {0: 1})
-    assert len(states) == count_gpus()  # none on a machine without NVML: no run is admitted to a GPU
+    ids = [str(i) for i in range(count_gpus())]
+    states = probe_gpus(ids)
+    assert [g.id for g in states] == ids  # none on a machine without NVML: nothing is packed
     assert all(0 < g.free_bytes <= g.total_bytes for g in states)
-    assert [g.runs for g in states[:1]] == ([1] if states else [])

@@ -44,6 +44,10 @@ CpuSlotsOpt = Annotated[Optional[int], typer.Option("--cpu-slots", min=1, help="
                                                     "the cores split between them (default: $XLTUI_CPU_SLOTS, else 2 "
                                                     "where this process has 2 cores or more, else 1)")]
 GpusOpt = Annotated[Optional[str], typer.Option("--gpus", help="GPU indices, e.g. 0,1 (one slot per GPU)")]
+RunsPerGpuOpt = Annotated[Optional[str], typer.Option(
+    "--runs-per-gpu", metavar="N|auto", help="runs side by side on each GPU, each in its own process (default 1); "
+    "auto: as many as its free memory holds by their measured (else estimated) peak, while the measured "
+    "throughput says another run helps")]
 LeaseOpt = Annotated[float, typer.Option("--lease", min=1.0, help="lease seconds; a run whose worker stops "
                                          "renewing it for this long is re-queued")]
 WarmOpt = Annotated[bool, typer.Option("--warm/--no-warm", envvar=WARM_ENV, help="fork each run from a process "
@@ -83,17 +87,20 @@ def run(
     cpu: CpuOpt = False,
     gpus: GpusOpt = None,
     cpu_slots: CpuSlotsOpt = None,
+    runs_per_gpu: RunsPerGpuOpt = None,
     lease: LeaseOpt = DEFAULT_LEASE_S,
     warm: WarmOpt = True,
 ) -> None:
     """Queue a grid's runs and work through them here, with live progress."""
     from engine.grid.expand import expand
     from engine.grid.schema import load_grid
+    from engine.runner.admission import runs_per_gpu_for
     from engine.runner.devices import parse_devices
     from engine.runner.plan import queue_runs
     from engine.store.db import db_url, open_db
 
     devices = parse_devices(cpu, gpus, cpu_slots)  # a bad flag fails before anything is written
+    per_gpu = runs_per_gpu_for(devices, runs_per_gpu)
     spec = load_grid(grid)
     specs = expand(spec)
     from xltui.cli_grid import check_data_files, print_design
@@ -113,14 +120,16 @@ def run(
     if detach:
         from xltui.detach import start_detached_worker
 
-        pid, log = start_detached_worker(db_url(db), devices, lease, cpu_slots=cpu_slots, warm=warm)
+        pid, log = start_detached_worker(db_url(db), devices, lease, cpu_slots=cpu_slots, warm=warm,
+                                         runs_per_gpu=runs_per_gpu if per_gpu != 1 else None)
         console.print(f"worker started in the background (pid {pid}); log: {log}\n"
                       f"watch it with `xltui status`, stop it with `kill {pid}`")
         return
     from xltui.foreground import run_foreground
     from xltui.views import scores_table
 
-    outcome = run_foreground(engine, db_url(db), report.study_id, devices, lease, console, cpu_slots, warm=warm)
+    outcome = run_foreground(engine, db_url(db), report.study_id, devices, lease, console, cpu_slots, warm=warm,
+                             runs_per_gpu=per_gpu)
     console.print(scores_table(engine, report.study_id))
     if outcome.failed:
         err.print(f"[red]{len(outcome.failed)} run(s) failed[/]: {', '.join(map(str, outcome.failed))} — "
@@ -140,6 +149,7 @@ def worker(
     cpu: CpuOpt = False,
     gpus: GpusOpt = None,
     cpu_slots: CpuSlotsOpt = None,
+    runs_per_gpu: RunsPerGpuOpt = None,
     exit_when_idle: Annotated[bool, typer.Option("--exit-when-idle", help="exit when no queued run is left")] = False,
     study: Annotated[Optional[str], typer.Option("--study", help="take runs of this study only")] = None,
     lease: LeaseOpt = DEFAULT_LEASE_S,
@@ -147,14 +157,17 @@ def worker(
     warm: WarmOpt = True,
 ) -> None:
     """Long-lived worker: claims queued runs and executes each in its own subprocess."""
+    from engine.runner.admission import runs_per_gpu_for
     from engine.runner.devices import parse_devices
     from engine.runner.worker import WorkerProcess
     from engine.store.db import db_url, safe_url
     from xltui.foreground import stop_on_signals
 
     devices = parse_devices(cpu, gpus, cpu_slots)
+    per_gpu = runs_per_gpu_for(devices, runs_per_gpu)
     try:
         proc = WorkerProcess(db_url(db), devices, cpu_slots=cpu_slots, study=study, notify=console.print,
+                             runs_per_gpu=per_gpu,
                              lease_s=lease, poll_s=poll, exit_when_idle=exit_when_idle, warm=warm)
     except LookupError as exc:
         raise UserError(f"--study: no study named {exc.args[0]!r} in {safe_url(db_url(db))}") from None
@@ -162,7 +175,10 @@ def worker(
         err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
     stop_on_signals(proc.slots, console)
     proc.start()
-    console.print(f"worker on {', '.join(s.opts.label or s.opts.device for s in proc.slots)} — "
+    where = ', '.join(s.opts.label or s.opts.device for s in proc.slots) if per_gpu == 1 else (
+        f"{', '.join(devices)}, " + ("runs per GPU as memory and measured throughput allow" if per_gpu is None
+                                     else f"up to {per_gpu} runs per GPU as memory allows"))
+    console.print(f"worker on {where} — "
                   f"database {safe_url(db_url(db))}")
     console.print(f"worker stopped after {proc.wait()} run(s)")
 

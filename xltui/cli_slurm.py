@@ -31,7 +31,7 @@ def submit(
     db: DbOpt = None,
     partition: Annotated[Optional[str], typer.Option("--partition", "-p", help="Slurm partition")] = None,
     gpus_per_worker: Annotated[int, typer.Option("--gpus-per-worker", min=0,
-                                                 help="GPUs per worker, one run each (0: CPU workers)")] = 1,
+                                                 help="GPUs per worker, one run each unless --runs-per-gpu (0: CPU workers)")] = 1,
     time_limit: Annotated[str, typer.Option("--time", "-t", help="time limit per job, Slurm format "
                                             "(12:00:00, 1-00:00); runs are re-queued before it ends")] = "12:00:00",
     account: Annotated[Optional[str], typer.Option("--account", "-A")] = None,
@@ -43,6 +43,9 @@ def submit(
     study: Annotated[Optional[str], typer.Option("--study", help="take runs of this study only")] = None,
     lease: Annotated[float, typer.Option("--lease", min=1.0, help="lease seconds of each run")] = DEFAULT_LEASE_S,
     poll: Annotated[float, typer.Option("--poll", min=0.05, help="seconds between queue polls when idle")] = 5.0,
+    runs_per_gpu: Annotated[Optional[str], typer.Option(
+        "--runs-per-gpu", metavar="N|auto", help="runs side by side on each worker's GPUs (default 1; auto: by "
+        "free memory and measured throughput)")] = None,
     cluster: Annotated[str, typer.Option("--cluster", help="slurm, or local: submitit's local executor, the same "
                                          "workers on this machine (to try a set-up without Slurm)")] = "slurm",
 ) -> None:
@@ -60,7 +63,7 @@ def submit(
     request = SlurmRequest(workers=workers, partition=partition, gpus_per_worker=gpus_per_worker,
                            time=time_limit, account=account, qos=qos, cpus_per_worker=cpus_per_worker, mem=mem,
                            options=parse_options(slurm_opt or []), study=study, lease_s=lease, poll_s=poll,
-                           cluster=cluster)
+                           cluster=cluster, runs_per_gpu=runs_per_gpu)
     request.check()  # a bad --time, no sbatch: fails here, before the database is opened
     engine = open_db(db)
     if study is not None and study_by_name(engine, study) is None:

@@ -13,7 +13,8 @@ from engine.settings import DB_ENV, artifacts_root
 
 
 def start_detached_worker(url: str, devices: list[str], lease_s: float, *,
-                          exit_when_idle: bool = True, cpu_slots: int | None = None, warm: bool = True) -> tuple[int, Path]:
+                          exit_when_idle: bool = True, cpu_slots: int | None = None, warm: bool = True,
+                          runs_per_gpu: str | None = None) -> tuple[int, Path]:
     """`xltui worker … [--exit-when-idle]` in a new session, output to a log file.
 
     The database URL goes in the worker's environment ($XLTUI_DB), not on its command line,
@@ -22,7 +23,8 @@ def start_detached_worker(url: str, devices: list[str], lease_s: float, *,
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"worker-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
     device_args = (["--cpu", *(["--cpu-slots", str(cpu_slots)] if cpu_slots else [])] if devices == ["cpu"]
-                   else ["--gpus", ",".join(d.split(":")[1] for d in devices)])
+                   else ["--gpus", ",".join(d.split(":")[1] for d in devices),
+                         *(["--runs-per-gpu", runs_per_gpu] if runs_per_gpu else [])])
     cmd = [sys.executable, "-m", "xltui.cli", "worker", *device_args,
            *(["--exit-when-idle"] if exit_when_idle else []), "--lease", str(lease_s),
            "--warm" if warm else "--no-warm"]

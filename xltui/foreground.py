@@ -18,6 +18,7 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 
 from engine.runner.slot import Slot, run_slots, slot_options
+from engine.runner.worker import make_slots
 from engine.spec import RunStatus
 from engine.store.clock import db_now
 from engine.store.queries import list_runs, progress_of, study_summaries
@@ -79,11 +80,12 @@ class Outcome:
 
 
 def run_foreground(engine: Engine, url: str, study_id: int, devices: list[str], lease_s: float,
-                   console: Console, cpu_slots: int | None = None, *, warm: bool = True) -> Outcome:
+                   console: Console, cpu_slots: int | None = None, *, warm: bool = True,
+                   runs_per_gpu: int | None = 1) -> Outcome:
     """Work through one study's queue here, until it is done or the user stops it."""
-    slots = [Slot(engine, opts, notify=console.print)
-             for opts in slot_options(url, devices, cpu_slots, lease_s=lease_s, exit_when_idle=True,
-                                      study_ids=(study_id,), warm=warm)]
+    opts = slot_options(url, devices, cpu_slots, runs_per_gpu, lease_s=lease_s, exit_when_idle=True,
+                        study_ids=(study_id,), warm=warm)
+    slots = make_slots(engine, opts, runs_per_gpu, console.print)
     stop_on_signals(slots, console)
     threads = run_slots(engine, slots)
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console)

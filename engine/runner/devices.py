@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+from engine.runner.gpu_probe import nvml_count
+
 CPU_SLOTS_ENV = "XLTUI_CPU_SLOTS"  # a lab's default for --cpu-slots (a login profile, a Slurm job's env)
 
 
@@ -66,12 +68,8 @@ def parse_devices(cpu: bool, gpus: str | None, cpu_slots: int | None = None) -> 
 def count_gpus() -> int:
     """GPUs this process may use, without importing torch: NVML's count, or fewer where
     CUDA_VISIBLE_DEVICES gives it a subset (a Slurm job's GPUs; cuda:N then counts within it)."""
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-        count = int(pynvml.nvmlDeviceGetCount())
-    except Exception:  # no driver / no NVML: a CPU-only machine
+    count = nvml_count()
+    if not count:
         return 0
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is None:

@@ -6,21 +6,31 @@ holds the run's expected peak plus a margin. The expected peak is the largest on
 measured for the same shape (model, method, batch size, length, precision) in finished
 runs, stored per run as ``peak_gpu_bytes``; for a shape never seen, a conservative
 estimate from the parameter count (weights, gradients and AdamW moments in fp32, plus
-activations per token). Pure: the GPU probe and the history are passed in, so the policy
-is tested without a GPU.
+activations per token). With ``--runs-per-gpu auto`` packing also stops where the measured
+summed tokens/s of a GPU stops rising. Pure, apart from reading the history: the GPU probe
+and the history are passed in, so the policy is tested without a GPU.
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
-from engine.store.queries import gpu_peaks
+from engine.store.queries import train_scores
 
 PEAK_METRIC = "peak_gpu_bytes"  # stored with a GPU run's train scores (engine.training.loop.speed_stats)
+TOKENS_METRIC = "tokens_per_s"
+PARAMS_METRIC = "n_params"
+GPU_RUNS_METRIC = "gpu_runs"  # stored by the worker's slot after the run (engine.runner.admission)
+MIN_PACKING_GAIN = 1.1  # one more run on a GPU must raise its summed tokens/s by 10 %: each run gets slower
+# published parameter counts (with their 250k / 120k vocabularies): estimates before a first run counts them
+KNOWN_PARAMS = {"xlm-roberta-base": 278_000_000, "xlm-roberta-large": 560_000_000,
+                "bert-base-multilingual-cased": 178_000_000, "bert-base-multilingual-uncased": 167_000_000,
+                "afro-xlmr-base": 278_000_000, "afro-xlmr-large": 560_000_000, "mdeberta-v3-base": 279_000_000}
 
 BYTES_PER_PARAM = 16  # fp32 weights + gradients + AdamW's two moments (mixed precision keeps them in fp32)
 ACTIVATION_BYTES_PER_TOKEN = 512 << 10  # above a base encoder's ~400 KiB per token (Korthikanti et al. 2022)
@@ -42,9 +52,9 @@ class Shape:
 class GpuState:
     """One GPU as the probe sees it now."""
 
-    index: int
+    id: str  # as CUDA_VISIBLE_DEVICES names it (engine.runner.gpu_probe)
     total_bytes: int
-    free_bytes: int
+    free_bytes: int  # what the probe reports, less what this worker's runs started on it will still take
     runs: int  # runs this worker has on it
 
 
@@ -59,10 +69,67 @@ def shape_of(spec_json: str) -> Shape | None:
                  str(train.get("precision", "auto")))
 
 
+@dataclass(frozen=True)
+class Measured:
+    """What one succeeded GPU run measured, as admission learns from it."""
+
+    shape: Shape
+    peak_bytes: int | None
+    tokens_per_s: float | None
+    gpu_runs: float | None  # this worker's runs on its GPU, averaged over the run (packing level)
+    n_params: int | None
+
+
+def measured_runs(engine: Engine) -> list[Measured]:
+    """Every succeeded tagging run's stored speed and memory (engine.training.loop.speed_stats)."""
+    out = []
+    for spec_json, scores in train_scores(engine, (PEAK_METRIC, TOKENS_METRIC, GPU_RUNS_METRIC, PARAMS_METRIC)):
+        if (shape := shape_of(spec_json)) is None:
+            continue
+        peak, params = scores.get(PEAK_METRIC), scores.get(PARAMS_METRIC)
+        out.append(Measured(shape, None if peak is None else int(peak), scores.get(TOKENS_METRIC),
+                            scores.get(GPU_RUNS_METRIC), None if params is None else int(params)))
+    return out
+
+
 def measured_peaks(engine: Engine) -> list[tuple[Shape, int]]:
-    """(shape, peak GPU bytes) of every succeeded run that measured one: what admission learns from."""
-    return [(shape, peak) for spec_json, peak in gpu_peaks(engine, PEAK_METRIC)
-            if (shape := shape_of(spec_json)) is not None]
+    """(shape, peak GPU bytes) of every succeeded run that measured one."""
+    return [(m.shape, m.peak_bytes) for m in measured_runs(engine) if m.peak_bytes is not None]
+
+
+def parameter_count(model: str, history: Iterable[Measured]) -> int | None:
+    """The model's parameters: as a finished run of it counted them, else as published; None: unknown."""
+    counted = [m.n_params for m in history if m.shape.model == model and m.n_params]
+    return max(counted) if counted else KNOWN_PARAMS.get(model.rstrip("/").split("/")[-1])
+
+
+def level_throughput(history: Iterable[Measured], shape: Shape) -> dict[int, float]:
+    """Runs per GPU -> the GPU's summed tokens/s with that many runs of ``shape`` on it
+    (the level times the median run's tokens/s; a run's level is its average, rounded)."""
+    by_level: dict[int, list[float]] = {}
+    for m in history:
+        if m.shape == shape and m.tokens_per_s and m.gpu_runs:
+            by_level.setdefault(max(1, int(m.gpu_runs + 0.5)), []).append(m.tokens_per_s)
+    return {k: k * statistics.median(v) for k, v in sorted(by_level.items())}
+
+
+def packing_helps(levels: dict[int, float], runs_now: int, min_gain: float = MIN_PACKING_GAIN) -> tuple[bool, str]:
+    """Whether one more run on a GPU that has ``runs_now`` should raise its throughput, and why.
+
+    Packing stops at the first level whose measured throughput is not ``min_gain`` times
+    the level below's; a level not measured yet is tried (its runs measure it)."""
+    if runs_now == 0:
+        return True, "an idle GPU"
+    for k in sorted(levels):
+        if k - 1 in levels and levels[k] < min_gain * levels[k - 1]:
+            if runs_now + 1 >= k:
+                return False, (f"packing stops helping at {k} runs per GPU: measured {levels[k]:.0f} tokens/s "
+                               f"vs {levels[k - 1]:.0f} with {k - 1}")
+            break
+    nxt = runs_now + 1
+    if nxt in levels and 1 in levels:
+        return True, f"{nxt} runs per GPU measured at {levels[nxt] / levels[1]:.2f}x one run's tokens/s"
+    return True, f"{nxt} runs per GPU not measured yet for this shape: trying it"
 
 
 def estimate_peak(n_params: int, shape: Shape, trainable: int | None = None) -> int:
@@ -83,7 +150,7 @@ def expected_peak(shape: Shape, history: Iterable[tuple[Shape, int]], n_params: 
 
 
 def admit(gpus: Sequence[GpuState], need: int, *, runs_per_gpu: int | None, margin: int = DEFAULT_MARGIN_BYTES
-          ) -> int | None:
+          ) -> str | None:
     """The GPU to start a run needing ``need`` bytes on, or None: wait.
 
     ``runs_per_gpu`` a number: at most that many runs per GPU, memory permitting; None (``auto``):
@@ -96,22 +163,5 @@ def admit(gpus: Sequence[GpuState], need: int, *, runs_per_gpu: int | None, marg
             and (g.runs == 0 or g.free_bytes >= need + margin)]
     if not fits:
         return None
-    return max(fits, key=lambda g: (g.runs == 0, g.free_bytes, -g.index)).index
-
-
-def nvml_probe(indices: Sequence[int], runs: dict[int, int]) -> list[GpuState]:
-    """The worker's GPUs as NVML sees them now (no torch, no CUDA context); [] without NVML.
-
-    ``indices`` are NVML indices (engine.runner.slot.visible_device maps a worker's cuda:N to
-    them); ``runs``: how many runs this worker has on each."""
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-        out = []
-        for i in indices:
-            info = pynvml.nvmlDeviceGetMemoryInfo(pynvml.nvmlDeviceGetHandleByIndex(i))
-            out.append(GpuState(i, int(info.total), int(info.free), runs.get(i, 0)))
-        return out
-    except Exception:  # no driver or no NVML on this machine: no GPU to admit a run to
-        return []
+    first = {g.id: -i for i, g in enumerate(gpus)}
+    return max(fits, key=lambda g: (g.runs == 0, g.free_bytes, first[g.id])).id

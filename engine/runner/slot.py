@@ -24,20 +24,22 @@ from sqlalchemy import case, func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from engine.runfiles import OOM_EXIT, RunFiles, disk_full, last_error
+from engine.runfiles import OOM_EXIT, RunFiles, disk_full
+from engine.runner.admission import AUTO_SLOTS_PER_GPU, GpuGate
 from engine.runner.devices import default_cpu_slots, usable_cores
 from engine.runner.disk_space import run_disk_error, wait_for_space
+from engine.runner.exits import failure_text, killed_by, tail, visible_device
+from engine.runner.packing import GPU_RUNS_METRIC
 from engine.runner.warm import Launcher, LauncherError, WarmRun
 from engine.settings import DB_ENV, DEFAULT_LEASE_S, GRAD_ACCUMULATION_ENV, artifacts_root, disk_pause_s, warm_runs
 from engine.spec import Outcome, RunStatus, WorkerState
 from engine.store import queue
 from engine.store.clock import db_now, server_time
+from engine.store.results import add_train_scores
 from engine.store.schema import Run
 from engine.store.schema import Worker as WorkerRow
 
-STDERR_TAIL_CHARS = 4000
 RUN_PROCESS = "engine.training.run"  # the module a run's subprocess executes (python -m)
-TERM_EXIT = 128 + signal.SIGTERM  # a run process's exit status after a SIGTERM (its handler exits cleanly)
 
 
 @dataclass
@@ -53,74 +55,17 @@ class SlotOptions:
     job_id: str | None = None  # the cluster job this worker runs in (Slurm "1234_0"), shown beside it
     job_index: int | None = None  # its index among the workers submitted together
     warm: bool = field(default_factory=warm_runs)  # fork runs from a launcher that imported torch once
-
-
-def visible_device(device: str, visible: str | None) -> str:
-    """CUDA_VISIBLE_DEVICES for a run on ``device`` ("cuda:N" or "cpu").
-
-    N counts the GPUs this worker may use: where the worker was itself given a subset
-    (Slurm sets CUDA_VISIBLE_DEVICES=2,5 for a job's two GPUs), cuda:1 is that subset's
-    second GPU, "5", not the machine's GPU 1, which belongs to another job.
-    """
-    if not device.startswith("cuda:"):
-        return ""
-    index = int(device.split(":")[1])
-    ids = [v.strip() for v in (visible or "").split(",") if v.strip()]
-    if not ids or ids == ["-1"]:
-        return str(index)
-    if index >= len(ids):
-        raise ValueError(f"{device}: this worker may use {len(ids)} GPU(s) (CUDA_VISIBLE_DEVICES={visible})")
-    return ids[index]
-
-
-def tail(path: Path, chars: int = STDERR_TAIL_CHARS) -> str:
-    """The end of a run's log: what a user needs to see why it failed."""
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - chars))
-            return fh.read().decode("utf-8", "replace").strip()
-    except FileNotFoundError:
-        return "(no log was written)"
-
-
-def killed_by(rc: int) -> str | None:
-    """The signal that ended a run process with exit status ``rc``, by name; None if none did.
-
-    A negative status is the signal itself (as ``subprocess`` and the warm launcher report
-    it). A SIGTERM is caught by the run process, which flushes its metrics and exits with
-    ``TERM_EXIT`` (engine.training.run): still a kill, not an error of the run's own.
-    """
-    if rc < 0:
-        try:
-            return signal.Signals(-rc).name
-        except ValueError:  # a real-time signal has no name
-            return f"signal {-rc}"
-    return signal.SIGTERM.name if rc == TERM_EXIT else None
-
-
-def describe_exit(rc: int) -> str:
-    name = killed_by(rc)
-    if name is None:
-        return f"run process exited with status {rc}"
-    hint = " (killed from outside: out of memory?)" if rc == -signal.SIGKILL else ""
-    status = f" (exit status {rc})" if rc > 0 else ""
-    return f"run process was killed by {name}{hint}{status}"
-
-
-def failure_text(rc: int, log_path: Path) -> str:
-    """The run's own one-line error first (what went wrong), then the log's tail (where)."""
-    end = tail(log_path)
-    summary = last_error(end)
-    head = f"{summary} ({describe_exit(rc)})" if summary else describe_exit(rc)
-    return f"{head}\nlog: {log_path}\n{end}"
+    warm_at_start: bool = True  # start the launcher with the slot; a GPU's extra slots start theirs when first used
 
 
 class Slot:
     """Works through the queue on one device until stopped."""
 
-    def __init__(self, engine: Engine, opts: SlotOptions, notify: Callable[[str], None] | None = None):
-        self.engine, self.opts = engine, opts
+    def __init__(self, engine: Engine, opts: SlotOptions, notify: Callable[[str], None] | None = None,
+                 gate: GpuGate | None = None):
+        self.engine, self.opts, self.gate = engine, opts, gate  # gate: shared by the worker's GPU slots
+        self.gpu_id = visible_device(opts.device, os.environ.get("CUDA_VISIBLE_DEVICES")) if gate else ""
+        self._waiting = ""  # why the gate last held this slot back (said once, not every poll)
         self._notify = notify or (lambda _msg: None)
         self.unsaid = 0  # lines the worker's log could not take (its disk was full)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{opts.label or opts.device}"
@@ -193,7 +138,7 @@ class Slot:
     # -- the loop ---------------------------------------------------------------------
     def run_forever(self) -> int:
         self._beat(WorkerState.IDLE, None)
-        if self.launcher is not None:
+        if self.launcher is not None and self.opts.warm_at_start:
             self.launcher.start_in_background()  # its imports overlap the first claim
         try:
             while not self.stop_claiming.is_set():
@@ -202,17 +147,22 @@ class Slot:
                     break
                 queue.requeue_expired(self.engine)
                 queue.fail_blocked(self.engine)
-                claim = queue.claim_next(self.engine, self.worker_id, self.opts.device,
-                                         lease_s=self.opts.lease_s, study_ids=self.opts.study_ids)
+                claim, why = self._claim()
                 if claim is None:
                     if self.opts.exit_when_idle and self._idle():
                         break
                     self._beat(WorkerState.IDLE, None)
                     self.stop_claiming.wait(self.opts.poll_s)
                     continue
-                self.notify(f"run {claim.run_id} started on {self.opts.device} (attempt {claim.attempt})")
+                self.notify(f"run {claim.run_id} started on {self.opts.label or self.opts.device} "
+                            f"(attempt {claim.attempt}{'; ' + why if why else ''})")
                 started = time.time()
-                outcome = self.execute(claim)
+                try:
+                    outcome = self.execute(claim)
+                finally:
+                    shared = self.gate.done(self.worker_id, self.gpu_id) if self.gate else None
+                if outcome == Outcome.SUCCEEDED and shared is not None:  # what packing learns from
+                    add_train_scores(self.engine, claim.run_id, claim.attempt_id, {GPU_RUNS_METRIC: round(shared, 3)})
                 self.notify(f"run {claim.run_id} {outcome} after {time.time() - started:.0f}s")
                 self.runs_done += 1
         finally:
@@ -220,6 +170,25 @@ class Slot:
                 self.launcher.close()
             self._beat(WorkerState.STOPPED, None)
         return self.runs_done
+
+    def _claim(self) -> tuple[queue.Claim | None, str]:
+        """The next run for this slot, through the GPU gate where the worker has one; else why it waits."""
+        def take() -> queue.Claim | None:
+            return queue.claim_next(self.engine, self.worker_id, self.opts.device, lease_s=self.opts.lease_s,
+                                    study_ids=self.opts.study_ids)
+
+        if self.gate is None:
+            return take(), ""
+        claim, why = self.gate.claim(self.worker_id, self.gpu_id, lambda: queue.next_spec(self.engine, self.opts.study_ids),
+                                     take, self._release)
+        if claim is None and why != self._waiting and why != "nothing queued":
+            self.notify(f"{self.worker_id}: waiting: {why}")
+        self._waiting = "" if claim is not None else why
+        return claim, why if claim is not None and self.gate.runs_on(self.gpu_id) > 1 else ""
+
+    def _release(self, claim: queue.Claim, reason: str) -> None:
+        """Give back a claim the gate does not admit after all (the attempt does not count)."""
+        queue.finish(self.engine, claim, self.worker_id, Outcome.REQUEUED, reason)
 
     def _arguments(self, claim: queue.Claim, out_dir: Path, parent: int) -> list[str]:
         """The run process's arguments; ``parent``: the process it stops with (worker or launcher)."""
@@ -286,6 +255,8 @@ class Slot:
         queue.set_log_path(self.engine, claim.attempt_id, str(log_path))
         with log:
             self.proc = self._start(claim, out_dir, log_path, log)
+            if self.gate is not None:
+                self.gate.started(self.worker_id, self.gpu_id, self.proc.pid)
             lost = aborted = False
             beat_every = max(0.2, self.opts.lease_s / 4)
             next_beat = time.monotonic() + beat_every
@@ -360,9 +331,11 @@ class Slot:
             proc.wait()
 
 
-def slot_options(db_url: str, devices: list[str], cpu_slots: int | None = None, **options) -> list[SlotOptions]:
-    """One slot per GPU; on the CPU, ``cpu_slots`` runs side by side with the cores split between them
-    (None: ``default_cpu_slots()``, two on two cores or more).
+def slot_options(db_url: str, devices: list[str], cpu_slots: int | None = None, runs_per_gpu: int | None = 1,
+                 **options) -> list[SlotOptions]:
+    """``runs_per_gpu`` slots per GPU (None, ``auto``: up to AUTO_SLOTS_PER_GPU, admitted by
+    engine.runner.admission); on the CPU, ``cpu_slots`` runs side by side with the cores split
+    between them (None: ``default_cpu_slots()``, two on two cores or more).
 
     Small CPU runs scale poorly across threads and spend seconds starting up, so two
     one-thread runs on two cores finish a study sooner than one two-thread run at a time.
@@ -370,7 +343,10 @@ def slot_options(db_url: str, devices: list[str], cpu_slots: int | None = None, 
     if cpu_slots is None:
         cpu_slots = default_cpu_slots()
     if devices != ["cpu"] or cpu_slots <= 1:
-        return [SlotOptions(db_url, d, **options) for d in devices]
+        per_gpu = AUTO_SLOTS_PER_GPU if runs_per_gpu is None else runs_per_gpu
+        return [SlotOptions(db_url, d, label=f"{d}#{i}" if per_gpu > 1 and d != "cpu" else None,
+                            warm_at_start=i == 1, **options)
+                for d in devices for i in range(1, (per_gpu if d != "cpu" else 1) + 1)]
     threads = max(1, usable_cores() // cpu_slots)
     return [SlotOptions(db_url, "cpu", label=f"cpu#{i}", threads=threads, **options) for i in range(1, cpu_slots + 1)]
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from engine.runner.admission import parse_runs_per_gpu
 from engine.store.cluster_jobs import SubmittedJob, record_jobs
 
 CLUSTERS = ("slurm", "local")
@@ -87,6 +88,7 @@ class SlurmRequest:
     lease_s: float = 60.0
     poll_s: float = 5.0
     cluster: str = "slurm"
+    runs_per_gpu: str | None = None  # --runs-per-gpu N|auto of each worker (engine.runner.admission)
 
     def check(self) -> dict[str, Any]:
         """The submitit parameters, or SubmitError for what cannot be submitted (before anything is written)."""
@@ -94,6 +96,8 @@ class SlurmRequest:
             raise SubmitError(f"--cluster {self.cluster!r}: choose {' or '.join(CLUSTERS)}")
         if self.workers < 1:
             raise SubmitError("--workers must be at least 1")
+        if parse_runs_per_gpu(self.runs_per_gpu) != 1 and not self.gpus_per_worker:
+            raise SubmitError(f"--runs-per-gpu {self.runs_per_gpu}: the workers get no GPU (--gpus-per-worker 0)")
         params = self.parameters()
         if self.cluster == "slurm" and shutil.which("sbatch") is None:
             raise SubmitError("sbatch is not installed here (not on PATH): run `xltui slurm submit` on a Slurm "
@@ -121,8 +125,9 @@ class WorkerJob:
     The database URL travels in submitit's job folder (kept private to the user, mode 0700).
     """
 
-    def __init__(self, url: str, *, gpus: int, study: str | None, lease_s: float, poll_s: float, index: int):
-        self.url, self.gpus, self.study = url, gpus, study
+    def __init__(self, url: str, *, gpus: int, study: str | None, lease_s: float, poll_s: float, index: int,
+                 runs_per_gpu: str | None = None):
+        self.url, self.gpus, self.study, self.runs_per_gpu = url, gpus, study, runs_per_gpu
         self.lease_s, self.poll_s, self.index = lease_s, poll_s, index
         self._proc: Any = None
 
@@ -141,7 +146,8 @@ class WorkerJob:
         devices = [f"cuda:{i}" for i in range(self.gpus)] or ["cpu"]
         self._proc = WorkerProcess(self.url, devices, study=self.study, notify=lambda m: print(m, flush=True),
                                    lease_s=self.lease_s, poll_s=self.poll_s, exit_when_idle=True,
-                                   job_id=str(env.job_id), job_index=self.index)
+                                   job_id=str(env.job_id), job_index=self.index,
+                                   runs_per_gpu=parse_runs_per_gpu(self.runs_per_gpu) if self.gpus else 1)
         for warning in self._proc.warnings:
             print(f"warning: {warning}", flush=True)
         # scancel: SIGTERM (submitit only logs it); the runs go back to the queue now, the job ends
@@ -159,7 +165,7 @@ class WorkerJob:
             self._proc.stop(abort=True, reason="job preempted or out of time; run re-queued")
             self._proc.wait()
         again = WorkerJob(self.url, gpus=self.gpus, study=self.study, lease_s=self.lease_s, poll_s=self.poll_s,
-                          index=self.index)
+                          index=self.index, runs_per_gpu=self.runs_per_gpu)
         return submitit.helpers.DelayedSubmission(again)
 
 
@@ -211,7 +217,8 @@ def submit(engine: Engine, url: str, request: SlurmRequest, folder: Path) -> lis
         with _stdio_quiet(), executor.batch():
             for i in range(request.workers):
                 jobs.append(executor.submit(WorkerJob(url, gpus=request.gpus_per_worker, study=request.study,
-                                                      lease_s=request.lease_s, poll_s=request.poll_s, index=i)))
+                                                      lease_s=request.lease_s, poll_s=request.poll_s, index=i,
+                                                      runs_per_gpu=request.runs_per_gpu)))
     except (subprocess.CalledProcessError, submitit.core.utils.FailedJobError, OSError) as exc:
         shutil.rmtree(folder, ignore_errors=True)
         raise SubmitError(f"sbatch refused the job: {_sbatch_reason(exc)}") from None

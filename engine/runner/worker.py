@@ -15,7 +15,9 @@ from typing import Callable
 
 from sqlalchemy.engine import Engine
 
-from engine.runner.slot import Slot, run_slots, slot_options
+from engine.runner.admission import GpuGate
+from engine.runner.exits import visible_device
+from engine.runner.slot import Slot, SlotOptions, run_slots, slot_options
 from engine.store.db import open_db, sqlite_path
 from engine.store.queries import study_by_name
 from engine.store.sharing import check_single_host, network_filesystem_warning
@@ -32,12 +34,24 @@ def sqlite_guard(engine: Engine, url: str) -> list[str]:
     return [warning] if warning else []
 
 
+def make_slots(engine: Engine, opts: list[SlotOptions], runs_per_gpu: int | None,
+               notify: Callable[[str], None] | None = None) -> list[Slot]:
+    """The slots of one worker; those on GPUs share one admission gate (engine.runner.admission),
+    which also measures how many runs shared each run's GPU."""
+    gpus = [o for o in opts if o.device.startswith("cuda:")]
+    gate = None
+    if gpus:
+        ids = [visible_device(o.device, os.environ.get("CUDA_VISIBLE_DEVICES")) for o in gpus]
+        gate = GpuGate(engine, ids, runs_per_gpu)
+    return [Slot(engine, o, notify=notify, gate=gate if o.device.startswith("cuda:") else None) for o in opts]
+
+
 class WorkerProcess:
     """The slots of this process; ``start`` runs them in threads, ``wait`` until they end."""
 
     def __init__(self, url: str, devices: list[str], *, cpu_slots: int | None = None, study: str | None = None,
-                 notify: Callable[[str], None] = print, **options) -> None:
-        opts = slot_options(url, devices, cpu_slots, **options)
+                 notify: Callable[[str], None] = print, runs_per_gpu: int | None = 1, **options) -> None:
+        opts = slot_options(url, devices, cpu_slots, runs_per_gpu, **options)
         # a connection per slot thread at most: 40 workers and their runs fit in a server's budget
         self.engine = open_db(url, max_connections=len(opts),
                               name=f"xltui worker {socket.gethostname()}:{os.getpid()}")
@@ -48,7 +62,7 @@ class WorkerProcess:
                 raise LookupError(study)
             for o in opts:
                 o.study_ids = (row.id,)
-        self.slots = [Slot(self.engine, o, notify=notify) for o in opts]
+        self.slots = make_slots(self.engine, opts, runs_per_gpu, notify)
         self.threads: list[threading.Thread] = []
 
     def start(self) -> None:

@@ -151,10 +151,15 @@ def study_systems(engine: Engine, study: str) -> list[str]:
 
 
 
-def gpu_peaks(engine: Engine, metric: str = "peak_gpu_bytes") -> list[tuple[str, int]]:
-    """(spec JSON, peak GPU bytes) of every succeeded run that measured one, from its latest attempt."""
+def train_scores(engine: Engine, metrics: tuple[str, ...]) -> list[tuple[str, dict[str, float]]]:
+    """(spec JSON, {metric: value}) of every succeeded run's latest attempt, for those of ``metrics``
+    it stored with its train split (its speed and memory: engine.training.loop.speed_stats)."""
     with Session(engine) as session:
-        rows = session.exec(select(Run.spec_json, Result.value).join(Result, Result.attempt_id == Run.attempt_id)
+        rows = session.exec(select(Run.id, Run.spec_json, Result.metric, Result.value)
+                            .join(Result, Result.attempt_id == Run.attempt_id)
                             .where(Run.status == RunStatus.SUCCEEDED, Result.split == "train",
-                                   Result.metric == metric)).all()
-    return [(spec_json, int(value)) for spec_json, value in rows]
+                                   Result.metric.in_(metrics))).all()
+    runs: dict[int, tuple[str, dict[str, float]]] = {}
+    for run_id, spec_json, metric, value in rows:
+        runs.setdefault(run_id, (spec_json, {}))[1][metric] = value
+    return list(runs.values())

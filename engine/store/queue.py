@@ -149,6 +149,27 @@ def _reset_to_queued(run: Run) -> None:
     run.retry_base = run.attempts
 
 
+def _claimable(query, study_ids: Iterable[int] | None):
+    """``query`` narrowed to the run a claim takes next: queued, every dependency succeeded,
+    highest priority first (with ``study_ids``: those studies' runs and what they need)."""
+    unmet = (select(RunDependency.run_id).join(Needed, Needed.id == RunDependency.needs_run_id)
+             .where(Needed.status != RunStatus.SUCCEEDED))
+    query = query.where(Run.status == RunStatus.QUEUED, Run.id.not_in(unmet))
+    if study_ids is not None:
+        ids = list(study_ids)
+        needed = (select(RunDependency.needs_run_id).join(Dependent, Dependent.id == RunDependency.run_id)
+                  .where(Dependent.study_id.in_(ids)))
+        query = query.where(or_(Run.study_id.in_(ids), Run.id.in_(needed)))
+    return query.order_by(Run.priority.desc(), Run.id).limit(1)
+
+
+def next_spec(engine: Engine, study_ids: Iterable[int] | None = None) -> str | None:
+    """The spec JSON of the run ``claim_next`` would take now, without taking it (GPU admission
+    looks before it claims: engine.runner.admission)."""
+    with Session(engine) as session:
+        return session.exec(_claimable(select(Run.spec_json), study_ids)).first()
+
+
 def claim_next(
     engine: Engine,
     worker_id: str,
@@ -166,15 +187,7 @@ def claim_next(
     transaction, so a claim is won whole or not at all on either backend. A claimer
     that loses a race (SQLite only) tries the next run.
     """
-    unmet = (select(RunDependency.run_id).join(Needed, Needed.id == RunDependency.needs_run_id)
-             .where(Needed.status != RunStatus.SUCCEEDED))
-    query = select(Run.id).where(Run.status == RunStatus.QUEUED, Run.id.not_in(unmet))
-    if study_ids is not None:
-        ids = list(study_ids)
-        needed = (select(RunDependency.needs_run_id).join(Dependent, Dependent.id == RunDependency.run_id)
-                  .where(Dependent.study_id.in_(ids)))
-        query = query.where(or_(Run.study_id.in_(ids), Run.id.in_(needed)))
-    query = query.order_by(Run.priority.desc(), Run.id).limit(1).with_for_update(skip_locked=True, of=Run)
+    query = _claimable(select(Run.id), study_ids).with_for_update(skip_locked=True, of=Run)
     for _ in range(CLAIM_TRIES):
         with Session(engine) as session:
             run_id = session.exec(query).first()

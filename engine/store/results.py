@@ -73,3 +73,22 @@ def record_output(engine: Engine, run_id: int, attempt_id: int, worker_id: str, 
         if won:
             conn.execute(update(Attempt).where(Attempt.id == attempt_id).values(outcome=RunStatus.SUCCEEDED, finished_at=now))
     return won
+
+
+def add_train_scores(engine: Engine, run_id: int, attempt_id: int, scores: dict[str, float]) -> bool:
+    """Add what the worker measured about a succeeded run (how many runs shared its GPU) to its
+    train scores, beside what the run measured itself; False where the run has moved on."""
+    with engine.begin() as conn:
+        current = conn.execute(select(Run.id).where(Run.id == run_id, Run.attempt_id == attempt_id,
+                                                    Run.status == RunStatus.SUCCEEDED)).first()
+        if current is None:
+            return False
+        rows = conn.execute(select(Result.language, Result.metric).where(
+            Result.attempt_id == attempt_id, Result.split == "train")).all()
+        language = rows[0][0] if rows else ""
+        have = {metric for _lang, metric in rows}
+        new = [dict(run_id=run_id, attempt_id=attempt_id, language=language, split="train", metric=m, value=float(v))
+               for m, v in scores.items() if m not in have]
+        if new:
+            conn.execute(insert(Result), new)
+    return True

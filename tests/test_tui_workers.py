@@ -74,3 +74,81 @@ def test_devices_and_workers_of_the_demo(tmp_path):
             assert isinstance(app.screen, WorkersScreen)
 
     run(drive())
+
+
+def pack_a_second_run(path: str) -> int:
+    """The demo with a second run on cuda:0 beside the running one, as --runs-per-gpu 2 puts it there."""
+    from sqlalchemy import insert, update
+
+    from engine.store.db import open_db
+    from engine.store.schema import Attempt, Run, SystemSample, Worker
+    from xltui.tui.demo import GIB, HOST, T0
+
+    engine = open_db(path, create=False)
+    with engine.begin() as conn:
+        run_id = conn.execute(select_queued()).scalar_one()
+        conn.execute(insert(Attempt).values(id=500, run_id=run_id, number=1, worker_id=f"{HOST}:4242:cuda:0#2",
+                                            device="cuda:0", started_at=T0 - 60))
+        conn.execute(update(Run).where(Run.id == run_id).values(status="running", device="cuda:0", attempt_id=500,
+                                                                attempts=1, started_at=T0 - 60,
+                                                                worker_id=f"{HOST}:4242:cuda:0#2"))
+        conn.execute(insert(SystemSample), [dict(run_id=run_id, attempt_id=500, t=T0 - 60 + 2 * i, device="cuda:0",
+                                                 rss_bytes=3 * GIB, gpu_allocated_bytes=int(6.5 * GIB),
+                                                 gpu_reserved_bytes=8 * GIB, gpu_peak_bytes=7 * GIB,
+                                                 gpu_util_percent=95.0) for i in range(25)])
+        conn.execute(insert(Worker).values(id=f"{HOST}:4242:cuda:0#2", host=HOST, pid=4242, device="cuda:0",
+                                           started_at=T0 - 3700, heartbeat_at=T0 - 1, current_run_id=run_id,
+                                           state="busy", job_id="81234_0", job_index=0))
+    return run_id
+
+
+def select_queued():
+    from sqlmodel import select
+
+    from engine.store.schema import Run
+
+    return select(Run.id).where(Run.status == "queued", Run.method == "madx").order_by(Run.id).limit(1)
+
+
+def test_a_packed_gpu_shows_each_run_and_its_memory(tmp_path):
+    path, ids = demo_db(tmp_path / "demo")
+    packed = pack_a_second_run(path)
+
+    async def drive() -> None:
+        app = demo_app(path)
+        async with app.run_test(size=(110, 34)) as pilot:
+            await pilot.press("4")
+            await until(pilot, lambda: app.snapshot is not None and isinstance(app.screen, WorkersScreen), what="ws")
+            await until(pilot, lambda: "2 runs" in screen_text(app), what="the packed GPU")
+            text = screen_text(app)
+            lines = {line.split("│")[0].strip() if "│" in line else line.strip() for line in text.splitlines()}
+            assert any("cuda:0" in line and "2 runs" in line and "15.5/20.0/17.5 in all" in line
+                       for line in text.splitlines()), text
+            assert any(f"├ run {ids['running']}" in line and "9.0/12.0/10.5" in line for line in text.splitlines())
+            assert any(f"└ run {packed}" in line and "6.5/8.0/7.0" in line for line in text.splitlines())
+            assert "cuda:0: 2 runs" in text and "cuda:0#2" in text and lines
+            table = app.screen.query_one("#devices")
+            table.move_cursor(row=2)  # the second run's own memory history in the charts
+            await pilot.pause(0.3)
+            assert f"cuda:0, run {packed}" in screen_text(app)
+
+    run(drive())
+
+
+def test_run_detail_shows_the_runs_speed_and_mfu(tmp_path):
+    path, ids = demo_db(tmp_path / "demo")
+
+    async def drive() -> None:
+        app = demo_app(path)
+        async with app.run_test(size=(140, 50)) as pilot:
+            await until(pilot, lambda: app.snapshot is not None, what="a snapshot")
+            app.open_run(ids["succeeded"])
+            await until(pilot, lambda: getattr(app.screen, "detail", None) is not None, what="the run detail")
+            await pilot.press("s")
+            await pilot.pause(0.3)
+            text = screen_text(app)
+            for words in ("tok/s · MFU", "speed and memory", "model FLOPs utilisation", "peak GPU memory",
+                          "10.50 GiB", "278.0 M", "runs sharing its GPU"):
+                assert words in text, words
+
+    run(drive())

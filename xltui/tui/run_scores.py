@@ -28,7 +28,9 @@ def score_tables(d: RunDetail) -> Group | Text:
     for lang, split, metric, value in d.results:
         by_key.setdefault((lang, split), {})[metric] = value
     overall = OVERALL.get(task, (MAIN_METRIC.get(task, "f1"),))
-    keys = sorted(by_key, key=lambda k: (k[1] != "test", k[1], k[0]))
+    speed = speed_table(next((m for (_lang, split), m in by_key.items() if split == "train"), {}))
+    keys = sorted((k for k, m in by_key.items() if any(x in m for x in overall)),
+                  key=lambda k: (k[1] != "test", k[1], k[0]))
     main = Table(title="per language", title_justify="left", box=box.SIMPLE_HEAD)
     main.add_column("language")
     main.add_column("split")
@@ -40,7 +42,7 @@ def score_tables(d: RunDetail) -> Group | Text:
     prefix = PER_TYPE.get(task, "f1") + ":"
     types = sorted({metric[len(prefix):] for m in by_key.values() for metric in m if metric.startswith(prefix)})
     if not types:
-        return Group(main)
+        return Group(main, *speed)
     per = Table(title=f"{PER_TYPE.get(task, 'f1')} per {'entity type' if task == 'ner' else 'tag'}",
                 title_justify="left", box=box.SIMPLE_HEAD)
     per.add_column("type" if task == "ner" else "tag")
@@ -48,7 +50,44 @@ def score_tables(d: RunDetail) -> Group | Text:
         per.add_column(f"{lang} {split}", justify="right")
     for t in types:
         per.add_row(t, *(f"{100 * by_key[k][prefix + t]:.1f}" if prefix + t in by_key[k] else "—" for k in keys))
-    return Group(main, per)
+    return Group(main, per, *speed)
+
+
+def speed_line(train: dict[str, float]) -> str:
+    """A run's speed in a few words (the run title): tokens/s and, on a GPU of known peak, MFU."""
+    parts = []
+    if train.get("tokens_per_s"):
+        parts.append(f"{train['tokens_per_s']:,.0f} tok/s")
+    if "mfu" in train:
+        parts.append(f"MFU {100 * train['mfu']:.1f}%")
+    if train.get("gpu_runs", 1) > 1.05:
+        parts.append(f"{train['gpu_runs']:.1f} runs on its GPU")
+    return " · ".join(parts)
+
+
+def speed_table(train: dict[str, float]) -> list[Table]:
+    """What the run measured of its own training (stored with its train split), if anything."""
+    rows = [(label, fmt(train[key])) for key, label, fmt in SPEED if key in train]
+    if not rows:
+        return []
+    table = Table(title="speed and memory (training steps)", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for label, value in rows:
+        table.add_row(label, value)
+    return [table]
+
+
+SPEED = (  # stored by engine.training.loop.speed_stats, gpu_runs by the worker (engine.runner.admission)
+    ("tokens_per_s", "tokens/s (real tokens, no padding)", lambda v: f"{v:,.0f}"),
+    ("examples_per_s", "sentences/s", lambda v: f"{v:,.1f}"),
+    ("mfu", "model FLOPs utilisation", lambda v: f"{100 * v:.1f}%"),
+    ("peak_gpu_bytes", "peak GPU memory (allocated)", lambda v: f"{v / 1024 ** 3:.2f} GiB"),
+    ("n_params", "parameters", lambda v: f"{v / 1e6:,.1f} M"),
+    ("train_seconds", "training time", lambda v: f"{v:,.0f} s"),
+    ("steps", "optimizer steps", lambda v: f"{v:,.0f}"),
+    ("gpu_runs", "runs sharing its GPU (average)", lambda v: f"{v:.2f}"),
+)
 
 
 class ScoresView(VerticalScroll):

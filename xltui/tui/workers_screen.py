@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from engine.states import WorkerState
 from xltui.tui.charts import Chart, memory_unit, scaled
-from xltui.tui.devices import DeviceState
+from xltui.tui.devices import DeviceState, RunMemory
 from xltui.tui.dialogs import ConfirmScreen, StartWorkerScreen, WorkerRequest
 from xltui.tui.live import LiveScreen
 from xltui.tui.snapshot_types import Snapshot, WorkerInfo
@@ -26,19 +26,32 @@ def gib(n: int | None) -> str:
 
 
 def worker_cells(w: WorkerInfo, now: float) -> tuple:
-    return (w.host, str(w.pid), job_label(w.job_id, w.job_index), w.device,
+    slot = w.id.split(":", 2)[-1]  # host:pid:slot, the slot "cuda:0#2" where a GPU runs several
+    return (w.host, str(w.pid), job_label(w.job_id, w.job_index), slot if slot.startswith(w.device) else w.device,
             Text(w.state, style=STATE_STYLE.get(w.state, "")),
             str(w.current_run_id or "—"), f"{max(0.0, now - w.heartbeat_at):.0f}s ago",
             format_duration(now - w.started_at))
 
 
-def device_cells(d: DeviceState) -> tuple:
+def torch_memory(device: str, m: DeviceState | RunMemory) -> str:
+    if device == "cpu":
+        return f"RSS {gib(m.rss)}" if m.rss is not None else "—"
+    return f"{gib(m.allocated)}/{gib(m.reserved)}/{gib(m.peak)}" if m.allocated is not None else "—"
+
+
+def device_rows(d: DeviceState) -> list[tuple[str, tuple]]:
+    """The device's row, then, where several runs share it, one row per run with its own memory."""
     used = f"{gib(d.mem_used)}/{gib(d.mem_total)}" if d.mem_total else "—"
-    torch = f"{gib(d.allocated)}/{gib(d.reserved)}/{gib(d.peak)}" if d.allocated is not None else "—"
-    if d.device == "cpu":
-        torch = f"RSS {gib(d.rss)}" if d.rss is not None else "—"
     util = "—" if d.util is None else f"{d.util:.0f}%"
-    return (d.device, d.name or "—", util, used, str(d.run_id or "—"), torch)
+    runs = str(d.run_id or "—") if len(d.runs) < 2 else f"{len(d.runs)} runs"
+    total = torch_memory(d.device, d) + (" in all" if len(d.runs) > 1 and d.allocated is not None else "")
+    rows = [(d.device, (d.device, d.name or "—", util, used, runs, total))]
+    if len(d.runs) > 1:
+        for i, r in enumerate(d.runs):
+            branch = "└" if i == len(d.runs) - 1 else "├"
+            rows.append((f"{d.device}/{r.run_id}", (f" {branch} run {r.run_id}", "", "", "", str(r.run_id),
+                                                     torch_memory(d.device, r))))
+    return rows
 
 
 class WorkersScreen(LiveScreen):
@@ -84,24 +97,30 @@ class WorkersScreen(LiveScreen):
             self._workers_key = key
             _replace_rows(table, [(w.id, worker_cells(w, now)) for w in snap.workers])
         devices = self.query_one("#devices", DataTable)
-        dkey = tuple(device_cells(d) for d in snap.devices)
+        rows = [row for d in snap.devices for row in device_rows(d)]
+        dkey = tuple(rows)
         if dkey != self._devices_key:
             self._devices_key = dkey
-            _replace_rows(devices, [(d.device, cells) for d, cells in zip(snap.devices, dkey)])
+            _replace_rows(devices, rows)
         busy = sum(w.state == WorkerState.BUSY for w in snap.workers)
+        packed = [f"{d.device}: {len(d.runs)} runs" for d in snap.devices if len(d.runs) > 1]
         hint = "" if snap.workers else " — press n to start one (it keeps running when the app closes)"
         self.query_one("#workers-summary", Static).update(
-            f"{len(snap.workers)} live worker(s), {busy} busy · {len(snap.devices)} device(s){hint}")
+            f"{len(snap.workers)} live worker(s), {busy} busy · {len(snap.devices)} device(s)"
+            + (f" · {', '.join(packed)}" if packed else "") + hint)
         self._charts(snap)
 
     def _charts(self, snap: Snapshot) -> None:
-        device = self._device or (snap.devices[0].device if snap.devices else None)
+        chosen = self._device or (snap.devices[0].device if snap.devices else None)
+        device, _, run_key = (chosen or "").partition("/")  # a run's row: "cuda:0/12"
         state = next((d for d in snap.devices if d.device == device), None)
-        hist = state.history if state else []
+        run = next((r for r in state.runs if str(r.run_id) == run_key), None) if state and run_key else None
+        run = run or (state.runs[0] if state and state.runs else None)
+        hist = run.history if run else []
         t0 = hist[0][0] if hist else 0.0
         ts = [h[0] - t0 for h in hist]
-        key = (device, len(hist), hist[-1][0] if hist else None)
-        note = f"{device}, run {state.run_id}" if state and state.run_id else (device or "")
+        key = (chosen, len(hist), hist[-1][0] if hist else None)
+        note = f"{device}, run {run.run_id}" if run else device
         if any(h[1] is not None for h in hist):
             cols = {"allocated": [h[1] for h in hist], "reserved": [h[2] for h in hist]}
         else:

@@ -62,7 +62,8 @@ class Queue:
 
     def __init__(self, db: str, gate_gpus: FakeGpus, runs_per_gpu: int | None, gpu_ids=("0",)):
         self.engine = open_db(db)
-        self.gate = GpuGate(self.engine, list(gpu_ids), runs_per_gpu, probe=gate_gpus)
+        ticks = iter(range(0, 10 ** 9, 10))  # 10 s between looks: no decision is held over from the last one
+        self.gate = GpuGate(self.engine, list(gpu_ids), runs_per_gpu, probe=gate_gpus, clock=lambda: float(next(ticks)))
         self.released: list[tuple[int, str]] = []
 
     def claim(self, slot: str, gpu: str, peek_override: str | None = None):
@@ -198,6 +199,29 @@ def test_a_claim_that_does_not_fit_after_all_is_released_uncounted(db):
     assert q.gate.runs_on("0") == 1
 
 
+def test_a_wait_is_decided_once_per_gpu_until_a_run_starts_or_ends(db):
+    now = [0.0]
+    gpus = FakeGpus(**{"0": 1})
+    gate = GpuGate(open_db(db), ["0"], None, probe=gpus, clock=lambda: now[0])
+    queue_runs(gate.engine, "s", [spec(s) for s in range(3)])
+    peeks = []
+
+    def claim(slot):
+        def peek():
+            peeks.append(slot)
+            return queue.next_spec(gate.engine)
+        return gate.claim(slot, "0", peek, lambda: queue.claim_next(gate.engine, slot, "cuda:0"), lambda *_: None)[0]
+
+    assert claim("a") is not None
+    assert claim("b") is None and claim("c") is None and peeks == ["b"]  # c took b's answer
+    now[0] = 3.0
+    assert claim("c") is None and peeks == ["b", "c"]  # older than RECHECK_S: looked again
+    gate.done("a", "0")
+    assert claim("b") is not None  # the GPU went idle: at once
+    assert gate.first_time("0", "needs 1.0 GiB; 0.5 GiB free") and not gate.first_time("0", "needs 1.0 GiB; 0.4 GiB free")
+    assert gate.first_time("0", "GPU 1 is idle") and gate.first_time("1", "GPU 1 is idle")
+
+
 def test_the_runs_sharing_a_gpu_are_averaged_over_each_run(db):
     now = [0.0]
     gate = GpuGate(open_db(db), ["0"], 4, probe=FakeGpus(**{"0": 80}), clock=lambda: now[0])
@@ -292,7 +316,9 @@ def test_a_worker_packs_runs_on_a_gpu_by_the_flag_and_its_memory(tmp_path: Path,
     assert sorted(shared) == ids
     if most == 1:
         assert set(shared.values()) == {1.0}
-        assert "waiting: needs" in out.stdout and "GiB margin" in out.stdout
+        said = " ".join(out.stdout.split())
+        assert "cuda:0: the next run waits: needs" in said and "GiB margin" in said
+        assert said.count("the next run waits: needs") == 1  # once for the GPU, not once per poll
     else:
         assert max(shared.values()) > 1.2 and {a.worker_id.rsplit("#", 1)[1] for a in rows} == {"1", "2"}
         assert "2 runs on the GPU; expects" in " ".join(out.stdout.split())

@@ -17,6 +17,7 @@ slot stores it with the run (``gpu_runs``): the packing level ``auto`` learns fr
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -43,6 +44,7 @@ from engine.store.queue import Claim
 
 AUTO_SLOTS_PER_GPU = 8  # with --runs-per-gpu auto: the most runs a GPU may take; memory and throughput decide
 HISTORY_TTL_S = 30.0  # how long the measured history is reused before it is read again
+RECHECK_S = 2.0  # a GPU's "wait" stands this long unless one of its runs starts or ends: one look per GPU, not per slot
 Probe = Callable[[Sequence[str]], list[GpuMemory]]
 
 
@@ -95,6 +97,9 @@ class GpuGate:
         self._lock = threading.Lock()
         self._on: dict[str, dict[str, Placed]] = {g: {} for g in self.gpu_ids}  # GPU -> slot -> its run
         self._history: tuple[float, list[Measured]] | None = None
+        self._changes = 0  # runs placed or ended so far: a held decision is stale once it moves
+        self._held: dict[str, tuple[float, int, str]] = {}  # GPU -> (when, changes then, why the next run waits)
+        self._said: dict[str, str] = {}  # GPU -> the last reason announced for it
 
     # -- what the gate knows ----------------------------------------------------------------
     def history(self) -> list[Measured]:
@@ -176,11 +181,15 @@ class GpuGate:
         next; ``take``: claim it; ``release``: give back a claim that does not fit after all."""
         with self._lock:
             if self._on[gpu_id]:
+                held = self._held.get(gpu_id)
+                if held is not None and held[1] == self._changes and self.clock() - held[0] < RECHECK_S:
+                    return None, held[2]
                 spec_json = peek()
                 if spec_json is None:
                     return None, "nothing queued"
                 decision = self.decide(gpu_id, spec_json)
                 if not decision.admit:
+                    self._held[gpu_id] = (self.clock(), self._changes, decision.reason)
                     return None, decision.reason
             claim = take()
             if claim is None:
@@ -193,7 +202,18 @@ class GpuGate:
             now = self.clock()
             self._advance(gpu_id, now)
             self._on[gpu_id][slot_id] = Placed(claim.run_id, need or 0, now, since=now)
+            self._changes += 1
             return claim, decision.reason
+
+    def first_time(self, gpu_id: str, why: str) -> bool:
+        """Whether ``why`` (a GPU's next run waits) is news: said once per GPU, not by each of its slots,
+        nor again when only its figures moved (free memory changes all the time)."""
+        kind = re.sub(r"\d[\d.,]*", "#", why)
+        with self._lock:
+            if self._said.get(gpu_id) == kind:
+                return False
+            self._said[gpu_id] = kind
+            return True
 
     def started(self, slot_id: str, gpu_id: str, pid: int) -> None:
         """The slot's run process is up: its own memory is read from NVML from now on."""
@@ -207,6 +227,7 @@ class GpuGate:
             now = self.clock()
             self._advance(gpu_id, now)
             placed = self._on[gpu_id].pop(slot_id, None)
+            self._changes += 1
             self._history = None  # the run may have measured its shape: read again at the next decision
         if placed is None:
             return None

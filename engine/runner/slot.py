@@ -65,7 +65,6 @@ class Slot:
                  gate: GpuGate | None = None):
         self.engine, self.opts, self.gate = engine, opts, gate  # gate: shared by the worker's GPU slots
         self.gpu_id = visible_device(opts.device, os.environ.get("CUDA_VISIBLE_DEVICES")) if gate else ""
-        self._waiting = ""  # why the gate last held this slot back (said once, not every poll)
         self._notify = notify or (lambda _msg: None)
         self.unsaid = 0  # lines the worker's log could not take (its disk was full)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{opts.label or opts.device}"
@@ -181,9 +180,8 @@ class Slot:
             return take(), ""
         claim, why = self.gate.claim(self.worker_id, self.gpu_id, lambda: queue.next_spec(self.engine, self.opts.study_ids),
                                      take, self._release)
-        if claim is None and why != self._waiting and why != "nothing queued":
-            self.notify(f"{self.worker_id}: waiting: {why}")
-        self._waiting = "" if claim is not None else why
+        if claim is None and why != "nothing queued" and self.gate.first_time(self.gpu_id, why):
+            self.notify(f"{self.opts.device}: the next run waits: {why}")
         return claim, why if claim is not None and self.gate.runs_on(self.gpu_id) > 1 else ""
 
     def _release(self, claim: queue.Claim, reason: str) -> None:

@@ -56,9 +56,9 @@ def model_dir(name: str, root: Path) -> Path:
     return out
 
 
-def language_adapter(model: Path, out: Path, device: str) -> Path:
+def language_adapter(model: str | Path, out: Path, device: str) -> Path:
     """An English language adapter for the MAD-X variant (one MLM step: its training does not change a
-    task step's cost)."""
+    task step's cost), trained by the caller so its MLM head never counts towards a variant's peak."""
     from engine.spec import LangAdapterParams, LangAdapterSpec
     from engine.training.madx import train_language_adapter
 
@@ -69,13 +69,14 @@ def language_adapter(model: Path, out: Path, device: str) -> Path:
     return train_language_adapter(spec, [s.tokens for s in sentences(8)], out / "en", device, log=lambda _: None)
 
 
-def build(model: Path, method: str, batch_size: int, max_length: int, adapter: Path | None):
-    """(model in training mode, one padded batch of real sentences) as the engine builds them."""
+def build(model: str | Path, method: str, batch_size: int, max_length: int, adapter: Path | None):
+    """(model in training mode, one padded batch of real sentences) as the engine builds them;
+    ``model``: a preset, a local directory or a hub id."""
     import torch
     from transformers import AutoTokenizer, DataCollatorForTokenClassification
 
     from engine.data.labels import LabelMap
-    from engine.training.madx import build_task_model
+    from engine.training.madx import base_path, build_task_model
     from engine.training.modelzoo import load_token_classifier
     from engine.training.tagging_data import encode
 
@@ -85,7 +86,7 @@ def build(model: Path, method: str, batch_size: int, max_length: int, adapter: P
         tokenizer, net = load_token_classifier(str(model), list(labels.labels), max_length=max_length)
     else:
         assert adapter is not None
-        tokenizer = AutoTokenizer.from_pretrained(str(model))
+        tokenizer = AutoTokenizer.from_pretrained(base_path(str(model)))
         net = build_task_model(str(model), list(labels.labels), {"en": adapter}, "en")
     collate = DataCollatorForTokenClassification(tokenizer, padding="max_length", max_length=max_length)
     batch = collate(encode(tokenizer, batch_sentences, labels, max_length)[0].features)
@@ -93,8 +94,8 @@ def build(model: Path, method: str, batch_size: int, max_length: int, adapter: P
     return net.train(), batch
 
 
-def measure(model: Path, method: str, precision: str, device: str, batch_size: int, max_length: int,
-            steps: int, adapter: Path | None) -> dict:
+def measure(model: str | Path, method: str, precision: str, device: str, batch_size: int, max_length: int,
+            steps: int, adapter: Path | None, warmup: int = 3) -> dict:
     """One variant's median step (forward, backward, fused AdamW; fp16 with a GradScaler, as the
     engine's loop does), its parameters and its peak memory."""
     import torch
@@ -112,7 +113,7 @@ def measure(model: Path, method: str, precision: str, device: str, batch_size: i
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     times = []
-    for i in range(steps + 3):  # 3 warm-up steps: kernels chosen, allocator settled
+    for i in range(steps + warmup):  # warm-up steps: kernels chosen, allocator settled
         if cuda:
             torch.cuda.synchronize()
         start = time.perf_counter()
@@ -124,7 +125,7 @@ def measure(model: Path, method: str, precision: str, device: str, batch_size: i
         optimizer.zero_grad(set_to_none=True)
         if cuda:
             torch.cuda.synchronize()
-        if i >= 3:
+        if i >= warmup:
             times.append(time.perf_counter() - start)
     params = list(net.parameters())
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -10,11 +10,12 @@ from engine.runner.packing import (
     ACTIVATION_BYTES_PER_TOKEN,
     DEFAULT_MARGIN_BYTES,
     GpuState,
+    Measured,
     Shape,
     admit,
     estimate_peak,
     expected_peak,
-    measured_peaks,
+    measured_runs,
     shape_of,
 )
 from engine.runner.plan import queue_runs
@@ -43,11 +44,11 @@ def test_the_estimate_covers_optimizer_state_and_a_full_batch_of_activations():
 
 def test_a_measured_peak_of_the_same_shape_beats_the_estimate():
     other = Shape("xlm-roberta-base", "full", 16, 128, "auto")
-    history = [(XLMR, 5 * GB), (XLMR, 6 * GB), (other, 3 * GB)]
-    assert expected_peak(XLMR, history, 278_000_000) == (6 * GB, "measured (2 runs)")
-    unseen = Shape("bert-base-multilingual-cased", "full", 32, 128, "auto")
-    assert expected_peak(unseen, history, 178_000_000) == (estimate_peak(178_000_000, unseen),
-                                                          "estimated from the parameter count")
+    history = [Measured(s, peak, None, None, None) for s, peak in ((XLMR, 5 * GB), (XLMR, 6 * GB), (other, 3 * GB))]
+    assert expected_peak(XLMR, history) == (6 * GB, "measured (2 runs)")
+    unseen = Shape("bert-base-multilingual-cased", "full", 32, 128, "auto")  # its published size: 178 M
+    assert expected_peak(unseen, history) == (estimate_peak(178_000_000, unseen),
+                                              "estimated from the parameter count")
 
 
 @pytest.mark.parametrize("gpus, need_gb, limit, expected", [
@@ -87,7 +88,7 @@ def test_peaks_are_learnt_from_succeeded_runs_only(any_db):
         assert len(s.exec(select(Result).where(Result.metric == "peak_gpu_bytes")).all()) == 2
     shape = shape_of(specs(1)[0].canonical_json())
     assert shape == Shape("tiny", "full", 32, 128, "auto")
-    assert measured_peaks(engine) == [(shape, 3 * GB)]
+    assert [(m.shape, m.peak_bytes) for m in measured_runs(engine) if m.peak_bytes is not None] == [(shape, 3 * GB)]
 
 
 def test_the_nvml_probe_reads_every_visible_gpu_or_none():

@@ -7,10 +7,14 @@ import os
 import signal
 
 import psutil
+from sqlalchemy import insert, select, update
 
+from engine.store.db import open_db
+from engine.store.schema import Attempt, Run, SystemSample, Worker
 from tests.test_worker import enqueue_grid
 from tests.tui_support import demo_app, demo_db, run, screen_text, until
 from xltui.app import XltuiApp
+from xltui.tui.demo import GIB, HOST, T0
 from xltui.tui.dialogs import ConfirmScreen, StartWorkerScreen
 from xltui.tui.workers_screen import WorkersScreen
 
@@ -77,16 +81,12 @@ def test_devices_and_workers_of_the_demo(tmp_path):
 
 
 def pack_a_second_run(path: str) -> int:
-    """The demo with a second run on cuda:0 beside the running one, as --runs-per-gpu 2 puts it there."""
-    from sqlalchemy import insert, update
-
-    from engine.store.db import open_db
-    from engine.store.schema import Attempt, Run, SystemSample, Worker
-    from xltui.tui.demo import GIB, HOST, T0
-
+    """The demo with a second run on cuda:0 beside the running one, as --runs-per-gpu 2 puts it there:
+    its first queued MAD-X run, now running, with its own memory samples and its slot's worker row."""
     engine = open_db(path, create=False)
     with engine.begin() as conn:
-        run_id = conn.execute(select_queued()).scalar_one()
+        run_id = conn.execute(select(Run.id).where(Run.status == "queued", Run.method == "madx")
+                              .order_by(Run.id).limit(1)).scalar_one()
         conn.execute(insert(Attempt).values(id=500, run_id=run_id, number=1, worker_id=f"{HOST}:4242:cuda:0#2",
                                             device="cuda:0", started_at=T0 - 60))
         conn.execute(update(Run).where(Run.id == run_id).values(status="running", device="cuda:0", attempt_id=500,
@@ -102,14 +102,6 @@ def pack_a_second_run(path: str) -> int:
     return run_id
 
 
-def select_queued():
-    from sqlmodel import select
-
-    from engine.store.schema import Run
-
-    return select(Run.id).where(Run.status == "queued", Run.method == "madx").order_by(Run.id).limit(1)
-
-
 def test_a_packed_gpu_shows_each_run_and_its_memory(tmp_path):
     path, ids = demo_db(tmp_path / "demo")
     packed = pack_a_second_run(path)
@@ -121,12 +113,11 @@ def test_a_packed_gpu_shows_each_run_and_its_memory(tmp_path):
             await until(pilot, lambda: app.snapshot is not None and isinstance(app.screen, WorkersScreen), what="ws")
             await until(pilot, lambda: "2 runs" in screen_text(app), what="the packed GPU")
             text = screen_text(app)
-            lines = {line.split("│")[0].strip() if "│" in line else line.strip() for line in text.splitlines()}
             assert any("cuda:0" in line and "2 runs" in line and "15.5/20.0/17.5 in all" in line
                        for line in text.splitlines()), text
             assert any(f"├ run {ids['running']}" in line and "9.0/12.0/10.5" in line for line in text.splitlines())
             assert any(f"└ run {packed}" in line and "6.5/8.0/7.0" in line for line in text.splitlines())
-            assert "cuda:0: 2 runs" in text and "cuda:0#2" in text and lines
+            assert "cuda:0: 2 runs" in text and "cuda:0#2" in text
             table = app.screen.query_one("#devices")
             table.move_cursor(row=2)  # the second run's own memory history in the charts
             await pilot.pause(0.3)

@@ -32,12 +32,10 @@ from engine.runner.packing import (
     GpuState,
     Measured,
     admit,
-    estimate_peak,
     expected_peak,
     level_throughput,
     measured_runs,
     packing_helps,
-    parameter_count,
     shape_of,
 )
 from engine.store.queue import Claim
@@ -113,14 +111,7 @@ class GpuGate:
         shape = shape_of(spec_json)
         if shape is None:
             return None, "a language-adapter run (no measured shape): only on an idle GPU"
-        history = self.history()
-        peaks = [(m.shape, m.peak_bytes) for m in history if m.peak_bytes is not None]
-        if any(s == shape for s, _ in peaks):
-            return expected_peak(shape, peaks, 0)
-        n_params = parameter_count(shape.model, history)
-        if n_params is None:
-            return None, f"{shape.model} never ran here and its size is unknown: only on an idle GPU"
-        return estimate_peak(n_params, shape), "estimated from the parameter count"
+        return expected_peak(shape, self.history())
 
     def states(self) -> list[GpuState]:
         """This worker's GPUs now: free memory less what its runs started on them will still allocate."""
@@ -198,7 +189,7 @@ class GpuGate:
             if not decision.admit:  # another worker took the run peeked at; this one does not fit
                 release(claim, f"not admitted to GPU {gpu_id}: {decision.reason}")
                 return None, decision.reason
-            need, _ = self.need_of(claim.spec_json)
+            need, _ = self.need_of(claim.spec_json)  # what it will still take, once a second run asks
             now = self.clock()
             self._advance(gpu_id, now)
             self._on[gpu_id][slot_id] = Placed(claim.run_id, need or 0, now, since=now)

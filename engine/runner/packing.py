@@ -92,11 +92,6 @@ def measured_runs(engine: Engine) -> list[Measured]:
     return out
 
 
-def measured_peaks(engine: Engine) -> list[tuple[Shape, int]]:
-    """(shape, peak GPU bytes) of every succeeded run that measured one."""
-    return [(m.shape, m.peak_bytes) for m in measured_runs(engine) if m.peak_bytes is not None]
-
-
 def parameter_count(model: str, history: Iterable[Measured]) -> int | None:
     """The model's parameters: as a finished run of it counted them, else as published; None: unknown."""
     counted = [m.n_params for m in history if m.shape.model == model and m.n_params]
@@ -140,12 +135,17 @@ def estimate_peak(n_params: int, shape: Shape, trainable: int | None = None) -> 
     return weights + shape.batch_size * shape.max_length * ACTIVATION_BYTES_PER_TOKEN
 
 
-def expected_peak(shape: Shape, history: Iterable[tuple[Shape, int]], n_params: int,
-                  trainable: int | None = None) -> tuple[int, str]:
-    """The largest peak measured for ``shape``, else the estimate; and which of the two it is."""
-    seen = [peak for s, peak in history if s == shape]
+def expected_peak(shape: Shape, history: Iterable[Measured], trainable: int | None = None
+                  ) -> tuple[int | None, str]:
+    """The largest peak measured for ``shape``, else the estimate from the model's parameter count;
+    and which of the two it is. None where neither is known (a model never run, of no published size)."""
+    history = list(history)
+    seen = [m.peak_bytes for m in history if m.shape == shape and m.peak_bytes is not None]
     if seen:
         return max(seen), f"measured ({len(seen)} run{'s' if len(seen) > 1 else ''})"
+    n_params = parameter_count(shape.model, history)
+    if n_params is None:
+        return None, f"{shape.model} never ran here and its size is unknown: only on an idle GPU"
     return estimate_peak(n_params, shape, trainable), "estimated from the parameter count"
 
 

@@ -28,7 +28,7 @@ def score_tables(d: RunDetail) -> Group | Text:
     for lang, split, metric, value in d.results:
         by_key.setdefault((lang, split), {})[metric] = value
     overall = OVERALL.get(task, (MAIN_METRIC.get(task, "f1"),))
-    speed = speed_table(next((m for (_lang, split), m in by_key.items() if split == "train"), {}))
+    speed = speed_table(train_scores(d))
     keys = sorted((k for k, m in by_key.items() if any(x in m for x in overall)),
                   key=lambda k: (k[1] != "test", k[1], k[0]))
     main = Table(title="per language", title_justify="left", box=box.SIMPLE_HEAD)
@@ -51,6 +51,11 @@ def score_tables(d: RunDetail) -> Group | Text:
     for t in types:
         per.add_row(t, *(f"{100 * by_key[k][prefix + t]:.1f}" if prefix + t in by_key[k] else "—" for k in keys))
     return Group(main, per, *speed)
+
+
+def train_scores(d: RunDetail) -> dict[str, float]:
+    """What the run stored with its train split: its speed and memory (engine.training.loop.speed_stats)."""
+    return {metric: value for _lang, split, metric, value in d.results if split == "train"}
 
 
 def speed_line(train: dict[str, float]) -> str:

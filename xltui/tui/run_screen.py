@@ -15,7 +15,7 @@ from engine.states import RunStatus
 from xltui.tui.charts import Chart, memory_unit, scaled
 from xltui.tui.dialogs import ConfirmScreen
 from xltui.tui.live import LiveScreen
-from xltui.tui.run_scores import ScoresView, speed_line
+from xltui.tui.run_scores import ScoresView, speed_line, train_scores
 from xltui.tui.runlist import duration, progress_text
 from xltui.tui.snapshot_types import RunDetail, Snapshot
 from xltui.views import format_duration
@@ -100,12 +100,12 @@ class RunScreen(LiveScreen):
     def _title(self, d: RunDetail, now: float) -> None:
         r = d.run
         attempts = f" · attempt {len(d.attempts)}" if d.attempts else ""
+        speed = speed_line(train_scores(d))
         text = Text.assemble((f"run {r.id} ", "bold"), (r.status, _STATUS.get(r.status, "")),
                              f" · {r.model} ({r.method}) · {r.task} {r.setting} · {r.languages} · seed {r.seed}"
                              f" · {r.device or 'no device yet'}{attempts} · {format_duration(duration(r, now)) or '—'}"
                              f" · {progress_text(r) if r.status != RunStatus.FAILED else 'failed'} · study {r.study}"
-                             + (f" · {speed}" if (speed := speed_line({m: v for _lang, split, m, v in d.results
-                                                                       if split == "train"})) else ""))
+                             + (f" · {speed}" if speed else ""))
         self.query_one("#run-title", Static).update(text)
 
     def _error(self, d: RunDetail) -> None:

@@ -1,7 +1,7 @@
 """How fast can many workers claim runs, on SQLite vs PostgreSQL, and how soon is a dead worker's run taken by another?
 
 Two parts, each on a fresh SQLite file (``engine.store.db.open_db``: WAL, busy timeout)
-and on a fresh database of a throw-away PostgreSQL server started through ``tests/pg.py``
+and on a fresh database of a throw-away PostgreSQL server started through ``tests/support/pg.py``
 (where it cannot start, the reason is printed and only SQLite is measured).
 
 1. Claim throughput. For each count in --claimers, --runs runs are queued

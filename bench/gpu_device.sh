@@ -40,13 +40,13 @@ run)
     python -c "import torch, transformers, adapters; print('torch', torch.__version__, 'cuda', torch.version.cuda,
                torch.cuda.get_device_name(0), '| transformers', transformers.__version__, '| adapters',
                adapters.__version__)" | tee "$OUT/versions.txt"
-    timeout 200 python -m pytest -q -p no:cacheprovider tests/test_gpu.py 2>&1 | tail -15 | tee "$OUT/gpu-tests.txt"
+    timeout 200 python -m pytest -q -p no:cacheprovider tests/training/test_gpu.py 2>&1 | tail -15 | tee "$OUT/gpu-tests.txt"
     timeout 420 python bench/gpu.py --steps 20 --pack 1,2,4,8 --train-sentences 1500 --json "$OUT/gpu.json" \
         2>&1 | grep -v "^Some weights\|^You should\|^There are adapters" | tee "$OUT/bench-gpu.txt"
     ;;
 rehearse)
     . .venv/bin/activate
-    timeout 300 python -m pytest -q -p no:cacheprovider tests/test_admission.py tests/test_gpu.py 2>&1 | tail -3 \
+    timeout 300 python -m pytest -q -p no:cacheprovider tests/runner/test_admission.py tests/training/test_gpu.py 2>&1 | tail -3 \
         | tee "$OUT/tests.txt"
     timeout 300 python bench/gpu.py --tiny --steps 3 --pack 1,2 --train-sentences 200 --json "$OUT/gpu.json" \
         2>&1 | grep -v "^Some weights\|^You should\|^There are adapters" | tee "$OUT/bench-gpu.txt"

@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Callable
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = (REPO / os.environ.get("XLTUI_DATA", "../shared/data")).resolve()
-
-TINY_GRID = """\
-study: {study}
-task: ner
-source: en
-targets: [swa, yor]
-data:
-  ner: masakhaner
-models:
-  - {{name: tiny, model: tiny, method: full, lr: 1.0e-3}}
-settings: [zero-shot]
-seeds: {seeds}
-train: {{batch_size: 8, max_length: 48, epochs: {epochs}, patience: {patience}, max_train_sentences: {train}, max_eval_sentences: {eval}}}
-"""
+from tests.support.env import DATA, TINY_GRID, make_conll
 
 
 @pytest.fixture(scope="session")
@@ -41,8 +22,8 @@ def data_env(monkeypatch: pytest.MonkeyPatch, cache_dir: Path) -> Path:
 
     CPU workers run one run at a time here (XLTUI_CPU_SLOTS=1; the default on 2 cores is
     two side by side): tests count workers, connections and run order, and a worker with
-    two slots keeps two warm launchers busy on a 2-core machine. tests/test_devices.py and
-    the slot tests check the default itself, with the variable unset."""
+    two slots keeps two warm launchers busy on a 2-core machine. The slot tests
+    (tests/runner/test_worker_processes.py) check the default itself, with the variable unset."""
     assert DATA.is_dir(), f"the shared data directory {DATA} is missing: set XLTUI_DATA"
     monkeypatch.setenv("XLTUI_DATA", str(DATA))
     monkeypatch.setenv("XLTUI_CACHE", str(cache_dir))
@@ -69,8 +50,8 @@ def db(tmp_path: Path) -> str:
 
 @pytest.fixture(scope="session")
 def pg_server():
-    """A real PostgreSQL server for the session (tests/pg.py); skips where the daemon cannot start."""
-    from tests import pg
+    """A real PostgreSQL server for the session (tests/support/pg.py); skips where the daemon cannot start."""
+    from tests.support import pg
 
     try:
         server = pg.start()
@@ -82,8 +63,8 @@ def pg_server():
 
 @pytest.fixture(scope="session")
 def slurm_cluster():
-    """A real single-node Slurm for the session (tests/slurm.py); skips where its daemons cannot start."""
-    from tests import slurm
+    """A real single-node Slurm for the session (tests/support/slurm.py); skips where its daemons cannot start."""
+    from tests.support import slurm
 
     try:
         cluster = slurm.start()
@@ -102,37 +83,12 @@ def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("pg_server").new_database()
 
 
-def xltui(*args: str, cwd: Path | None = None, timeout: float = 300, check: bool = False,
-          env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run the CLI in a fresh interpreter, exactly as a user's shell would."""
-    proc = subprocess.run([sys.executable, "-m", "xltui.cli", *args], cwd=cwd or REPO, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
-    if check and proc.returncode != 0:
-        raise AssertionError(f"xltui {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
-def xltui_bg(*args: str, log: Path) -> subprocess.Popen:
-    """Start the CLI in the background (a worker), its output going to ``log``."""
-    fh = open(log, "wb")
-    return subprocess.Popen([sys.executable, "-m", "xltui.cli", *args], cwd=REPO, stdout=fh,
-                            stderr=subprocess.STDOUT)
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 120, every: float = 0.2, what: str = "") -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
 
 
-def make_conll(folder: Path, splits: tuple[str, ...] = ("train", "dev", "test")) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for split in splits:
-        (folder / f"{split}.txt").write_text("Obama B-PER\nsays O\n\nAbuja B-LOC\n", encoding="utf-8")
 
 
 @pytest.fixture

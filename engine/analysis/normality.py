@@ -6,7 +6,7 @@ pick the test by checking its assumptions). ``scipy.stats.shapiro`` computes the
 statistic, but importing ``scipy.stats`` costs seconds, more than ``xltui results``
 may take. This is Royston's algorithm AS R94 (1995), the one scipy's ``swilk`` runs,
 written out in numpy and the standard library's ``NormalDist``;
-tests/test_normality.py checks it against scipy on many samples (n = 3 … 200).
+tests/analysis/test_significance_extras.py checks it against scipy on many samples (n = 3 … 200).
 """
 
 from __future__ import annotations

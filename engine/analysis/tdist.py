@@ -5,7 +5,7 @@ whole of ``xltui results`` may take. The CDF is the regularized incomplete beta
 function, evaluated by its continued fraction (modified Lentz, as in Numerical Recipes
 §6.4): the tails as I_x(df/2, 1/2) with x = df / (df + t²), the centre as
 I_y(1/2, df/2) with y = t² / (df + t²), so neither cancels. It agrees with
-``scipy.special.stdtr``/``stdtrit`` to 1e-12 relative for df ≤ 250 (tests/test_tdist.py
+``scipy.special.stdtr``/``stdtrit`` to 1e-12 relative for df ≤ 250 (tests/analysis/test_tdist.py
 checks a grid; the lgamma differences lose a little more for larger df). The quantile
 solves on the precise side by Newton steps, bracketed so it cannot wander.
 """

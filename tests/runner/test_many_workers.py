@@ -1,0 +1,96 @@
+"""Several real workers on one database, as a lab runs them, on SQLite and PostgreSQL:
+workers killed with SIGKILL mid-run (each run still finishes exactly once, its results
+stored once), and a reader polling `xltui status` while four workers write."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from engine.store.db import open_db
+from engine.store.schema import Attempt, Result
+from tests.support.env import REPO, wait_for
+from tests.support.workers import enqueue_grid, runs
+
+
+def start_worker(db: str, log: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "xltui.cli", "worker", "--db", db, "--cpu", "--poll", "0.1",
+                             "--lease", "2", *extra], cwd=REPO, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
+
+
+def finished_exactly_once(db: str, ids: list[int]) -> None:
+    """Every run succeeded once, and only that attempt's results are stored."""
+    with Session(open_db(db, create=False)) as s:
+        done = Counter(a.run_id for a in s.exec(select(Attempt).where(Attempt.outcome == "succeeded")))
+        result_attempts = {(r.run_id, r.attempt_id) for r in s.exec(select(Result))}
+        succeeded = {(a.run_id, a.id) for a in s.exec(select(Attempt).where(Attempt.outcome == "succeeded"))}
+        open_attempts = s.exec(select(Attempt).where(Attempt.outcome.is_(None))).all()
+    assert sorted(done) == sorted(ids) and set(done.values()) == {1}, done
+    assert result_attempts == succeeded  # no lost attempt left results behind, none is missing its own
+    assert open_attempts == []  # every attempt ended with an outcome (lost ones too)
+    assert all(r.status == "succeeded" for r in runs(db))
+
+
+def test_workers_killed_mid_run_leave_every_run_finished_exactly_once(any_db, tiny_grid, tmp_path):
+    ids = enqueue_grid(any_db, tiny_grid(seeds="[1, 2, 3, 4, 5, 6]", epochs=2, train=60, eval=16), max_attempts=10)
+    rng = random.Random(7)
+    workers = [start_worker(any_db, tmp_path / f"w{i}.log") for i in range(3)]
+    kills, deadline = 0, time.monotonic() + 600
+    try:
+        while kills < 4 and time.monotonic() < deadline:  # kill a busy worker, start a new one in its place
+            busy = [r.worker_id for r in runs(any_db) if r.status == "running"]
+            pids = {int(w.split(":")[1]) for w in busy if w}
+            victims = [w for w in workers if w.pid in pids and w.poll() is None]
+            if victims:
+                time.sleep(rng.uniform(0.5, 3.0))  # somewhere in the run: start-up, training or evaluation
+                victim = rng.choice(victims)
+                victim.send_signal(signal.SIGKILL)
+                victim.wait()
+                kills += 1
+                workers.remove(victim)
+                workers.append(start_worker(any_db, tmp_path / f"w{len(workers) + kills}.log"))
+            time.sleep(0.2)
+        assert kills == 4
+        wait_for(lambda: all(r.status in ("succeeded", "failed") for r in runs(any_db)), timeout=600,
+                 what="the study to finish")
+    finally:
+        for w in workers:
+            w.send_signal(signal.SIGTERM)
+        for w in workers:
+            w.wait(timeout=60)
+    failed = [(r.id, r.error) for r in runs(any_db) if r.status != "succeeded"]
+    assert not failed, failed
+    finished_exactly_once(any_db, ids)
+    with Session(open_db(any_db)) as s:
+        lost = s.exec(select(Attempt).where(Attempt.outcome == "lost")).all()
+    assert lost  # the kills really hit runs: their attempts were taken back by lease expiry
+
+
+def test_a_reader_polling_status_never_fails_while_four_workers_write(any_db, tiny_grid, tmp_path):
+    ids = enqueue_grid(any_db, tiny_grid(seeds="[1, 2, 3, 4, 5, 6, 7, 8]", epochs=1, train=40, eval=16))
+    workers = [start_worker(any_db, tmp_path / f"w{i}.log", "--exit-when-idle") for i in range(4)]
+    polls, problems = 0, []
+    try:
+        while any(w.poll() is None for w in workers):
+            out = subprocess.run([sys.executable, "-m", "xltui.cli", "status", "--db", any_db], cwd=REPO,
+                                 capture_output=True, text=True, timeout=120)
+            polls += 1
+            if out.returncode != 0 or "Traceback" in out.stderr:
+                problems.append(out.stderr[-2000:])
+            time.sleep(0.5)
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+            w.wait()
+    assert problems == []
+    assert polls >= 5  # the reader really overlapped the writers
+    assert all(w.returncode == 0 for w in workers)
+    finished_exactly_once(any_db, ids)

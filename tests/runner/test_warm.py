@@ -1,0 +1,116 @@
+"""Runs forked from the warm launcher (`xltui worker --warm`), as a user runs them: the same
+results as cold runs, and every promise of the cold path kept — each run its own process
+group, cancellation, a killed run retried, a dead launcher restarted, the worker's death
+ending its runs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+from sqlmodel import Session, select
+
+from engine.store.db import open_db
+from engine.store.schema import MetricPoint
+from tests.support.env import REPO, wait_for, xltui
+from tests.support.workers import attempts, enqueue_grid, runs
+
+
+def _launcher_like() -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["cmdline"]) if "engine.training.launcher" in (p.info["cmdline"] or [])]
+
+
+def launchers() -> list[psutil.Process]:
+    """Live launchers (a forked run carries its launcher's command line: told apart by its parent)."""
+    found = _launcher_like()
+    pids = {p.pid for p in found}
+    return [p for p in found if p.ppid() not in pids and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def warm_runs() -> list[psutil.Process]:
+    """Run processes forked by a launcher (they carry its command line)."""
+    return [c for launcher in launchers() for c in launcher.children()]
+
+
+def worker(db: str, log: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "xltui.cli", "worker", "--db", db, "--cpu", "--poll", "0.1",
+                             "--warm", *extra], cwd=REPO, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
+
+
+def losses(db: str) -> list[tuple[int, int, float]]:
+    with Session(open_db(db, create=False)) as s:
+        return [(p.run_id, p.step, p.value) for p in s.exec(
+            select(MetricPoint).where(MetricPoint.name == "train_loss").order_by(MetricPoint.run_id, MetricPoint.step))]
+
+
+def test_warm_runs_give_exactly_the_results_of_cold_runs(tiny_grid, tmp_path):
+    grid = tiny_grid(seeds="[1, 2]", train=24, eval=16)
+    grid.write_text(grid.read_text().replace("settings: [zero-shot]", "settings: [zero-shot, {few-shot: [4]}]"))
+    cold, warm = str(tmp_path / "cold.db"), str(tmp_path / "warm.db")
+    enqueue_grid(cold, grid)
+    enqueue_grid(warm, grid)
+    xltui("worker", "--db", cold, "--cpu", "--exit-when-idle", "--poll", "0.1", "--no-warm", check=True, timeout=600)
+    out = xltui("worker", "--db", warm, "--cpu", "--exit-when-idle", "--poll", "0.1", "--warm", check=True,
+                timeout=600)
+    assert "starting the run cold" not in out.stdout  # the launcher really served them
+    assert all(r.status == "succeeded" for r in runs(warm)), [r.error for r in runs(warm)]
+    assert losses(warm) == losses(cold) and losses(warm)  # same seeds, same steps, same numbers
+    assert not launchers()  # it ended with its worker
+
+
+def test_a_warm_run_is_cancelled_killed_and_retried_and_the_launcher_comes_back(db, tiny_grid, tmp_path):
+    ids = enqueue_grid(db, tiny_grid(seeds="[1, 2]", epochs=500, patience=500, train=200, eval=40), max_attempts=3)
+    w = worker(db, tmp_path / "w.log", "--exit-when-idle", "--lease", "2")
+    try:
+        first = wait_for(lambda: warm_runs(), timeout=180, what="a forked run")[0]
+        assert os.getpgid(first.pid) == first.pid and os.getsid(first.pid) == first.pid  # its own group and session
+        running = next(r for r in runs(db) if r.status == "running")
+        # the OOM killer takes the run: retried as a new attempt, by the same launcher
+        launcher = launchers()[0]
+        first.send_signal(signal.SIGKILL)
+        wait_for(lambda: any(len(attempts(db, r.id)) == 2 for r in runs(db)) and warm_runs(), timeout=120,
+                 what="the retry")
+        assert "killed by SIGKILL" in attempts(db, running.id)[0].error
+        assert launchers()[0].pid == launcher.pid
+        # the launcher itself dies: the run under it is retried, and a new launcher serves it
+        launcher.send_signal(signal.SIGKILL)
+        wait_for(lambda: launchers() and launchers()[0].pid != launcher.pid and warm_runs(), timeout=180,
+                 what="a new launcher and its run")
+        # cancel what runs now: its process group goes, the run is cancelled
+        now = next(r for r in runs(db) if r.status == "running")
+        child = warm_runs()[0]
+        out = xltui("cancel", *[str(i) for i in ids], "--db", db, check=True)
+        assert "cancelled" in out.stdout
+        wait_for(lambda: not child.is_running() or child.status() == psutil.STATUS_ZOMBIE, timeout=30,
+                 what="the cancelled run's process to end")
+        assert w.wait(timeout=60) == 0
+        assert runs(db)[[r.id for r in runs(db)].index(now.id)].status == "cancelled"
+        assert not launchers()
+    finally:
+        if w.poll() is None:
+            w.kill()
+
+
+def test_a_killed_worker_takes_its_launcher_and_its_run_with_it(db, tiny_grid, tmp_path):
+    enqueue_grid(db, tiny_grid(epochs=500, patience=500, train=200, eval=40))
+    w = worker(db, tmp_path / "w.log", "--lease", "2")
+    try:
+        (child,) = wait_for(lambda: warm_runs(), timeout=180, what="a forked run")
+        launcher = child.parent()
+        assert launcher.ppid() == w.pid  # the worker's launcher
+        w.send_signal(signal.SIGKILL)
+        w.wait()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+                                                  for p in (child, launcher)):
+            time.sleep(0.2)
+        assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in (child, launcher))
+    finally:
+        if w.poll() is None:
+            w.kill()
+            w.wait()

@@ -1,0 +1,1 @@
+"""Helpers the tests share; no test file imports from another test file."""

@@ -1,0 +1,84 @@
+"""MAD-X through the whole engine: `xltui run --grid` trains each language adapter as
+its own run, then the task adapter, and a second study reuses the adapters."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from engine.runner.plan import queue_runs
+from engine.store.db import open_db
+from engine.store.schema import Artifact, Result, Run
+from tests.support.env import xltui
+
+GRID = """\
+study: {study}
+task: ner
+source: en
+targets: [swa]
+data: {{ner: masakhaner}}
+models:
+  - name: madx
+    model: minilm
+    method: madx
+    lang_adapter: {{mlm_steps: 4, batch_size: 8, max_length: 48}}
+    task_adapter: {{reduction_factor: 8}}
+settings: [zero-shot]
+seeds: [1]
+train: {{batch_size: 8, max_length: 48, epochs: 1, max_train_sentences: 32, max_eval_sentences: 24}}
+"""
+
+
+def test_madx_study_trains_adapters_once_and_reuses_them(db, tmp_path):
+    first = tmp_path / "first.yaml"
+    first.write_text(GRID.format(study="first"))
+    out = xltui("run", "--grid", str(first), "--db", db, "--cpu", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    engine = open_db(db)
+    with Session(engine) as s:
+        runs = s.exec(select(Run).order_by(Run.id)).all()
+        assert [(r.method, r.source, r.status) for r in runs] == [
+            ("madx", "en", "succeeded"), ("lang-adapter", "en", "succeeded"), ("lang-adapter", "swa", "succeeded")]
+        task = runs[0]
+        assert task.started_at > max(r.finished_at for r in runs[1:])  # it waited for its adapters
+        f1 = s.exec(select(Result).where(Result.attempt_id == task.attempt_id, Result.language == "swa",
+                                         Result.metric == "f1")).one()
+        assert 0.0 <= f1.value <= 1.0
+        kinds = {a.kind for a in s.exec(select(Artifact).where(Artifact.run_id == task.id))}
+        assert "task_adapter" in kinds
+
+    second = tmp_path / "second.yaml"
+    second.write_text(GRID.format(study="second"))
+    out = xltui("run", "--grid", str(second), "--db", db, "--cpu", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    with Session(engine) as s:
+        adapters = s.exec(select(Run).where(Run.method == "lang-adapter")).all()
+        assert len(adapters) == 2 and all(r.attempts == 1 for r in adapters)  # reused, never retrained
+        done = s.exec(select(Run.study_id).where(Run.method == "madx", Run.status == "succeeded")).all()
+        assert len(done) == 2 and len(set(done)) == 2  # each study has its own task run
+
+
+def test_status_shows_which_runs_wait_on_which_language_adapter(db, tmp_path):
+    from engine.grid.expand import expand
+    from engine.grid.schema import load_grid
+
+    grid = tmp_path / "g.yaml"
+    grid.write_text(GRID.format(study="waiting"))
+    spec = load_grid(grid)
+    (run_id,) = queue_runs(open_db(db), spec.study, expand(spec)).new
+    out = xltui("status", "--db", db, env={"COLUMNS": "160"})
+    assert out.returncode == 0, out.stderr
+    line = next(line for line in out.stdout.splitlines() if line.strip().startswith(str(run_id)) and "waits" not in line
+                and "lang-adapter en" in line)
+    assert "lang-adapter swa (queued)" in line
+
+
+def test_madx_few_shot_continues_the_task_adapter_with_the_target_adapter(db, tmp_path):
+    grid = tmp_path / "few.yaml"
+    grid.write_text(GRID.format(study="few").replace("settings: [zero-shot]", "settings: [{few-shot: [4]}]"))
+    out = xltui("run", "--grid", str(grid), "--db", db, "--cpu", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    with Session(open_db(db)) as s:
+        few = s.exec(select(Run).where(Run.setting == "few-shot")).one()
+        assert few.status == "succeeded" and few.targets == "swa"
+        assert s.exec(select(Result).where(Result.attempt_id == few.attempt_id, Result.metric == "f1")).one()
+        assert len(s.exec(select(Run).where(Run.method == "lang-adapter")).all()) == 2  # en and swa, once each

@@ -1,0 +1,145 @@
+"""The workers screen: start a detached worker from the app, watch it take a real run, ask it to
+stop gracefully (it finishes that run, leaves the rest queued, and exits), and the devices table."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import psutil
+from sqlalchemy import insert, select, update
+
+from engine.store.db import open_db
+from engine.store.schema import Attempt, Run, SystemSample, Worker
+from tests.support.tui import demo_app, demo_db, run, screen_text, until
+from tests.support.workers import enqueue_grid
+from xltui.app import XltuiApp
+from xltui.tui.demo import GIB, HOST, T0
+from xltui.tui.dialogs import ConfirmScreen, StartWorkerScreen
+from xltui.tui.workers_screen import WorkersScreen
+
+
+def test_start_a_detached_worker_then_stop_it_gracefully_after_its_run(db, tiny_grid, tmp_path):
+    first, second = enqueue_grid(db, tiny_grid(seeds="[1, 2]", train=24, eval=16))
+    pids: list[int] = []
+
+    async def drive() -> None:
+        app = XltuiApp(db, poll_s=0.3, gpu_probe=None)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("4")
+            await until(pilot, lambda: isinstance(app.screen, WorkersScreen), what="the workers screen")
+            await until(pilot, lambda: app.snapshot is not None, what="a snapshot")
+            assert "press n to start one" in screen_text(app)
+            await pilot.press("n")
+            await until(pilot, lambda: isinstance(app.screen, StartWorkerScreen), what="the dialog")
+            assert "No GPU is visible" in screen_text(app)
+            await pilot.click("#start")
+            await until(pilot, lambda: app.snapshot.workers, timeout=60, what="a live worker")
+            pids.append(app.snapshot.workers[0].pid)
+            await until(pilot, lambda: app.snapshot.workers[0].current_run_id == first, timeout=60, what="busy")
+            assert "busy" in screen_text(app)
+            await pilot.press("x")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+            await pilot.press("y")
+            await until(pilot, lambda: app.snapshot.workers and app.snapshot.workers[0].state == "stopping",
+                        timeout=30, what="stopping")
+            await until(pilot, lambda: not app.snapshot.workers, timeout=240, what="the worker gone")
+            assert app.snapshot.by_id[first].status == "succeeded"  # it finished the run it had
+            assert app.snapshot.by_id[second].status == "queued"  # and took no more
+            await until(pilot, lambda: not psutil.pid_exists(pids[0]) or
+                        psutil.Process(pids[0]).status() == psutil.STATUS_ZOMBIE, timeout=30, what="exit")
+
+    try:
+        run(drive())
+    finally:
+        for pid in pids:
+            if psutil.pid_exists(pid):
+                os.kill(pid, signal.SIGTERM)
+
+
+def test_devices_and_workers_of_the_demo(tmp_path):
+    path, ids = demo_db(tmp_path / "demo")
+
+    async def drive() -> None:
+        app = demo_app(path)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("4")
+            await until(pilot, lambda: app.snapshot is not None and isinstance(app.screen, WorkersScreen), what="ws")
+            await pilot.pause(0.3)
+            text = screen_text(app)
+            for words in ("gpu-box", "busy", "idle", "cuda:0", "NVIDIA H100", "87%", "31.5/80.0", "9.0/12.0/10.5",
+                          "memory (GiB)"):
+                assert words in text, words
+            await pilot.press("n")
+            await until(pilot, lambda: isinstance(app.screen, StartWorkerScreen), what="the dialog")
+            await pilot.click("#start")  # nothing chosen: the dialog says so and stays
+            assert "Choose at least one GPU" in screen_text(app)
+            await pilot.press("escape")
+            assert isinstance(app.screen, WorkersScreen)
+
+    run(drive())
+
+
+def pack_a_second_run(path: str) -> int:
+    """The demo with a second run on cuda:0 beside the running one, as --runs-per-gpu 2 puts it there:
+    its first queued MAD-X run, now running, with its own memory samples and its slot's worker row."""
+    engine = open_db(path, create=False)
+    with engine.begin() as conn:
+        run_id = conn.execute(select(Run.id).where(Run.status == "queued", Run.method == "madx")
+                              .order_by(Run.id).limit(1)).scalar_one()
+        conn.execute(insert(Attempt).values(id=500, run_id=run_id, number=1, worker_id=f"{HOST}:4242:cuda:0#2",
+                                            device="cuda:0", started_at=T0 - 60))
+        conn.execute(update(Run).where(Run.id == run_id).values(status="running", device="cuda:0", attempt_id=500,
+                                                                attempts=1, started_at=T0 - 60,
+                                                                worker_id=f"{HOST}:4242:cuda:0#2"))
+        conn.execute(insert(SystemSample), [dict(run_id=run_id, attempt_id=500, t=T0 - 60 + 2 * i, device="cuda:0",
+                                                 rss_bytes=3 * GIB, gpu_allocated_bytes=int(6.5 * GIB),
+                                                 gpu_reserved_bytes=8 * GIB, gpu_peak_bytes=7 * GIB,
+                                                 gpu_util_percent=95.0) for i in range(25)])
+        conn.execute(insert(Worker).values(id=f"{HOST}:4242:cuda:0#2", host=HOST, pid=4242, device="cuda:0",
+                                           started_at=T0 - 3700, heartbeat_at=T0 - 1, current_run_id=run_id,
+                                           state="busy", job_id="81234_0", job_index=0))
+    return run_id
+
+
+def test_a_packed_gpu_shows_each_run_and_its_memory(tmp_path):
+    path, ids = demo_db(tmp_path / "demo")
+    packed = pack_a_second_run(path)
+
+    async def drive() -> None:
+        app = demo_app(path)
+        async with app.run_test(size=(110, 34)) as pilot:
+            await pilot.press("4")
+            await until(pilot, lambda: app.snapshot is not None and isinstance(app.screen, WorkersScreen), what="ws")
+            await until(pilot, lambda: "2 runs" in screen_text(app), what="the packed GPU")
+            text = screen_text(app)
+            assert any("cuda:0" in line and "2 runs" in line and "15.5/20.0/17.5 in all" in line
+                       for line in text.splitlines()), text
+            assert any(f"├ run {ids['running']}" in line and "9.0/12.0/10.5" in line for line in text.splitlines())
+            assert any(f"└ run {packed}" in line and "6.5/8.0/7.0" in line for line in text.splitlines())
+            assert "cuda:0: 2 runs" in text and "cuda:0#2" in text
+            table = app.screen.query_one("#devices")
+            table.move_cursor(row=2)  # the second run's own memory history in the charts
+            await pilot.pause(0.3)
+            assert f"cuda:0, run {packed}" in screen_text(app)
+
+    run(drive())
+
+
+def test_run_detail_shows_the_runs_speed_and_mfu(tmp_path):
+    path, ids = demo_db(tmp_path / "demo")
+
+    async def drive() -> None:
+        app = demo_app(path)
+        async with app.run_test(size=(140, 50)) as pilot:
+            await until(pilot, lambda: app.snapshot is not None, what="a snapshot")
+            app.open_run(ids["succeeded"])
+            await until(pilot, lambda: getattr(app.screen, "detail", None) is not None, what="the run detail")
+            await pilot.press("s")
+            await pilot.pause(0.3)
+            text = screen_text(app)
+            for words in ("tok/s · MFU", "speed and memory", "model FLOPs utilisation", "peak GPU memory",
+                          "10.50 GiB", "278.0 M", "runs sharing its GPU"):
+                assert words in text, words
+
+    run(drive())

@@ -43,7 +43,8 @@ from engine.grid.expand import expand
 from engine.grid.schema import load_grid
 from engine.runfiles import RunFiles
 from engine.runner.plan import queue_runs
-from engine.runner.slot import Slot, SlotOptions
+from engine.runner.slot import Slot
+from engine.runner.slot_setup import SlotOptions
 from engine.spec import RunSpec, RunStatus
 from engine.store.db import open_db
 from engine.store.schema import MetricPoint, Run, SystemSample

@@ -32,7 +32,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "between the SIGKILLs (as `kill PID` or earlyoom's first try)")
     p.add_argument("--launcher-kills", type=int, default=2, help="warm launchers killed (SIGKILL) in the run "
                    "phase, each under a run in its last epoch")
-    p.add_argument("--every", type=float, default=3.0, help="mean seconds between kills")
     p.add_argument("--lease", type=float, default=3.0, help="the workers' --lease, seconds")
     p.add_argument("--train", type=int, default=300, help="source training sentences per run")
     p.add_argument("--epochs", type=int, default=3)
@@ -67,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         root = Path(tmp)
         os.environ["XLTUI_CACHE"] = str(root / "cache")
         for i, (name, kills) in enumerate(phases.items()):
-            plan = Plan(runs=args.runs, workers=args.workers, kills=kills, every_s=args.every, lease_s=args.lease,
+            plan = Plan(runs=args.runs, workers=args.workers, kills=kills, lease_s=args.lease,
                         train=args.train, epochs=args.epochs, seed=args.seed)
             if i == 0:  # fill the tokenisation cache first, so the baseline does not pay for it alone
                 subprocess.run([sys.executable, "-m", "xltui.cli", "grid", "validate", str(write_grid(root, plan))],
@@ -75,8 +74,8 @@ def main(argv: list[str] | None = None) -> None:
             console.print(f"[bold]{name}[/]: {args.runs} runs, {args.workers} workers, {len(kills)} kills")
             reports[name] = torture(root / f"phase-{i}", plan, notify=lambda m: console.print(f"  {m}"))
     base = next(iter(reports.values()))
-    table = Table(title=f"{args.runs} tiny runs, {args.workers} workers (warm, --lease {args.lease:g}), a kill every "
-                        f"~{args.every:g} s, `xltui status` every second", title_justify="left")
+    table = Table(title=f"{args.runs} tiny runs, {args.workers} workers (warm, --lease {args.lease:g}), kills spread over "
+                        "the study's progress, `xltui status` every second", title_justify="left")
     for col in ("phase", "workers killed", "runs KILLed", "runs TERMed", "launchers killed", "runs ok", "attempts",
                 "extra", "minutes", "× baseline", "status polls", "slowest poll s", "problems"):
         table.add_column(col, justify="left" if col == "phase" else "right", no_wrap=col == "phase")

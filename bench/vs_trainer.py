@@ -5,9 +5,14 @@ side by side, on the same model, data, batches and optimiser settings.
   ``DataCollatorForTokenClassification``, AdamW, linear warm-up/decay, gradient
   clipping, random batches, in a fresh process with the machine's default environment.
 * ``xltui random`` / ``xltui grouped``: the same settings as a grid, executed by a real
-  ``xltui worker`` (one slot, the warm launcher, a run process per run), with
-  ``group_by_length: false`` (the batches a Trainer user gets) and with xltui's default
-  length-grouped batches.
+  ``xltui worker --cpu`` with xltui's defaults (its CPU slots, the warm launcher, a run
+  process per run; ``--cpu-slots N`` passes the flag), one seed at a time so each run is
+  alone on the machine as Trainer's is, with ``group_by_length: false`` (the batches a
+  Trainer user gets) and with xltui's default length-grouped batches.
+
+The loops take turns seed by seed (Trainer seed 1, xltui seed 1, Trainer seed 2, …), so a
+machine whose load changes meanwhile weighs on every loop alike. The threads column is
+what each side trained with (Trainer: torch's default; xltui: what its runs recorded).
 
 Both sides read the same English MasakhaNER sentences through the engine's reader and
 tokenise them the same way (each word's label on its first subword), and both are scored
@@ -19,7 +24,7 @@ step exclude those dev evaluations on both sides: Trainer's from its callbacks
 Padded positions per step are printed too (seconds per 1,000 of them compare the loops at
 equal work when their random batches pad differently).
 
-``python bench/vs_trainer.py [--model minilm] [--sentences 600] [--epochs 2] [--seeds 1,2,3]``
+``python bench/vs_trainer.py [--model minilm] [--sentences 600] [--epochs 2] [--seeds 1,2,3] [--cpu-slots N]``
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seeds", default="1,2,3")
     p.add_argument("--loops", default="trainer,random,grouped",
                    help="which loops to time (the first is the ratio's baseline)")
+    p.add_argument("--cpu-slots", type=int, default=None, help="xltui worker --cpu-slots N (default: xltui's own)")
     p.add_argument("--trainer-child", type=int, help=argparse.SUPPRESS)  # one Trainer run, in its own process
     return p.parse_args(argv)
 
@@ -87,6 +93,7 @@ def english_ner(args: argparse.Namespace) -> tuple:
 # -- Trainer, in a child process ---------------------------------------------------------------------------
 def trainer_child(args: argparse.Namespace, seed: int) -> dict:
     """One Trainer run: prints {"steps", "train_s", "dev_f1": [per epoch]} as JSON."""
+    import torch
     import transformers
     from transformers import DataCollatorForTokenClassification, Trainer, TrainerCallback, TrainingArguments
 
@@ -131,7 +138,8 @@ def trainer_child(args: argparse.Namespace, seed: int) -> dict:
         )
         trainer = Trainer(model=model, args=targs, train_dataset=features, data_collator=counting, callbacks=[clock])
         result = trainer.train()
-    return dict(steps=int(result.global_step), train_s=clock.train_s, dev_f1=clock.dev_f1, padded=padded[0])
+    return dict(steps=int(result.global_step), train_s=clock.train_s, dev_f1=clock.dev_f1, padded=padded[0],
+                threads=[torch.get_num_threads()])
 
 
 def run_trainer(args: argparse.Namespace, seed: int) -> dict:
@@ -142,8 +150,9 @@ def run_trainer(args: argparse.Namespace, seed: int) -> dict:
 
 
 # -- xltui, through a real worker --------------------------------------------------------------------------
-def run_xltui(args: argparse.Namespace, root: Path, grouped: bool) -> list[dict]:
-    """Every seed through ``xltui worker`` (one slot); per run: steps, train_s, dev_f1 per epoch."""
+def run_xltui(args: argparse.Namespace, root: Path, grouped: bool, seed: int) -> dict:
+    """One seed queued alone and worked through by ``xltui worker --cpu`` with xltui's defaults:
+    steps, train_s, dev_f1 per epoch and the threads it trained with."""
     from sqlmodel import Session, select
 
     from engine.grid.expand import expand
@@ -154,21 +163,22 @@ def run_xltui(args: argparse.Namespace, root: Path, grouped: bool) -> list[dict]
 
     name = "grouped" if grouped else "random"
     grid, db = root / f"{name}.yaml", root / f"{name}.db"
-    grid.write_text(GRID.format(model=args.model, lr=args.lr, seeds=args.seeds.replace(",", ", "),
+    grid.write_text(GRID.format(model=args.model, lr=args.lr, seeds=seed,
                                 batch=args.batch_size, length=args.max_length, epochs=args.epochs,
                                 sentences=args.sentences, dev=args.dev, grouped=str(grouped).lower()))
     spec = load_grid(grid)
-    queue_runs(open_db(str(db)), spec.study, expand(spec))
-    subprocess.run([sys.executable, "-m", "xltui.cli", "worker", "--db", str(db), "--cpu", "--cpu-slots", "1",
-                    "--exit-when-idle", "--poll", "0.2"], cwd=REPO, check=True, capture_output=True)
-    rows = []
+    (run_id,) = queue_runs(open_db(str(db)), spec.study, expand(spec)).new
+    slots = ["--cpu-slots", str(args.cpu_slots)] if args.cpu_slots else []
+    env = {k: v for k, v in os.environ.items() if k != "XLTUI_CPU_SLOTS"}  # xltui's default, unless --cpu-slots
+    subprocess.run([sys.executable, "-m", "xltui.cli", "worker", "--db", str(db), "--cpu", *slots,
+                    "--exit-when-idle", "--poll", "0.2"], cwd=REPO, check=True, capture_output=True, env=env)
     with Session(open_db(str(db), create=False)) as s:
-        for run in s.exec(select(Run).order_by(Run.id)):
-            if run.status != "succeeded":
-                raise SystemExit(f"xltui {name}: run {run.id} {run.status}")
-            points = s.exec(select(MetricPoint).where(MetricPoint.run_id == run.id)).all()
-            rows.append(dict(loop_time(points), padded=replayed_padding(args, run.seed, grouped)))
-    return rows
+        run = s.get(Run, run_id)
+        if run.status != "succeeded":
+            raise SystemExit(f"xltui {name}: run {run.id} {run.status}")
+        points = s.exec(select(MetricPoint).where(MetricPoint.run_id == run.id)).all()
+    threads = [int(p.value) for p in sorted(points, key=lambda p: p.id) if p.name == "cpu_threads"]
+    return dict(loop_time(points), padded=replayed_padding(args, seed, grouped), threads=threads)
 
 
 def replayed_padding(args: argparse.Namespace, seed: int, grouped: bool) -> int:
@@ -228,22 +238,34 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="xltui-bench-vs-trainer-") as tmp:
         root = Path(tmp)
         os.environ["XLTUI_CACHE"] = str(root / "cache")
-        loops = {"trainer": ("Trainer (random batches)", lambda: [run_trainer(args, seed) for seed in seeds]),
-                 "random": ("xltui (random batches)", lambda: run_xltui(args, root, grouped=False)),
-                 "grouped": ("xltui (grouped by length)", lambda: run_xltui(args, root, grouped=True))}
-        results = {loops[key][0]: loops[key][1]() for key in args.loops.split(",")}
+        loops = {"trainer": ("Trainer (random batches)", lambda seed: run_trainer(args, seed)),
+                 "random": ("xltui (random batches)", lambda seed: run_xltui(args, root, False, seed)),
+                 "grouped": ("xltui (grouped by length)", lambda seed: run_xltui(args, root, True, seed))}
+        keys = args.loops.split(",")
+        results: dict[str, list[dict]] = {loops[key][0]: [] for key in keys}
+        for seed in seeds:  # the loops take turns: a change of the machine's load weighs on each alike
+            for key in keys:
+                results[loops[key][0]].append(loops[key][1](seed))
     rows = [summarise(name, runs) for name, runs in results.items()]
     base, base_tok = rows[0][1], rows[0][2]
     table = Table(title=f"{args.model}, English NER: {args.sentences} sentences × {args.epochs} epochs, batch "
                         f"{args.batch_size}, max_length {args.max_length}, lr {args.lr:g}; seeds {args.seeds}; CPU",
                   title_justify="left")
     for col in ("loop", "s/step (median)", "× Trainer", "padded/step", "ms/1k padded", "× Trainer ",
-                "dev F1 (mean ± sd)", "dev F1 per seed", "steps"):
+                "dev F1 (mean ± sd)", "dev F1 per seed", "steps", "threads"):
         table.add_column(col, justify="left" if col == "loop" else "right")
     for (name, step_s, tok_ms, mean, sd, each), runs in zip(rows, results.values()):
         padded = statistics.mean(r["padded"] / r["steps"] for r in runs)
         table.add_row(name, f"{step_s:.3f}", f"{step_s / base:.2f}", f"{padded:,.0f}", f"{tok_ms:.2f}",
-                      f"{tok_ms / base_tok:.2f}", f"{mean:.3f} ± {sd:.3f}", each, str(runs[0]["steps"]))
+                      f"{tok_ms / base_tok:.2f}", f"{mean:.3f} ± {sd:.3f}", each, str(runs[0]["steps"]),
+                      " ".join("→".join(map(str, r["threads"])) or "?" for r in runs))
+    print("s/step per seed: " + "; ".join(f"{name}: " + " ".join(f"{r['train_s'] / r['steps']:.3f}" for r in runs)
+                                            for name, runs in results.items()))
+    first = list(results.values())[0]
+    for name, runs in list(results.items())[1:]:  # each seed against the baseline's run just before it
+        paired = [(r["train_s"] / r["steps"]) / (b["train_s"] / b["steps"]) for r, b in zip(runs, first)]
+        print(f"{name}: × {rows[0][0]} per seed " + " ".join(f"{x:.2f}" for x in paired)
+              + f" (median {statistics.median(paired):.2f})")
     Console(width=160).print(table)
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the end")
 

@@ -16,6 +16,9 @@ XLTUI_WARM         1                           0: start each run in a fresh inte
 XLTUI_DISK_PAUSE   60                          seconds a worker waits between looks at a full disk
 XLTUI_GRAD_ACCUM.  1                           set by the worker for a run: micro-batches per step
                                                (doubled after each CUDA out-of-memory)
+XLTUI_CPU_CORES    unset                       set by the worker for a CPU run: the cores its worker's
+                                               running runs share (each run takes its share, re-read
+                                               every few seconds: engine.training.cpu_threads)
 XLTUI_TEST_OOM_..  unset                       tests only: a micro-batch above N raises a simulated
                                                CUDA out-of-memory (no GPU needed)
 HF_HUB_OFFLINE,    unset                       Hugging Face's own switches, honoured even when set
@@ -41,6 +44,7 @@ HUB_OFFLINE_ENVS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 WARM_ENV = "XLTUI_WARM"  # 0: workers start every run in a fresh interpreter (the --no-warm flag)
 DISK_PAUSE_ENV = "XLTUI_DISK_PAUSE"
 GRAD_ACCUMULATION_ENV = "XLTUI_GRAD_ACCUMULATION"
+CPU_CORES_ENV = "XLTUI_CPU_CORES"
 TEST_OOM_ENV = "XLTUI_TEST_OOM_ABOVE"
 TEST_GPUS_ENV = "XLTUI_TEST_GPUS"  # fake GPUs for tests and demos on a CPU box: "80,80" or "80:60" (GiB total[:free])
 DEFAULT_DISK_PAUSE_S = 60.0
@@ -147,6 +151,13 @@ def disk_pause_s() -> float:
 def grad_accumulation() -> int:
     """Micro-batches per optimizer step for this run process (the worker sets it after an out-of-memory)."""
     return max(1, int(os.environ.get(GRAD_ACCUMULATION_ENV) or 1))
+
+
+def cpu_cores() -> int | None:
+    """The cores this run's worker shares among its CPU runs (``$XLTUI_CPU_CORES``); None: not a
+    worker's CPU run (a GPU run, a run started by hand), which keeps torch's own thread count."""
+    text = os.environ.get(CPU_CORES_ENV, "").strip()
+    return max(1, int(text)) if text.isdigit() else None
 
 
 def simulated_oom_above() -> int | None:

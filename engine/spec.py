@@ -7,7 +7,7 @@ grid defaults change; its hash is the run's identity for de-duplication.
 The shared vocabulary lives here too, defined once: the tasks and their main
 metric, the model presets, a run's states and an attempt's outcomes (string
 enums, so they are stored as the plain words they always were), a worker's
-states, and the name of the study that holds shared language-adapter runs.
+states, what a stop signal asks, and the name of the study that holds shared language-adapter runs.
 Imports nothing from the engine.
 """
 
@@ -19,7 +19,7 @@ from typing import ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.states import MAIN_METRIC, Outcome, RunStatus, WorkerState  # noqa: F401 (the shared vocabulary, re-exported)
+from engine.states import MAIN_METRIC, Outcome, RunStatus, StopAction, WorkerState  # noqa: F401 (the shared vocabulary, re-exported)
 
 SPEC_VERSION = 1
 

@@ -1,4 +1,5 @@
-"""The words a run, an attempt and a worker slot are in (stored as plain strings), and each task's main metric.
+"""The words a run, an attempt and a worker slot are in (stored as plain strings), what a stop
+signal asks (``StopAction``), and each task's main metric.
 
 Kept apart from ``engine.spec`` (which needs pydantic) so the read-only commands
 (`xltui status`, the TUI's first screen) can name states without importing it.
@@ -44,3 +45,18 @@ class WorkerState(StrEnum):
     BUSY = "busy"
     STOPPING = "stopping"  # asked to stop: finishes its current run, claims no more
     STOPPED = "stopped"
+
+
+class StopAction(StrEnum):
+    """What a stop signal asks of the process that gets it; engine.runner.stop says which signal asks what."""
+
+    FINISH = "finish"  # a worker: finish the current runs, claim no more
+    REQUEUE = "requeue"  # a worker: stop the current runs now; they go back to the queue (the attempt does not count)
+    PREEMPTED = "preempted"  # a worker whose cluster job is preempted or near its time limit: REQUEUE, requeue the job
+    EXIT = "exit"  # a run process: end now; its worker records how the attempt ended
+    IGNORE = "ignore"  # a run process: not for it; its worker acts on it
+
+    @property
+    def requeues(self) -> bool:
+        """A worker stops its current runs now, and they go back to the queue."""
+        return self in (StopAction.REQUEUE, StopAction.PREEMPTED)

@@ -83,14 +83,6 @@ def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("pg_server").new_database()
 
 
-
-
-
-
-
-
-
-
 @pytest.fixture
 def fake_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A tiny catalog: $XLTUI_DATA/ner/{en,swa,yor,hau}/{train,dev,test}.txt."""

@@ -9,17 +9,24 @@ freeze a key press.
 First paint comes before the engine: ``import xltui.app`` imports Textual and nothing
 of the engine, the first screen (``LoadingScreen``) is the frame of the queue screen,
 empty and loading, and a thread imports the engine, opens the database and the queue
-screen's code, then swaps it in and starts the poll. A database that cannot be opened
-ends the app with the one-line error (``startup_error``) and exit status 2.
+screen's code, then swaps it in and starts the poll. Until then the app costs what a bare
+Textual app costs: the frame has only a bare app's widgets, ``tui/frame.tcss`` is the only
+stylesheet parsed before it (``tui/app.tcss`` is read when the engine has loaded), and
+neither the theme nor a mode makes Textual re-parse its CSS before it paints
+(``bench/tui_start.py`` compares the two). A database that cannot be opened ends the app
+with the one-line error (``startup_error``) and exit status 2.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from textual.app import App, SystemCommand
+from textual.app import App, ScreenStackError, SystemCommand
 from textual.binding import Binding
+from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -34,6 +41,8 @@ if TYPE_CHECKING:
     from xltui.tui.snapshot import Snapshot, SnapshotReader
 
 THEME = "nord"
+APP_CSS = Path(__file__).parent / "tui" / "app.tcss"
+FRAME_WAIT_S = 0.5  # the longest the loader waits for the first frame's footer keys
 NVML = "nvml"  # the default GPU probe, resolved when the engine is loaded
 
 
@@ -65,10 +74,13 @@ class XltuiApp(App):
     """Studies and queue, composer, results, workers: keys 1–4, ``?`` for help."""
 
     TITLE = "xltui"
-    CSS_PATH = "tui/app.tcss"
-    MODES = {"loading": LoadingScreen, "queue": _queue_screen, "compose": _compose_screen,
-             "results": _results_screen, "workers": _workers_screen}
-    DEFAULT_MODE = "loading"
+    # the theme's default rather than ``self.theme = THEME`` in __init__: setting it made Textual
+    # re-parse and re-apply every stylesheet twice before the first frame (its theme watcher, then
+    # the CSS refresh of the first mode)
+    theme: Reactive[str] = Reactive(THEME)
+    CSS_PATH = "tui/frame.tcss"  # the first frame's; the rest (tui/app.tcss) is read once the engine has loaded
+    MODES = {"queue": _queue_screen, "compose": _compose_screen, "results": _results_screen,
+             "workers": _workers_screen}
     BINDINGS = [
         Binding("1", "switch_mode('queue')", "Queue", tooltip="Studies and the run queue"),
         Binding("2", "switch_mode('compose')", "Compose", tooltip="Compose a grid and enqueue it"),
@@ -97,14 +109,34 @@ class XltuiApp(App):
         self._handled = threading.Event()  # back-pressure: one snapshot in flight at a time
         self._handled.set()
         self._closing = False
-        self.theme = THEME
+
+    def get_default_screen(self) -> Screen:
+        """The loading frame, in Textual's default mode: a screen of MODES re-parses and re-applies
+        every stylesheet when it is first shown (Textual's CSS refresh of a new mode), which would
+        come before the first frame; the queue screen pays that once the data is read."""
+        return LoadingScreen()
 
     # -- polling ------------------------------------------------------------------------------
     def on_mount(self) -> None:
-        # after the first frame is on screen (measured: starting it at on_load delays that
-        # frame by ~0.02 s and brings the data no sooner)
-        self.call_after_refresh(self.run_worker, self._load, thread=True, group="poll", name="poll",
-                                exit_on_error=False)
+        self._mounted_at = time.monotonic()
+        self.call_after_refresh(self._start_loading)
+
+    def _start_loading(self, painted: bool = False) -> None:
+        """Start the loader thread once the whole first frame is on screen.
+
+        The footer fills in its keys a refresh or two after it mounts, and a thread importing the
+        engine meanwhile (imports hold the GIL) delayed that frame (~0.05 s in tmux on a busy
+        2-core box; starting it at on_load delayed it too and brought the data no sooner). So:
+        wait until the keys are there, then for one more refresh (they are painted); at most
+        ``FRAME_WAIT_S`` (a footer shows no keys while the terminal has no focus).
+        """
+        if not painted and time.monotonic() - self._mounted_at < FRAME_WAIT_S:
+            if self.screen.query("FooterKey"):
+                self.call_after_refresh(self._start_loading, painted=True)
+            else:
+                self.set_timer(0.005, self._start_loading)
+            return
+        self.run_worker(self._load, thread=True, group="poll", name="poll", exit_on_error=False)
 
     def _load(self) -> None:
         """Off the UI thread: open the database, read the first snapshot, then go on polling.
@@ -165,8 +197,19 @@ class XltuiApp(App):
         return self._engine
 
     async def _loaded(self) -> None:
+        self._read_app_css()
         self.ready.set()
         await self.switch_mode(self._wanted_mode)  # mounted before the first snapshot is posted to it
+
+    def _read_app_css(self) -> None:
+        """The styles of every screen and dialog, before the first of them mounts (as Textual reads a
+        screen's CSS_PATH): parsing and applying them before the first frame delayed it."""
+        if APP_CSS in self.css_path:
+            return
+        self.css_path.append(APP_CSS)  # listed with the app's CSS files, as if it were in CSS_PATH
+        self.stylesheet.read(APP_CSS)
+        self.stylesheet.parse()  # only the new file: the others' rules are cached
+        self.stylesheet.update(self)
 
     async def action_switch_mode(self, mode: str) -> None:
         """Keys 1–4; while the engine loads, remembered and followed when it is ready."""
@@ -223,7 +266,12 @@ class XltuiApp(App):
     def on_snapshot_taken(self, message: SnapshotTaken) -> None:
         self.snapshot = message.snapshot
         try:
-            self.screen.post_message(type(message)(message.snapshot))
+            screen = self.screen
+        except ScreenStackError:  # read while the app closed: its screens are gone already
+            self._handled.set()
+            return
+        try:
+            screen.post_message(type(message)(message.snapshot))
         finally:  # the next read waits until this one is on screen (never a backlog of snapshots)
             self.call_after_refresh(self._handled.set)
 

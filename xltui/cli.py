@@ -41,8 +41,9 @@ DbOpt = Annotated[Optional[str], typer.Option(
     "--db", envvar=DB_ENV, help="database path or SQLAlchemy URL (default: ./experiments.db)")]
 CpuOpt = Annotated[bool, typer.Option("--cpu", help="run on the CPU")]
 CpuSlotsOpt = Annotated[Optional[int], typer.Option("--cpu-slots", min=1, help="on the CPU: runs side by side, "
-                                                    "the cores split between them (default: $XLTUI_CPU_SLOTS, else 2 "
-                                                    "where this process has 2 cores or more, else 1)")]
+                                                    "sharing the cores: one alone uses all (default: "
+                                                    "$XLTUI_CPU_SLOTS, else 2 where this process has 2 cores "
+                                                    "or more, else 1)")]
 GpusOpt = Annotated[Optional[str], typer.Option("--gpus", help="GPU indices, e.g. 0,1 (one slot per GPU)")]
 RunsPerGpuOpt = Annotated[Optional[str], typer.Option(
     "--runs-per-gpu", metavar="N|auto", help="runs side by side on each GPU, each in its own process (default 1); "
@@ -92,31 +93,26 @@ def run(
     warm: WarmOpt = True,
 ) -> None:
     """Queue a grid's runs and work through them here, with live progress."""
-    from engine.grid.expand import expand
-    from engine.grid.schema import load_grid
     from engine.runner.admission import runs_per_gpu_for
     from engine.runner.devices import parse_devices
-    from engine.runner.plan import queue_runs
+    from engine.runner.study import check_grid, queue_grid
     from engine.store.db import db_url, open_db
+    from xltui.cli_grid import print_data_warnings, print_design, print_summary
 
     devices = parse_devices(cpu, gpus, cpu_slots)  # a bad flag fails before anything is written
     per_gpu = runs_per_gpu_for(devices, runs_per_gpu)
-    spec = load_grid(grid)
-    specs = expand(spec)
-    from xltui.cli_grid import check_data_files, print_design
-
-    check_data_files(specs, err)  # every data file parsed before the database is even opened
+    checked = check_grid(grid)  # the grid and every data file it names, before the database is even opened
+    print_data_warnings(checked, err)
+    checked.raise_errors()
     engine = open_db(db)
     if not detach:  # this machine becomes a worker: refused before anything is queued if that would corrupt
         from engine.runner.worker import sqlite_guard
 
         for warning in sqlite_guard(engine, db_url(db)):
             err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
-    print_design(specs, console, err, detail=False)
-    report = queue_runs(engine, spec.study, specs, grid_path=str(grid.resolve()), grid_text=grid.read_text(),
-                     rerun=rerun, priority=priority, max_attempts=max_attempts)
-    console.print(f"study [bold]{spec.study}[/]: {len(specs)} runs in the grid — {len(report.new)} new, "
-                  f"{len(report.requeued)} re-queued, {len(report.existing)} already in the database")
+    print_design(checked, console, err, detail=False)
+    queued = queue_grid(engine, checked, rerun=rerun, priority=priority, max_attempts=max_attempts)
+    print_summary(checked, console)
     if detach:
         from xltui.detach import start_detached_worker
 
@@ -128,14 +124,14 @@ def run(
     from xltui.foreground import run_foreground
     from xltui.views import scores_table
 
-    outcome = run_foreground(engine, db_url(db), report.study_id, devices, lease, console, cpu_slots, warm=warm,
+    outcome = run_foreground(engine, db_url(db), queued.study_id, devices, lease, console, cpu_slots, warm=warm,
                              runs_per_gpu=per_gpu)
-    console.print(scores_table(engine, report.study_id))
+    console.print(scores_table(engine, queued.study_id))
     if outcome.failed:
         err.print(f"[red]{len(outcome.failed)} run(s) failed[/]: {', '.join(map(str, outcome.failed))} — "
                   "see `xltui status --failed` for why, `xltui retry ID…` to try again")
     if outcome.left:
-        err.print(f"[yellow]stopped with {outcome.left} run(s) of {spec.study} not done[/]: they stay queued; "
+        err.print(f"[yellow]stopped with {outcome.left} run(s) of {checked.study} not done[/]: they stay queued; "
                   f"`xltui run --grid {grid}` or `xltui worker` continues")
         raise typer.Exit(130)
     if outcome.failed:

@@ -18,6 +18,7 @@ F = TypeVar("F", bound=Callable)
 
 EXIT_USER_ERROR = 2
 EXIT_BUG = 1
+ERROR_PREFIX = "error: "  # before every line of a user error (the composer shows grid problems the same way)
 
 
 class UserError(ValueError):
@@ -57,7 +58,7 @@ def handle_errors(fn: F) -> F:
             urls = _urls(kwargs)
             if isinstance(exc, _user_error_types()):
                 for line in scrub(str(exc), *urls).splitlines() or [exc.__class__.__name__]:
-                    print(f"error: {line}", file=sys.stderr)
+                    print(ERROR_PREFIX + line, file=sys.stderr)
                 raise typer.Exit(EXIT_USER_ERROR) from None
             # a bug (or a server gone mid-command): the traceback, as Python prints it, unless it
             # holds a password; then the same traceback with the password masked

@@ -1,13 +1,13 @@
 """`xltui run` without --detach: a local worker in the foreground with a live display.
 
 The worker slots run in threads (they only launch and watch run subprocesses);
-the main thread polls the database and redraws. Ctrl-C once: finish the current
-run and take no more; twice (or SIGTERM): stop it now, it goes back to the queue.
+the main thread polls the database and redraws. Signals follow the stop policy of a
+terminal (engine.runner.stop.TERMINAL): Ctrl-C once: finish the current run and take no
+more; twice (or SIGTERM): stop it now, it goes back to the queue.
 """
 
 from __future__ import annotations
 
-import signal
 import time
 from dataclasses import dataclass
 
@@ -17,7 +17,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
-from engine.runner.slot import Slot, run_slots, slot_options
+from engine.runner.slot import Slot, run_slots
+from engine.runner.slot_setup import slot_options
+from engine.runner.stop import TERMINAL, StopPolicy
 from engine.runner.worker import make_slots
 from engine.spec import RunStatus
 from engine.store.clock import db_now
@@ -27,28 +29,12 @@ from xltui.views import format_duration
 REFRESH_S = 0.5
 
 
-def stop_on_signals(slots: list[Slot], console: Console) -> None:
-    """First Ctrl-C: stop claiming. Second Ctrl-C or SIGTERM: abort current runs (re-queued)."""
-    presses = {"n": 0}
-
-    def on_int(_signum, _frame) -> None:
-        presses["n"] += 1
-        for s in slots:
-            s.stop_claiming.set()
-            if presses["n"] > 1:
-                s.abort.set()
-        if presses["n"] == 1:
-            console.print("[yellow]stopping after the current run — Ctrl-C again to stop it now (it is re-queued)[/]")
-        else:
-            console.print("[yellow]stopping the current run; it goes back to the queue[/]")
-
-    def on_term(_signum, _frame) -> None:
-        for s in slots:
-            s.stop_claiming.set()
-            s.abort.set()
-
-    signal.signal(signal.SIGINT, on_int)
-    signal.signal(signal.SIGTERM, on_term)
+def stop_on_signals(slots: list[Slot], console: Console) -> StopPolicy:
+    """A terminal's stop policy (engine.runner.stop.TERMINAL) for these slots (`xltui run`, `xltui worker`):
+    first Ctrl-C: stop claiming; second Ctrl-C or SIGTERM: abort the current runs (re-queued)."""
+    policy = StopPolicy(TERMINAL, slots, say=lambda message: console.print(f"[yellow]{message}[/]"))
+    policy.install()
+    return policy
 
 
 def _render(engine: Engine, study_id: int, bar: Progress, task_id) -> Group:
@@ -74,14 +60,16 @@ def _render(engine: Engine, study_id: int, bar: Progress, task_id) -> Group:
 
 
 @dataclass
-class Outcome:
+class ForegroundSummary:
+    """How the study stands when `xltui run` stops working on it."""
+
     failed: list[int]
     left: int  # runs of the study still queued or running (the user stopped early)
 
 
 def run_foreground(engine: Engine, url: str, study_id: int, devices: list[str], lease_s: float,
                    console: Console, cpu_slots: int | None = None, *, warm: bool = True,
-                   runs_per_gpu: int | None = 1) -> Outcome:
+                   runs_per_gpu: int | None = 1) -> ForegroundSummary:
     """Work through one study's queue here, until it is done or the user stops it."""
     opts = slot_options(url, devices, cpu_slots, runs_per_gpu, lease_s=lease_s, exit_when_idle=True,
                         study_ids=(study_id,), warm=warm)
@@ -96,4 +84,4 @@ def run_foreground(engine: Engine, url: str, study_id: int, devices: list[str], 
             live.update(_render(engine, study_id, bar, task_id))
     console.print()
     failed = [r.id for r in list_runs(engine, study_id=study_id, statuses=(RunStatus.FAILED,))]
-    return Outcome(failed, len(list_runs(engine, study_id=study_id, statuses=(RunStatus.QUEUED, RunStatus.RUNNING))))
+    return ForegroundSummary(failed, len(list_runs(engine, study_id=study_id, statuses=(RunStatus.QUEUED, RunStatus.RUNNING))))

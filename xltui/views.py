@@ -1,4 +1,5 @@
-"""Rich renderings of the queue shared by `xltui status` and the foreground display."""
+"""Rich renderings of the queue shared by `xltui status` and the foreground display, and the
+one duration format (``format_duration``) the CLI and the app's screens all use."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ def job_label(job_id: str | None, job_index: int | None) -> str:
 
 
 def format_duration(seconds: float | None) -> str:
+    """Every duration the CLI and the app show: ``5s``, ``2m05s``, ``1h02m``; empty for None."""
     if seconds is None:
         return ""
     seconds = int(round(seconds))

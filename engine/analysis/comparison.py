@@ -127,13 +127,15 @@ def comparison_table(data: ScoreSet, system: str, baselines: Sequence[str], *, m
                            if r.aso is not None and math.isnan(r.aso.eps_min)]
     sentence_caption = ""
     if predictions is not None:
+        from engine.analysis.sentence_level import RowPairs, sentence_level_tests
         from engine.analysis.sentence_level import sentence_caption as caption_of
-        from engine.analysis.sentence_level import with_sentence_tests
 
-        table.rows, said = with_sentence_tests(table.rows, predictions, lambda r: _paired_runs(data, r),
-                                               resamples=sentence_resamples, seed=seed)
+        asked = [RowPairs(r.task, r.metric, r.language == POOLED, r.result.n_pairs, _paired_runs(data, r))
+                 for r in table.rows]
+        tests, said = sentence_level_tests(asked, predictions, resamples=sentence_resamples, seed=seed)
+        table.rows = [replace(r, sentence=t) for r, t in zip(table.rows, tests)]
         table.warnings += said
-        sentence_caption = caption_of(table.rows, sentence_resamples, seed)
+        sentence_caption = caption_of(tests, sentence_resamples, seed)
     table.warnings += _design_warnings(table.rows)
     table.caption = (_comparison_caption(table, len(pooled), len(by_lang)) + _aso_caption(aso_iterations, seed)
                      + sentence_caption)

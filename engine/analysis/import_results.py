@@ -50,7 +50,10 @@ class ImportReport:
 
 
 @dataclass(frozen=True)
-class RunRow:
+class PublishedRun:
+    """One row of a published-results CSV: a model's run on one language, with its metrics and
+    the line it came from (messages name it)."""
+
     model: str
     language: str
     run: int
@@ -58,7 +61,7 @@ class RunRow:
     metrics: dict[str, float]
 
 
-def read_results_csv(path: str | Path, *, percent: bool = False) -> list[RunRow]:
+def read_results_csv(path: str | Path, *, percent: bool = False) -> list[PublishedRun]:
     """Parse and validate the whole file; raise ResultsFileError listing the bad cells."""
     path = Path(path)
     errors: list[str] = []
@@ -88,7 +91,7 @@ def read_results_csv(path: str | Path, *, percent: bool = False) -> list[RunRow]
                           "and no metric,value columns for the long form")
         if errors:
             raise ResultsFileError("\n".join(errors))
-        rows: dict[tuple[str, str, int], RunRow] = {}
+        rows: dict[tuple[str, str, int], PublishedRun] = {}
         seen: dict[tuple, int] = {}
         for fields in reader:
             line = reader.line_num
@@ -127,7 +130,7 @@ def read_results_csv(path: str | Path, *, percent: bool = False) -> list[RunRow]
                                                    f"first at line {seen[key]}")
                 else:
                     seen[key] = line
-            row = rows.setdefault((language, model, run), RunRow(model, language, run, line, {}))
+            row = rows.setdefault((language, model, run), PublishedRun(model, language, run, line, {}))
             row.metrics.update(values)
             if len(errors) > MAX_ERRORS:
                 break
@@ -177,7 +180,7 @@ def run_spec(model: str, language: str, run: int, task: str, setting: str) -> tu
 
 def import_results(engine: Engine, path: str | Path, *, study: str | None = None, task: str = "ner",
                    setting: str = "in-language", split: str = "test", percent: bool = False,
-                   rows: list[RunRow] | None = None) -> ImportReport:
+                   rows: list[PublishedRun] | None = None) -> ImportReport:
     """Import a results CSV as the external study ``study`` (default: the file's stem), atomically.
 
     ``rows`` (from read_results_csv) saves parsing the file again when it was checked already.
@@ -198,7 +201,7 @@ def import_results(engine: Engine, path: str | Path, *, study: str | None = None
             session.flush()
         existing = {r.spec_hash: r for r in session.exec(select(Run).where(Run.study_id == row.id))}
         stored = _stored_values(session, [r.attempt_id for r in existing.values() if r.attempt_id is not None])
-        new_runs: list[tuple[Run, RunRow]] = []
+        new_runs: list[tuple[Run, PublishedRun]] = []
         for r in rows:
             spec_json, spec_hash = run_spec(r.model, r.language, r.run, task, setting)
             old = existing.get(spec_hash)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -26,15 +26,15 @@ from engine.store.reader import Reader, reading, rows_in
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from engine.analysis.comparison import ComparisonRow
     from engine.analysis.replicability import Replicability
     from engine.analysis.sentence_tests import BootstrapResult, Stratum
 
-__all__ = ["NO_PREDICTIONS", "SentenceTest", "prediction_paths", "sentence_caption", "with_sentence_tests"]
+__all__ = ["NO_PREDICTIONS", "RowPairs", "SentenceTest", "prediction_paths", "sentence_caption",
+           "sentence_level_tests"]
 
-POOLED = "pooled"  # engine.analysis.comparison.POOLED (which imports this module's types)
 NO_PREDICTIONS = "no predictions: sentence-level test unavailable"
 Paths = Mapping[tuple[int, str], str]  # (run id, language) -> the run's stored test predictions
+Pair = tuple[str, int, int, int]  # (language, seed, system's run id, baseline's run id)
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,22 @@ class SentenceTest:
     @property
     def mark(self) -> str:
         return holm_mark(self.p_holm)
+
+
+@dataclass(frozen=True)
+class RowPairs:
+    """What the test needs of one comparison row (engine.analysis.comparison builds these and puts
+    each result back on its row: this module knows nothing of comparison rows)."""
+
+    task: str
+    metric: str
+    pooled: bool  # the row pools every language: also in how many languages its direction holds
+    n_pairs: int  # the row's paired (language, seed) count, said where it cannot be tested
+    pairs: Sequence[Pair]
+
+    def in_language(self, lang: str) -> RowPairs:
+        """The same row restricted to one language's pairs."""
+        return replace(self, pooled=False, pairs=[p for p in self.pairs if p[0] == lang])
 
 
 def prediction_paths(source: Engine | Reader, run_ids: Sequence[int], split: str = "test") -> dict[tuple[int, str], str]:
@@ -89,22 +105,18 @@ class _Counts:
         return hash((tuple(map(tuple, tokens)), tuple(map(tuple, gold)))), counts
 
 
-Pairs = Callable[["ComparisonRow"], list[tuple[str, int, int, int]]]  # row -> (lang, seed, run A, run B)
-
-
-def with_sentence_tests(rows: list[ComparisonRow], paths: Paths, pairs_of: Pairs, *, resamples: int = 10_000,
-                        seed: int = 0) -> tuple[list[ComparisonRow], list[str]]:
-    """``rows`` with their sentence-level test (or the reason there is none), and the warnings;
-    ``pairs_of`` gives each row's (language, seed) pairs and their two runs (engine.analysis.comparison)."""
+def sentence_level_tests(rows: Sequence[RowPairs], paths: Paths, *, resamples: int = 10_000,
+                         seed: int = 0) -> tuple[list[SentenceTest], list[str]]:
+    """One ``SentenceTest`` per row, in order (or the reason there is none), and the warnings."""
     if not paths:
-        return [replace(r, sentence=SentenceTest(None, 0, r.result.n_pairs, NO_PREDICTIONS)) for r in rows], []
+        return [SentenceTest(None, 0, r.n_pairs, NO_PREDICTIONS) for r in rows], []
     from engine.analysis.replicability import replicability
     from engine.analysis.sentence_tests import combine, resample_stratum
     from engine.analysis.stats import holm
 
     counts, strata, warnings = _Counts(), {}, []
 
-    def stratum(row: ComparisonRow, lang: str, seed_: int, ra: int, rb: int) -> Stratum | None:
+    def stratum(row: RowPairs, lang: str, seed_: int, ra: int, rb: int) -> Stratum | None:
         pa, pb = paths.get((ra, lang)), paths.get((rb, lang))
         if pa is None or pb is None:
             return None
@@ -124,36 +136,35 @@ def with_sentence_tests(rows: list[ComparisonRow], paths: Paths, pairs_of: Pairs
                 strata[key] = resample_stratum((lang, seed_), a[1], b[1], resamples=resamples, seed=seed)
         return strata[key]
 
-    def test(row: ComparisonRow, direction: int = 0) -> SentenceTest:
+    def test(row: RowPairs, direction: int = 0) -> SentenceTest:
         if row.metric != MAIN_METRIC.get(row.task):
-            return SentenceTest(None, 0, row.result.n_pairs, f"sentence-level test covers {MAIN_METRIC.get(row.task)}"
+            return SentenceTest(None, 0, row.n_pairs, f"sentence-level test covers {MAIN_METRIC.get(row.task)}"
                                 f" only, not {row.metric}")
-        keys = pairs_of(row)
-        got = [s for key in keys if (s := stratum(row, *key)) is not None]
+        got = [s for key in row.pairs if (s := stratum(row, *key)) is not None]
         if not got:
-            return SentenceTest(None, 0, len(keys), NO_PREDICTIONS)
-        note = f"{len(keys) - len(got)} pair(s) without predictions left out" if len(got) < len(keys) else ""
-        return SentenceTest(combine(got, seed=seed, direction=direction), len(got), len(keys) - len(got), note)
+            return SentenceTest(None, 0, len(row.pairs), NO_PREDICTIONS)
+        missing = len(row.pairs) - len(got)
+        note = f"{missing} pair(s) without predictions left out" if missing else ""
+        return SentenceTest(combine(got, seed=seed, direction=direction), len(got), missing, note)
 
     out = []
     for row in rows:
         sent = test(row)
-        if row.language == POOLED and sent.result is not None:
+        if row.pooled and sent.result is not None:
             side = sent.result.side
-            langs = sorted({key[0] for key in pairs_of(row)})
-            per_lang = [test(replace(row, language=lang), direction=side) for lang in langs]
+            per_lang = [test(row.in_language(lang), direction=side) for lang in sorted({p[0] for p in row.pairs})]
             pvals = [t.result.p_one_sided for t in per_lang if t.result is not None]
             sent = replace(sent, replication=replicability(pvals, method="fisher") if pvals else None)
-        out.append(replace(row, sentence=sent))
+        out.append(sent)
     for pooled in (True, False):
-        family = [i for i, r in enumerate(out) if (r.language == POOLED) == pooled and r.sentence.result]
-        for i, p in zip(family, holm([out[i].sentence.result.p for i in family])):
-            out[i] = replace(out[i], sentence=replace(out[i].sentence, p_holm=p))
+        family = [i for i, (r, t) in enumerate(zip(rows, out)) if r.pooled == pooled and t.result]
+        for i, p in zip(family, holm([out[i].result.p for i in family])):
+            out[i] = replace(out[i], p_holm=p)
     return out, list(dict.fromkeys(warnings))
 
 
-def sentence_caption(rows: Sequence[ComparisonRow], resamples: int, seed: int) -> str:
-    if not any(r.sentence is not None and r.sentence.result is not None for r in rows):
+def sentence_caption(tests: Sequence[SentenceTest | None], resamples: int, seed: int) -> str:
+    if not any(t is not None and t.result is not None for t in tests):
         return (f" Sentence-level test: {NO_PREDICTIONS} (these runs stored no test predictions; imported results "
                 f"never have them).")
     return (f" Δ_sent [95% CI], p_boot: paired bootstrap over test sentences (Koehn 2004; Dror et al. 2018), "

@@ -2,10 +2,12 @@
 
 Holds: data references and where they resolve (``refs``: names and DataError;
 ``catalog``: $XLTUI_DATA folders, local folders), Hugging Face datasets converted once
-to plain files (``hf_source``, ``hf_data``, ``hf_text``), the CoNLL and CoNLL-U readers
-(``conll``, ``conllu``), label maps (``labels``), seeded few-shot sampling
-(``fewshot``), unlabelled and parallel text (``text``), and scoring of tag sequences
-with their prediction files (``ner_eval`` via seqeval, ``pos_eval``).
+to plain files (``hf_source``: where an ``hf:`` reference points, ``hf_data``: its
+conversion, ``hf_text``: unlabelled text), the CoNLL and CoNLL-U readers (``conll``,
+``conllu``), every problem of one data file found before queueing, cached by content
+hash (``scan``), label maps (``labels``), seeded few-shot sampling (``fewshot``),
+unlabelled and parallel text (``text``), and scoring of tag sequences with their
+prediction files (``ner_eval`` via seqeval, ``pos_eval``).
 
 May import: engine.spec, engine.settings.
 """

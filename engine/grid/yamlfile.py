@@ -162,19 +162,22 @@ class YamlDoc:
         return GridIssue(self.file, line, format_loc(shown), message)
 
 
-def load_yaml(path: str | Path) -> YamlDoc:
-    """Parse a grid file with safe_load semantics; raise GridError on any problem."""
+def read_grid_text(path: str | Path) -> str:
+    """A grid file's text; GridError naming the file when it cannot be read."""
     file = str(path)
-    p = Path(path).expanduser()
     try:
-        text = p.read_text(encoding="utf-8")
+        return Path(path).expanduser().read_text(encoding="utf-8")
     except FileNotFoundError:
         raise GridError([GridIssue(file, None, "", "grid file not found")]) from None
     except IsADirectoryError:
         raise GridError([GridIssue(file, None, "", "is a directory, expected a grid YAML file")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise GridError([GridIssue(file, None, "", f"cannot read grid file: {exc}")]) from None
-    return parse_yaml(text, path)
+
+
+def load_yaml(path: str | Path) -> YamlDoc:
+    """Parse a grid file with safe_load semantics; raise GridError on any problem."""
+    return parse_yaml(read_grid_text(path), path)
 
 
 def parse_yaml(text: str, path: str | Path) -> YamlDoc:

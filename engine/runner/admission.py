@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
+from engine.gpus import GIB, Gpu, GpuError, read_gpus
 from engine.runner.devices import DeviceError
-from engine.runner.gpu_probe import GIB, GpuMemory, probe_gpus
 from engine.runner.packing import (
     DEFAULT_MARGIN_BYTES,
     GpuState,
@@ -43,7 +43,16 @@ from engine.store.queue import Claim
 AUTO_SLOTS_PER_GPU = 8  # with --runs-per-gpu auto: the most runs a GPU may take; memory and throughput decide
 HISTORY_TTL_S = 30.0  # how long the measured history is reused before it is read again
 RECHECK_S = 2.0  # a GPU's "wait" stands this long unless one of its runs starts or ends: one look per GPU, not per slot
-Probe = Callable[[Sequence[str]], list[GpuMemory]]
+Probe = Callable[[Sequence[str]], list[Gpu]]
+
+
+def probe_gpus(ids: Sequence[str]) -> list[Gpu]:
+    """The gate's GPUs now, with each process's memory (engine.gpus); a GPU NVML fails on is not
+    offered, the others are; none where NVML fails as a whole or is absent: one run per GPU."""
+    try:
+        return read_gpus(ids, processes=True)
+    except GpuError as exc:
+        return exc.gpus
 
 
 def parse_runs_per_gpu(text: str | None) -> int | None:

@@ -1,6 +1,6 @@
 """Which devices a worker works on: ``--cpu`` / ``--gpus 0,1`` / ``--cpu-slots N`` as device names.
 
-GPUs are counted through NVML, never torch, so a worker (and ``xltui --help``) starts
+GPUs are counted through NVML (``engine.gpus``), never torch, so a worker (and ``xltui --help``) starts
 in well under a second on a box whose GPUs are busy.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from engine.runner.gpu_probe import nvml_count
+from engine.gpus import GpuError, gpu_count
 
 CPU_SLOTS_ENV = "XLTUI_CPU_SLOTS"  # a lab's default for --cpu-slots (a login profile, a Slurm job's env)
 
@@ -68,7 +68,10 @@ def parse_devices(cpu: bool, gpus: str | None, cpu_slots: int | None = None) -> 
 def count_gpus() -> int:
     """GPUs this process may use, without importing torch: NVML's count, or fewer where
     CUDA_VISIBLE_DEVICES gives it a subset (a Slurm job's GPUs; cuda:N then counts within it)."""
-    count = nvml_count()
+    try:
+        count = gpu_count()
+    except GpuError:  # NVML there but failing: no GPU this worker could be sure of
+        return 0
     if not count:
         return 0
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")

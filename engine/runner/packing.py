@@ -52,7 +52,7 @@ class Shape:
 class GpuState:
     """One GPU as the probe sees it now."""
 
-    id: str  # as CUDA_VISIBLE_DEVICES names it (engine.runner.gpu_probe)
+    id: str  # as CUDA_VISIBLE_DEVICES names it (engine.gpus)
     total_bytes: int
     free_bytes: int  # what the probe reports, less what this worker's runs started on it will still take
     runs: int  # runs this worker has on it

@@ -2,10 +2,11 @@
 
 Slurm only starts, stops and requeues workers; the queue, dedupe and resume stay in the
 database. Each array task runs one worker process (``WorkerProcess``) on the GPUs Slurm
-gave it. On submitit's preemption / time-limit signal (USR2, sent ``signal_delay_s``
-before the end) ``WorkerJob.checkpoint`` stops the running runs and puts them back in
-the queue at once (no lease timeout), and submitit requeues the job, which starts a
-fresh worker. ``scancel`` (SIGTERM) re-queues the runs too, and ends the job.
+gave it. What a signal asks of it is engine.runner.stop's ``CLUSTER_JOB`` policy: on
+submitit's preemption / time-limit signal (USR2, sent ``signal_delay_s`` before the end)
+``WorkerJob.checkpoint`` stops the running runs and puts them back in the queue at once
+(no lease timeout), and submitit requeues the job, which starts a fresh worker.
+``scancel`` (SIGTERM) re-queues the runs too, and ends the job.
 
 ``cluster="local"`` is submitit's LocalExecutor: the same job on this machine, for
 trying a set-up (and for tests) where there is no Slurm.
@@ -28,6 +29,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from engine.runner.admission import parse_runs_per_gpu
+from engine.runner.stop import CLUSTER_JOB, StopPolicy
 from engine.store.cluster_jobs import SubmittedJob, record_jobs
 
 CLUSTERS = ("slurm", "local")
@@ -130,12 +132,13 @@ class WorkerJob:
         self.url, self.gpus, self.study, self.runs_per_gpu = url, gpus, study, runs_per_gpu
         self.lease_s, self.poll_s, self.index = lease_s, poll_s, index
         self._proc: Any = None
+        self._stops: StopPolicy | None = None
 
     def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "_proc"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_proc", "_stops")}
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state, _proc=None)
+        self.__dict__.update(state, _proc=None, _stops=None)
 
     def __call__(self) -> int:
         import submitit
@@ -150,8 +153,9 @@ class WorkerJob:
                                    runs_per_gpu=parse_runs_per_gpu(self.runs_per_gpu) if self.gpus else 1)
         for warning in self._proc.warnings:
             print(f"warning: {warning}", flush=True)
-        # scancel: SIGTERM (submitit only logs it); the runs go back to the queue now, the job ends
-        signal.signal(signal.SIGTERM, lambda *_: self._proc.stop(abort=True, reason="job cancelled; run re-queued"))
+        self._stops = StopPolicy(CLUSTER_JOB, [self._proc], say=lambda m: print(m, flush=True))
+        # scancel's SIGTERM (submitit only logs it) is ours; USR2 stays submitit's, whose handler calls checkpoint
+        self._stops.install([signal.SIGTERM])
         print(f"worker {env.job_id} (task {self.index}) on {env.hostname}: {', '.join(devices)}", flush=True)
         self._proc.start()
         return self._proc.wait()
@@ -160,9 +164,8 @@ class WorkerJob:
         """submitit's preemption / time-limit hook: re-queue the runs at once, then let the job be requeued."""
         import submitit
 
-        if self._proc is not None:
-            print("preempted or out of time: re-queuing the current runs", flush=True)
-            self._proc.stop(abort=True, reason="job preempted or out of time; run re-queued")
+        if self._proc is not None and self._stops is not None:
+            self._stops.handle(signal.SIGUSR2)  # PREEMPTED: the runs go back to the queue now
             self._proc.wait()
         again = WorkerJob(self.url, gpus=self.gpus, study=self.study, lease_s=self.lease_s, poll_s=self.poll_s,
                           index=self.index, runs_per_gpu=self.runs_per_gpu)

@@ -54,6 +54,13 @@ class Launcher:
         """Being started now (importing torch)."""
         return self._starting is not None and self._starting.is_alive()
 
+    def wait_started(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for a start under way to end; True once none is (ready or failed)."""
+        starting = self._starting
+        if starting is not None:
+            starting.join(timeout)
+        return not self.starting()
+
     def start_in_background(self) -> None:
         """(Re)start it unless it is ready or starting: the caller does not wait for its imports."""
         if self.ready() or self.starting():

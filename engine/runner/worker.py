@@ -2,8 +2,9 @@
 `xltui run` and a Slurm job start it.
 
 The same object serves a terminal (Ctrl-C, SIGTERM) and a cluster job (submitit's
-preemption signal): ``stop(abort=True, reason=…)`` stops every slot's run and puts it
-back in the queue at once, so a preempted or cancelled job costs no lease timeout.
+preemption signal), through one stop policy (engine.runner.stop): a REQUEUE or
+PREEMPTED stops every slot's run and puts it back in the queue at once, so a preempted
+or cancelled job costs no lease timeout.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from sqlalchemy.engine import Engine
 
 from engine.runner.admission import GpuGate
 from engine.runner.exits import visible_device
-from engine.runner.slot import Slot, SlotOptions, run_slots, slot_options
+from engine.runner.slot import Slot, run_slots
+from engine.runner.slot_setup import SlotOptions, slot_options
+from engine.spec import StopAction
 from engine.store.db import open_db, sqlite_path
 from engine.store.queries import study_by_name
 from engine.store.sharing import check_single_host, network_filesystem_warning
@@ -75,13 +78,11 @@ class WorkerProcess:
                 thread.join(poll_s)
         return self.runs_done
 
-    def stop(self, *, abort: bool = False, reason: str = "worker stopped; run re-queued") -> None:
-        """Claim no more; with ``abort`` also stop the current runs, which go back to the queue."""
+    def stop(self, action: StopAction = StopAction.FINISH, reason: str = "") -> None:
+        """Do what a stop asks (engine.runner.stop) in every slot: claim no more; for REQUEUE and
+        PREEMPTED also stop the current runs, which go back to the queue with ``reason``."""
         for s in self.slots:
-            s.stop_claiming.set()
-            if abort:
-                s.abort_reason = reason
-                s.abort.set()
+            s.stop(action, reason)
 
     @property
     def runs_done(self) -> int:

@@ -17,10 +17,10 @@ from engine.spec import RunStatus
 from engine.store import queue_reads
 from engine.store.queue_reads import (  # noqa: F401 (re-exported: the Engine API names them)
     WORKER_STALE_S,
+    LiveWorker,
     RunProgress,
     StudySummary,
     Waiting,
-    WorkerRow,
     estimate_eta,
 )
 from engine.store.reader import reading
@@ -65,7 +65,7 @@ def waiting_runs(engine: Engine, study_id: int | None = None) -> list[Waiting]:
         return queue_reads.waiting_runs(reader, study_id)
 
 
-def live_workers(engine: Engine, now: float | None = None) -> list[WorkerRow]:
+def live_workers(engine: Engine, now: float | None = None) -> list[LiveWorker]:
     """Worker slots not stopped whose heartbeat is fresh by the server's clock."""
     with reading(engine) as reader:
         return queue_reads.live_workers(reader, now)
@@ -111,9 +111,8 @@ def artifact_host(engine: Engine, path: str) -> tuple[int, str] | None:
 
 def known_hashes(engine: Engine, study: str) -> set[str]:
     """Spec hashes already in ``study``: engine.store.queue.enqueue leaves these alone (dedup is per study)."""
-    with Session(engine) as session:
-        rows = session.exec(select(Run.spec_hash).join(Study, Study.id == Run.study_id).where(Study.name == study))
-        return set(rows)
+    with reading(engine) as reader:
+        return set(queue_reads.runs_by_hash(reader, study))
 
 
 @dataclass(frozen=True)

@@ -62,8 +62,9 @@ class Waiting:
     needs: list[tuple[int, str, str]] = field(default_factory=list)
 
 
-class RunRow(NamedTuple):
-    """The columns of a run that listings show (not its spec)."""
+class RunColumns(NamedTuple):
+    """A run's own stored columns as `xltui status` lists them (not its spec, not its progress; the
+    whole error). The app's run list has its own row, with live progress (xltui.tui.snapshot_types.RunRow)."""
 
     id: int
     study_id: int
@@ -82,7 +83,9 @@ class RunRow(NamedTuple):
     error: str | None
 
 
-class WorkerRow(NamedTuple):
+class LiveWorker(NamedTuple):
+    """A worker slot with a fresh heartbeat, as `xltui status` and the app's Workers screen list it."""
+
     id: str
     host: str
     pid: int
@@ -95,11 +98,11 @@ class WorkerRow(NamedTuple):
     job_index: int | None
 
 
-RUN_COLUMNS = ", ".join(RunRow._fields)
-WORKER_COLUMNS = ", ".join(WorkerRow._fields)
+RUN_COLUMNS = ", ".join(RunColumns._fields)
+WORKER_COLUMNS = ", ".join(LiveWorker._fields)
 
 
-def run_rows(reader: Reader, *, study_id: int | None = None, statuses: tuple[str, ...] = ()) -> list[RunRow]:
+def run_rows(reader: Reader, *, study_id: int | None = None, statuses: tuple[str, ...] = ()) -> list[RunColumns]:
     """Runs by id, of one study and/or in the given states."""
     where, params = [], {}
     if study_id is not None:
@@ -110,12 +113,20 @@ def run_rows(reader: Reader, *, study_id: int | None = None, statuses: tuple[str
         where.append(f"status IN ({marks})")
         params.update(bound)
     clause = f" WHERE {' AND '.join(where)}" if where else ""
-    return [RunRow(*r) for r in reader.rows(f"SELECT {RUN_COLUMNS} FROM run{clause} ORDER BY id", params)]
+    return [RunColumns(*r) for r in reader.rows(f"SELECT {RUN_COLUMNS} FROM run{clause} ORDER BY id", params)]
 
 
 def study_id_of(reader: Reader, name: str) -> int | None:
     row = reader.rows("SELECT id FROM study WHERE name = :name", {"name": name})
     return row[0][0] if row else None
+
+
+def runs_by_hash(reader: Reader, study: str) -> dict[str, tuple[int, str]]:
+    """Spec hash -> (run id, status) of every run of the study named ``study``: the runs that
+    engine.store.queue.enqueue leaves alone (dedup is per study)."""
+    return {h: (run_id, status) for h, run_id, status in reader.rows(
+        "SELECT r.spec_hash, r.id, r.status FROM run r JOIN study s ON s.id = r.study_id WHERE s.name = :study",
+        {"study": study})}
 
 
 def progress_of(reader: Reader, runs: list) -> dict[int, RunProgress]:
@@ -195,9 +206,9 @@ def waiting_runs(reader: Reader, study_id: int | None = None) -> list[Waiting]:
     return list(out.values())
 
 
-def live_workers(reader: Reader, now: float | None = None) -> list[WorkerRow]:
+def live_workers(reader: Reader, now: float | None = None) -> list[LiveWorker]:
     """Worker slots not stopped whose heartbeat (by the server's clock) is fresh."""
     now = server_now(reader) if now is None else now
     rows = reader.rows(f"SELECT {WORKER_COLUMNS} FROM worker WHERE state != :stopped ORDER BY id",
                        {"stopped": str(WorkerState.STOPPED)})
-    return [w for w in map(WorkerRow._make, rows) if now - w.heartbeat_at < WORKER_STALE_S]
+    return [w for w in map(LiveWorker._make, rows) if now - w.heartbeat_at < WORKER_STALE_S]

@@ -12,13 +12,18 @@ import math
 import os
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import psutil
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
+from engine.gpus import GpuError, read_gpus
 from engine.store.schema import MetricPoint, SystemSample
+
+SAMPLE_COLUMNS = ("device", "rss_bytes", "gpu_allocated_bytes", "gpu_reserved_bytes", "gpu_peak_bytes",
+                  "gpu_util_percent")
 
 
 class MetricWriter:
@@ -45,8 +50,12 @@ class MetricWriter:
         self._maybe_flush()
 
     def sample(self, **fields: Any) -> None:
+        """Queue a system sample; a column not given is stored as NULL. Every row carries every
+        column: a multi-row insert takes its columns from the first row, so a sample taken before
+        CUDA was up would otherwise drop the GPU figures of the later ones in its batch."""
+        row = dict.fromkeys(SAMPLE_COLUMNS) | fields
         with self._lock:
-            self._samples.append(dict(run_id=self.run_id, attempt_id=self.attempt_id, t=time.time(), **fields))
+            self._samples.append(dict(row, run_id=self.run_id, attempt_id=self.attempt_id, t=time.time()))
         self._maybe_flush()
 
     def _maybe_flush(self) -> None:
@@ -71,49 +80,47 @@ class MetricWriter:
         self.flush()
 
 
-def cuda_memory() -> dict[str, int] | None:
-    """torch.cuda memory counters of this process, or None off CUDA (torch already imported)."""
-    import sys
+class CudaMemory(NamedTuple):
+    """A run process's own GPU memory as torch counts it (engine.training reads it): plain numbers."""
 
-    torch = sys.modules.get("torch")
-    if torch is None or not torch.cuda.is_available() or not torch.cuda.is_initialized():
-        return None
-    return dict(
-        gpu_allocated_bytes=int(torch.cuda.memory_allocated()),
-        gpu_reserved_bytes=int(torch.cuda.memory_reserved()),
-        gpu_peak_bytes=int(torch.cuda.max_memory_allocated()),
-    )
+    allocated_bytes: int
+    reserved_bytes: int
+    peak_bytes: int
 
 
 def gpu_utilisation() -> float | None:
-    """Utilisation of this process's GPU through NVML (no torch needed); None without one."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    """Utilisation of this process's GPU (the first of CUDA_VISIBLE_DEVICES) through engine.gpus;
+    None where it is unknown."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")[0].strip()
     if not visible or visible == "-1":
         return None
     try:
-        import pynvml
-
-        pynvml.nvmlInit()
-        handle = pynvml.nvmlDeviceGetHandleByIndex(int(visible.split(",")[0]))
-        return float(pynvml.nvmlDeviceGetUtilizationRates(handle).gpu)
-    except Exception:  # NVML missing or device gone: utilisation is simply unknown
+        gpus = read_gpus([visible])
+    except GpuError:  # NVML failing or the device gone: utilisation is simply unknown
         return None
+    return gpus[0].util_percent if gpus else None
 
 
 class SystemSampler(threading.Thread):
-    """Samples process RSS and GPU memory/utilisation every ``interval_s`` seconds."""
+    """Samples process RSS and GPU memory/utilisation every ``interval_s`` seconds.
 
-    def __init__(self, writer: MetricWriter, device: str, interval_s: float = 2.0):
+    ``gpu_memory`` gives the process's own GPU memory (None off a GPU or before CUDA is up): the
+    run process passes engine.training's reader of torch's counters; the store never looks for torch."""
+
+    def __init__(self, writer: MetricWriter, device: str, interval_s: float = 2.0, *,
+                 gpu_memory: Callable[[], CudaMemory | None] | None = None):
         super().__init__(daemon=True, name="system-sampler")
         self.writer, self.device, self.interval_s = writer, device, interval_s
+        self.gpu_memory = gpu_memory
         self._stop = threading.Event()
         self._proc = psutil.Process()
 
     def take(self) -> None:
         fields: dict[str, Any] = dict(device=self.device, rss_bytes=self._proc.memory_info().rss)
-        mem = cuda_memory()
-        if mem:
-            fields.update(mem, gpu_util_percent=gpu_utilisation())
+        mem = self.gpu_memory() if self.gpu_memory is not None else None
+        if mem is not None:
+            fields.update(gpu_allocated_bytes=mem.allocated_bytes, gpu_reserved_bytes=mem.reserved_bytes,
+                          gpu_peak_bytes=mem.peak_bytes, gpu_util_percent=gpu_utilisation())
         self.writer.sample(**fields)
 
     def run(self) -> None:

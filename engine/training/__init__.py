@@ -1,10 +1,13 @@
 """The run process and its trainers: the only place torch, transformers and adapters are imported.
 
-Holds: the run subprocess's entry point (``run``), the trainer table (``trainers``) and
-what each trainer gets (``inputs``); the optimisation loop (``loop``), full fine-tuning
-for tagging (``tagging``) with its data preparation (``tagging_data``, ``token_cache``),
-MAD-X language and task adapters (``madx``), few-shot continuation (``fewshot``), the
-alignment regulariser (``alignment``), and the model zoo (``modelzoo``).
+Holds: the run subprocess's entry point (``run``), the warm launcher that imports torch
+and the trainers once per worker slot and forks each run from there (``launcher``), the
+trainer table (``trainers``) and what each trainer gets (``inputs``); the optimisation
+loop (``loop``), tokens/s and MFU of a run (``throughput``), full fine-tuning for tagging
+(``tagging``) with its data preparation (``tagging_data``, ``token_cache``), MAD-X
+language and task adapters (``madx``), few-shot continuation (``fewshot``), the
+alignment regulariser (``alignment``), the model zoo (``modelzoo``), and a CPU run's torch
+threads kept at its share of its worker's cores (``cpu_threads``).
 
 May import: engine.store, engine.data, engine.spec, engine.settings, engine.runfiles.
 Nothing outside this package imports it, except the run process's command line.

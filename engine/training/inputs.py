@@ -1,8 +1,8 @@
 """What a run continues from, looked up in the database before its trainer starts.
 
-Every trainer takes the same arguments in the same order, ``(spec, files, writer,
-device, inputs, log)``, so the run process picks one from a table
-(engine.training.trainers) instead of asking what kind of spec it holds.
+Every trainer is called the same way, ``trainer(spec, files, writer, device, inputs)``
+(``Trainer`` below; each also takes an optional ``log``), so the run process picks one
+from a table (engine.training.trainers) instead of asking what kind of spec it holds.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from engine.data.labels import IGNORE_INDEX
 from engine.settings import grad_accumulation, simulated_oom_above
 from engine.spec import TrainParams
 from engine.store.telemetry import MetricWriter
+from engine.training import cpu_threads
 from engine.training.throughput import model_flops_utilisation, peak_flops
 
 Regulariser = Callable[[torch.nn.Module, dict, object], torch.Tensor]
@@ -212,6 +213,7 @@ def train(
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
+            cpu_threads.follow(step)  # a CPU run's share of its worker's cores, if it changed
             size = int(batch["input_ids"].shape[0])
             n_examples += size
             pending.add(step, loss, scheduler.get_last_lr()[0], size, (ce, extra) if regulariser is not None else None)

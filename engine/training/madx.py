@@ -30,6 +30,7 @@ from engine.runfiles import RunFiles
 from engine.spec import LangAdapterParams, LangAdapterSpec
 from engine.store.results import RunOutput
 from engine.store.telemetry import MetricWriter
+from engine.training import cpu_threads
 from engine.training.inputs import NO_INPUTS, RunInputs
 from engine.training.loop import PendingPoints, fused_adamw
 from engine.training.modelzoo import minilm_dir
@@ -113,6 +114,7 @@ def train_language_adapter(spec: LangAdapterSpec, sentences: Sequence[Sequence[s
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
+            cpu_threads.follow(step)
             pending.add(step, loss, scheduler.get_last_lr()[0], int(batch["input_ids"].shape[0]))
             if pending.due(step):
                 pending.flush()

@@ -21,19 +21,20 @@ from sqlmodel import Session
 
 from engine.runfiles import DISK_FULL_EXIT, ERROR_PREFIX, OOM_EXIT, RunFiles, disk_full
 from engine.settings import DB_ENV, grad_accumulation, scrub
-from engine.spec import LangAdapterSpec, RunSpec, parse_spec
+from engine.spec import LangAdapterSpec, RunSpec, StopAction, parse_spec
 from engine.store.db import make_engine, safe_url
 from engine.store.queries import artifact_host, dependency_artifacts
 from engine.store.results import RunOutput, record_output
 from engine.store.schema import Run
 from engine.store.telemetry import MetricWriter, SystemSampler
 from engine.training.inputs import PARENT_ARTIFACT, RunInputs
+from engine.training.throughput import cuda_memory
 from engine.training.trainers import trainer_for
 
 
 def _exit_with_parent(parent: int, interval_s: float = 1.0) -> None:
     """Exit when the worker that started us is gone (its pid is passed in: the worker may
-    already be dead by the time this process gets here)."""
+    already be dead by the time this process gets here): the stop policy's EXIT."""
 
     def watch() -> None:
         while True:
@@ -47,6 +48,20 @@ def _exit_with_parent(parent: int, interval_s: float = 1.0) -> None:
 
 def _terminate(signum, _frame) -> None:
     raise SystemExit(128 + signum)
+
+
+# a run process's side of the stop policy (the worker's, and the whole table: engine.runner.stop)
+STOPS = {
+    signal.SIGTERM: StopAction.EXIT,  # its worker stops it (an abort, a lost lease), or a kill from outside
+    # a cluster's preemption warning (Slurm sends it to every process of the job) is for the
+    # worker: it stops this run and re-queues it; the run itself must not die of it first
+    signal.SIGUSR2: StopAction.IGNORE,
+}
+
+
+def _stop_on_signals() -> None:
+    for signum, action in STOPS.items():
+        signal.signal(signum, _terminate if action == StopAction.EXIT else signal.SIG_IGN)
 
 
 def device_name() -> str:
@@ -118,10 +133,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def run_attempt(args: argparse.Namespace) -> int:
     _exit_with_parent(args.parent_pid or os.getppid())
-    signal.signal(signal.SIGTERM, _terminate)
-    # a cluster's preemption warning (Slurm sends it to every process of the job) is for the
-    # worker: it stops this run and re-queues it; the run itself must not die of it first
-    signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+    _stop_on_signals()
 
     engine = make_engine(args.db, max_connections=1, name=f"xltui run {args.run}")  # one at a time, see make_engine
     with Session(engine) as session:
@@ -140,9 +152,12 @@ def run_attempt(args: argparse.Namespace) -> int:
     device = device_name()
     import torch
 
-    print(f"device {device}, torch threads {torch.get_num_threads()}", flush=True)
+    from engine.training import cpu_threads
+
     writer = MetricWriter(engine, args.run, args.attempt)
-    sampler = SystemSampler(writer, device)
+    threads = cpu_threads.start(engine, args.run, args.worker, writer, device)  # a CPU run: its share of the cores
+    print(f"device {device}, torch threads {threads}", flush=True)
+    sampler = SystemSampler(writer, device, gpu_memory=cuda_memory)
     sampler.start()
     try:
         output = execute(spec, RunFiles(Path(args.out)), writer, device, inputs)
@@ -158,6 +173,7 @@ def run_attempt(args: argparse.Namespace) -> int:
             full = full or disk_full(unwritten, Path(args.out))
         return DISK_FULL_EXIT if full else 1
     finally:
+        cpu_threads.stop()
         sampler.stop()
         writer.close()
     if not record_output(engine, args.run, args.attempt, args.worker, output):

@@ -32,6 +32,7 @@ from engine.runfiles import RunFiles
 from engine.spec import RunSpec
 from engine.store.results import RunOutput, file_sha256
 from engine.store.telemetry import MetricWriter
+from engine.training import cpu_threads
 from engine.training.alignment import Router
 from engine.training.inputs import NO_INPUTS, RunInputs
 from engine.training.loop import speed_stats, train
@@ -62,6 +63,7 @@ def predict(model, collator, data: Encoded, labels: LabelMap, device: str) -> tu
     out: list[list[str]] = []
     truncated = 0
     for start in range(0, len(data.features), EVAL_BATCH):
+        cpu_threads.follow()  # a long test set: a CPU run's share may change meanwhile
         chunk = data.features[start:start + EVAL_BATCH]
         batch = collator([{k: v for k, v in f.items() if k != "labels"} for f in chunk])
         logits = model(**{k: v.to(device) for k, v in batch.items()}).logits

@@ -1,4 +1,5 @@
-"""Tokens per second and model FLOPs utilisation (MFU) of a training run.
+"""Tokens per second and model FLOPs utilisation (MFU) of a training run, and the run process's
+own GPU memory as torch counts it (``cuda_memory``, for its system samples).
 
 MFU = 6 × parameters × tokens/s ÷ the GPU's dense peak (PaLM's definition: forward and
 backward of every parameter per token, attention FLOPs left out), so runs on different
@@ -10,6 +11,10 @@ the GPU multiplies is waste, not work. The peaks are NVIDIA's datasheet figures 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.store.telemetry import CudaMemory
 
 # (GPU name pattern, {precision: dense peak TFLOP/s}); the first match wins, so specific names come first
 DENSE_PEAK_TFLOPS: tuple[tuple[str, dict[str, float]], ...] = (
@@ -39,3 +44,16 @@ def model_flops_utilisation(n_params: int, tokens_per_s: float, peak: float | No
     if peak is None or peak <= 0:
         return None
     return 6.0 * n_params * tokens_per_s / peak
+
+
+def cuda_memory() -> CudaMemory | None:
+    """torch.cuda's allocated, reserved and peak bytes of this process, for engine.store.telemetry's
+    sampler; None until CUDA is initialised (the sampler's thread never creates a CUDA context)."""
+    import torch  # the run process has imported it by the time its sampler runs
+
+    from engine.store.telemetry import CudaMemory
+
+    if not torch.cuda.is_initialized():
+        return None
+    return CudaMemory(int(torch.cuda.memory_allocated()), int(torch.cuda.memory_reserved()),
+                      int(torch.cuda.max_memory_allocated()))

@@ -15,7 +15,7 @@ from deepsig import aso
 from engine.analysis.aso import TAU, aso_eps_min, centred_by_language
 from engine.analysis.comparison import POOLED, comparison_table
 from engine.analysis.scores import Score, ScoreSet
-from tests.support.env import DATA, xltui
+from tests.support.env import DATA, xltui, xltui_here
 
 ITER = 60
 
@@ -70,20 +70,21 @@ def imported(tmp_path_factory) -> str:
 
 
 def test_aso_in_every_format_of_the_cli(imported):
+    """In this process: the formats are what is tested, not the start-up (deepsig is imported once)."""
     args = ("results", "masakhaner2_baselines", "--db", imported, "--compare", "xlmrlarge:xlmrbase",
             "--aso", "--aso-iterations", str(ITER))
-    out = json.loads(xltui(*args, "--format", "json", check=True).stdout)
+    out = json.loads(xltui_here(*args, "--format", "json", check=True).stdout)
     rows = out["comparison"]["rows"]
     assert rows and all(0.0 <= r["aso"]["eps_min"] <= 1.0 and r["aso"]["iterations"] == ITER for r in rows)
-    again = json.loads(xltui(*args, "--format", "json", check=True).stdout)
+    again = json.loads(xltui_here(*args, "--format", "json", check=True).stdout)
     assert [r["aso"]["eps_min"] for r in again["comparison"]["rows"]] == [r["aso"]["eps_min"] for r in rows]
-    table = [r for r in csv.DictReader(io.StringIO(xltui(*args, "--format", "csv", check=True).stdout))
+    table = [r for r in csv.DictReader(io.StringIO(xltui_here(*args, "--format", "csv", check=True).stdout))
              if r.get("aso_eps_min")]
     assert table and {r["aso_iterations"] for r in table} == {str(ITER)} and table[0]["aso_confidence"] == "0.95"
-    latex = xltui(*args, "--format", "latex", check=True).stdout
+    latex = xltui_here(*args, "--format", "latex", check=True).stdout
     assert r"\varepsilon_{\min}" in latex and "0.2" in latex
-    terminal = xltui(*args, check=True).stdout
+    terminal = xltui_here(*args, check=True).stdout
     assert "ε_min" in terminal and "Almost Stochastic Order" in terminal
-    plain = xltui("results", "masakhaner2_baselines", "--db", imported, "--compare", "xlmrlarge:xlmrbase",
+    plain = xltui_here("results", "masakhaner2_baselines", "--db", imported, "--compare", "xlmrlarge:xlmrbase",
                   "--format", "csv", check=True).stdout
     assert not any(r.get("aso_eps_min") for r in csv.DictReader(io.StringIO(plain)))

@@ -11,8 +11,8 @@ import pytest
 from engine.analysis.design import design_check, implied_comparisons
 from engine.grid.expand import expand
 from engine.grid.schema import load_grid
+from engine.runner.study import check_grid
 from tests.support.env import TINY_GRID, xltui
-from xltui.tui.grid_check import check_text
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -60,15 +60,16 @@ def test_grid_show_and_the_composer_warn_and_a_well_seeded_grid_does_not(tmp_pat
     assert "seed-level tests: ner zero-shot (tiny vs tiny2): 2 seed(s) × 2 language(s)" in out.stdout
     assert "no per-language comparison can be significant after Holm over 2 language(s)" in out.stderr
     assert "use 7 seeds" in out.stderr and smallest_seeds(2) == 7
-    check = check_text(few.read_text(), few)
+    check = check_grid(few, few.read_text())
     assert check.ok and check.design_warnings
-    assert check.design == [("ner zero-shot: 2 seeds × 2 langs, p ≥ 0.5 per language, ≥ 0.12 pooled — per-language "
+    assert [(c.short(), bool(c.warnings())) for c in check.design] == [("ner zero-shot: 2 seeds × 2 langs, p ≥ 0.5 per language, ≥ 0.12 pooled — per-language "
                              "claims need 7 seeds; pooled cannot reach significance either", True)]
     many = grid_file(tmp_path, "[1, 2, 3, 4, 5, 6, 7]")
     out = xltui("grid", "show", str(many), "--db", str(tmp_path / "none.db"), check=True)
     assert "warning" not in out.stderr and "smallest possible p per language 0.0156" in out.stdout
 
 
+@pytest.mark.slow
 def test_run_warns_before_queueing_and_still_runs(tmp_path):
     grid, db = grid_file(tmp_path, "[1]"), str(tmp_path / "experiments.db")
     out = xltui("run", "--grid", str(grid), "--db", db, "--cpu", cwd=tmp_path, check=True)

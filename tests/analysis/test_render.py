@@ -23,8 +23,6 @@ def report():
     return build_report(score_set(), per_language=True, n_resamples=1000)
 
 
-
-
 def test_table_structure(report):
     table = report.score_tables[0]
     assert [(r.system, r.setting) for r in table.rows] == [

@@ -19,7 +19,7 @@ from seqeval.scheme import IOB2
 from engine.data.catalog import task_files
 from engine.data.conll import read_conll
 from engine.data.ner_eval import read_predictions, write_predictions
-from tests.support.env import DATA, xltui
+from tests.support.env import DATA, xltui_here
 
 TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG"]
 NOISE = {"good": 0.03, "weak": 0.12}
@@ -51,7 +51,7 @@ def study(tmp_path_factory) -> tuple[str, Path]:
     results = root / "twosys.csv"
     results.write_text("language,model,run,f1\n" + "\n".join(rows) + "\n")
     db = str(root / "experiments.db")
-    xltui("import-results", str(results), "--db", db, check=True)
+    xltui_here("import-results", str(results), "--db", db, check=True)
     with sqlite3.connect(db) as con:
         for rid, attempt, model, lang, seed in con.execute(
                 "SELECT id, attempt_id, model_name, targets, seed FROM run").fetchall():
@@ -62,7 +62,7 @@ def study(tmp_path_factory) -> tuple[str, Path]:
 
 
 def comparison(db: str, *args: str) -> dict:
-    out = xltui("results", "twosys", "--db", db, "--compare", "good:weak", "--per-language", "--format", "json",
+    out = xltui_here("results", "twosys", "--db", db, "--compare", "good:weak", "--per-language", "--format", "json",
                 "--sentence-resamples", "2000", *args, check=True)
     return json.loads(out.stdout)["comparison"]
 
@@ -103,15 +103,15 @@ def test_sentence_level_rows_match_seqeval_and_are_significant(study):
 def test_sentence_level_columns_in_every_format(study):
     db, _ = study
     args = ("results", "twosys", "--db", db, "--compare", "good:weak", "--sentence-resamples", "500")
-    rows = [r for r in csv.DictReader(io.StringIO(xltui(*args, "--format", "csv", check=True).stdout))
+    rows = [r for r in csv.DictReader(io.StringIO(xltui_here(*args, "--format", "csv", check=True).stdout))
             if r["table"] == "comparison"]
     assert rows and all(float(r["sent_ci_low"]) > 0 and r["sent_resamples"] == "500" for r in rows)
     assert rows[0]["sent_replicated_k"] == "2" and "paired bootstrap" in rows[0]["sent_method"]
-    assert r"$p_{\mathrm{boot}}$" in xltui(*args, "--format", "latex", check=True).stdout
-    assert "p_boot" in xltui(*args, "--format", "markdown", check=True).stdout
-    terminal = xltui(*args, check=True).stdout
+    assert r"$p_{\mathrm{boot}}$" in xltui_here(*args, "--format", "latex", check=True).stdout
+    assert "p_boot" in xltui_here(*args, "--format", "markdown", check=True).stdout
+    terminal = xltui_here(*args, check=True).stdout
     assert "Δ_sent" in terminal and "k_s/N" in terminal
-    off = xltui("results", "twosys", "--db", db, "--compare", "good:weak", "--sentence-resamples", "0",
+    off = xltui_here("results", "twosys", "--db", db, "--compare", "good:weak", "--sentence-resamples", "0",
                 "--format", "csv", check=True).stdout
     assert not any(r["sent_delta"] for r in csv.DictReader(io.StringIO(off)))
 
@@ -127,7 +127,7 @@ def test_missing_files_and_different_sentences_are_named_and_left_out(study, tmp
     text = other.read_text()
     other.write_text(text.replace("\n", "\nX O O\n", 1))  # one more token in the first sentence
     try:
-        out = xltui("results", "twosys", "--db", copy, "--compare", "good:weak", "--format", "json",
+        out = xltui_here("results", "twosys", "--db", copy, "--compare", "good:weak", "--format", "json",
                     "--sentence-resamples", "300", check=True)
         table = json.loads(out.stdout)["comparison"]
         pooled = next(r for r in table["rows"] if r["language"] == "pooled")["sentence"]
@@ -142,8 +142,8 @@ def test_missing_files_and_different_sentences_are_named_and_left_out(study, tmp
 
 def test_imported_results_without_predictions_say_so(tmp_path):
     db = str(tmp_path / "pub.db")
-    xltui("import-results", str(DATA / "results" / "masakhaner2_baselines.csv"), "--db", db, check=True)
-    out = xltui("results", "masakhaner2_baselines", "--db", db, "--compare", "xlmrlarge:xlmrbase", "--format", "csv",
+    xltui_here("import-results", str(DATA / "results" / "masakhaner2_baselines.csv"), "--db", db, check=True)
+    out = xltui_here("results", "masakhaner2_baselines", "--db", db, "--compare", "xlmrlarge:xlmrbase", "--format", "csv",
                 check=True).stdout
     rows = [r for r in csv.DictReader(io.StringIO(out)) if r["table"] == "comparison"]
     assert rows and {r["sent_note"] for r in rows} == {"no predictions: sentence-level test unavailable"}

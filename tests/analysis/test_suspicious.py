@@ -15,7 +15,7 @@ import pytest
 from engine.analysis import stats
 from engine.analysis.scores import Score, ScoreSet
 from engine.analysis.suspicious import find_suspects, run_ranges
-from tests.support.env import DATA, xltui
+from tests.support.env import DATA, xltui_here
 
 CSV_PATH = DATA / "results" / "masakhaner2_baselines.csv"
 STUDY = "masakhaner2_baselines"
@@ -29,12 +29,12 @@ def rows() -> list[dict]:
 @pytest.fixture(scope="module")
 def imported(tmp_path_factory) -> str:
     db = str(tmp_path_factory.mktemp("suspicious") / "experiments.db")
-    xltui("import-results", str(CSV_PATH), "--db", db, check=True)
+    xltui_here("import-results", str(CSV_PATH), "--db", db, check=True)
     return db
 
 
 def report_json(db: str, *args: str) -> dict:
-    proc = xltui("results", STUDY, "--db", db, "--format", "json", *args, check=True)
+    proc = xltui_here("results", STUDY, "--db", db, "--format", "json", *args, check=True)
     return json.loads(proc.stdout)
 
 
@@ -95,10 +95,10 @@ def test_exclude_runs_recomputes_every_table_and_says_so(imported):
     assert all("Excluded from this table" in t["caption"] for t in report["score_tables"])
     assert hashlib.sha256(Path(imported).read_bytes()).hexdigest() == before  # a report writes nothing
 
-    latex = xltui("results", STUDY, "--db", imported, "--format", "latex", "--exclude-runs", "suspicious",
+    latex = xltui_here("results", STUDY, "--db", imported, "--format", "latex", "--exclude-runs", "suspicious",
                   check=True).stdout
     assert "% warning: afriberta and mbert have identical" in latex
-    csv_out = xltui("results", STUDY, "--db", imported, "--format", "csv", check=True).stdout
+    csv_out = xltui_here("results", STUDY, "--db", imported, "--format", "csv", check=True).stdout
     kinds = {r["mark"] for r in csv.DictReader(csv_out.splitlines()) if r["table"] == "suspect"}
     assert kinds == {"collapsed", "duplicate-run", "identical-systems"}
 
@@ -106,7 +106,7 @@ def test_exclude_runs_recomputes_every_table_and_says_so(imported):
 @pytest.mark.parametrize("flag, message", [("12,abc", "expected run ids or 'suspicious'"),
                                            ("999999", "no scored run 999999 in masakhaner2_baselines")])
 def test_a_bad_exclude_runs_is_one_clear_error(imported, flag, message):
-    proc = xltui("results", STUDY, "--db", imported, "--exclude-runs", flag)
+    proc = xltui_here("results", STUDY, "--db", imported, "--exclude-runs", flag)
     assert proc.returncode != 0 and message in proc.stderr and "Traceback" not in proc.stderr
 
 

@@ -32,10 +32,6 @@ from tests.support.stored_runs import CSV_PATH, SCORES, build_stored_runs, spec
 # system -> language -> seed -> test F1 (fractions, as seqeval stores them)
 
 
-
-
-
-
 def test_table_a_cells_from_stored_runs(db):
     engine = build_stored_runs(db)
     data = read_scores(engine, ["own"])

@@ -1,5 +1,5 @@
 """The CLI as a user drives it: start-up without torch, clear errors that leave the
-database untouched, and a whole `xltui run --grid` whose stored F1 matches seqeval
+database untouched (in this process: an error ends before any worker starts), and a whole `xltui run --grid` whose stored F1 matches seqeval
 on the stored predictions."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from engine.data.ner_eval import ner_scores, read_predictions
 from engine.store.db import open_db
 from engine.store.schema import Artifact, Result, Run
-from tests.support.env import wait_for, xltui
+from tests.support.env import wait_for, xltui, xltui_here
 from tests.support.workers import enqueue_grid
 
 HELP_WITHOUT_TORCH = """
@@ -54,7 +54,7 @@ def test_help_of_every_command_does_not_import_torch():
 ])
 def test_bad_flags_fail_clearly_without_creating_a_database(args, message, db, tiny_grid):
     grid = str(tiny_grid())
-    out = xltui(*[grid if a == "GRID" else a for a in args], "--db", db)
+    out = xltui_here(*[grid if a == "GRID" else a for a in args], "--db", db)
     assert out.returncode == 2 and message in out.stderr, out.stderr
     assert "Traceback" not in out.stderr
     assert not Path(db).exists()
@@ -64,7 +64,7 @@ def test_bad_flags_fail_clearly_without_creating_a_database(args, message, db, t
 def test_a_bad_cpu_slots_variable_fails_clearly_without_creating_a_database(value, db, tiny_grid, monkeypatch):
     monkeypatch.setenv("XLTUI_CPU_SLOTS", value)
     for args in (["run", "--grid", str(tiny_grid()), "--cpu"], ["worker", "--cpu", "--exit-when-idle"]):
-        out = xltui(*args, "--db", db)
+        out = xltui_here(*args, "--db", db)
         assert out.returncode == 2, out.stderr
         assert f"XLTUI_CPU_SLOTS: expected a whole number of runs side by side (1 or more), got {value!r}" \
             in out.stderr and "Traceback" not in out.stderr
@@ -76,7 +76,7 @@ def test_a_bad_grid_leaves_the_database_as_it_was(db, tiny_grid, tmp_path):
     before = dump(db)
     bad = tmp_path / "bad.yaml"
     bad.write_text(tiny_grid(study="second").read_text().replace("seeds: [1]", "seeds: [one]"))
-    out = xltui("run", "--grid", str(bad), "--db", db)
+    out = xltui_here("run", "--grid", str(bad), "--db", db)
     assert out.returncode == 2
     assert out.stderr.strip() == f"error: {bad}:10: seeds[0]: expected a list of integers"
     assert dump(db) == before
@@ -84,18 +84,22 @@ def test_a_bad_grid_leaves_the_database_as_it_was(db, tiny_grid, tmp_path):
 
 def test_status_and_cancel_on_a_missing_database_create_nothing(db):
     for args in (["status"], ["cancel", "1"], ["retry", "1"]):
-        out = xltui(*args, "--db", db)
+        out = xltui_here(*args, "--db", db)
         assert out.returncode == 2 and "no database" in out.stderr
     assert not Path(db).exists()
 
 
 def test_cancel_and_retry_report_runs_they_cannot_change(db, tiny_grid):
     enqueue_grid(db, tiny_grid())
-    out = xltui("cancel", "1", "42", "--db", db)
+    out = xltui_here("cancel", "1", "42", "--db", db)
     assert out.returncode == 1 and "run 42: no such run" in out.stderr
 
 
-def test_run_grid_end_to_end_scores_match_the_stored_predictions(any_db, tiny_grid, tmp_path):
+@pytest.mark.slow
+def test_run_grid_end_to_end_scores_match_the_stored_predictions(db, tiny_grid, tmp_path):
+    """On SQLite: training and scoring do not depend on the backend (tests/cli/test_results_commands.py
+    reads stored runs back on both)."""
+    any_db = db
     grid = tiny_grid(seeds="[1, 2]", epochs=2, train=60, eval=50)
     out = xltui("run", "--grid", str(grid), "--db", any_db, "--cpu", cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -122,6 +126,7 @@ def test_run_grid_end_to_end_scores_match_the_stored_predictions(any_db, tiny_gr
     assert shown.stdout.count("succeeded") >= 2 and "2 of 2 already succeeded" in shown.stdout
 
 
+@pytest.mark.slow
 def test_run_exits_non_zero_when_a_run_fails(db, tiny_grid, tmp_path):
     model = tmp_path / "broken-model"
     model.mkdir()
@@ -140,6 +145,7 @@ def _start_run(grid: Path, db: str, log: Path) -> subprocess.Popen:
                             stdout=open(log, "wb"), stderr=subprocess.STDOUT)
 
 
+@pytest.mark.slow
 def test_ctrl_c_once_finishes_the_current_run_and_leaves_the_rest_queued(db, tiny_grid, tmp_path):
     from tests.support.workers import run_processes, runs
 
@@ -151,6 +157,7 @@ def test_ctrl_c_once_finishes_the_current_run_and_leaves_the_rest_queued(db, tin
     assert "1 run(s) of tiny not done" in (tmp_path / "run.log").read_text()
 
 
+@pytest.mark.slow
 def test_ctrl_c_twice_stops_the_current_run_and_requeues_it(db, tiny_grid, tmp_path):
     from tests.support.workers import run_processes, runs
 
@@ -164,6 +171,7 @@ def test_ctrl_c_twice_stops_the_current_run_and_requeues_it(db, tiny_grid, tmp_p
     assert run.status == "queued" and run.attempts == 1
 
 
+@pytest.mark.slow
 def test_detach_queues_and_a_background_worker_finishes_the_study(db, tiny_grid, tmp_path):
     from tests.support.workers import runs
 

@@ -106,6 +106,7 @@ def test_cache_is_reused_and_keyed_by_content(tmp_path: Path, offline_cache: Pat
     assert entries(first.test.parent) == {p: v for p, v in before.items() if p.startswith(f"{first.test.parent}/")}
 
 
+@pytest.mark.slow
 def test_grid_on_a_local_copy_validates_and_trains_end_to_end(copies: Path, tmp_path: Path, db: str) -> None:
     grid = copies / "grid.yaml"  # beside the copy: the grid names it by a relative path
     grid.write_text("""\

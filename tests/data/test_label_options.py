@@ -66,6 +66,7 @@ def test_unknown_error_stops_before_training_and_names_the_tags(tmp_path: Path, 
     assert not (tmp_path / "run" / "checkpoint").exists()
 
 
+@pytest.mark.slow
 def test_an_explicit_map_is_applied_and_counted(tmp_path: Path, swa_with_dates: Path):
     def test_scores(labels: LabelOptions, out: Path) -> dict[str, float]:
         output = train_and_evaluate(spec(labels, swa_with_dates), RunFiles(out), None, "cpu", log=lambda _: None)

@@ -12,7 +12,7 @@ import pytest
 from engine.data import scan as scan_module
 from engine.data.scan import scan_file
 from engine.store.db import open_db
-from tests.support.env import xltui
+from tests.support.env import REPO, xltui, xltui_here
 from tests.support.workers import enqueue_grid
 
 GOOD = "Obama B-PER\nsays O\nin O\nAbuja B-LOC\n\nNew B-LOC\nYork I-LOC\n\n"
@@ -82,7 +82,7 @@ def test_warnings_say_what_happens_and_do_not_block(tmp_path: Path):
     data = write_data(tmp_path / "data", {"swa/test.txt": "Nairobi I-LOC\nni O\n\nJumanne B-DATE\nijayo I-DATE\n\n"
                                                           "Mombasa O\nI-LOC I-LOC\n"})
     grid = write_grid(tmp_path, data)
-    out = xltui("grid", "validate", str(grid))
+    out = xltui_here("grid", "validate", str(grid))
     assert out.returncode == 0, out.stderr
     test = data / "swa/test.txt"
     assert f"warning: {test}:1: I-LOC continues no LOC entity (2 in this file: lines 1, 8): not repaired" \
@@ -93,7 +93,7 @@ def test_warnings_say_what_happens_and_do_not_block(tmp_path: Path):
     assert "1 runs, 3 data files read" in out.stdout  # en train and dev, swa test
 
     strict = write_grid(tmp_path, data, unknown="error")
-    out = xltui("grid", "validate", str(strict))
+    out = xltui_here("grid", "validate", str(strict))
     assert out.returncode == 2
     assert errors_of(out.stderr) == [
         f"{test}:4: swa test: 2 tags not in the source label set (B-LOC, B-PER, I-LOC, O): B-DATE (1), I-DATE (1); "
@@ -104,14 +104,14 @@ def test_label_map_applies_before_the_unknown_tag_check(tmp_path: Path):
     data = write_data(tmp_path / "data", {"swa/test.txt": "Jumanne B-DATE\nijayo I-DATE\n\n"})
     grid = write_grid(tmp_path, data, unknown="error")
     grid.write_text(grid.read_text().replace("labels: {unknown: error}", "labels: {unknown: error, map: {DATE: O}}"))
-    out = xltui("grid", "validate", str(grid))
+    out = xltui_here("grid", "validate", str(grid))
     assert out.returncode == 0, out.stderr
 
 
 def test_empty_split_and_k_larger_than_its_pool(tmp_path: Path):
     data = write_data(tmp_path / "data", {"en/dev.txt": "\n\n", "swa/train.txt": GOOD})
     grid = write_grid(tmp_path, data, settings="zero-shot, {few-shot: [1, 2, 5]}")
-    out = xltui("grid", "validate", str(grid))
+    out = xltui_here("grid", "validate", str(grid))
     assert errors_of(out.stderr) == [
         f"{data / 'en/dev.txt'}: no sentences: the en dev split (source) is empty",
         f"{data / 'swa/train.txt'}: few-shot K=2 for swa (tiny): the train split has 2 sentences, K must be "
@@ -162,16 +162,17 @@ def test_scans_are_cached_by_content_not_by_path(tmp_path: Path, monkeypatch: py
 
 
 def test_composer_shows_data_errors_and_warnings_like_the_cli(tmp_path: Path):
-    from xltui.tui.grid_check import check_text
+    from engine.runner.study import check_grid
+    from xltui.tui.composer_form import problem_lines
 
     data = write_data(tmp_path / "data", {"en/train.txt": GOOD + "rejects\n"})
     grid = write_grid(tmp_path, data)
-    check = check_text(grid.read_text(), grid)
-    assert check.errors == [f"error: {data / 'en/train.txt'}:9: expected 2 fields separated by a space or tab, "
-                            "got 1: 'rejects'"]
+    check = check_grid(grid, grid.read_text())
+    assert problem_lines(check) == [f"error: {data / 'en/train.txt'}:9: expected 2 fields separated by a space or "
+                                    "tab, got 1: 'rejects'"]
     write_data(data, {"swa/test.txt": "Nairobi I-LOC\n\n"})
-    check = check_text(grid.read_text(), grid)
-    assert check.ok and check.data_warnings[0].startswith(f"{data / 'swa/test.txt'}:1: I-LOC continues no LOC")
+    check = check_grid(grid, grid.read_text())
+    assert check.ok and str(check.data_warnings[0]).startswith(f"{data / 'swa/test.txt'}:1: I-LOC continues no LOC")
 
 
 def test_a_failed_check_leaves_an_existing_database_byte_identical(tmp_path: Path, tiny_grid):
@@ -187,7 +188,7 @@ def test_a_failed_check_leaves_an_existing_database_byte_identical(tmp_path: Pat
 
 
 def test_the_paper_grid_reads_its_real_data_clean():
-    out = xltui("grid", "validate", "configs/paper.yaml")
+    out = xltui_here("grid", "validate", str(REPO / "configs" / "paper.yaml"))
     assert out.returncode == 0, out.stderr
     assert "126 runs, 18 data files read" in out.stdout
     warnings = [line for line in out.stderr.splitlines() if line.startswith("warning: ")]
@@ -203,7 +204,7 @@ def test_hugging_face_data_is_checked_once_converted(tmp_path: Path, monkeypatch
     copy = masakhaner_copy(tmp_path / "copy", tmp_path / "data", ("en", "swa"))
     grid = write_grid(tmp_path, data)
     grid.write_text(grid.read_text().replace(f"ner: {data}", f'ner: "hf:{copy}"'))
-    out = xltui("grid", "validate", str(grid))
+    out = xltui_here("grid", "validate", str(grid))
     assert out.returncode == 0, out.stderr
     converted = [line for line in out.stderr.splitlines() if "I-LOC continues no LOC entity" in line]
     assert len(converted) == 1 and converted[0].startswith(f"warning: {scan_module.cache_root() / 'hf'}"), out.stderr

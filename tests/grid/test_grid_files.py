@@ -22,20 +22,12 @@ from tests.support.grids import BASE, REPO, edit, issues_of, single_issue, write
 # Line numbers matter: error tests edit lines of this grid by number.
 
 
-
-
-
-
 @pytest.fixture
 def real_data(monkeypatch: pytest.MonkeyPatch) -> Path:
     root = (REPO / os.environ.get("XLTUI_DATA", "../shared/data")).resolve()
     assert (root / "ner" / "en" / "train.txt").is_file(), f"real data not found under {root}: set XLTUI_DATA"
     monkeypatch.setenv("XLTUI_DATA", str(root))
     return root
-
-
-
-
 
 
 # ---------------------------------------------------------------- expansion

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
+from engine.gpus import Gpu, fake_gpus
 from engine.runner.admission import AUTO_SLOTS_PER_GPU, GpuGate, parse_runs_per_gpu
 from engine.runner.devices import DeviceError
-from engine.runner.gpu_probe import GpuMemory, fake_gpus
 from engine.runner.packing import (
     DEFAULT_MARGIN_BYTES,
     KNOWN_PARAMS,
@@ -24,7 +24,7 @@ from engine.runner.packing import (
     shape_of,
 )
 from engine.runner.plan import queue_runs
-from engine.runner.slot import slot_options
+from engine.runner.slot_setup import slot_options
 from engine.settings import TEST_GPUS_ENV
 from engine.spec import Outcome, RunSpec, RunStatus, TrainParams
 from engine.store import queue
@@ -55,7 +55,7 @@ class FakeGpus:
 
     def __call__(self, ids):
         self.calls += 1
-        return [GpuMemory(g, "fake", 80 * GB, self.free[g], dict(self.used[g])) for g in ids if g in self.free]
+        return [Gpu(g, "fake", 80 * GB, self.free[g], dict(self.used[g])) for g in ids if g in self.free]
 
 
 class Queue:
@@ -291,6 +291,7 @@ def worker_attempts(db: str) -> list[Attempt]:
         return list(s.exec(select(Attempt).order_by(Attempt.id)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("gpus, per_gpu, most", [("80", "2", 2), ("1", "auto", 1)])
 def test_a_worker_packs_runs_on_a_gpu_by_the_flag_and_its_memory(tmp_path: Path, tiny_grid, gpus, per_gpu, most):
     """Four tiny runs on one fake GPU: two at a time with --runs-per-gpu 2; with auto on a 1 GiB GPU,

@@ -60,6 +60,7 @@ def test_disk_full_names_its_errno_and_path(small_disk: Path):
     assert disk_full(RuntimeError("a bug"), small_disk.parent) is None  # space left: not the disk
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("leave", [0, 256 << 10], ids=["no room for the log", "room for the log only"])
 def test_worker_pauses_on_a_full_disk_and_goes_on_once_there_is_space(small_disk, tmp_path, tiny_grid, leave,
                                                                       monkeypatch: pytest.MonkeyPatch):

@@ -45,10 +45,15 @@ def _worker(skew: float, db: str, log: Path) -> subprocess.Popen:
     return skewed_worker(skew, "worker", "--db", db, "--cpu", "--lease", "2", "--poll", "0.1", log=log)
 
 
-def test_workers_whose_clocks_are_hours_off_neither_take_live_runs_nor_keep_dead_ones(any_db, tiny_grid, tmp_path):
+@pytest.mark.slow
+def test_workers_whose_clocks_are_hours_off_neither_take_live_runs_nor_keep_dead_ones(pg_server, tiny_grid, tmp_path):
     """By its own clock, a worker 3 h ahead would see every lease as expired (and take live runs),
     and one 3 h ahead that dies would leave a lease that lasts 3 h; one 3 h behind would write
-    leases that look expired to everyone. By the server's clock none of this happens."""
+    leases that look expired to everyone. By the server's clock none of this happens.
+
+    On PostgreSQL only: hosts whose clocks differ share a server database, never a SQLite file
+    (refused from a second host); that SQLite's clock is its host's own is checked above."""
+    any_db = pg_server.new_database()
     (run_id,) = enqueue_grid(any_db, tiny_grid(epochs=500, patience=500, train=200, eval=40))
     engine = open_db(any_db)
     procs: list[subprocess.Popen] = []
@@ -94,6 +99,7 @@ def pg_connections(pg_server, url: str) -> dict[str, int]:
     return {line.split("|")[0]: int(line.split("|")[1]) for line in out.splitlines() if line}
 
 
+@pytest.mark.slow
 def test_a_worker_and_its_run_hold_one_connection_each_on_postgresql(pg_server, tiny_grid, tmp_path):
     url = pg_server.new_database()
     (run_id,) = enqueue_grid(url, tiny_grid(epochs=3, patience=3, train=200, eval=40))
@@ -145,7 +151,10 @@ def test_a_second_host_on_one_sqlite_file_is_refused_before_anything_is_queued(t
         assert s.exec(select(Run)).all() == []  # nothing was queued
 
 
-def test_an_input_another_host_wrote_and_this_one_cannot_read_fails_the_run_at_once(any_db, tiny_grid, tmp_path):
+@pytest.mark.slow
+def test_an_input_another_host_wrote_and_this_one_cannot_read_fails_the_run_at_once(pg_server, tiny_grid, tmp_path):
+    """On PostgreSQL, the database of many hosts (the artifact check itself does not depend on the backend)."""
+    any_db = pg_server.new_database()
     grid = tiny_grid(name="fs.yaml")
     grid.write_text(grid.read_text().replace("settings: [zero-shot]", "settings: [zero-shot, {few-shot: [4]}]"))
     assert len(enqueue_grid(any_db, grid)) == 3  # the zero-shot parent, a few-shot run per target language
@@ -204,9 +213,12 @@ def test_a_database_of_the_previous_schema_is_upgraded_in_place_keeping_everythi
         assert "ix_run_claim_order" in indexes and "ix_run_claim" not in indexes
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGKILL])
-def test_a_run_killed_from_outside_is_retried_as_a_new_attempt_with_the_signal_recorded(any_db, tiny_grid,
+def test_a_run_killed_from_outside_is_retried_as_a_new_attempt_with_the_signal_recorded(pg_server, tiny_grid,
                                                                                          tmp_path, signum):
+    """On PostgreSQL; tests/runner/test_torture.py tries SIGTERM, SIGKILL, SIGKILL on SQLite."""
+    any_db = pg_server.new_database()
     (run_id,) = enqueue_grid(any_db, tiny_grid(epochs=500, patience=500, train=200, eval=40), max_attempts=2)
     worker = subprocess.Popen([sys.executable, "-m", "xltui.cli", "worker", "--db", any_db, "--cpu", "--poll", "0.1",
                                "--exit-when-idle"], cwd=REPO, stdout=open(tmp_path / "w.log", "wb"),

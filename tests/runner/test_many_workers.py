@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from sqlmodel import Session, select
 
 from engine.store.db import open_db
@@ -38,6 +39,7 @@ def finished_exactly_once(db: str, ids: list[int]) -> None:
     assert all(r.status == "succeeded" for r in runs(db))
 
 
+@pytest.mark.slow
 def test_workers_killed_mid_run_leave_every_run_finished_exactly_once(any_db, tiny_grid, tmp_path):
     ids = enqueue_grid(any_db, tiny_grid(seeds="[1, 2, 3, 4, 5, 6]", epochs=2, train=60, eval=16), max_attempts=10)
     rng = random.Random(7)
@@ -73,6 +75,7 @@ def test_workers_killed_mid_run_leave_every_run_finished_exactly_once(any_db, ti
     assert lost  # the kills really hit runs: their attempts were taken back by lease expiry
 
 
+@pytest.mark.slow
 def test_a_reader_polling_status_never_fails_while_four_workers_write(any_db, tiny_grid, tmp_path):
     ids = enqueue_grid(any_db, tiny_grid(seeds="[1, 2, 3, 4, 5, 6, 7, 8]", epochs=1, train=40, eval=16))
     workers = [start_worker(any_db, tmp_path / f"w{i}.log", "--exit-when-idle") for i in range(4)]

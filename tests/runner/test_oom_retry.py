@@ -52,6 +52,7 @@ def test_accumulated_micro_batches_train_the_same_weights(accumulation, monkeypa
         assert torch.allclose(tensor, weights[accumulation][name], atol=1e-6), name
 
 
+@pytest.mark.slow
 def test_an_out_of_memory_run_is_retried_with_half_the_micro_batch(tmp_path: Path, tiny_grid,
                                                                    monkeypatch: pytest.MonkeyPatch):
     db = str(tmp_path / "experiments.db")
@@ -74,6 +75,7 @@ def test_an_out_of_memory_run_is_retried_with_half_the_micro_batch(tmp_path: Pat
     assert "each batch of 8 in 2 micro-batches" in Path(second.log_path).read_text()
 
 
+@pytest.mark.slow
 def test_out_of_memory_at_micro_batch_one_fails_saying_so(tmp_path: Path, tiny_grid, monkeypatch: pytest.MonkeyPatch):
     db = str(tmp_path / "experiments.db")
     (run_id,) = enqueue_grid(db, tiny_grid(train=16, eval=8), max_attempts=6)

@@ -92,8 +92,8 @@ def test_peaks_are_learnt_from_succeeded_runs_only(any_db):
 
 
 def test_the_nvml_probe_reads_every_visible_gpu_or_none():
+    from engine.runner.admission import probe_gpus
     from engine.runner.devices import count_gpus
-    from engine.runner.gpu_probe import probe_gpus
 
     ids = [str(i) for i in range(count_gpus())]
     states = probe_gpus(ids)

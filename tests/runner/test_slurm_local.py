@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 from sqlmodel import Session, select
 
 from engine.store.db import open_db
@@ -44,7 +45,10 @@ def gone(job_id: str) -> bool:
         return True
 
 
-def test_two_worker_jobs_finish_a_study_and_status_names_both(any_db, tiny_grid):
+@pytest.mark.slow
+def test_two_worker_jobs_finish_a_study_and_status_names_both(pg_server, tiny_grid):
+    """On PostgreSQL, the database of a cluster's workers (the queue on both backends: tests/store, tests/runner)."""
+    any_db = pg_server.new_database()
     ids = enqueue_grid(any_db, tiny_grid(seeds="[1, 2, 3, 4]", train=24, eval=16))
     jobs = submit_local(any_db, 2)
     wait_for(lambda: all(gone(j) for j in jobs), timeout=400, what="both jobs to end when the queue is empty")
@@ -61,6 +65,7 @@ def test_two_worker_jobs_finish_a_study_and_status_names_both(any_db, tiny_grid)
     assert "succeeded" in status
 
 
+@pytest.mark.slow
 def test_a_preempted_job_requeues_its_run_at_once_and_restarts_and_cancel_requeues_too(db, tiny_grid):
     (run_id,) = enqueue_grid(db, tiny_grid(epochs=500, patience=500, train=200, eval=40))
     (job,) = submit_local(db, 1)
@@ -90,6 +95,7 @@ def test_a_preempted_job_requeues_its_run_at_once_and_restarts_and_cancel_requeu
     assert "no jobs" in xltui("slurm", "status", "--db", db, check=True, env=WIDE).stdout
 
 
+@pytest.mark.slow
 def test_bad_submissions_are_one_line_and_submit_nothing(db, tmp_path: Path):
     open_db(db)
     empty = tmp_path / "no-slurm-here"

@@ -10,6 +10,7 @@ import re
 import subprocess
 import time
 
+import pytest
 from sqlmodel import Session, select
 
 from engine.store.db import open_db
@@ -38,6 +39,7 @@ def in_squeue(job: str) -> bool:
                for line in out.splitlines())
 
 
+@pytest.mark.slow
 def test_two_slurm_workers_drain_a_study_and_status_names_both_jobs(slurm_cluster, db, tiny_grid):
     ids = enqueue_grid(db, tiny_grid(seeds="[1, 2, 3, 4]", train=24, eval=16))
     jobs = submit(db, slurm_cluster.partition, 2)
@@ -58,6 +60,7 @@ def test_two_slurm_workers_drain_a_study_and_status_names_both_jobs(slurm_cluste
     assert done == 4
 
 
+@pytest.mark.slow
 def test_usr2_requeues_the_run_at_once_and_slurm_restarts_the_worker(slurm_cluster, db, tiny_grid):
     (run_id,) = enqueue_grid(db, tiny_grid(epochs=500, patience=500, train=200, eval=40))
     (job,) = submit(db, slurm_cluster.partition, 1)
@@ -80,6 +83,7 @@ def test_usr2_requeues_the_run_at_once_and_slurm_restarts_the_worker(slurm_clust
     wait_for(lambda: not in_squeue(job), timeout=60, what="the cancelled job to end")
 
 
+@pytest.mark.slow
 def test_a_partition_slurm_does_not_have_is_one_line_and_nothing_is_recorded(slurm_cluster, db):
     open_db(db)
     out = xltui("slurm", "submit", "--workers", "2", "--partition", "no-such-partition", *SUBMIT, "--db", db)

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 from sqlmodel import Session, select
 
 from engine.store.db import open_db
@@ -23,8 +24,9 @@ from tests.support.torture import STUDY, Plan, queue_study, torture, write_grid
 from tests.support.torture_checks import LAUNCHER, RUN, RUN_TERM, WORKER, run_processes
 
 
+@pytest.mark.slow
 def test_killing_workers_and_run_processes_loses_nothing(tmp_path: Path):
-    plan = Plan(runs=8, workers=2, kills=(RUN, WORKER, LAUNCHER, RUN_TERM, WORKER, RUN), every_s=2.5, lease_s=2,
+    plan = Plan(runs=8, workers=2, kills=(RUN, WORKER, LAUNCHER, RUN_TERM, WORKER, RUN), lease_s=2,
                 max_attempts=10, train=300, epochs=3)
     report = torture(tmp_path / "torture", plan)
     # each run succeeded once, by its latest attempt, with its results and no other attempt's; no claim left,
@@ -46,6 +48,7 @@ def attempt_process(worker: subprocess.Popen, number: int) -> psutil.Process | N
     return next((p for p, path in run_processes(worker.pid) if path.endswith(f"attempt-{number}/run.log")), None)
 
 
+@pytest.mark.slow
 def test_a_run_killed_from_outside_is_retried_with_the_signal_recorded_up_to_its_limit(tmp_path: Path):
     """SIGTERM, SIGKILL, SIGKILL on a run allowed 3 attempts: two retries, then failed — each attempt
     says which signal ended it, and the run's error names the last."""

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 from sqlmodel import Session, select
 
 from engine.store.db import open_db
@@ -48,6 +49,7 @@ def losses(db: str) -> list[tuple[int, int, float]]:
             select(MetricPoint).where(MetricPoint.name == "train_loss").order_by(MetricPoint.run_id, MetricPoint.step))]
 
 
+@pytest.mark.slow
 def test_warm_runs_give_exactly_the_results_of_cold_runs(tiny_grid, tmp_path):
     grid = tiny_grid(seeds="[1, 2]", train=24, eval=16)
     grid.write_text(grid.read_text().replace("settings: [zero-shot]", "settings: [zero-shot, {few-shot: [4]}]"))
@@ -63,6 +65,7 @@ def test_warm_runs_give_exactly_the_results_of_cold_runs(tiny_grid, tmp_path):
     assert not launchers()  # it ended with its worker
 
 
+@pytest.mark.slow
 def test_a_warm_run_is_cancelled_killed_and_retried_and_the_launcher_comes_back(db, tiny_grid, tmp_path):
     ids = enqueue_grid(db, tiny_grid(seeds="[1, 2]", epochs=500, patience=500, train=200, eval=40), max_attempts=3)
     w = worker(db, tmp_path / "w.log", "--exit-when-idle", "--lease", "2")
@@ -96,6 +99,7 @@ def test_a_warm_run_is_cancelled_killed_and_retried_and_the_launcher_comes_back(
             w.kill()
 
 
+@pytest.mark.slow
 def test_a_killed_worker_takes_its_launcher_and_its_run_with_it(db, tiny_grid, tmp_path):
     enqueue_grid(db, tiny_grid(epochs=500, patience=500, train=200, eval=40))
     w = worker(db, tmp_path / "w.log", "--lease", "2")

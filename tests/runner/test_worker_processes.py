@@ -20,6 +20,7 @@ from tests.support.env import wait_for, xltui, xltui_bg
 from tests.support.workers import attempts, enqueue_grid, run_processes, runs
 
 
+@pytest.mark.slow
 def test_two_workers_execute_each_run_exactly_once(any_db, tiny_grid, tmp_path):
     ids = enqueue_grid(any_db, tiny_grid(seeds="[1, 2, 3, 4]", train=24, eval=16))
     workers = [xltui_bg("worker", "--db", any_db, "--cpu", "--exit-when-idle", "--poll", "0.1",
@@ -38,6 +39,7 @@ def test_two_workers_execute_each_run_exactly_once(any_db, tiny_grid, tmp_path):
             assert s.exec(select(SystemSample).where(SystemSample.run_id == r.id)).first().rss_bytes > 0
 
 
+@pytest.mark.slow
 def test_killed_worker_run_is_requeued_after_lease_and_finished_by_another(any_db, tiny_grid, tmp_path):
     (run_id,) = enqueue_grid(any_db, tiny_grid(epochs=500, patience=500, train=200, eval=40))
     worker = xltui_bg("worker", "--db", any_db, "--cpu", "--lease", "2", "--poll", "0.1", log=tmp_path / "w1.log")
@@ -66,6 +68,7 @@ def test_killed_worker_run_is_requeued_after_lease_and_finished_by_another(any_d
     assert [a.outcome for a in attempts(any_db, run_id)] == ["lost", "succeeded"]
 
 
+@pytest.mark.slow
 def test_cancelling_a_running_run_stops_its_process(any_db, tiny_grid, tmp_path):
     (run_id,) = enqueue_grid(any_db, tiny_grid(epochs=500, patience=500, train=200, eval=40))
     worker = xltui_bg("worker", "--db", any_db, "--cpu", "--lease", "2", "--exit-when-idle", "--poll", "0.1",
@@ -80,6 +83,7 @@ def test_cancelling_a_running_run_stops_its_process(any_db, tiny_grid, tmp_path)
     assert run.status == "cancelled" and attempts(any_db, run_id)[0].outcome == "cancelled"
 
 
+@pytest.mark.slow
 def test_sigterm_requeues_the_current_run_and_exits_cleanly(db, tiny_grid, tmp_path):
     (run_id,) = enqueue_grid(db, tiny_grid(epochs=500, patience=500, train=200, eval=40))
     worker = xltui_bg("worker", "--db", db, "--cpu", "--poll", "0.1", log=tmp_path / "w.log")
@@ -91,6 +95,7 @@ def test_sigterm_requeues_the_current_run_and_exits_cleanly(db, tiny_grid, tmp_p
     assert attempts(db, run_id)[0].outcome == "requeued"
 
 
+@pytest.mark.slow
 def test_a_failing_run_records_the_tail_of_its_stderr(db, tiny_grid, tmp_path):
     data = tmp_path / "data"
     for lang in ("en", "swa"):
@@ -110,11 +115,13 @@ def test_a_failing_run_records_the_tail_of_its_stderr(db, tiny_grid, tmp_path):
     assert os.path.getsize(log) > 0 and time.time() - log.stat().st_mtime < 600
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["--cpu-slots 2", "default on 2 cores"])
 def test_cpu_slots_run_side_by_side_with_the_cores_split(db: str, tiny_grid, monkeypatch, how: str):
     """`--cpu-slots 2`, and `--cpu` with nothing else where the worker has 2 cores or more:
-    two slots with their own worker ids, runs overlapping in time, each run told to use half
-    the cores (OMP_NUM_THREADS in its environment)."""
+    two slots with their own worker ids, runs overlapping in time, each run starting at its share
+    of the cores: half beside the other, all of them where it started alone (its share as it
+    changes: tests/runner/test_cpu_share.py)."""
     from engine.runner.devices import usable_cores
 
     enqueue_grid(db, tiny_grid(seeds="[1, 2]", train=24, eval=16))
@@ -130,7 +137,10 @@ def test_cpu_slots_run_side_by_side_with_the_cores_split(db: str, tiny_grid, mon
     assert {r.worker_id.rsplit(":", 1)[1] for r in done} == {"cpu#1", "cpu#2"}
     first, second = sorted(done, key=lambda r: r.started_at)
     assert second.started_at < first.finished_at  # side by side, not one after the other
-    threads = str(max(1, usable_cores() // 2))
+    shares = {str(max(1, usable_cores() // 2)), str(usable_cores())}
     for r in done:
         (attempt,) = attempts(db, r.id)
-        assert f"torch threads {threads}" in Path(attempt.log_path).read_text()
+        with Session(open_db(db)) as s:
+            taken = s.exec(select(MetricPoint.value).where(MetricPoint.run_id == r.id, MetricPoint.name == "cpu_threads")
+                           .order_by(MetricPoint.id)).first()
+        assert str(int(taken)) in shares and f"torch threads {int(taken)}" in Path(attempt.log_path).read_text()

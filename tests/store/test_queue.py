@@ -66,6 +66,7 @@ CLAIMER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_concurrent_claims_by_processes_take_each_run_exactly_once(any_db, tmp_path):
     engine = open_db(any_db)
     ids = queue_runs(engine, "s", specs(1000)).new

@@ -1,6 +1,5 @@
 """Helpers shared by tests (moved from tests/runner/test_admission.py)."""
 
-
 from __future__ import annotations
 
 from engine.store.schema import Attempt

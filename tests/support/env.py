@@ -1,6 +1,5 @@
 """Where the tests find the repository and the data, and the CLI run as a user runs it."""
 
-
 from __future__ import annotations
 
 import os
@@ -39,6 +38,25 @@ def xltui(*args: str, cwd: Path | None = None, timeout: float = 300, check: bool
     if check and proc.returncode != 0:
         raise AssertionError(f"xltui {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def xltui_here(*args: str, env: dict | None = None, check: bool = False) -> subprocess.CompletedProcess:
+    """The CLI in this process (Typer's runner), for what a fresh interpreter proves nothing about:
+    flag and input errors that end before any worker starts. An exception the CLI did not turn into
+    a message shows as its traceback in ``stderr``, as a user's shell would show it."""
+    import traceback
+
+    from typer.testing import CliRunner
+
+    from xltui.cli import app
+
+    result = CliRunner().invoke(app, list(args), env=env, prog_name="xltui")
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "Traceback (most recent call last):\n" + "".join(traceback.format_exception(result.exception))
+    if check and result.exit_code != 0:
+        raise AssertionError(f"xltui {' '.join(args)} exited {result.exit_code}:\n{result.stdout}\n{stderr}")
+    return subprocess.CompletedProcess(["xltui", *args], result.exit_code, result.stdout, stderr)
 
 
 def xltui_bg(*args: str, log: Path) -> subprocess.Popen:

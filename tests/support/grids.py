@@ -1,6 +1,5 @@
 """Helpers shared by tests (moved from tests/grid/test_grid_files.py)."""
 
-
 from __future__ import annotations
 
 from pathlib import Path

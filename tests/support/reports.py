@@ -1,6 +1,5 @@
 """Helpers shared by tests (moved from tests/analysis/test_render.py)."""
 
-
 from __future__ import annotations
 
 import shutil

@@ -1,6 +1,5 @@
 """Helpers shared by tests (moved from tests/store/test_queue.py)."""
 
-
 from __future__ import annotations
 
 from engine.spec import RunSpec, TrainParams

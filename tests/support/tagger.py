@@ -1,6 +1,5 @@
 """Helpers shared by tests (moved from tests/training/test_loop.py)."""
 
-
 from __future__ import annotations
 
 from types import SimpleNamespace

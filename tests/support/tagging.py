@@ -1,6 +1,5 @@
 """Helpers shared by tests (moved from tests/training/test_train_tagging.py)."""
 
-
 from __future__ import annotations
 
 from engine.spec import RunSpec, TrainParams

@@ -8,14 +8,19 @@ default, a short ``--lease`` so a dead worker's run is taken back soon, ``--stud
 phases, each on its own database, one after another:
 
 * baseline: no kills — the time and attempts the faults are measured against;
-* kill workers: every few seconds a random busy worker gets SIGKILL and a replacement is
-  started (its run comes back by lease expiry; its launcher and run process exit by themselves);
-* kill runs: every few seconds a random run process (the per-run process a slot starts,
+* kill workers: a random busy worker gets SIGKILL and a replacement is started (its run comes
+  back by lease expiry; its launcher and run process exit by themselves);
+* kill runs: a random run process (the per-run process a slot starts,
   forked by its warm launcher; found as a worker's descendant whose stdout is an attempt's
   ``run.log``) gets SIGKILL, as the OOM killer sends, or SIGTERM, as ``kill PID`` or
   earlyoom's first try sends; and a few times the warm launcher under a run in its last
   epoch gets SIGKILL (the worst moment: the orphaned run may finish after its slot has
   already re-queued the run and claimed it again, under the same worker id).
+
+Kills are planned against the study's progress, not the clock, so a fast or a loaded machine
+makes them all: kill i of k is due once i·(runs − workers)/k runs have succeeded, and is made
+as soon as a victim is there (a busy worker, a run process, a run in its last epoch for a
+launcher), so at least as many runs as workers are still to come when the last one is due.
 
 All the while a reader runs ``xltui status --db …`` (every other time ``--runs``) once a
 second as a subprocess and records every failure (exit status, a traceback). At the end of
@@ -38,7 +43,7 @@ No timing is asserted. ``tests/runner/test_torture.py`` runs a small mixed plan 
 and asserts there is no problem.
 
 ``python bench/torture.py [--runs 24 --workers 3 --worker-kills 6 --run-kills 8 --term-kills 2
---launcher-kills 2 --every 3 --lease 3]``
+--launcher-kills 2 --lease 3]``
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -95,7 +101,6 @@ class Plan:
     runs: int = 8
     workers: int = 2
     kills: tuple[str, ...] = ()  # WORKER | RUN | RUN_TERM | LAUNCHER, in the order they are made
-    every_s: float = 3.0  # mean seconds between two kills (each drawn from 0.5–1.5× this)
     lease_s: float = 3.0
     max_attempts: int = 20
     train: int = 300  # source training sentences per run
@@ -248,6 +253,22 @@ class Phase:
             w.wait()
 
 
+def kill_schedule(plan: Plan) -> list[int]:
+    """How many runs must have succeeded before each kill is made: spread over the study, the last
+    due while at least ``plan.workers`` runs are still to come, so every kill finds a victim."""
+    k = len(plan.kills)
+    return [i * max(0, plan.runs - plan.workers) // k for i in range(k)]
+
+
+def succeeded(db: Path) -> int:
+    """Runs of the study that succeeded so far (read-only; the workers keep writing)."""
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+            return conn.execute("SELECT count(*) FROM run WHERE status = 'succeeded'").fetchone()[0]
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+
+
 def torture(folder: Path, plan: Plan, notify: Callable[[str], None] = lambda _m: None,
             env: dict[str, str] | None = None) -> Report:
     """Queue the study in a new database under ``folder``, work it through with ``plan``'s kills, check it."""
@@ -264,8 +285,8 @@ def torture(folder: Path, plan: Plan, notify: Callable[[str], None] = lambda _m:
     reader = StatusReader(db, env, plan.status_every_s)
     phase = Phase(db, plan, env, logs)
     pending = list(plan.kills)
+    due = kill_schedule(plan)
     started = time.monotonic()
-    next_kill = started + plan.every_s * phase.rng.uniform(0.5, 1.5)
     reader.start()
     try:
         for _ in range(plan.workers):
@@ -276,14 +297,13 @@ def torture(folder: Path, plan: Plan, notify: Callable[[str], None] = lambda _m:
                 report.problems.append(f"the study did not finish within {plan.timeout_s:.0f} s")
                 break
             phase.note_processes()
-            if pending and now >= next_kill:
+            if pending and succeeded(db) >= due[len(report.kills)]:
                 kill = phase.kill(pending[0], now - started)
                 if kill is not None:
                     pending.pop(0)
                     report.kills.append(kill)
                     notify(f"{kill.at_s:6.1f} s  {SIGNAL[kill.kind].name} {kill.kind.split('-')[0]} {kill.pid}"
                            + (f" (run {kill.run_id} attempt {kill.attempt})" if kill.run_id else ""))
-                    next_kill = now + plan.every_s * phase.rng.uniform(0.5, 1.5)
             time.sleep(0.1)
         report.wall_s = time.monotonic() - started
     finally:

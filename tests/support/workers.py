@@ -1,6 +1,5 @@
 """Helpers shared by tests (moved from tests/runner/test_worker_processes.py)."""
 
-
 from __future__ import annotations
 
 from pathlib import Path

@@ -44,6 +44,7 @@ def run_spec(align: AlignParams) -> RunSpec:
                    train=TrainParams(max_length=32), align=align)
 
 
+@pytest.mark.slow
 def test_optimising_the_parallel_term_pulls_the_pairs_together(tmp_path: Path):
     spec = run_spec(AlignParams(weight=1.0, parallel={"swa": f"file:{parallel_file(tmp_path)}"}, batch_size=24))
     tokenizer, model = load_token_classifier(str(minilm_dir()), ["O", "B-PER"], max_length=32)
@@ -76,6 +77,7 @@ def test_without_parallel_text_the_target_comes_from_its_train_and_dev_never_tes
 GRID_ALIGN = "alignment: {weight: [0, 0.5], batch_size: 4}\n"
 
 
+@pytest.mark.slow
 def test_the_lambda_axis_runs_two_systems_and_logs_both_loss_terms(db: str, tiny_grid, tmp_path: Path):
     grid = tiny_grid(train=24, eval=24)
     grid.write_text(grid.read_text().replace("targets: [swa, yor]", "targets: [swa]") + GRID_ALIGN)

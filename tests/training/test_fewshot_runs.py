@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlmodel import Session, select
 
 from engine.spec import RunSpec, TrainParams
@@ -27,6 +28,7 @@ train: {batch_size: 8, max_length: 48, epochs: 2, max_train_sentences: 40, max_e
 """
 
 
+@pytest.mark.slow
 def test_few_shot_continues_from_the_zero_shot_checkpoint(db, tmp_path):
     grid = tmp_path / "g.yaml"
     grid.write_text(GRID)

@@ -68,6 +68,7 @@ def test_mixed_precision_runs_finish_and_store_their_speed(db, tiny_grid, precis
         assert 0 < scores["mfu"] < 1
 
 
+@pytest.mark.slow
 def test_two_runs_share_one_gpu(db, tiny_grid):
     ids = enqueue_grid(db, tiny_grid(seeds="[1, 2, 3, 4]", epochs=2, train=200, eval=32))
     out = xltui("worker", "--db", db, "--gpus", "0", "--runs-per-gpu", "2", "--exit-when-idle", "--poll", "0.1",

@@ -38,10 +38,6 @@ class LoopReads(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
-
-
-
-
 def writer_on(db: str) -> MetricWriter:
     engine = open_db(db)
     spec = RunSpec(task="ner", model_name="t", model="tiny", method="full", source=("en",), targets=("swa",),

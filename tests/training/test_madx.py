@@ -30,6 +30,7 @@ def lang_adapters(tmp_path_factory) -> dict[str, Path]:
         out / lang, "cpu", log=lambda _: None) for lang in ("en", "swa")}
 
 
+@pytest.mark.slow
 def test_language_adapter_training_leaves_the_base_frozen(tmp_path: Path):
     from adapters import AutoAdapterModel
 
@@ -41,6 +42,7 @@ def test_language_adapter_training_leaves_the_base_frozen(tmp_path: Path):
     assert base_checksum(model) == pytest.approx(before, rel=0, abs=0)
 
 
+@pytest.mark.slow
 def test_task_training_keeps_the_language_adapter_in_the_stack(lang_adapters):
     model = build_task_model("minilm", LABELS, lang_adapters, "en")
     assert str(model.active_adapters) == f"Stack[en, {TASK_ADAPTER}]"
@@ -51,6 +53,7 @@ def test_task_training_keeps_the_language_adapter_in_the_stack(lang_adapters):
     assert "en" not in str(model.active_adapters)
 
 
+@pytest.mark.slow
 def test_swapping_the_language_adapter_changes_predictions(lang_adapters):
     model = build_task_model("minilm", LABELS, lang_adapters, "en").eval()
     x = {"input_ids": torch.tensor([[101, 7592, 2088, 1999, 14397, 102]]), "attention_mask": torch.ones(1, 6, dtype=torch.long)}
@@ -61,6 +64,7 @@ def test_swapping_the_language_adapter_changes_predictions(lang_adapters):
     assert not torch.allclose(en, swa)
 
 
+@pytest.mark.slow
 def test_the_aligner_routes_target_text_through_its_adapter_and_switches_back(lang_adapters):
     from engine.spec import AlignParams, MadxParams, RunSpec, TrainParams
     from engine.training.alignment import Aligner, Router
@@ -86,6 +90,7 @@ def model_tokenizer():
     return AutoTokenizer.from_pretrained(str(minilm_dir()))
 
 
+@pytest.mark.slow
 def test_a_script_the_vocabulary_lacks_fails_clearly_or_warns(tmp_path: Path):
     """MiniLM's English vocabulary turns every Amharic (Ge'ez) word into [UNK], which MLM never
     masks: the run stops with a clear error instead of a NaN loss; a text that is mostly [UNK]

@@ -3,6 +3,7 @@ its own run, then the task adapter, and a second study reuses the adapters."""
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import Session, select
 
 from engine.runner.plan import queue_runs
@@ -28,6 +29,7 @@ train: {{batch_size: 8, max_length: 48, epochs: 1, max_train_sentences: 32, max_
 """
 
 
+@pytest.mark.slow
 def test_madx_study_trains_adapters_once_and_reuses_them(db, tmp_path):
     first = tmp_path / "first.yaml"
     first.write_text(GRID.format(study="first"))
@@ -72,6 +74,7 @@ def test_status_shows_which_runs_wait_on_which_language_adapter(db, tmp_path):
     assert "lang-adapter swa (queued)" in line
 
 
+@pytest.mark.slow
 def test_madx_few_shot_continues_the_task_adapter_with_the_target_adapter(db, tmp_path):
     grid = tmp_path / "few.yaml"
     grid.write_text(GRID.format(study="few").replace("settings: [zero-shot]", "settings: [{few-shot: [4]}]"))

@@ -35,6 +35,7 @@ def test_mfu_is_six_flops_per_parameter_and_token():
     assert model_flops_utilisation(278_000_000, 100_000.0, None) is None
 
 
+@pytest.mark.slow
 def test_a_run_stores_its_tokens_per_second_and_parameters(tmp_path: Path):
     from engine.training.tagging import train_and_evaluate
 

@@ -17,12 +17,11 @@ from tests.support.tagging import spec
 TIMING = {"train_seconds", "examples_per_s", "tokens_per_s"}
 
 
-
-
 def scores(output) -> dict:
     return {(lang, split, m): v for lang, split, m, v in output.results if m not in TIMING}
 
 
+@pytest.mark.slow
 def test_the_same_seed_reproduces_scores_and_predictions(tmp_path: Path):
     a = train_and_evaluate(spec(seed=7), RunFiles(tmp_path / "a"), None, "cpu", log=lambda _: None)
     b = train_and_evaluate(spec(seed=7), RunFiles(tmp_path / "b"), None, "cpu", log=lambda _: None)
@@ -35,6 +34,7 @@ def test_the_same_seed_reproduces_scores_and_predictions(tmp_path: Path):
     assert (tmp_path / "a/checkpoint/config.json").is_file()
 
 
+@pytest.mark.slow
 def test_a_local_pretrained_encoder_learns_english_ner(tmp_path: Path):
     """MiniLM (a local directory, as any user model) fine-tuned briefly beats itself untrained."""
     local = str(minilm_dir())
@@ -63,6 +63,7 @@ def test_an_unknown_hub_id_fails_with_what_to_do(tmp_path: Path, monkeypatch: py
         load_token_classifier("no-such-org/no-such-model", ["O", "B-PER"], max_length=32)
 
 
+@pytest.mark.slow
 def test_pos_on_ud_trains_and_scores_every_target(tmp_path: Path):
     """English-EWT (shared copy: dev as train, test as dev) → Yoruba and Amharic UD test sets."""
     import json

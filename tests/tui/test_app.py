@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -21,6 +22,8 @@ heavy = [m for m in ("torch", "transformers", "adapters", "datasets", "plotext")
 assert not heavy, heavy
 engine = [m for m in ("sqlmodel", "sqlalchemy", "pydantic", "engine.store", "engine.spec") if m in sys.modules]
 assert not engine, engine  # the frame paints first; the engine loads behind it
+widgets = [m for m in ("textual.widgets._data_table",) if m in sys.modules]
+assert not widgets, widgets  # the first frame has a bare Textual app's widgets only
 print(f"light {time.perf_counter() - t:.2f}")
 """
 
@@ -137,6 +140,7 @@ async def steady_text(pilot, app, timeout: float = 20.0) -> str:
     return text
 
 
+@pytest.mark.slow
 def test_a_reopened_app_shows_exactly_the_same_state(tmp_path):
     """As after a dropped SSH link: everything on screen comes from the database."""
     path, ids = demo_db(tmp_path / "demo")
@@ -159,21 +163,28 @@ def test_a_reopened_app_shows_exactly_the_same_state(tmp_path):
     assert "45% loss" in shots[0][0] and "running" in shots[0][1] and "gpu-box" in shots[0][2]
 
 
-def test_the_frame_paints_while_the_engine_loads_and_a_key_pressed_meanwhile_is_followed(tmp_path, monkeypatch):
+def hold_the_first_read(monkeypatch):
+    """A database on a slow disk or far away: its first read waits until the returned event is set."""
     import threading
 
     import engine.store.reader
-    from xltui.tui.loading_screen import LoadingScreen
 
-    path, _ = demo_db(tmp_path / "demo")
     release = threading.Event()
     real_check = engine.store.reader.current_sqlite_file
 
-    def slow_check(*args, **kwargs):  # a database on a slow disk or far away: its first read waits
+    def slow_check(*args, **kwargs):
         assert release.wait(30)
         return real_check(*args, **kwargs)
 
     monkeypatch.setattr(engine.store.reader, "current_sqlite_file", slow_check)
+    return release
+
+
+def test_the_frame_paints_while_the_engine_loads_and_a_key_pressed_meanwhile_is_followed(tmp_path, monkeypatch):
+    from xltui.tui.loading_screen import LoadingScreen
+
+    path, _ = demo_db(tmp_path / "demo")
+    release = hold_the_first_read(monkeypatch)
 
     async def drive() -> None:
         app = demo_app(path)
@@ -188,6 +199,37 @@ def test_the_frame_paints_while_the_engine_loads_and_a_key_pressed_meanwhile_is_
             release.set()
             await until(pilot, lambda: app.snapshot is not None, what="the first snapshot")
             assert app.current_mode == "workers"
+
+    run(drive())
+
+
+def test_before_the_first_frame_only_its_own_styles_are_parsed_and_none_twice(tmp_path, monkeypatch):
+    """What kept the first frame behind a bare Textual app's (bench/tui_start.py): every screen's
+    styles parsed before it, and every stylesheet re-parsed twice (setting the theme, then Textual's
+    CSS refresh of a first mode). The rest of the styles come with the engine, before any screen
+    that needs them."""
+    from textual.css.stylesheet import Stylesheet
+
+    from xltui.app import APP_CSS
+
+    reparsed = []
+    real_reparse = Stylesheet.reparse
+    monkeypatch.setattr(Stylesheet, "reparse", lambda self: (reparsed.append(1), real_reparse(self))[1])
+    path, _ = demo_db(tmp_path / "demo")
+    release = hold_the_first_read(monkeypatch)
+
+    def style_files(app) -> set[str]:
+        return {Path(file).name for file, _ in app.stylesheet.source if file.endswith(".tcss")}
+
+    async def drive() -> None:
+        app = demo_app(path)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause(0.3)
+            assert "Quit" in screen_text(app)
+            assert style_files(app) == {"frame.tcss"} and reparsed == [] and app.current_theme.name == "nord"
+            release.set()
+            await until(pilot, lambda: app.snapshot is not None, what="the first snapshot")
+            assert style_files(app) == {"frame.tcss", APP_CSS.name}
 
     run(drive())
 

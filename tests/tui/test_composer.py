@@ -16,6 +16,7 @@ from textual.widgets import Input, SelectionList
 
 from engine.grid.expand import expand
 from engine.grid.schema import load_grid
+from engine.runner.study import check_grid, estimate_seconds
 from engine.store.db import open_db
 from engine.store.queries import known_hashes, run_durations
 from engine.store.schema import Run, Study
@@ -23,8 +24,8 @@ from tests.support.env import REPO, xltui
 from tests.support.stored_runs import build_stored_runs
 from tests.support.tui import until
 from xltui.tui import grid_draft as gd
+from xltui.tui.composer_form import estimated_duration, problem_lines
 from xltui.tui.data_choices import languages_for, languages_for_tasks
-from xltui.tui.grid_check import check_text, estimate_seconds, format_duration
 
 TINY_TRAIN = {"batch_size": "8", "max_length": "48", "epochs": "1", "max_train_sentences": "40",
               "max_eval_sentences": "40"}
@@ -49,7 +50,7 @@ def test_a_hand_written_grid_loads_back_as_the_same_runs():
     text = (REPO / "configs" / "smoke.yaml").read_text()
     again = gd.draft_to_yaml(gd.yaml_to_draft(text))
     assert yaml.safe_load(again) == yaml.safe_load(text)
-    first, second = check_text(text, "configs/smoke.yaml"), check_text(again, "configs/smoke.yaml")
+    first, second = check_grid("configs/smoke.yaml", text), check_grid("configs/smoke.yaml", again)
     assert first.ok and second.spec_hashes == first.spec_hashes and first.n_runs == 2
 
 
@@ -92,12 +93,13 @@ from pathlib import Path
 import xltui.tui.composer, xltui.tui.results_screen
 from engine.store.db import open_db
 from xltui.cli_results import build_results_report
-from xltui.tui.grid_check import check_text, enqueue_text
+from engine.runner.study import check_grid, queue_grid
 from engine.analysis.figures import terminal_charts
 text = (Path("configs") / "smoke.yaml").read_text()
 engine = open_db(str(Path(tempfile.mkdtemp()) / "x.db"))
-check, summary = enqueue_text(engine, text, "configs/smoke.yaml", saved=True)
-assert check.ok and "2 new" in summary, summary
+report = check_grid("configs/smoke.yaml", text)
+queue_grid(engine, report)
+assert report.ok and "2 new" in report.summary(), report.summary()
 heavy = [m for m in ("torch", "transformers", "adapters") if m in sys.modules]
 assert not heavy, heavy
 print("light")
@@ -122,13 +124,14 @@ def test_estimate_uses_same_model_runs_then_all_runs(db):
                                      targets=["swa", "yor"], seeds="1, 2, 3, 4", models=[
                                          {"name": "madx", "model": "tiny", "method": "full"},
                                          {"name": "other", "model": "tiny", "method": "full"}]))
-    check = check_text(text, "configs/own.yaml")
+    check = check_grid("configs/own.yaml", text)
     assert check.ok and check.n_runs == 8
     # the stored runs are not the same specs (default train params differ from the stored ones)
-    assert estimate_seconds(check, set(), durations) == 4 * 100.0 + 4 * 70.0
-    assert estimate_seconds(check, set(check.spec_hashes), durations) == 0.0
+    assert estimate_seconds(check, durations) == 4 * 100.0 + 4 * 70.0  # nothing known: every run priced
+    check.known = {h: (0, "succeeded") for h in check.spec_hashes}
+    assert estimate_seconds(check, durations) == 0.0
     assert known_hashes(engine, "own") and not known_hashes(engine, "nope")
-    assert format_duration(None).startswith("unknown") and format_duration(3725) == "1h 02m"
+    assert estimated_duration(None).startswith("unknown") and estimated_duration(3725) == "1h02m"
 
 
 # ----------------------------------------------------------------------------- the screen
@@ -248,7 +251,7 @@ def test_a_bad_choice_shows_the_cli_message_and_queues_nothing(workdir):
             options = [targets.get_option_at_index(i) for i in range(targets.option_count)]
             assert "zz" in targets.selected and {o.value: str(o.prompt) for o in options}["zz"] == "zz (added)"
             await until(pilot, lambda: screen.last_check and len(screen.last_check.errors) == 3, what="3 problems")
-            errors = screen.last_check.errors
+            errors = problem_lines(screen.last_check)
             assert str(screen.query_one("#problems").render()).split() == " ".join(errors).split()
             await pilot.press("ctrl+r")
             await pilot.pause(0.5)

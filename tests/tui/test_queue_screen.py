@@ -4,6 +4,7 @@ demo database for filtering, sorting, marking and priorities."""
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import Session, select
 
 from engine.store.db import open_db
@@ -12,14 +13,15 @@ from tests.support.env import xltui_bg
 from tests.support.tui import demo_app, demo_db, run, screen_text, stop_worker, until
 from tests.support.workers import enqueue_grid
 from xltui.app import XltuiApp
-from xltui.tui.dialogs import ConfirmScreen
+from xltui.tui.confirm_dialog import ConfirmScreen
 from xltui.tui.queue_screen import QueueScreen
 from xltui.tui.runlist import RunList
 
 
 def shown(app) -> dict[int, str]:
-    """run id -> status as the run list shows it."""
-    return {r.id: r.status for r in app.screen.query_one(RunList).view} if isinstance(app.screen, QueueScreen) else {}
+    """run id -> status as the run list shows it (none while the queue screen is not composed yet)."""
+    lists = app.screen.query(RunList) if isinstance(app.screen, QueueScreen) else []
+    return {r.id: r.status for r in lists[0].view} if lists else {}
 
 
 async def put_cursor(pilot, app, run_id: int) -> None:
@@ -29,6 +31,7 @@ async def put_cursor(pilot, app, run_id: int) -> None:
     await pilot.pause()
 
 
+@pytest.mark.slow
 def test_watch_runs_go_from_queued_to_done_cancel_one_while_running_and_retry_it(db, tiny_grid, tmp_path):
     first, second = enqueue_grid(db, tiny_grid(seeds="[1, 2]", train=24, eval=16))
     worker = None
@@ -134,3 +137,65 @@ def test_the_mouse_sorts_selects_and_opens(tmp_path):
             assert app.screen.detail_run_id == 10
 
     run(drive())
+
+
+def test_run_list_columns_are_as_wide_as_their_content(tmp_path):
+    """At 160 columns every column shows its text uncut (an imported study's "external" /
+    "in-language" too) and the loss / score column is no wider than its widest text (plus the
+    sort mark's room): width left over shows more of a failed run's error, never blank cells
+    inside the table. At 80 the columns that matter most stay, each still fitting its text."""
+    from engine.analysis.import_results import import_results
+    from tests.support.env import DATA
+    from xltui.tui.runlist import SORT_MARK, content_widths, progress_text
+
+    path, ids = demo_db(tmp_path / "demo")
+    import_results(open_db(path, create=False), DATA / "results" / "masakhaner2_baselines.csv", study="published")
+
+    def widths(runs: RunList) -> dict[str, int]:
+        return {c.key: w for c, w in runs.columns()}
+
+    def widest_progress(runs: RunList) -> int:
+        return max(len(progress_text(r)) for r in runs.rows)
+
+    async def drive(size: tuple[int, int]) -> None:
+        app = demo_app(path)
+        async with app.run_test(size=size) as pilot:
+            await until(pilot, lambda: len(shown(app)) == 13 + 896, what="every run")
+            runs = app.screen.query_one(RunList)
+            shown_widths = widths(runs)
+            assert sum(w + 1 for w in shown_widths.values()) <= runs.size.width
+            need = content_widths(runs.rows, runs.sort_key)
+            if size[0] == 160:
+                assert len(shown_widths) == 12  # every column
+                for key, width in shown_widths.items():
+                    if key not in ("progress", "time"):
+                        assert width == need[key], (key, width, need[key])  # its text, uncut
+                texts = {(r.method, r.setting) for r in runs.rows}
+                assert ("external", "in-language") in texts
+                assert max(len(m) for m, _ in texts) <= shown_widths["method"]
+                assert max(len(s) for _, s in texts) <= shown_widths["setting"]
+                # the free width goes to the one text still cut at its cap: the failed run's error
+                error = app.snapshot.by_id[ids["failed"]].error
+                assert need["progress"] == len(error) > shown_widths["progress"] > 30
+                assert error[:shown_widths["progress"] - 1] + "…" in screen_text(app)
+                await put_cursor(pilot, app, max(r.id for r in runs.rows))
+                await pilot.pause(0.2)
+                assert " external ner  in-language " in screen_text(app)
+            else:
+                assert {"id", "status", "model", "progress", "time"} <= set(shown_widths)
+                assert shown_widths["progress"] <= max(widest_progress(runs), len("loss / score")) + SORT_MARK
+            # a study with only scores to show: its loss / score column is as wide as its header
+            await pilot.press("shift+tab")
+            await pilot.press("down", "down", "down")  # all → study 1 → study 2 → published
+            await until(pilot, lambda: {r.study for r in runs.view} == {"published"}, what="scoped to published")
+            await pilot.pause(0.1)
+            scoped = widths(runs)
+            assert scoped["progress"] == len("loss / score") <= max(widest_progress(runs), 12)
+            assert all(len(line.rstrip()) <= size[0] for line in screen_text(app).splitlines())
+            if size[0] == 160:
+                for key, width in scoped.items():
+                    if key != "time":
+                        assert width == content_widths(runs.rows, runs.sort_key)[key], key
+
+    run(drive((160, 40)))
+    run(drive((80, 24)))

@@ -1,4 +1,4 @@
-"""The Results screen (screen 4) driven as a user would, on a database filled by real tiny CPU runs
+"""The Results screen (screen 3) driven as a user would, on a database filled by real tiny CPU runs
 executed by a real worker (`xltui run --grid`): tables, tests chosen from the screen, figures, and
 exports that are byte for byte what `xltui results ... --format FMT` prints."""
 
@@ -66,6 +66,7 @@ def test_query_is_the_cli_command_and_names_the_export():
     assert comparison_choices(["x", "y", "z"])[1] == ("tests: x vs rest", "x:y,z")
 
 
+@pytest.mark.slow
 def test_tables_tests_figures_and_latex_export_match_the_cli(pair_db, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
@@ -110,6 +111,7 @@ def test_tables_tests_figures_and_latex_export_match_the_cli(pair_db, tmp_path, 
         assert path.read_text(encoding="utf-8") == proc.stdout, fmt
 
 
+@pytest.mark.slow
 def test_no_results_yet_is_said_in_words_and_open_results_selects_the_study(pair_db, tmp_path):
     db = str(tmp_path / "copy.db")
     Path(db).write_bytes(Path(pair_db).read_bytes())

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.widgets import Log, TabbedContent
 
 from tests.support.env import make_conll, xltui_bg
 from tests.support.tui import demo_app, demo_db, run, screen_text, stop_worker, until
 from tests.support.workers import enqueue_grid
 from xltui.app import XltuiApp
-from xltui.tui.dialogs import ConfirmScreen
+from xltui.tui.confirm_dialog import ConfirmScreen
 from xltui.tui.run_screen import RunScreen
 from xltui.tui.snapshot import downsample
 
@@ -34,6 +35,7 @@ def detail(app):
     return app.screen.detail if isinstance(app.screen, RunScreen) else None
 
 
+@pytest.mark.slow
 def test_a_real_run_fills_its_charts_then_shows_its_scores_and_a_failed_run_says_where_to_look(
         db, tiny_grid, tmp_path):
     (good,) = enqueue_grid(db, tiny_grid(seeds="[1]", epochs=2, train=40, eval=24))

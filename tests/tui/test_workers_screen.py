@@ -5,20 +5,28 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 
 import psutil
+import pytest
 from sqlalchemy import insert, select, update
 
+from engine.gpus import Gpu, GpuError
+from engine.settings import TEST_GPUS_ENV
 from engine.store.db import open_db
 from engine.store.schema import Attempt, Run, SystemSample, Worker
+from tests.support.nvml import StandInNvml, h100
 from tests.support.tui import demo_app, demo_db, run, screen_text, until
 from tests.support.workers import enqueue_grid
 from xltui.app import XltuiApp
+from xltui.tui.confirm_dialog import ConfirmScreen
 from xltui.tui.demo import GIB, HOST, T0
-from xltui.tui.dialogs import ConfirmScreen, StartWorkerScreen
+from xltui.tui.devices import DeviceReader
+from xltui.tui.worker_dialog import StartWorkerScreen
 from xltui.tui.workers_screen import WorkersScreen
 
 
+@pytest.mark.slow
 def test_start_a_detached_worker_then_stop_it_gracefully_after_its_run(db, tiny_grid, tmp_path):
     first, second = enqueue_grid(db, tiny_grid(seeds="[1, 2]", train=24, eval=16))
     pids: list[int] = []
@@ -143,3 +151,75 @@ def test_run_detail_shows_the_runs_speed_and_mfu(tmp_path):
                 assert words in text, words
 
     run(drive())
+
+
+def test_an_nvml_error_is_said_and_the_gpus_probed_again(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """The app's own probe (engine.gpus) on an NVIDIA library that fails once, then works: the workers
+    screen says what failed and when it probes again, then shows the GPUs — not switched off for good."""
+    path, _ = demo_db(tmp_path / "demo")
+    monkeypatch.delenv(TEST_GPUS_ENV, raising=False)
+    lib = StandInNvml([h100(used_gib=31.5, util=87.0), h100(name="NVIDIA H100 NVL", util=3.0)],
+                      init_errors=[StandInNvml.NVML_ERROR_UNKNOWN])
+    monkeypatch.setitem(sys.modules, "pynvml", lib)
+
+    async def drive() -> None:
+        app = XltuiApp(path, clock=lambda: T0, poll_s=0.3)  # the default probe: NVML through engine.gpus
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("4")
+            await until(pilot, lambda: app.snapshot is not None and isinstance(app.screen, WorkersScreen), what="ws")
+            await until(pilot, lambda: "GPUs not read: NVML nvmlInit failed: Unknown Error" in screen_text(app),
+                        what="the failure said")
+            text = screen_text(app)
+            assert "probing again in" in text and "NVIDIA H100 NVL" not in text
+            assert app.snapshot.gpu_error is not None
+            await until(pilot, lambda: "NVIDIA H100 NVL" in screen_text(app), timeout=15, what="the GPUs probed again")
+            await until(pilot, lambda: "GPUs not read" not in screen_text(app), what="the failure line gone")
+            text = screen_text(app)
+            assert "cuda:1" in text and "87%" in text and "31.5/80.0" in text
+            assert app.snapshot.gpu_error is None
+            assert lib.inits == 2  # one failed start, one that worked and is kept
+
+    run(drive())
+
+
+def test_a_failing_probe_backs_off_and_keeps_what_it_still_read():
+    """DeviceReader's schedule on a clock the test moves: 2 s after the first failure, doubling to a
+    minute while it keeps failing; the GPUs a partial failure still read stay; one success clears it."""
+    now = [0.0]
+    good = Gpu("0", "NVIDIA H100 80GB HBM3", 80 * GIB, 70 * GIB)
+    answers: list = [GpuError("NVML GPU 1: nvmlDeviceGetMemoryInfo failed: GPU is lost", [good])] * 7
+    answers += [RuntimeError("driver went away")]
+    both = [good, Gpu("1", "NVIDIA H100 80GB HBM3", 80 * GIB, 80 * GIB)]
+    calls: list[float] = []
+
+    def probe():
+        calls.append(now[0])
+        answer = answers.pop(0) if answers else both
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    devices = DeviceReader(probe, clock=lambda: now[0])
+    assert [g.id for g in devices.gpus()] == ["0"]
+    assert devices.gpu_error == "GPUs not read: NVML GPU 1: nvmlDeviceGetMemoryInfo failed: GPU is lost; probing again in 2 s"
+    now[0] = 1.0
+    assert [g.id for g in devices.gpus()] == ["0"] and calls == [0.0]  # held, not probed, during the back-off
+    assert devices.gpu_error.endswith("GPU is lost; probing again in 1 s")
+    while answers:
+        now[0] += 0.5
+        devices.gpus()
+    assert calls == [0.0, 2.0, 6.0, 14.0, 30.0, 62.0, 122.0, 182.0]  # waits 2, 4, 8, 16, 32, 60, 60
+    assert devices.gpu_error == "GPUs not read: RuntimeError: driver went away (8 times in a row); probing again in 60 s"
+    assert devices.gpus() == [] and len(calls) == 8  # an error without GPUs read shows none
+    now[0] = 242.0
+    assert devices.gpus() == both and devices.gpu_error is None
+    now[0] = 242.5
+    assert devices.gpus() == both and len(calls) == 10  # back to a probe per poll
+
+
+def test_a_probe_error_from_elsewhere_is_said_in_words():
+    devices = DeviceReader(lambda: (_ for _ in ()).throw(RuntimeError("driver went away")), clock=lambda: 5.0)
+    assert devices.gpus() == []
+    assert devices.gpu_error == "GPUs not read: RuntimeError: driver went away; probing again in 2 s"
+    devices.gpus()
+    assert devices.gpu_error == "GPUs not read: RuntimeError: driver went away; probing again in 2 s"

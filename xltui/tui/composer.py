@@ -1,8 +1,9 @@
 """Screen 2, the composer: build a grid with keys and clicks, see what it costs, save or queue it.
 
-The form fills a Draft (xltui.tui.grid_draft); every change re-validates the YAML
-text the draft stands for in a thread worker, the CLI's way (xltui.tui.grid_check),
-so the problems panel shows `xltui grid validate`'s messages word for word.
+The form fills a Draft (xltui.tui.grid_draft); every change re-checks the YAML text
+the draft stands for in a thread worker through engine.runner.study, as `xltui grid
+validate` and `xltui run --grid` do, so the problems panel shows their messages word
+for word and Ctrl+R queues what `xltui run --grid` would.
 """
 
 from __future__ import annotations
@@ -35,9 +36,18 @@ from xltui.tui.composer_form import (
     model_options,
     ordered,
 )
+from xltui.tui.confirm_dialog import ConfirmScreen
 from xltui.tui.data_choices import default_ref
-from xltui.tui.dialogs import ConfirmScreen
-from xltui.tui.dialogs_b import NameDialog, PickFileDialog
+from xltui.tui.grid_dialogs import NameDialog, PickFileDialog
+
+
+def save_text(text: str, path: Path, *, overwrite: bool = False) -> bool:
+    """Write the grid file; False (nothing written) when another file is there and ``overwrite`` is off."""
+    if path.exists() and not overwrite and path.read_text(encoding="utf-8") != text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return True
 
 
 class ComposerScreen(Screen):
@@ -70,7 +80,7 @@ queues the runs (a worker runs them), **Ctrl+O** opens a saved grid, **Ctrl+N** 
         self._path: Path | None = None  # the file the draft was loaded from or saved to
         self._timer = None
         self._langs: LanguageLists | None = None
-        self.last_check: Any = None  # the latest GridCheck shown (tests read it)
+        self.last_check: Any = None  # the latest engine.runner.study.GridReport shown (tests read it)
         self._checked_text = ""  # the YAML text last_check is about
 
     # ------------------------------------------------------------------------- layout
@@ -175,27 +185,25 @@ queues the runs (a worker runs them), **Ctrl+O** opens a saved grid, **Ctrl+N** 
 
     @work(thread=True, exclusive=True, group="composer-check", exit_on_error=False, name="checking the grid")
     def _check(self, text: str, path: Path) -> None:
-        from engine.store.queries import known_hashes, run_durations
-        from xltui.tui.grid_check import check_text, estimate_seconds
+        from engine.runner.study import check_grid, estimate_seconds, read_known
+        from engine.store.queries import run_durations
 
-        check = check_text(text, path)
-        known: set[str] = set()
+        report = check_grid(path, text)
         seconds = None
-        if check.ok:
+        if report.ok:
             engine = self.app.engine  # type: ignore[attr-defined]
-            known = known_hashes(engine, check.study or "")
-            seconds = estimate_seconds(check, known, run_durations(engine))
+            seconds = estimate_seconds(read_known(report, engine), run_durations(engine))
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._show_check, text, check, known, seconds)
+            self.app.call_from_thread(self._show_check, text, report, seconds)
 
-    def _show_check(self, text: str, check: Any, known: set[str], seconds: float | None) -> None:
-        from xltui.tui.composer_form import summary_text
+    def _show_check(self, text: str, report: Any, seconds: float | None) -> None:
+        from xltui.tui.composer_form import problem_lines, summary_text
 
-        self.last_check, self._checked_text = check, text
-        self.query_one("#summary", Static).update(summary_text(check, known, seconds))
+        self.last_check, self._checked_text = report, text
+        self.query_one("#summary", Static).update(summary_text(report, seconds))
         problems = self.query_one("#problems", Static)
-        problems.update(Text("\n".join(check.errors)))  # Text: a '[zero-shot]' is no markup tag
-        problems.set_class(not check.ok, "has-problems")
+        problems.update(Text("\n".join(problem_lines(report))))  # Text: a '[zero-shot]' is no markup tag
+        problems.set_class(not report.ok, "has-problems")
         self.query_one("#yaml", Static).update(Text(text))
 
     # ------------------------------------------------------------------------- custom model
@@ -257,8 +265,6 @@ queues the runs (a worker runs them), **Ctrl+O** opens a saved grid, **Ctrl+N** 
         self.app.push_screen(NameDialog("Save the grid as", default, str(self.configs_dir)), self._save_as)
 
     def _save_as(self, name: str | None, overwrite: bool = False) -> None:
-        from xltui.tui.grid_check import save_text
-
         if name is None:
             return
         path = self.configs_dir / f"{name}.yaml"
@@ -283,18 +289,24 @@ queues the runs (a worker runs them), **Ctrl+O** opens a saved grid, **Ctrl+N** 
 
     @work(thread=True, exclusive=True, group="composer-enqueue", exit_on_error=False, name="queueing the grid")
     def _enqueue(self, text: str, path: Path) -> None:
-        from xltui.tui.grid_check import enqueue_text
+        from engine.runner.study import check_grid, queue_grid
 
-        saved = path.is_file() and path.read_text(encoding="utf-8") == text
-        check, summary = enqueue_text(self.app.engine, text, path, saved=saved)  # type: ignore[attr-defined]
-        self.app.call_from_thread(self._enqueued, text, check, summary)
+        report = check_grid(path, text)
+        if report.ok:  # the study records the file's path when the text is that file, as `xltui run --grid` does
+            saved = path.is_file() and path.read_text(encoding="utf-8") == text
+            queue_grid(self.app.engine, report, record_path=saved)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self._enqueued, text, report)
 
-    def _enqueued(self, text: str, check: Any, summary: str) -> None:
-        if not check.ok:
-            self._show_check(text, check, set(), None)
-            self.notify(f"not queued: the grid has problems — {check.errors[0]}", severity="error", timeout=10)
+    def _enqueued(self, text: str, report: Any) -> None:
+        from xltui.tui.composer_form import problem_lines
+
+        if not report.ok:
+            self._show_check(text, report, None)
+            self.notify(f"not queued: the grid has problems — {problem_lines(report)[0]}", severity="error",
+                        timeout=10)
             return
-        self.notify(f"{summary}. Workers run them: the Workers screen (4) or `xltui worker --cpu`", timeout=10)
+        self.notify(f"{report.summary()}. Workers run them: the Workers screen (4) or `xltui worker --cpu`",
+                    timeout=10)
         poke = getattr(self.app, "poke", None)  # the app's queue view polls at once
         if callable(poke):
             poke()

@@ -115,29 +115,42 @@ def in_data_dir(line: str) -> str:
     return line.replace(f"{data_dir().resolve()}/", f"${DATA_ENV}/")
 
 
-def summary_text(check: Any, known: set[str], seconds: float | None) -> Text:
-    """Runs, runs already in the database, the estimate — or how many problems there are."""
-    from xltui.tui.grid_check import format_duration
+def problem_lines(report: Any) -> list[str]:
+    """The blocking problems as the problems panel shows them: the CLI's lines, ``error: file:line: …``."""
+    from xltui.errors import ERROR_PREFIX
 
+    return [ERROR_PREFIX + line for line in report.errors]
+
+
+def estimated_duration(seconds: float | None) -> str:
+    """The summary's estimate in the app's one duration format (xltui.views), or why there is none."""
+    from xltui.views import format_duration
+
+    return "unknown (no finished runs yet)" if seconds is None else format_duration(seconds)
+
+
+def summary_text(report: Any, seconds: float | None) -> Text:
+    """Runs, runs already in the database, the estimate — or how many problems there are
+    (``report``: an engine.runner.study.GridReport, compared with the database)."""
     out = Text()
-    out.append(f"{check.file}\n", style="bold")
-    if not check.ok:
-        out.append(f"{len(check.errors)} problem(s): nothing can be queued yet\n", style="bold red")
+    out.append(f"{report.file}\n", style="bold")
+    if not report.ok:
+        out.append(f"{len(report.errors)} problem(s): nothing can be queued yet\n", style="bold red")
         return out
-    already = sum(1 for h in check.spec_hashes if h in known)
-    out.append(f"study {check.study}\n")
-    out.append(f"runs in the grid: {check.n_runs}\n")
-    out.append(f"already in the database: {already} (not run again)\n")
-    out.append(f"new runs to queue: {check.n_runs - already}\n")
-    out.append(f"estimated duration: {format_duration(seconds)}", style="bold")
+    out.append(f"study {report.study}\n")
+    out.append(f"runs in the grid: {report.n_runs}\n")
+    out.append(f"already in the database: {report.n_known} (not run again)\n")
+    out.append(f"new runs to queue: {report.n_new}\n")
+    out.append(f"estimated duration: {estimated_duration(seconds)}", style="bold")
     if seconds is not None:
         out.append("\n(one worker, means of finished runs)")
-    if check.design:
+    if report.design:
         out.append("\n\nseed-level tests (exact sign-flip floor, Holm over languages):")
-    for line, warns in check.design:
-        out.append(f"\n{'⚠ ' if warns else ''}{line}", style="yellow" if warns else "")
-    if check.data_warnings:
+    for check in report.design:
+        warns = bool(check.warnings())
+        out.append(f"\n{'⚠ ' if warns else ''}{check.short()}", style="yellow" if warns else "")
+    if report.data_warnings:
         out.append("\n\ndata files (queued as they are):")
-    for line in check.data_warnings:
-        out.append(f"\n⚠ {in_data_dir(line)}", style="yellow")
+    for warning in report.data_warnings:
+        out.append(f"\n⚠ {in_data_dir(str(warning))}", style="yellow")
     return out

@@ -14,17 +14,18 @@ from pathlib import Path
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
+from engine.gpus import Gpu
 from engine.store.schema import Attempt, MetricPoint, Result, Run, Study, SystemSample, Worker
-from xltui.tui.devices import GpuInfo
 
 T0 = 1_750_000_000.0  # "now" of the demo
 GIB = 1024 ** 3
 HOST = "gpu-box"
 
 
-def demo_gpus() -> list[GpuInfo]:
-    return [GpuInfo(0, "NVIDIA H100 80GB HBM3", int(31.5 * GIB), 80 * GIB, 87.0),
-            GpuInfo(1, "NVIDIA H100 80GB HBM3", int(0.5 * GIB), 80 * GIB, 0.0)]
+def demo_gpus() -> list[Gpu]:
+    """Two H100s, 31.5 and 0.5 GiB used."""
+    return [Gpu("0", "NVIDIA H100 80GB HBM3", 80 * GIB, 80 * GIB - int(31.5 * GIB), util_percent=87.0),
+            Gpu("1", "NVIDIA H100 80GB HBM3", 80 * GIB, 80 * GIB - int(0.5 * GIB), util_percent=0.0)]
 
 
 def _spec(task: str, model: str, method: str, seed: int, targets: list[str]) -> str:

@@ -1,63 +1,38 @@
-"""Per-device state for the workers screen: NVML on this host plus the runs' own samples.
+"""Per-device state for the workers screen: this host's GPUs plus the runs' own samples.
 
-NVML (nvidia-ml-py) says what every GPU is doing, busy with our runs or not;
-the run processes' samples in the database add torch's allocated / reserved /
-peak memory (and RSS for CPU runs) of each run on it: a worker with
-``--runs-per-gpu`` puts several on one GPU. No torch here.
+The GPUs come from ``engine.gpus`` (NVML, or the fake GPUs of ``$XLTUI_TEST_GPUS``): what
+every GPU is doing, busy with our runs or not; the run processes' samples in the database
+add torch's allocated / reserved / peak memory (and RSS for CPU runs) of each run on it: a
+worker with ``--runs-per-gpu`` puts several on one GPU. No torch here.
+
+A probe that fails (NVML there but erring) is said in words on the workers screen
+(``DeviceReader.gpu_error``: what failed, when the GPUs are probed again) and probed again
+after a back-off that doubles while it keeps failing, from ``RETRY_FIRST_S`` to
+``RETRY_MAX_S``; the GPUs it could still read stay on screen meanwhile.
 """
 
 from __future__ import annotations
 
-import os
+import math
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from engine.runner.gpu_probe import fake_gpus
-from engine.settings import TEST_GPUS_ENV
+from engine.gpus import Gpu, GpuError, read_gpus
 from engine.states import RunStatus
 from engine.store.live_reads import system_samples
 from engine.store.reader import Reader
 
 HISTORY = 150
+RETRY_FIRST_S = 2.0  # the first probe again after a failure; doubled per failure in a row
+RETRY_MAX_S = 60.0
+
+GpuProbe = Callable[[], list[Gpu]]  # raises on failure (engine.gpus.GpuError: its ``gpus`` still shown)
 
 
-@dataclass(frozen=True)
-class GpuInfo:
-    index: int
-    name: str
-    mem_used: int
-    mem_total: int
-    util: float | None
-
-
-GpuProbe = Callable[[], list[GpuInfo]]
-_nvml_broken = False
-
-
-def nvml_gpus() -> list[GpuInfo]:
-    """Every GPU NVML sees on this host; [] without a driver (never raises)."""
-    global _nvml_broken
-    if os.environ.get(TEST_GPUS_ENV, "").strip():  # fake GPUs (tests, demos on a CPU box), as workers see them
-        return [GpuInfo(int(g.id), g.name, g.total_bytes - g.free_bytes, g.total_bytes, None)
-                for g in fake_gpus(os.environ[TEST_GPUS_ENV])]
-    if _nvml_broken:
-        return []
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-        out = []
-        for i in range(pynvml.nvmlDeviceGetCount()):
-            h = pynvml.nvmlDeviceGetHandleByIndex(i)
-            mem = pynvml.nvmlDeviceGetMemoryInfo(h)
-            name = pynvml.nvmlDeviceGetName(h)
-            util = pynvml.nvmlDeviceGetUtilizationRates(h).gpu
-            out.append(GpuInfo(i, name.decode() if isinstance(name, bytes) else str(name), int(mem.used),
-                               int(mem.total), float(util)))
-        return out
-    except Exception:  # no driver, no NVML: a CPU box
-        _nvml_broken = True
-        return []
+def nvml_gpus() -> list[Gpu]:
+    """The app's probe: every GPU of this host (engine.gpus); [] on a CPU box, GpuError where NVML fails."""
+    return read_gpus()
 
 
 @dataclass
@@ -119,16 +94,40 @@ class DeviceState:
 class DeviceReader:
     """Per-device state each poll; each running attempt's samples are read incrementally."""
 
-    def __init__(self, probe: GpuProbe | None) -> None:
-        self.probe = probe
+    def __init__(self, probe: GpuProbe | None, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.probe, self.clock = probe, clock
+        self.gpu_error: str | None = None  # what the last probe failed on and when the next one is; None: fine
+        self._gpus: list[Gpu] = []
+        self._failures = 0  # failed probes in a row
+        self._failed = ""
+        self._retry_at = -math.inf
         self._history: dict[int, list[tuple]] = {}  # attempt -> (t, rss, alloc, reserved, peak, util), newest last
 
+    def gpus(self) -> list[Gpu]:
+        """The probe's GPUs now; after a failure the GPUs it still read, until the back-off has passed."""
+        if self.probe is None:
+            return []
+        now = self.clock()
+        if now >= self._retry_at:
+            try:
+                self._gpus = list(self.probe())
+                self._failures, self._failed, self._retry_at = 0, "", -math.inf
+            except Exception as exc:  # any probe's failure is said and tried again, never fatal
+                self._gpus = list(exc.gpus) if isinstance(exc, GpuError) else []
+                self._failures += 1
+                self._failed = str(exc) if isinstance(exc, GpuError) else f"{exc.__class__.__name__}: {exc}"
+                self._retry_at = now + min(RETRY_MAX_S, RETRY_FIRST_S * 2 ** (self._failures - 1))
+        self.gpu_error = None if not self._failed else (
+            f"GPUs not read: {self._failed}" + (f" ({self._failures} times in a row)" if self._failures > 1 else "")
+            + f"; probing again in {max(0, math.ceil(self._retry_at - now))} s")
+        return self._gpus
+
     def read(self, reader: Reader, runs: list) -> list[DeviceState]:
-        """One entry per GPU NVML sees and per device a run is running on (``runs``: running RunRows)."""
+        """One entry per GPU the probe sees and per device a run is running on (``runs``: running RunRows)."""
         states: dict[str, DeviceState] = {}
-        for gpu in (self.probe() if self.probe else []):
-            states[f"cuda:{gpu.index}"] = DeviceState(f"cuda:{gpu.index}", gpu.name, gpu.util, gpu.mem_used,
-                                                      gpu.mem_total)
+        for gpu in self.gpus():
+            states[f"cuda:{gpu.id}"] = DeviceState(f"cuda:{gpu.id}", gpu.name, gpu.util_percent, gpu.used_bytes,
+                                                   gpu.total_bytes)
         live: set[int] = set()
         for run in sorted(runs, key=lambda r: r.id):
             if run.status != RunStatus.RUNNING or not run.device or run.attempt_id is None:

@@ -6,16 +6,26 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from engine.states import RunStatus
 from engine.store.queue_reads import StudySummary
-from xltui.tui.dialogs import ConfirmScreen, FilterInput
+from xltui.tui.confirm_dialog import ConfirmScreen
 from xltui.tui.live import LiveScreen
 from xltui.tui.messages import RunChosen, RunHighlighted
 from xltui.tui.runlist import SORT_KEYS, RunList
 from xltui.tui.snapshot_types import Snapshot
 from xltui.views import format_duration
+
+
+class FilterInput(Input):
+    """The run filter: words that must all appear in a run's line (``failed yor``, ``#12``, ``seed2``)."""
+
+    BINDINGS = [Binding("escape", "clear_and_leave", "Clear filter")]
+
+    def action_clear_and_leave(self) -> None:
+        self.value = ""
+        self.screen.focus_next()
 
 
 class StudiesTable(DataTable):

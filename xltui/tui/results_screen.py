@@ -1,4 +1,4 @@
-"""Screen 4, results: the paper's tables and figures for a study, and their exports.
+"""Screen 3, results: the paper's tables and figures for a study, and their exports.
 
 The report is `xltui results`'s own (xltui.cli_results.build_results_report), built
 in a thread worker; the tables are engine.analysis.render's rich tables, the figures

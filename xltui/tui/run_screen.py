@@ -1,4 +1,4 @@
-"""Screen 3: one run — live training charts, system charts, log tail, resolved config, scores."""
+"""The run detail (Enter on a run in the queue): one run — live training charts, system charts, log tail, resolved config, scores."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from textual.widgets import Footer, Header, Log, Static, TabbedContent, TabPane
 
 from engine.states import RunStatus
 from xltui.tui.charts import Chart, memory_unit, scaled
-from xltui.tui.dialogs import ConfirmScreen
+from xltui.tui.confirm_dialog import ConfirmScreen
 from xltui.tui.live import LiveScreen
 from xltui.tui.run_scores import ScoresView, speed_line, train_scores
 from xltui.tui.runlist import duration, progress_text

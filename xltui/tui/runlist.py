@@ -10,6 +10,7 @@ width are dropped by priority, so 80 columns still show what matters.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Callable
 
 from rich.segment import Segment
@@ -50,50 +51,94 @@ def duration(r: RunRow, now: float) -> float | None:
 class Column:
     key: str
     label: str
-    width: int
+    width: int  # the least it is shown at (its content cut) before it is dropped for want of room
     priority: int  # lower stays longer when the terminal is narrow
     text: Callable[[RunRow, float], str]
     sort: Callable[[RunRow, float], object]
     right: bool = False
-    grow: int = 0  # how many more cells it may take when the terminal is wide
+    cap: int = 0  # the most it takes for its content before every column has its own; 0: always ``width``
 
 
 COLUMNS = (
-    Column("id", "id", 5, 0, lambda r, _: str(r.id), lambda r, _: r.id, right=True),
-    Column("status", "status", 9, 0, lambda r, _: r.status, lambda r, _: (STATUS_ORDER.get(r.status, 9), r.id)),
-    Column("study", "study", 12, 6, lambda r, _: r.study, lambda r, _: (r.study, r.id), grow=18),
-    Column("model", "model", 10, 1, lambda r, _: r.model, lambda r, _: (r.model, r.id), grow=8),
-    Column("method", "method", 6, 4, lambda r, _: r.method, lambda r, _: (r.method, r.id)),
-    Column("task", "task", 4, 4, lambda r, _: r.task, lambda r, _: (r.task, r.id)),
-    Column("setting", "setting", 9, 2, lambda r, _: r.setting, lambda r, _: (r.setting, r.id)),
-    Column("languages", "languages", 12, 2, lambda r, _: r.languages, lambda r, _: (r.languages, r.id), grow=24),
-    Column("seed", "seed", 4, 3, lambda r, _: str(r.seed), lambda r, _: (r.seed, r.id), right=True),
+    Column("id", "id", 5, 0, lambda r, _: str(r.id), lambda r, _: r.id, right=True, cap=8),
+    Column("status", "status", 9, 0, lambda r, _: r.status, lambda r, _: (STATUS_ORDER.get(r.status, 9), r.id), cap=9),
+    Column("study", "study", 12, 6, lambda r, _: r.study, lambda r, _: (r.study, r.id), cap=30),
+    Column("model", "model", 10, 1, lambda r, _: r.model, lambda r, _: (r.model, r.id), cap=20),
+    Column("method", "method", 6, 4, lambda r, _: r.method, lambda r, _: (r.method, r.id), cap=12),
+    Column("task", "task", 4, 4, lambda r, _: r.task, lambda r, _: (r.task, r.id), cap=8),
+    Column("setting", "setting", 9, 2, lambda r, _: r.setting, lambda r, _: (r.setting, r.id), cap=16),
+    Column("languages", "languages", 12, 2, lambda r, _: r.languages, lambda r, _: (r.languages, r.id), cap=36),
+    Column("seed", "seed", 4, 3, lambda r, _: str(r.seed), lambda r, _: (r.seed, r.id), right=True, cap=6),
     Column("progress", "loss / score", 14, 1, lambda r, _: progress_text(r),
-           lambda r, _: (r.score if r.score is not None else -1.0, r.id), grow=40),
-    Column("device", "device", 6, 5, lambda r, _: r.device, lambda r, _: (r.device, r.id)),
+           lambda r, _: (r.score if r.score is not None else -1.0, r.id), cap=30),
+    Column("device", "device", 6, 5, lambda r, _: r.device, lambda r, _: (r.device, r.id), cap=10),
     Column("time", "time", 7, 1, lambda r, now: format_duration(duration(r, now)),
-           lambda r, now: (duration(r, now) or 0.0, r.id), right=True),
+           lambda r, now: (duration(r, now) or 0.0, r.id), right=True),  # "123h05m": its width, always
 )
 SORT_KEYS = tuple(c.key for c in COLUMNS)
-GROW_ORDER = ("languages", "study", "progress", "model")  # who gets spare width first
+SORT_MARK = 2  # " ▲" after the label of the sorted column
+PLAIN = ("status", "study", "model", "method", "task", "setting", "device")  # the text is the attribute
+
+
+def _longest(texts) -> int:
+    return max(map(len, texts), default=0)
+
+
+def content_widths(rows: list[RunRow], sort_key: str = "id") -> dict[str, int]:
+    """What each column needs to show all of ``rows`` and its header uncut.
+
+    Distinct values are measured once (a few ms for 10,000 runs: it runs on every change of the runs).
+    """
+    if not rows:
+        return {}
+    values = {key: set(map(attrgetter(key), rows)) for key in PLAIN}
+    need = {key: _longest(texts) for key, texts in values.items()}
+    need["id"] = len(str(max(map(attrgetter("id"), rows)))) + 1  # and the mark "•" of a marked run
+    need["seed"] = _longest({str(seed) for seed in set(map(attrgetter("seed"), rows))})
+    need["languages"] = max(len(source) + 1 + len(targets)
+                            for source, targets in set(map(attrgetter("source", "targets"), rows)))
+    # a finished run shows its score ("100.0" at most): no need to format each one to measure it
+    succeeded = RunStatus.SUCCEEDED.value  # the plain str: 10,000 comparisons with the enum member cost ~1 ms
+    finished = 5 if succeeded in values["status"] else 0
+    need["progress"] = max([finished, *(len(progress_text(r)) for r in rows if r.status != succeeded)])
+    for c in COLUMNS:
+        if c.key in need:
+            need[c.key] = max(need[c.key], len(c.label) + (SORT_MARK if c.key == sort_key else 0))
+    need["id"] += 1  # a blank at the left edge, as the studies table above has
+    return need
 
 
 def fit_columns(width: int, natural: dict[str, int] | None = None) -> list[tuple[Column, int]]:
     """The columns that fit ``width`` (by priority, in their order) and their widths.
 
-    Spare width goes to growable columns in ``GROW_ORDER``, each up to its ``natural``
-    width (the longest text it has to show) and its ``grow`` limit.
+    ``natural`` is what each column's content needs (``content_widths``). A column is never
+    wider than that while another still cuts its text: it starts at the least of its
+    ``width`` and its content, then grows to its content up to its ``cap``, the nearest to
+    complete first; width left over then goes to text still cut at its cap (a failed run's
+    error, a long list of languages), by priority; what remains is blank at the right.
     """
+    natural = natural or {}
+
+    def wanted(c: Column) -> int:
+        return max(1, min(c.cap, natural[c.key])) if c.cap and c.key in natural else c.width
+
+    least = {c.key: min(c.width, wanted(c)) for c in COLUMNS}
     chosen = list(COLUMNS)
-    while len(chosen) > 2 and sum(c.width + 1 for c in chosen) > width:
+    while len(chosen) > 2 and sum(least[c.key] + 1 for c in chosen) > width:
         chosen.remove(max(chosen, key=lambda c: (c.priority, COLUMNS.index(c))))
-    spare = max(0, width - sum(c.width + 1 for c in chosen))
-    extra = {c.key: 0 for c in chosen}
-    for c in sorted((c for c in chosen if c.grow), key=lambda c: GROW_ORDER.index(c.key)):
-        wanted = (natural or {}).get(c.key, c.width + c.grow) - c.width
-        extra[c.key] = max(0, min(c.grow, wanted, spare))
-        spare -= extra[c.key]
-    return [(c, c.width + extra[c.key]) for c in chosen]
+    widths = {c.key: least[c.key] for c in chosen}
+    spare = max(0, width - sum(w + 1 for w in widths.values()))
+    for c in sorted(chosen, key=lambda c: (wanted(c) - widths[c.key], c.priority, COLUMNS.index(c))):
+        grow = min(spare, wanted(c) - widths[c.key])
+        if grow > 0:
+            widths[c.key] += grow
+            spare -= grow
+    for c in sorted(chosen, key=lambda c: (c.priority, COLUMNS.index(c))):
+        grow = min(spare, natural.get(c.key, 0) - widths[c.key])
+        if grow > 0:
+            widths[c.key] += grow
+            spare -= grow
+    return [(c, widths[c.key]) for c in chosen]
 
 
 def cell(text: str, width: int, right: bool) -> str:
@@ -127,7 +172,8 @@ class RunList(ScrollView, can_focus=True):
         self.filter_text = ""
         self.sort_key, self.sort_reverse = "id", False
         self.now = 0.0
-        self.natural: dict[str, int] = {}  # longest text of the growable columns
+        self.natural: dict[str, int] = {}  # what each column needs (``content_widths``)
+        self._fitted: tuple[int, dict[str, int], list[tuple[Column, int]]] = (-1, {}, [])
         self._highlighted: int | None = None
 
     # -- data -------------------------------------------------------------------------------------
@@ -159,8 +205,7 @@ class RunList(ScrollView, can_focus=True):
             rows = [r for r in rows if all(t in self._haystack(r) for t in tokens)]
         column = next(c for c in COLUMNS if c.key == self.sort_key)
         self.view = sorted(rows, key=lambda r: column.sort(r, self.now), reverse=self.sort_reverse)
-        self.natural = {key: max((len(v) for v in {getattr(r, key) for r in self.rows}), default=0)
-                        for key in ("study", "model", "languages")}
+        self.natural = content_widths(self.rows, self.sort_key)  # of every run in scope: no jumps as a filter changes
         self.virtual_size = Size(self.size.width, len(self.view) + 1)
         index = next((i for i, r in enumerate(self.view) if current and r.id == current.id), None)
         self.cursor = min(self.cursor, max(0, len(self.view) - 1)) if index is None else index
@@ -234,8 +279,11 @@ class RunList(ScrollView, can_focus=True):
                 self.action_choose()
 
     def columns(self) -> list[tuple[Column, int]]:
-        """The columns shown at the current width."""
-        return fit_columns(self.size.width, self.natural)
+        """The columns shown at the current width (worked out once per width and change of the runs)."""
+        width, natural, _ = self._fitted
+        if width != self.size.width or natural is not self.natural:
+            self._fitted = (self.size.width, self.natural, fit_columns(self.size.width, self.natural))
+        return self._fitted[2]
 
     def on_resize(self, _event: events.Resize) -> None:
         self.virtual_size = Size(self.size.width, len(self.view) + 1)

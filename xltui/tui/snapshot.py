@@ -13,9 +13,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Callable
 
-from engine.states import RunStatus, WorkerState
+from engine.states import RunStatus
 from engine.store.live_reads import latest_points, mean_test_scores
-from engine.store.queue_reads import WORKER_STALE_S, RunProgress, StudySummary, estimate_eta
+from engine.store.queue_reads import LiveWorker, RunProgress, StudySummary, estimate_eta, live_workers
 from engine.store.reader import Reader, reader_of, server_now
 from xltui.tui.detail_reader import SERIES, DetailReader
 from xltui.tui.devices import DeviceReader, DeviceState, GpuProbe, nvml_gpus
@@ -25,7 +25,6 @@ from xltui.tui.snapshot_types import (
     RunDetail,
     RunRow,
     Snapshot,
-    WorkerInfo,
     downsample,
 )
 
@@ -33,7 +32,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 __all__ = ["CHART_POINTS", "MAIN_METRIC", "SERIES", "DeviceState", "GpuProbe", "RunDetail", "RunRow", "Snapshot",
-           "SnapshotReader", "StudySummary", "WorkerInfo", "downsample", "nvml_gpus"]
+           "SnapshotReader", "StudySummary", "LiveWorker", "downsample", "nvml_gpus"]
 
 RUN_COLUMNS = ("id, study_id, status, model_name, method, task, setting, source, targets, seed, device, priority, "
                "attempts, started_at, finished_at, attempt_id, substr(error, 1, 160)")
@@ -45,7 +44,6 @@ FINGERPRINT = ("SELECT count(*), max(id), " + ", ".join(f"coalesce(sum({c}), 0)"
     + ", count(device), coalesce(sum(id * study_id), 0), count(error) FROM run")
 FULL_READ_EVERY = 30  # polls: a full read now and then, in case two changes cancelled out in the fingerprint
 PROGRESS = ("train_loss", "mlm_loss", "total_steps", "dev_score")
-WORKER_COLUMNS = "id, host, pid, device, state, started_at, heartbeat_at, current_run_id, job_id, job_index"
 
 
 class SnapshotReader:
@@ -92,7 +90,7 @@ class SnapshotReader:
             snap = Snapshot(now, self._summaries(running, now), self._run_list, self._workers(conn, now),
                             self.devices.read(conn, running),
                             self.details.read(conn, detail_row) if detail_row else None, self._version,
-                            by_id=self._rows)
+                            by_id=self._rows, gpu_error=self.devices.gpu_error)
         except Exception:
             self.close()  # a fresh connection next time
             raise
@@ -188,8 +186,6 @@ class SnapshotReader:
             out.append(summary)
         return out
 
-    def _workers(self, conn: Reader, now: float) -> list[WorkerInfo]:
-        rows = conn.rows(f"SELECT {WORKER_COLUMNS} FROM worker WHERE state != :stopped ORDER BY id",
-                         {"stopped": str(WorkerState.STOPPED)})
-        return [w for w in (WorkerInfo(*r) for r in rows) if now - w.heartbeat_at < WORKER_STALE_S]
+    def _workers(self, conn: Reader, now: float) -> list[LiveWorker]:
+        return live_workers(conn, now)
 

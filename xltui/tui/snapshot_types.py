@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from engine.states import MAIN_METRIC
-from engine.store.queue_reads import StudySummary
+from engine.store.queue_reads import LiveWorker, StudySummary
 from xltui.tui.devices import DeviceState
 
-__all__ = ["MAIN_METRIC"]  # re-exported: screens take the vocabulary with the snapshot types
+__all__ = ["MAIN_METRIC", "LiveWorker"]  # re-exported: screens take the vocabulary with the snapshot types
 CHART_POINTS = 300
 
 
@@ -42,20 +42,6 @@ class RunRow:
         return f"{self.source}→{self.targets}"
 
 
-@dataclass(frozen=True, slots=True)
-class WorkerInfo:
-    id: str
-    host: str
-    pid: int
-    device: str
-    state: str  # idle | busy | stopping
-    started_at: float
-    heartbeat_at: float
-    current_run_id: int | None
-    job_id: str | None = None  # the cluster job it runs in (Slurm "1234_0")
-    job_index: int | None = None
-
-
 @dataclass
 class RunDetail:
     """Everything the run screen shows about one run's latest attempt."""
@@ -77,11 +63,12 @@ class Snapshot:
     taken_at: float
     studies: list[StudySummary]  # engine.store.queries' own, with the ETA filled in
     runs: list[RunRow]
-    workers: list[WorkerInfo]
+    workers: list[LiveWorker]  # engine.store.queue_reads' own, as `xltui status` lists them
     devices: list[DeviceState]
     detail: RunDetail | None = None
     runs_version: int = 0
     read_s: float = 0.0
+    gpu_error: str | None = None  # the GPU probe failed: what, and when it is tried again (DeviceReader)
     by_id: dict[int, RunRow] = field(default_factory=dict, repr=False)
 
 

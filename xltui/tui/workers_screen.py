@@ -1,4 +1,7 @@
-"""Screen 5: live workers (heartbeat, device, run), per-device memory and utilisation, start / stop."""
+"""Screen 4: live workers (heartbeat, device, run), per-device memory and utilisation, start / stop.
+
+A GPU probe that fails is said on a line under the devices title (what failed, when it is
+tried again: xltui.tui.devices.DeviceReader), gone once the GPUs read again."""
 
 from __future__ import annotations
 
@@ -11,10 +14,11 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from engine.states import WorkerState
 from xltui.tui.charts import Chart, memory_unit, scaled
+from xltui.tui.confirm_dialog import ConfirmScreen
 from xltui.tui.devices import DeviceState, RunMemory
-from xltui.tui.dialogs import ConfirmScreen, StartWorkerScreen, WorkerRequest
 from xltui.tui.live import LiveScreen
-from xltui.tui.snapshot_types import Snapshot, WorkerInfo
+from xltui.tui.snapshot_types import LiveWorker, Snapshot
+from xltui.tui.worker_dialog import StartWorkerScreen, WorkerRequest
 from xltui.views import format_duration, job_label
 
 GIB = 1024 ** 3
@@ -25,7 +29,7 @@ def gib(n: int | None) -> str:
     return "—" if n is None else f"{n / GIB:.1f}"
 
 
-def worker_cells(w: WorkerInfo, now: float) -> tuple:
+def worker_cells(w: LiveWorker, now: float) -> tuple:
     slot = w.id.split(":", 2)[-1]  # host:pid:slot, the slot "cuda:0#2" where a GPU runs several
     return (w.host, str(w.pid), job_label(w.job_id, w.job_index), slot if slot.startswith(w.device) else w.device,
             Text(w.state, style=STATE_STYLE.get(w.state, "")),
@@ -75,6 +79,10 @@ class WorkersScreen(LiveScreen):
         yield Static("Workers", classes="section-title")
         yield DataTable(id="workers", cursor_type="row")
         yield Static("Devices (GiB: used/total by NVML · allocated/reserved/peak by torch)", classes="section-title")
+        gpu_error = Static("", id="gpu-error", classes="status-line")
+        gpu_error.display = False  # shown only while the GPU probe fails, wrapped to its full length
+        gpu_error.styles.height = "auto"
+        yield gpu_error
         yield DataTable(id="devices", cursor_type="row")
         with Grid(classes="charts system", id="device-charts"):
             yield Chart("memory", xlabel="seconds", id="dev-mem")
@@ -96,6 +104,10 @@ class WorkersScreen(LiveScreen):
         if key != self._workers_key:
             self._workers_key = key
             _replace_rows(table, [(w.id, worker_cells(w, now)) for w in snap.workers])
+        gpu_error = self.query_one("#gpu-error", Static)
+        gpu_error.display = snap.gpu_error is not None
+        if snap.gpu_error is not None:
+            gpu_error.update(Text(snap.gpu_error, style="bold red"))
         devices = self.query_one("#devices", DataTable)
         rows = [row for d in snap.devices for row in device_rows(d)]
         dkey = tuple(rows)

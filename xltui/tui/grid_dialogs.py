@@ -1,6 +1,6 @@
-"""The composer's modal dialogs (a grid name, a grid file), each returning a typed value.
+"""The composer's grid-file dialogs: a name to save a grid as, a grid file to open; each returns a typed value.
 
-They use the app's ``.dialog`` styles (xltui/tui/app.tcss) like xltui.tui.dialogs.
+They use the app's ``.dialog`` styles (xltui/tui/app.tcss), as every dialog of the app does.
 """
 
 from __future__ import annotations

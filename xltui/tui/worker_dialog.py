@@ -1,4 +1,7 @@
-"""Modal dialogs that return typed values (``push_screen(..., callback)`` / ``push_screen_wait``)."""
+"""Starting a detached worker from the Workers screen: the dialog and the typed request it returns.
+
+Uses the app's ``.dialog`` styles (xltui/tui/app.tcss).
+"""
 
 from __future__ import annotations
 
@@ -8,36 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Static
-
-
-class ConfirmScreen(ModalScreen[bool]):
-    """Yes / no, with the question in words; Enter or ``y`` confirms, Escape or ``n`` declines."""
-
-    BINDINGS = [
-        Binding("y", "answer(True)", "Yes"),
-        Binding("n,escape", "answer(False)", "No"),
-    ]
-
-    def __init__(self, question: str, yes: str = "Yes") -> None:
-        super().__init__()
-        self.question, self.yes = question, yes
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Static(self.question, classes="dialog-text")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button(self.yes, id="yes", variant="warning")
-                yield Button("No", id="no")
-
-    def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
-
-    def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
+from textual.widgets import Button, Checkbox, Label, Static
 
 
 @dataclass(frozen=True)
@@ -93,13 +67,3 @@ class StartWorkerScreen(ModalScreen["WorkerRequest | None"]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
-
-
-class FilterInput(Input):
-    """The run filter: words that must all appear in a run's line (``failed yor``, ``#12``, ``seed2``)."""
-
-    BINDINGS = [Binding("escape", "clear_and_leave", "Clear filter")]
-
-    def action_clear_and_leave(self) -> None:
-        self.value = ""
-        self.screen.focus_next()

@@ -1,0 +1,54 @@
+"""A CPU run's thread count (engine.training.cpu_threads): its share of its worker's cores, and
+that a run forked from a process that imported torch at one thread (a warm launcher) really
+grows its OpenMP pool when its share grows. The worker side, with real runs:
+tests/runner/test_cpu_share.py."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from engine.training.cpu_threads import share
+
+# A warm launcher's life in small: import torch at one thread (and even run something at one
+# thread), fork, and in the child raise the count; the child's parallel work then runs on more
+# OS threads (its tasks in /proc), as it would in a fresh process started with that count.
+FORKED = """
+import os, torch
+assert torch.get_num_threads() == 1
+tasks = lambda: len(os.listdir("/proc/self/task"))
+x = torch.randn(2_000_000)
+float((x * 2).sum())  # the launcher's own work, at one thread: no pool is made
+pid = os.fork()
+if pid == 0:
+    before = tasks()
+    torch.set_num_threads(2)
+    for _ in range(5):
+        float((x * 2).sum())  # an element-wise op over 2M values: parallel
+    print(before, tasks(), torch.get_num_threads(), flush=True)
+    os._exit(0)
+os.waitpid(pid, 0)
+"""
+
+
+def test_a_share_is_the_cores_split_evenly_the_rest_to_the_earliest_runs():
+    assert share(2, [7], 7) == 2  # alone: every core
+    assert share(2, [], 7) == 2  # not marked running yet: counted anyway
+    assert [share(2, [3, 7], r) for r in (3, 7)] == [1, 1]
+    assert [share(3, [3, 7], r) for r in (3, 7)] == [2, 1]  # no core left idle
+    assert [share(8, [1, 2, 3], r) for r in (1, 2, 3)] == [3, 3, 2]
+    assert share(2, [1, 2, 3], 3) == 1  # more runs than cores: one thread each, never none
+
+
+@pytest.mark.slow
+def test_a_forked_run_grows_its_thread_pool_when_its_share_grows():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "MKL_", "GOMP_"))}
+    env.update(OMP_NUM_THREADS="1", GOMP_SPINCOUNT="30000")  # as a worker with two CPU slots starts its launcher
+    out = subprocess.run([sys.executable, "-c", FORKED], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    before, after, threads = map(int, out.stdout.split())
+    assert threads == 2
+    assert after >= before + 1, f"no new OpenMP thread after set_num_threads(2) in the forked child: {out.stdout}"

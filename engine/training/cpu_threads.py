@@ -8,6 +8,11 @@ loops apply the result between steps (``follow``: one comparison when nothing ch
 count is set in the thread that trains, because OpenMP's thread count belongs to the thread
 that sets it: set from the polling thread, it would not reach the training steps.
 
+A smaller share is taken at the first read that shows it (a run started beside this one); a
+larger one only when two reads in a row show it, so the second or so between a slot's run
+ending and its next claim does not grow this run's pool just as the next run starts (in the
+paper-offline study that happened every few runs, each time 3 busy threads on 2 cores for ~2 s).
+
 Warm runs too: the launcher imports torch without running anything in parallel, so a forked
 run builds its OpenMP pool at its first parallel operation, at its own count, and grows it
 when the count grows (tests/training/test_cpu_threads.py; bench/vs_trainer.py times it).
@@ -27,7 +32,7 @@ from engine.settings import cpu_cores
 from engine.store.telemetry import MetricWriter
 from engine.store.worker_runs import running_runs, worker_process
 
-POLL_S = 2.0  # how often a run counts its worker's running runs (a query in a thread of its own)
+POLL_S = 1.0  # how often a run counts its worker's running runs (one indexed read, in a thread of its own)
 METRIC = "cpu_threads"
 
 
@@ -38,6 +43,14 @@ def share(cores: int, running: Sequence[int], run_id: int) -> int:
     ids = sorted({*running, run_id})
     base, extra = divmod(cores, len(ids))
     return max(1, base + (ids.index(run_id) < extra))
+
+
+def settle(wanted: int, larger: int, read: int) -> tuple[int, int]:
+    """(share to take, larger share pending) after a read: a smaller or equal share at once, a larger
+    one when the read before showed it too (``larger``)."""
+    if read <= wanted or read == larger:
+        return read, 0
+    return wanted, read
 
 
 class CpuThreads:
@@ -64,17 +77,19 @@ class CpuThreads:
         """Take the share now (before the model is built), then follow it."""
         try:
             self.wanted = self.read()
-        except SQLAlchemyError:  # the first look failed: start alone, the thread looks again
-            self.wanted = self.cores
+        except SQLAlchemyError:  # the first look failed: keep what it started with; the thread looks again
+            self.wanted = torch.get_num_threads()
         self.follow(0)
         self._thread.start()
 
     def _poll(self) -> None:
+        larger = 0  # a larger share read once, taken if the next read shows it again
         while not self._stop.wait(self.poll_s):
             try:
-                self.wanted = self.read()
+                now = self.read()
             except SQLAlchemyError:  # a busy or unreachable database: keep the count, look again later
                 continue
+            self.wanted, larger = settle(self.wanted, larger, now)
 
     def follow(self, step: int | None = None) -> None:
         """Between two steps (``step``: the one just done; None: the last one, e.g. while evaluating):

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from engine.training.cpu_threads import share
+from engine.training.cpu_threads import settle, share
 
 # A warm launcher's life in small: import torch at one thread (and even run something at one
 # thread), fork, and in the child raise the count; the child's parallel work then runs on more
@@ -44,6 +44,14 @@ def test_a_share_is_the_cores_split_evenly_the_rest_to_the_earliest_runs():
 
 
 @pytest.mark.slow
+def test_a_run_gives_threads_up_at_once_and_takes_more_only_when_two_reads_agree():
+    assert settle(2, 0, 1) == (1, 0)  # a run started beside it: at once
+    assert settle(1, 0, 2) == (1, 2)  # a run ended: maybe its slot is about to claim the next
+    assert settle(1, 2, 1) == (1, 0)  # it did
+    assert settle(1, 2, 2) == (2, 0)  # it did not: take the cores
+    assert settle(2, 0, 2) == (2, 0)
+
+
 def test_a_forked_run_grows_its_thread_pool_when_its_share_grows():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "MKL_", "GOMP_"))}
     env.update(OMP_NUM_THREADS="1", GOMP_SPINCOUNT="30000")  # as a worker with two CPU slots starts its launcher

@@ -16,11 +16,13 @@ XLTUI_WARM         1                           0: start each run in a fresh inte
 XLTUI_DISK_PAUSE   60                          seconds a worker waits between looks at a full disk
 XLTUI_GRAD_ACCUM.  1                           set by the worker for a run: micro-batches per step
                                                (doubled after each CUDA out-of-memory)
-XLTUI_CPU_CORES    unset                       set by the worker for a CPU run: the cores its worker's
-                                               running runs share (each run takes its share, re-read
-                                               every few seconds: engine.training.cpu_threads)
+XLTUI_CPU_CORES    unset                       set by a worker with several CPU slots for its runs: the
+                                               cores they share (each run takes its share of those
+                                               other processes leave free: engine.training.cpu_threads)
 XLTUI_TEST_OOM_..  unset                       tests only: a micro-batch above N raises a simulated
                                                CUDA out-of-memory (no GPU needed)
+XLTUI_TEST_CPU_O.  unset                       tests only: the cores a CPU run sees busy with other
+                                               processes (instead of measuring them)
 HF_HUB_OFFLINE,    unset                       Hugging Face's own switches, honoured even when set
 HF_DATASETS_OFFL.                              after huggingface_hub was imported
 =================  ==========================  ==============================================
@@ -46,6 +48,7 @@ DISK_PAUSE_ENV = "XLTUI_DISK_PAUSE"
 GRAD_ACCUMULATION_ENV = "XLTUI_GRAD_ACCUMULATION"
 CPU_CORES_ENV = "XLTUI_CPU_CORES"
 TEST_OOM_ENV = "XLTUI_TEST_OOM_ABOVE"
+TEST_CPU_OTHERS_ENV = "XLTUI_TEST_CPU_OTHERS"
 TEST_GPUS_ENV = "XLTUI_TEST_GPUS"  # fake GPUs for tests and demos on a CPU box: "80,80" or "80:60" (GiB total[:free])
 DEFAULT_DISK_PAUSE_S = 60.0
 
@@ -154,10 +157,18 @@ def grad_accumulation() -> int:
 
 
 def cpu_cores() -> int | None:
-    """The cores this run's worker shares among its CPU runs (``$XLTUI_CPU_CORES``); None: not a
-    worker's CPU run (a GPU run, a run started by hand), which keeps torch's own thread count."""
+    """The cores this run's worker shares among its CPU runs (``$XLTUI_CPU_CORES``); None: not a CPU
+    run of a worker with several CPU slots (a GPU run, ``--cpu-slots 1``, a run started by hand),
+    which keeps the thread count it started with."""
     text = os.environ.get(CPU_CORES_ENV, "").strip()
     return max(1, int(text)) if text.isdigit() else None
+
+
+def simulated_cpu_others() -> float | None:
+    """Cores a CPU run takes as busy with other processes instead of measuring them
+    (``$XLTUI_TEST_CPU_OTHERS``; tests that must not depend on the machine's load)."""
+    text = os.environ.get(TEST_CPU_OTHERS_ENV, "").strip()
+    return float(text) if text else None
 
 
 def simulated_oom_above() -> int | None:

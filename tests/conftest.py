@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable
 
 import pytest
 
 from tests.support.env import DATA, TINY_GRID, make_conll
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In a parallel run (pytest-xdist: scripts/test.sh), each test process and what it starts
+    trains on its share of the cores: OpenMP waits at every step for its slowest thread, so two
+    processes each at every core of a 2-core machine train several times slower than at one each
+    (the MiniLM test: 29 s alone, 214 s so). Set before torch is imported, so in-process training
+    follows too. Tests of the cores themselves (tests/runner/test_cpu_share.py) unset it."""
+    processes = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if processes > 1:
+        from engine.runner.devices import usable_cores
+
+        threads = str(max(1, usable_cores() // processes))
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(name, threads)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto`` (pyproject's addopts): a test process per core and one more, since a test spends
+    much of its time waiting on the workers and servers it started (2 cores: 10:35 with 3, 11:23
+    with 2, 14:27 with none)."""
+    from engine.runner.devices import usable_cores
+
+    return usable_cores() + 1
 
 
 @pytest.fixture(scope="session")
@@ -91,3 +116,11 @@ def fake_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         make_conll(root / "ner" / lang)
     monkeypatch.setenv("XLTUI_DATA", str(root))
     return root
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files that hold slow tests first, each file's tests in their own order (module fixtures stay
+    set up once): in a parallel run (scripts/test.sh: pytest-xdist, one file per process at a time)
+    the long files start early and the short ones fill in, so no process is left with a long tail."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)

@@ -34,8 +34,8 @@ app.add_typer(slurm_app, name="slurm")
 app.add_typer(db_app, name="db")
 app.command("results")(cli_results.results)
 app.command("import-results")(cli_results.import_results_cmd)
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)  # messages hold paths: one line each, greppable when piped
+err = Console(stderr=True, soft_wrap=True)
 
 DbOpt = Annotated[Optional[str], typer.Option(
     "--db", envvar=DB_ENV, help="database path or SQLAlchemy URL (default: ./experiments.db)")]

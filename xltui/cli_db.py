@@ -12,7 +12,7 @@ from engine.settings import DB_ENV
 from xltui.errors import UserError, handle_errors
 
 db_app = typer.Typer(no_args_is_help=True, help="The experiments database itself.")
-console = Console()
+console = Console(soft_wrap=True)  # messages hold paths: one line each, greppable when piped
 
 
 @db_app.command("backup")
@@ -31,4 +31,5 @@ def backup(
         raise UserError(backup_hint(shown_db(url)))
     result = backup_sqlite(Path(url[len("sqlite:///"):]), target, overwrite=force)
     console.print(f"wrote {result.path}: {result.bytes / 1e6:.1f} MB, {result.runs} runs, {result.results} results, "
-                  f"in {result.seconds:.2f} s (consistent while workers write; restore by pointing --db at it)")
+                  f"in {result.seconds:.2f} s (consistent while workers write; restore by pointing --db at it)",
+                  soft_wrap=True, highlight=False)  # one line, the path whole

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from engine.runner.study import GridReport
 
 grid_app = typer.Typer(no_args_is_help=True, help="Check and inspect grid files.")
-console = Console()
+console = Console(soft_wrap=True)  # messages hold paths: one line each, greppable when piped
 
 GridArg = Annotated[Path, typer.Argument(help="grid YAML file", dir_okay=False)]
 
@@ -57,9 +57,10 @@ def validate(grid: GridArg) -> None:
     from engine.runner.study import check_grid
 
     report = check_grid(grid)
-    print_data_warnings(report, Console(stderr=True))
+    print_data_warnings(report, Console(stderr=True, soft_wrap=True))
     report.raise_errors()
-    console.print(f"{grid}: ok — study {report.study!r}, {report.n_runs} runs, {report.files_read} data files read")
+    console.print(f"{escape(str(grid))}: ok — study {report.study!r}, {report.n_runs} runs, {report.files_read} data files read",
+                  soft_wrap=True, highlight=False)  # one line, however long the path: greppable
 
 
 @grid_app.command("show")
@@ -89,4 +90,4 @@ def show(
                       f"{','.join(r.source)}→{','.join(r.targets)}", str(r.seed), r.spec_hash()[:8])
     console.print(table)
     console.print(f"{report.n_succeeded} of {report.n_runs} already succeeded; `xltui run --grid {grid}` queues the rest")
-    print_design(report, console, Console(stderr=True))
+    print_design(report, console, Console(stderr=True, soft_wrap=True))

@@ -16,7 +16,7 @@ from rich.console import Console
 from engine.settings import DB_ENV
 from xltui.errors import UserError, handle_errors
 
-console = Console()
+console = Console(soft_wrap=True)  # messages hold paths: one line each, greppable when piped
 err = Console(stderr=True, soft_wrap=True)
 
 DbOpt = Annotated[Optional[str], typer.Option(

@@ -17,8 +17,8 @@ from engine.settings import DB_ENV, DEFAULT_LEASE_S
 from xltui.errors import UserError, handle_errors
 
 slurm_app = typer.Typer(no_args_is_help=True, help="Workers on a Slurm cluster (a job array, through submitit).")
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)  # messages hold paths: one line each, greppable when piped
+err = Console(stderr=True, soft_wrap=True)
 
 DbOpt = Annotated[Optional[str], typer.Option(
     "--db", envvar=DB_ENV, help="database path or SQLAlchemy URL every job can reach (PostgreSQL for many nodes)")]

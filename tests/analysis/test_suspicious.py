@@ -4,6 +4,7 @@ and `xltui results --exclude-runs` recomputing the tables without them (real CLI
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
 import json
 import sqlite3
@@ -30,6 +31,10 @@ def rows() -> list[dict]:
 def imported(tmp_path_factory) -> str:
     db = str(tmp_path_factory.mktemp("suspicious") / "experiments.db")
     xltui_here("import-results", str(CSV_PATH), "--db", db, check=True)
+    # the in-process import's engine closes when it is collected, and SQLite then folds the WAL into
+    # the file: let that happen now, so that a later byte comparison sees only what a report writes
+    gc.collect()
+    sqlite3.connect(db).close()
     return db
 
 

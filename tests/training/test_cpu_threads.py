@@ -8,10 +8,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
-from engine.training.cpu_threads import settle, share
+from engine.training.cpu_threads import MIN_LOOK_S, OtherLoad, free_cores, settle, share
 
 # A warm launcher's life in small: import torch at one thread (and even run something at one
 # thread), fork, and in the child raise the count; the child's parallel work then runs on more
@@ -43,7 +44,35 @@ def test_a_share_is_the_cores_split_evenly_the_rest_to_the_earliest_runs():
     assert share(2, [1, 2, 3], 3) == 1  # more runs than cores: one thread each, never none
 
 
-@pytest.mark.slow
+def test_a_core_half_busy_elsewhere_or_more_is_not_free():
+    assert [free_cores(2, others) for others in (0.0, 0.3, 0.49, 0.5, 1.0, 1.8, 2.5)] == [2, 2, 2, 1, 1, 1, 1]
+    assert free_cores(16, 13.2) == 3
+
+
+def test_another_process_busy_on_the_cores_is_seen_and_this_ones_own_work_is_not(monkeypatch):
+    """A child that spins counts as other load (at least the CPU time it got); the spinning of the
+    process that looks does not (whatever else the machine runs only adds to what is seen)."""
+    import psutil
+
+    monkeypatch.delenv("XLTUI_TEST_CPU_OTHERS", raising=False)
+    load = OtherLoad()
+    child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        begun, used = time.monotonic(), psutil.Process(child.pid).cpu_times()
+        until = begun + max(1.0, 2 * MIN_LOOK_S)
+        while time.monotonic() < until:  # this process spins too
+            pass
+        others = load.cores()
+        now = psutil.Process(child.pid).cpu_times()
+        child_cores = (now.user + now.system - used.user - used.system) / (time.monotonic() - begun)
+    finally:
+        child.kill()
+        child.wait()
+    assert others >= child_cores - 0.1, (others, child_cores)
+    monkeypatch.setenv("XLTUI_TEST_CPU_OTHERS", "1.5")
+    assert load.cores() == 1.5
+
+
 def test_a_run_gives_threads_up_at_once_and_takes_more_only_when_two_reads_agree():
     assert settle(2, 0, 1) == (1, 0)  # a run started beside it: at once
     assert settle(1, 0, 2) == (1, 2)  # a run ended: maybe its slot is about to claim the next
@@ -52,6 +81,7 @@ def test_a_run_gives_threads_up_at_once_and_takes_more_only_when_two_reads_agree
     assert settle(2, 0, 2) == (2, 0)
 
 
+@pytest.mark.slow  # a subprocess that imports torch
 def test_a_forked_run_grows_its_thread_pool_when_its_share_grows():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "MKL_", "GOMP_"))}
     env.update(OMP_NUM_THREADS="1", GOMP_SPINCOUNT="30000")  # as a worker with two CPU slots starts its launcher

@@ -188,7 +188,7 @@ def test_the_frame_paints_while_the_engine_loads_and_a_key_pressed_meanwhile_is_
 
     async def drive() -> None:
         app = demo_app(path)
-        async with app.run_test(size=(100, 30)) as pilot:
+        async with app.run_test(size=(160, 30)) as pilot:  # wide: the header holds the whole temporary path
             await pilot.pause(0.3)
             assert isinstance(app.screen, LoadingScreen) and app.engine is None
             text = screen_text(app)

@@ -133,6 +133,7 @@ class LangAdapterSpec(Hashed):
 
     method: ClassVar[str] = "lang-adapter"
     trainer: ClassVar[str] = "lang-adapter"  # engine.training.trainers.TRAINERS key
+    uses_adapters: ClassVar[bool] = True  # the ``adapters`` library (a warm launcher imports it when first needed)
     task: ClassVar[str] = "mlm"
     setting: ClassVar[str] = "-"
     k: ClassVar[None] = None
@@ -171,6 +172,11 @@ class RunSpec(Hashed):
     def trainer(self) -> str:
         """Which trainer runs it (engine.training.trainers.TRAINERS): a run that continues another is few-shot."""
         return "few-shot" if self.init_from is not None else "zero-shot"
+
+    @property
+    def uses_adapters(self) -> bool:
+        """Whether it trains through the ``adapters`` library (every method but full fine-tuning)."""
+        return self.method != "full"
 
 
 def parse_spec(spec_json: str) -> RunSpec | LangAdapterSpec:

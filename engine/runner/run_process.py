@@ -29,14 +29,16 @@ class RunProcess:
 
     @classmethod
     def start(cls, args: list[str], *, env: dict[str, str], cwd: str, log: IO[bytes], log_path: str,
-              launcher: Launcher | None = None, said: Callable[[str], None] = lambda _m: None) -> RunProcess:
+              launcher: Launcher | None = None, said: Callable[[str], None] = lambda _m: None,
+              adapters: bool = False) -> RunProcess:
         """``python -m engine.training.run ARGS --parent-pid P`` with its output appended to the log:
         forked by ``launcher`` when it is ready (P: the launcher), else, or when the launcher fails
         (``said`` tells why), a fresh interpreter (P: this process). The run stops by itself when P
-        is gone."""
+        is gone. ``adapters``: the run needs the adapters library (a launcher imports it once, first)."""
         if launcher is not None and launcher.ready():
             try:
-                return cls(launcher.launch([*args, "--parent-pid", str(launcher.pid)], env, cwd, log_path))
+                return cls(launcher.launch([*args, "--parent-pid", str(launcher.pid)], env, cwd, log_path,
+                                           adapters=adapters))
             except (LauncherError, OSError) as exc:
                 said(f"warm launcher failed ({exc}); starting the run cold")
                 launcher.close()

@@ -30,10 +30,18 @@ from engine.runner.slot_setup import SlotOptions, run_env
 from engine.runner.stop import WORKER_STOPPED
 from engine.runner.warm import Launcher
 from engine.settings import artifacts_root, disk_pause_s
-from engine.spec import Outcome, RunStatus, StopAction, WorkerState
+from engine.spec import Outcome, RunStatus, StopAction, WorkerState, parse_spec
 from engine.store import queue, workers
 from engine.store.results import add_train_scores
 
+
+def uses_adapters(spec_json: str) -> bool:
+    """Whether a claimed run needs the adapters library; a spec this version cannot read (the run
+    process says why) counts as needing everything."""
+    try:
+        return parse_spec(spec_json).uses_adapters
+    except ValueError:  # pydantic's ValidationError and JSON's errors are ValueErrors
+        return True
 
 class Slot:
     """Works through the queue on one device until stopped."""
@@ -153,7 +161,8 @@ class Slot:
         args = ["--run", str(claim.run_id), "--attempt", str(claim.attempt_id),  # the URL: in its environment
                 "--worker", self.worker_id, "--out", str(files.folder)]
         return RunProcess.start(args, env=self._env(claim), cwd=os.getcwd(), log=log, log_path=str(files.log),
-                                launcher=self.launcher, said=lambda m: self.notify(f"{self.worker_id}: {m}"))
+                                launcher=self.launcher, said=lambda m: self.notify(f"{self.worker_id}: {m}"),
+                                adapters=uses_adapters(claim.spec_json))
 
     def _env(self, claim: queue.Claim | None = None) -> dict[str, str]:
         return run_env(self.opts, claim.grad_accumulation if claim is not None else 1)

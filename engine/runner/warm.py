@@ -89,12 +89,13 @@ class Launcher:
             raise LauncherError(f"the warm launcher did not start (it said {message!r})")
         self._ready.set()
 
-    def launch(self, argv: list[str], env: dict[str, str], cwd: str, log: str) -> WarmRun:
-        """Fork a run (the launcher must be ready): ``argv`` are ``python -m engine.training.run``'s."""
+    def launch(self, argv: list[str], env: dict[str, str], cwd: str, log: str, adapters: bool = False) -> WarmRun:
+        """Fork a run (the launcher must be ready): ``argv`` are ``python -m engine.training.run``'s;
+        ``adapters``: the run needs the adapters library, which the launcher imports on first need."""
         if not self.ready():
             raise LauncherError("the warm launcher is not ready")
         assert self.proc is not None and self.proc.stdin is not None
-        request = json.dumps({"argv": argv, "env": env, "cwd": cwd, "log": log}) + "\n"
+        request = json.dumps({"argv": argv, "env": env, "cwd": cwd, "log": log, "adapters": adapters}) + "\n"
         self.proc.stdin.write(request.encode())
         self.proc.stdin.flush()
         message = self.read(60.0)

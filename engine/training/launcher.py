@@ -1,5 +1,6 @@
 """A warm launcher: one process per worker slot that has imported torch, transformers,
-adapters, seqeval and the trainers once, and forks each run from there.
+seqeval and the trainers once (adapters when its first run needs them), and forks each run
+from there.
 
 Every run still gets its own process (its own session and process group, its log as
 stdout/stderr, its memory returned when it ends; an OOM or a segfault kills that run,
@@ -8,7 +9,7 @@ of ``import torch``. The launcher never touches CUDA (a forked CUDA context is
 unusable), holds no database connection and starts no threads, so forking is safe.
 
 Protocol, one JSON object per line: the worker writes ``{"argv": [...], "env": {...},
-"cwd": "...", "log": "..."}`` on stdin; the launcher answers ``{"pid": N}`` when the
+"cwd": "...", "log": "...", "adapters": bool}`` on stdin; the launcher answers ``{"pid": N}`` when the
 run is forked and ``{"exit": RC}`` when it ends (RC < 0: killed by signal -RC, as
 ``subprocess`` reports it). It exits when its worker is gone or stdin closes.
 """
@@ -16,6 +17,7 @@ run is forked and ``{"exit": RC}`` when it ends (RC < 0: killed by signal -RC, a
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import os
 import signal
@@ -30,6 +32,13 @@ ARCHITECTURES = ("AutoModelForTokenClassification", "AutoTokenizer", "XLMRoberta
 WAIT_POLL_S = 0.02  # how often the launcher looks for its run's exit: the gap between two runs
 
 
+# what a run of an adapter method needs beyond the rest (the ``adapters`` library: 1.6 s of CPU):
+# imported by the launcher before it forks the first such run (the request says ``"adapters": true``)
+# and kept for the next, so a worker that only fine-tunes fully never pays for it
+ADAPTERS_MODULE = "engine.training.madx"
+ADAPTERS_NOTE = "warm launcher: importing the adapters library, once, for its first run of an adapter method"
+
+
 def _preload() -> None:
     """What every run imports, once: the time a cold run spends before its first step."""
     import importlib
@@ -41,8 +50,9 @@ def _preload() -> None:
     import engine.training.run  # noqa: F401
     from engine.training.trainers import TRAINERS
 
-    for entry in TRAINERS.values():  # every trainer's module (MAD-X's brings adapters)
-        importlib.import_module(entry.partition(":")[0])
+    for entry in TRAINERS.values():  # every trainer's module but those of the adapters library
+        if (module := entry.partition(":")[0]) != ADAPTERS_MODULE:
+            importlib.import_module(module)
     # transformers imports a model family's modules on first use: 0.2-0.5 s in every forked
     # run unless done here, for the families the field's runs use (XLM-R; mBERT and MiniLM are BERT)
     for name in ARCHITECTURES:
@@ -119,6 +129,10 @@ def main() -> int:
         if not line.strip():
             continue
         request = json.loads(line)
+        if request.get("adapters") and ADAPTERS_MODULE not in sys.modules:
+            print(ADAPTERS_NOTE, file=sys.stderr, flush=True)  # to the worker's output
+            importlib.import_module(ADAPTERS_MODULE)  # here, once, for every later run too
+            gc.freeze()
         pid = os.fork()
         if pid == 0:
             _child(request)

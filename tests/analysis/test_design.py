@@ -76,3 +76,16 @@ def test_run_warns_before_queueing_and_still_runs(tmp_path):
     assert "no per-language comparison can be significant" in out.stderr and "study two" in out.stdout
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT count(*) FROM run WHERE status = 'succeeded'").fetchone()[0] == 2
+
+
+def test_a_language_one_side_lacks_is_not_a_comparison_with_no_seeds():
+    """The offline paper grid: MiniLM's MAD-X has no Amharic (its vocabulary lacks the script), so
+    its comparisons are over Hausa, Swahili and Yoruba with 3 seeds each, never "0 seeds, p nan"."""
+    checks = design_check(expand(load_grid(REPO / "configs" / "paper-offline.yaml")))
+    ner = {c.setting: c for c in checks if c.task == "ner"}
+    assert set(ner) == {"zero-shot", "few-shot k=10"}
+    zero = ner["zero-shot"]
+    assert zero.seeds == 3 and zero.p_min_language == 0.25
+    assert zero.languages == ("hau", "swa", "yor")  # Amharic: xlmr-tiny and mbert-minilm only
+    assert all("nan" not in w and "0 seed" not in w for c in checks for w in c.warnings())
+    assert all(c.seeds == 3 for c in checks)

@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 from engine.settings import DB_ENV
 from engine.store.db import open_db
 from engine.store.schema import MetricPoint
+from engine.training.launcher import ADAPTERS_NOTE
 from tests.support.env import REPO, wait_for, xltui
 from tests.support.workers import attempts, enqueue_grid, runs
 
@@ -73,6 +74,7 @@ def test_warm_runs_give_exactly_the_results_of_cold_runs(tiny_grid, tmp_path):
     out = xltui("worker", "--db", warm, "--cpu", "--exit-when-idle", "--poll", "0.1", "--warm", check=True,
                 timeout=600)
     assert "starting the run cold" not in out.stdout  # the launcher really served them
+    assert ADAPTERS_NOTE not in out.stdout + out.stderr  # full fine-tuning never pays for the adapters library
     assert all(r.status == "succeeded" for r in runs(warm)), [r.error for r in runs(warm)]
     assert losses(warm) == losses(cold) and losses(warm)  # same seeds, same steps, same numbers
     assert not launchers(warm)  # it ended with its worker

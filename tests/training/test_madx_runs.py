@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 from engine.runner.plan import queue_runs
 from engine.store.db import open_db
 from engine.store.schema import Artifact, Result, Run
+from engine.training.launcher import ADAPTERS_NOTE
 from tests.support.env import xltui
 
 GRID = """\
@@ -35,6 +36,9 @@ def test_madx_study_trains_adapters_once_and_reuses_them(db, tmp_path):
     first.write_text(GRID.format(study="first"))
     out = xltui("run", "--grid", str(first), "--db", db, "--cpu", cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
+    # the warm launcher imported adapters for its first run, and only then (tests/runner/test_warm.py: never
+    # for full fine-tuning)
+    assert (out.stdout + out.stderr).count(ADAPTERS_NOTE) == 1, out.stdout + out.stderr
     engine = open_db(db)
     with Session(engine) as s:
         runs = s.exec(select(Run).order_by(Run.id)).all()

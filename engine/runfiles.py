@@ -28,6 +28,7 @@ from pathlib import Path
 ERROR_PREFIX = "xltui-run-error: "  # the run process's one-line error in run.log, which the worker quotes
 DISK_FULL_EXIT = 75  # a run process's exit status when it could not write for a full disk (EX_TEMPFAIL)
 DISK_FULL_PREFIX = "disk full: "
+ORPHAN_EXIT = 3  # a run process's exit status when its worker (or launcher) went away: nobody waits for its result
 OOM_EXIT = 76  # a run process's exit status after a CUDA out-of-memory it can retry with smaller micro-batches
 LOW_SPACE_BYTES = 1 << 20  # less free space than this under a run's folder counts as a full disk
 _FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from engine.runfiles import DISK_FULL_EXIT, ERROR_PREFIX, OOM_EXIT, RunFiles, disk_full
+from engine.runfiles import DISK_FULL_EXIT, ERROR_PREFIX, OOM_EXIT, ORPHAN_EXIT, RunFiles, disk_full
 from engine.settings import DB_ENV, grad_accumulation, scrub
 from engine.spec import LangAdapterSpec, RunSpec, StopAction, parse_spec
 from engine.store.db import make_engine, safe_url
@@ -40,7 +40,7 @@ def _exit_with_parent(parent: int, interval_s: float = 1.0) -> None:
         while True:
             if os.getppid() != parent:
                 print("worker process is gone; stopping this run", file=sys.stderr, flush=True)
-                os._exit(3)
+                os._exit(ORPHAN_EXIT)
             threading.Event().wait(interval_s)
 
     threading.Thread(target=watch, daemon=True, name="parent-watch").start()

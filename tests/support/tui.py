@@ -47,6 +47,14 @@ async def until(pilot, predicate: Callable[[], object], timeout: float = 30.0, w
     raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
 
 
+async def switch_to(pilot, key: str, screen: type) -> object:
+    """Press a screen's key and wait until that screen shows: a key pressed while the app still
+    loads is remembered and followed once it has loaded (a loaded machine makes that a while)."""
+    await pilot.press(key)
+    return await until(pilot, lambda: isinstance(pilot.app.screen, screen) and pilot.app.screen,
+                       what=f"the {screen.__name__} after {key!r}")
+
+
 def stop_worker(worker) -> None:
     """SIGTERM a background worker a test started (it stops gracefully) and wait for it."""
     if worker is not None and worker.poll() is None:

@@ -22,8 +22,9 @@ from engine.store.queries import known_hashes, run_durations
 from engine.store.schema import Run, Study
 from tests.support.env import REPO, xltui
 from tests.support.stored_runs import build_stored_runs
-from tests.support.tui import until
+from tests.support.tui import switch_to, until
 from xltui.tui import grid_draft as gd
+from xltui.tui.composer import ComposerScreen
 from xltui.tui.composer_form import estimated_duration, problem_lines
 from xltui.tui.data_choices import languages_for, languages_for_tasks
 
@@ -179,9 +180,7 @@ def test_compose_save_enqueue_and_load_back(workdir):
     async def scenario() -> None:
         app = new_app(workdir)
         async with app.run_test(size=(100, 40)) as pilot:
-            await pilot.press("2")
-            screen = app.screen
-            assert type(screen).__name__ == "ComposerScreen"
+            screen = await switch_to(pilot, "2", ComposerScreen)
             palette = {c.title for c in app.get_system_commands(screen)}
             assert {"Save", "Enqueue", "Open grid", "New grid"} <= palette
             await type_into(pilot, "#study", "tui-q12")  # q, 1 and 2 are app keys: typed, not obeyed
@@ -239,8 +238,7 @@ def test_a_bad_choice_shows_the_cli_message_and_queues_nothing(workdir):
     async def scenario() -> tuple[list[str], Path]:
         app = new_app(workdir)
         async with app.run_test(size=(100, 40)) as pilot:
-            await pilot.press("2")
-            screen = app.screen
+            screen = await switch_to(pilot, "2", ComposerScreen)
             await type_into(pilot, "#study", "bad")
             await pilot.click("#models", offset=(4, 2))  # madx-minilm: fine
             await tick(pilot, screen, "#targets", ["en", "swa"])  # en is the source language

@@ -16,7 +16,8 @@ from engine.runner.plan import queue_runs
 from engine.store.db import open_db
 from tests.support.env import xltui
 from tests.support.stored_runs import spec
-from tests.support.tui import until
+from tests.support.tui import switch_to, until
+from xltui.tui.results_screen import ResultsScreen
 from xltui.tui.results_view import ResultsQuery, comparison_choices
 
 GRID = """\
@@ -73,8 +74,7 @@ def test_tables_tests_figures_and_latex_export_match_the_cli(pair_db, tmp_path, 
     async def scenario() -> list[Path]:
         app = new_app(pair_db)
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.press("3")
-            screen = app.screen
+            screen = await switch_to(pilot, "3", ResultsScreen)
             palette = {c.title for c in app.get_system_commands(screen)}
             assert {"LaTeX", "CSV", "MD", "All", "PNG/PDF", "Figures", "Per-lang", "Reload"} <= palette
             await until(pilot, lambda: screen.report is not None, what="the first report")

@@ -8,12 +8,12 @@ and look at the SVGs in tests/tui/__snapshots__/.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.support.stored_runs import build_stored_runs
+from tests.support.tui import switch_to, until
 
 GRID = """\
 study: demo
@@ -30,13 +30,6 @@ train:
   epochs: 3
 """
 SIZES = [(80, 24), (120, 40)]
-
-
-async def until(pilot, predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        await pilot.pause(0.05)
 
 
 @pytest.fixture
@@ -62,8 +55,9 @@ def results_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_composer(snap_compare, composer_app, size):
     async def before(pilot) -> None:
-        await pilot.press("2")
-        screen = pilot.app.screen
+        from xltui.tui.composer import ComposerScreen
+
+        screen = await switch_to(pilot, "2", ComposerScreen)
         screen.load_grid_file(Path("configs/demo.yaml"), announce=False)
         await until(pilot, lambda: screen.last_check is not None and screen.last_check.study == "demo")
         screen.query_one("#models").focus()  # not a blinking text cursor
@@ -75,8 +69,9 @@ def test_composer(snap_compare, composer_app, size):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_results_tables(snap_compare, results_app, size):
     async def before(pilot) -> None:
-        await pilot.press("3")
-        screen = pilot.app.screen
+        from xltui.tui.results_screen import ResultsScreen
+
+        screen = await switch_to(pilot, "3", ResultsScreen)
         await until(pilot, lambda: screen.report is not None)
         await pilot.pause(0.1)
 
@@ -85,8 +80,9 @@ def test_results_tables(snap_compare, results_app, size):
 
 def test_results_figures(snap_compare, results_app):
     async def before(pilot) -> None:
-        await pilot.press("3")
-        screen = pilot.app.screen
+        from xltui.tui.results_screen import ResultsScreen
+
+        screen = await switch_to(pilot, "3", ResultsScreen)
         await until(pilot, lambda: screen.report is not None)
         await pilot.press("f")
         await pilot.pause(0.1)

@@ -51,6 +51,13 @@ def start_parent(tmp_path: Path, mode: str = "") -> tuple[RunProcess, int, Path]
     return proc, child, log_path
 
 
+def reap(*pids: int) -> None:
+    """Whatever a failed test left alive goes."""
+    for pid in pids:
+        if not gone(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
 def test_a_run_process_leads_its_own_session_and_a_kill_takes_its_group(tmp_path):
     proc, child, log_path = start_parent(tmp_path)
     try:
@@ -63,9 +70,7 @@ def test_a_run_process_leads_its_own_session_and_a_kill_takes_its_group(tmp_path
         assert proc.returncode == -signal.SIGTERM  # it went at the SIGTERM, well before the grace
         wait_for(lambda: gone(child), timeout=30, what="the child to go with its group")
     finally:
-        for pid in (proc.pid, child):
-            if not gone(pid):
-                os.kill(pid, signal.SIGKILL)
+        reap(proc.pid, child)
 
 
 def test_a_process_that_ignores_sigterm_gets_sigkill_after_the_grace(tmp_path):
@@ -77,9 +82,7 @@ def test_a_process_that_ignores_sigterm_gets_sigkill_after_the_grace(tmp_path):
         assert proc.returncode == -signal.SIGKILL
         wait_for(lambda: gone(child), timeout=30, what="the child, which ignored SIGTERM too, to be killed")
     finally:
-        for pid in (proc.pid, child):
-            if not gone(pid):
-                os.kill(pid, signal.SIGKILL)
+        reap(proc.pid, child)
 
 
 def test_a_process_that_ended_is_waited_once_and_signals_to_its_gone_group_are_harmless(tmp_path):

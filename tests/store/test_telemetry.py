@@ -9,23 +9,11 @@ import sys
 import pytest
 from sqlmodel import Session, select
 
-from engine.runner.plan import queue_runs
 from engine.settings import TEST_GPUS_ENV
-from engine.spec import RunSpec, TrainParams
-from engine.store import queue
-from engine.store.db import open_db
 from engine.store.schema import SystemSample
 from engine.store.telemetry import CudaMemory, MetricWriter, SystemSampler, gpu_utilisation
 from tests.support.nvml import StandInNvml, h100
-
-
-def writer_on(db: str) -> MetricWriter:
-    engine = open_db(db)
-    spec = RunSpec(task="ner", model_name="t", model="tiny", method="full", source=("en",), targets=("swa",),
-                   setting="zero-shot", seed=1, data={"en": "masakhaner", "swa": "masakhaner"}, train=TrainParams())
-    queue_runs(engine, "telemetry", [spec])
-    claim = queue.claim_next(engine, "w", "cuda:0")
-    return MetricWriter(engine, claim.run_id, claim.attempt_id)
+from tests.support.stored_runs import writer_on
 
 
 def samples(writer: MetricWriter) -> list[tuple]:
@@ -45,7 +33,7 @@ def nvml(monkeypatch: pytest.MonkeyPatch) -> StandInNvml:
 
 def test_gpu_memory_handed_in_is_stored_with_the_gpus_utilisation(db, nvml, monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
-    writer = writer_on(db)
+    writer = writer_on(db, "cuda:0")
     counters = iter([None, CudaMemory(3 << 30, 4 << 30, 5 << 30)])  # before CUDA is up, then after
     sampler = SystemSampler(writer, "cuda:0", gpu_memory=lambda: next(counters))
     sampler.take()
@@ -64,6 +52,6 @@ def test_utilisation_of_the_first_visible_gpu_by_index_or_uuid(nvml, monkeypatch
 
 
 def test_off_a_gpu_only_rss_is_sampled(db):
-    writer = writer_on(db)
+    writer = writer_on(db, "cuda:0")
     SystemSampler(writer, "cpu").take()
     assert samples(writer) == [("cpu", None, None, None, None, True)]

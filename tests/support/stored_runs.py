@@ -9,6 +9,7 @@ from engine.spec import Outcome, RunSpec, TrainParams
 from engine.store import queue
 from engine.store.db import open_db
 from engine.store.results import RunOutput, record_output
+from engine.store.telemetry import MetricWriter
 from tests.support.env import DATA
 
 CSV_PATH = DATA / "results" / "masakhaner2_baselines.csv"
@@ -52,3 +53,13 @@ def build_stored_runs(db: str, scores: dict = SCORES, *, queued: tuple = (), fai
     if queued:
         queue_runs(engine, study, [spec(s, seed) for s, seed in queued])
     return engine
+
+
+def writer_on(db: str, device: str = "cpu") -> MetricWriter:
+    """A metric writer for a freshly queued and claimed tiny run (on ``device``), as a run process has one."""
+    engine = open_db(db)
+    one = RunSpec(task="ner", model_name="t", model="tiny", method="full", source=("en",), targets=("swa",),
+                  setting="zero-shot", seed=1, data={"en": "masakhaner", "swa": "masakhaner"}, train=TrainParams())
+    queue_runs(engine, "metrics", [one])
+    claim = queue.claim_next(engine, "w", device)
+    return MetricWriter(engine, claim.run_id, claim.attempt_id)

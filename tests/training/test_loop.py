@@ -12,12 +12,9 @@ from sqlmodel import Session, select
 from torch.overrides import TorchFunctionMode
 
 import engine.training.loop as loop
-from engine.runner.plan import queue_runs
-from engine.spec import RunSpec, TrainParams
-from engine.store import queue
-from engine.store.db import open_db
+from engine.spec import TrainParams
 from engine.store.schema import MetricPoint
-from engine.store.telemetry import MetricWriter
+from tests.support.stored_runs import writer_on
 from tests.support.tagger import Tagger, batches
 
 HOST_READS = {torch.Tensor.item, torch.Tensor.tolist, torch.Tensor.__float__, torch.Tensor.__bool__,
@@ -36,15 +33,6 @@ class LoopReads(TorchFunctionMode):
         if func in HOST_READS and sys._getframe(1).f_code.co_filename == loop.__file__:
             self.n += 1
         return func(*args, **(kwargs or {}))
-
-
-def writer_on(db: str) -> MetricWriter:
-    engine = open_db(db)
-    spec = RunSpec(task="ner", model_name="t", model="tiny", method="full", source=("en",), targets=("swa",),
-                   setting="zero-shot", seed=1, data={"en": "masakhaner", "swa": "masakhaner"}, train=TrainParams())
-    queue_runs(engine, "loop", [spec])
-    claim = queue.claim_next(engine, "w", "cpu")
-    return MetricWriter(engine, claim.run_id, claim.attempt_id)
 
 
 def test_loss_is_read_every_log_interval_and_every_step_is_logged(db):

@@ -197,6 +197,8 @@ class XltuiApp(App):
         return self._engine
 
     async def _loaded(self) -> None:
+        if not self.is_running:  # the app began to close while the first read ran (a quick quit,
+            return  # or a test done at its first notification): a new mode now breaks the shutdown
         self._read_app_css()
         self.ready.set()
         await self.switch_mode(self._wanted_mode)  # mounted before the first snapshot is posted to it

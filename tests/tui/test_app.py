@@ -121,6 +121,7 @@ def test_a_failing_poll_becomes_a_notification_not_a_traceback(tmp_path, monkeyp
             note = list(app._notifications)[0]
             assert "cannot read the database" in note.message and "disk I/O error" in note.message
             assert note.severity == "error"
+            await until(pilot, lambda: app.current_mode == "queue", what="the queue screen after a failed read")
             assert app.is_running
 
     run(drive())

@@ -15,12 +15,15 @@ put them. Paths only, nothing is created here; ``disk_full`` reads how much spac
         adapter/                      a language-adapter run's adapter
         run_info.json                 what exactly ran: data files and hashes, precision, versions
         fewshot_ids.json              a few-shot run's K training ids and its evaluation ids
+    <artifacts>/run-<id>-<spec hash>/state-<owner>/  the run's saved training state and best weights,
+                                      shared by its attempts (engine.training.resume); removed once it succeeds
     <artifacts>/workers/worker-*.log  detached workers' own logs
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +73,12 @@ class RunFiles:
     def lang_adapter(self) -> Path:
         return self.folder / "adapter"
 
+    def state(self, owner: str) -> Path:
+        """The run's saved training state: one folder for all its attempts, beside theirs, named for
+        ``owner`` (which database's run: two databases sharing an artifacts folder have runs of the
+        same number and spec, whose states must not meet)."""
+        return self.folder.parent / f"state-{hashlib.sha256(owner.encode()).hexdigest()[:8]}"
+
     @property
     def run_info(self) -> Path:
         return self.folder / "run_info.json"
@@ -77,6 +86,13 @@ class RunFiles:
     @property
     def fewshot_ids(self) -> Path:
         return self.folder / "fewshot_ids.json"
+
+
+def saved_step(state: Path) -> int | None:
+    """The step of the newest training state saved in a run's state folder (by its manifest's name;
+    engine.training.resume checks the rest when it loads it); None: none."""
+    steps = [int(p.name[6:-5]) for p in state.glob("state-*.json") if p.name[6:-5].isdigit()] if state.is_dir() else []
+    return max(steps, default=None)
 
 
 def worker_logs(artifacts: Path) -> Path:

@@ -16,11 +16,19 @@ XLTUI_WARM         1                           0: start each run in a fresh inte
 XLTUI_DISK_PAUSE   60                          seconds a worker waits between looks at a full disk
 XLTUI_GRAD_ACCUM.  1                           set by the worker for a run: micro-batches per step
                                                (doubled after each CUDA out-of-memory)
+XLTUI_CHECKPOINT_  15m                         how often a run saves its training state (an integer:
+EVERY                                          optimizer steps; 90s, 15m, 1h: wall time; 0/off: only
+                                               when asked to stop); not part of a run's identity
+XLTUI_KEEP_STATE   0                           1: a run that succeeds keeps its last training state
+                                               and best weights (else they are deleted)
 XLTUI_CPU_CORES    unset                       set by a worker with several CPU slots for its runs: the
                                                cores they share (each run takes its share of those
                                                other processes leave free: engine.training.cpu_threads)
 XLTUI_TEST_OOM_..  unset                       tests only: a micro-batch above N raises a simulated
                                                CUDA out-of-memory (no GPU needed)
+XLTUI_TEST_SIGNA.  unset                       tests only: where:N:SIGNAL — a run that did not resume sends
+                                               itself SIGNAL after step N, the save at step N, or before
+                                               epoch N's dev evaluation (where: step, save, eval)
 XLTUI_TEST_CPU_O.  unset                       tests only: the cores a CPU run sees busy with other
                                                processes (instead of measuring them)
 HF_HUB_OFFLINE,    unset                       Hugging Face's own switches, honoured even when set
@@ -32,6 +40,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 DB_ENV = "XLTUI_DB"
@@ -48,7 +57,11 @@ DISK_PAUSE_ENV = "XLTUI_DISK_PAUSE"
 GRAD_ACCUMULATION_ENV = "XLTUI_GRAD_ACCUMULATION"
 CPU_CORES_ENV = "XLTUI_CPU_CORES"
 TEST_OOM_ENV = "XLTUI_TEST_OOM_ABOVE"
+CHECKPOINT_EVERY_ENV = "XLTUI_CHECKPOINT_EVERY"
+DEFAULT_CHECKPOINT_EVERY = "15m"
+KEEP_STATE_ENV = "XLTUI_KEEP_STATE"
 TEST_CPU_OTHERS_ENV = "XLTUI_TEST_CPU_OTHERS"
+TEST_SIGNAL_ENV = "XLTUI_TEST_SIGNAL_AT"
 TEST_GPUS_ENV = "XLTUI_TEST_GPUS"  # fake GPUs for tests and demos on a CPU box: "80,80" or "80:60" (GiB total[:free])
 DEFAULT_DISK_PAUSE_S = 60.0
 
@@ -171,10 +184,61 @@ def simulated_cpu_others() -> float | None:
     return float(text) if text else None
 
 
+def simulated_signal() -> tuple[str, int, str] | None:
+    """(where, N, signal name) from ``$XLTUI_TEST_SIGNAL_AT`` (tests that stop a run at an exact point)."""
+    text = os.environ.get(TEST_SIGNAL_ENV, "").strip()
+    if not text:
+        return None
+    where, n, name = text.split(":")
+    return where, int(n), name.upper()
+
+
 def simulated_oom_above() -> int | None:
     """The largest micro-batch a simulated GPU holds (``$XLTUI_TEST_OOM_ABOVE``; tests of the OOM path)."""
     text = os.environ.get(TEST_OOM_ENV)
     return int(text) if text else None
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """How often a run saves its training state: every ``steps`` optimizer steps or every ``seconds``
+    of wall time (neither: only when it is asked to stop)."""
+
+    steps: int | None = None
+    seconds: float | None = None
+
+    def __str__(self) -> str:
+        if self.steps is not None:
+            return f"every {self.steps} steps"
+        return f"every {self.seconds:g}s" if self.seconds is not None else "only on a stop"
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_cadence(text: str, what: str = CHECKPOINT_EVERY_ENV) -> Cadence:
+    """``500`` (optimizer steps), ``90s``/``15m``/``1h`` (wall time), ``0``/``off`` (only on a stop);
+    anything else is a ValueError naming ``what`` and the forms it takes."""
+    value = text.strip().lower()
+    if value in ("0", "off", "never", "no"):
+        return Cadence()
+    if value.isdigit():
+        return Cadence(steps=int(value))
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smh])", value)
+    if match and float(match.group(1)) > 0:
+        return Cadence(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    raise ValueError(f"{what}: {text!r} is not a checkpoint cadence: give optimizer steps (500), a duration "
+                     "(90s, 15m, 1h) or 0 (save only when the run is asked to stop)")
+
+
+def checkpoint_every() -> Cadence:
+    """The cadence of periodic state saves for this run (``$XLTUI_CHECKPOINT_EVERY``, default 15m)."""
+    return parse_cadence(os.environ.get(CHECKPOINT_EVERY_ENV) or DEFAULT_CHECKPOINT_EVERY)
+
+
+def keep_state() -> bool:
+    """Whether a run that succeeded keeps its training state (``$XLTUI_KEEP_STATE``)."""
+    return os.environ.get(KEEP_STATE_ENV, "0").strip().lower() in ("1", "true", "yes", "on")
 
 
 def warm_runs() -> bool:

@@ -54,6 +54,7 @@ class StopAction(StrEnum):
     REQUEUE = "requeue"  # a worker: stop the current runs now; they go back to the queue (the attempt does not count)
     PREEMPTED = "preempted"  # a worker whose cluster job is preempted or near its time limit: REQUEUE, requeue the job
     EXIT = "exit"  # a run process: end now; its worker records how the attempt ended
+    SAVE = "save"  # a run process: save the training state at the next step boundary, then end (EXIT outside training)
     IGNORE = "ignore"  # a run process: not for it; its worker acts on it
 
     @property

@@ -8,6 +8,7 @@ from typing import Callable
 
 import pytest
 
+from tests.support.disk import small_disk  # noqa: F401 - a fixture, shared by the full-disk tests
 from tests.support.env import DATA, TINY_GRID, make_conll
 
 

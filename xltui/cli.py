@@ -18,7 +18,7 @@ from engine.settings import DB_ENV, DEFAULT_LEASE_S, DEFAULT_MAX_ATTEMPTS, WARM_
 from xltui import cli_results
 from xltui.cli_db import db_app
 from xltui.cli_grid import grid_app
-from xltui.cli_slurm import slurm_app
+from xltui.cli_slurm import CheckpointEveryOpt, slurm_app
 from xltui.errors import UserError, handle_errors
 
 if TYPE_CHECKING:
@@ -91,6 +91,7 @@ def run(
     runs_per_gpu: RunsPerGpuOpt = None,
     lease: LeaseOpt = DEFAULT_LEASE_S,
     warm: WarmOpt = True,
+    checkpoint_every: CheckpointEveryOpt = None,
 ) -> None:
     """Queue a grid's runs and work through them here, with live progress."""
     from engine.runner.admission import runs_per_gpu_for
@@ -101,6 +102,7 @@ def run(
 
     devices = parse_devices(cpu, gpus, cpu_slots)  # a bad flag fails before anything is written
     per_gpu = runs_per_gpu_for(devices, runs_per_gpu)
+    cadence = _cadence(checkpoint_every)
     checked = check_grid(grid)  # the grid and every data file it names, before the database is even opened
     print_data_warnings(checked, err)
     checked.raise_errors()
@@ -117,7 +119,8 @@ def run(
         from xltui.detach import start_detached_worker
 
         pid, log = start_detached_worker(db_url(db), devices, lease, cpu_slots=cpu_slots, warm=warm,
-                                         runs_per_gpu=runs_per_gpu if per_gpu != 1 else None)
+                                         runs_per_gpu=runs_per_gpu if per_gpu != 1 else None,
+                                         checkpoint_every=cadence)
         console.print(f"worker started in the background (pid {pid}); log: {log}\n"
                       f"watch it with `xltui status`, stop it with `kill {pid}`")
         return
@@ -125,7 +128,7 @@ def run(
     from xltui.views import scores_table
 
     outcome = run_foreground(engine, db_url(db), queued.study_id, devices, lease, console, cpu_slots, warm=warm,
-                             runs_per_gpu=per_gpu)
+                             runs_per_gpu=per_gpu, checkpoint_every=cadence)
     console.print(scores_table(engine, queued.study_id))
     if outcome.failed:
         err.print(f"[red]{len(outcome.failed)} run(s) failed[/]: {', '.join(map(str, outcome.failed))} — "
@@ -151,6 +154,7 @@ def worker(
     lease: LeaseOpt = DEFAULT_LEASE_S,
     poll: Annotated[float, typer.Option("--poll", min=0.05, help="seconds between queue polls when idle")] = 1.0,
     warm: WarmOpt = True,
+    checkpoint_every: CheckpointEveryOpt = None,
 ) -> None:
     """Long-lived worker: claims queued runs and executes each in its own subprocess."""
     from engine.runner.admission import runs_per_gpu_for
@@ -161,9 +165,10 @@ def worker(
 
     devices = parse_devices(cpu, gpus, cpu_slots)
     per_gpu = runs_per_gpu_for(devices, runs_per_gpu)
+    cadence = _cadence(checkpoint_every)
     try:
         proc = WorkerProcess(db_url(db), devices, cpu_slots=cpu_slots, study=study, notify=console.print,
-                             runs_per_gpu=per_gpu,
+                             runs_per_gpu=per_gpu, checkpoint_every=cadence,
                              lease_s=lease, poll_s=poll, exit_when_idle=exit_when_idle, warm=warm)
     except LookupError as exc:
         raise UserError(f"--study: no study named {exc.args[0]!r} in {safe_url(db_url(db))}") from None
@@ -228,6 +233,17 @@ def retry(
     if not ids:
         raise UserError("give run ids or --study NAME")
     _report(retry_runs(engine, ids))
+
+
+def _cadence(flag: str | None) -> str | None:
+    """The checkpoint cadence this command's runs get (engine.runner.slot_setup.checkpoint_cadence): a bad
+    --checkpoint-every or $XLTUI_CHECKPOINT_EVERY is one error line before anything is written."""
+    from engine.runner.slot_setup import checkpoint_cadence
+
+    try:
+        return checkpoint_cadence(flag)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def _report(transitions: dict[int, Transition]) -> None:

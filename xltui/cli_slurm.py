@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from engine.settings import DB_ENV, DEFAULT_LEASE_S
+from engine.settings import CHECKPOINT_EVERY_ENV, DB_ENV, DEFAULT_CHECKPOINT_EVERY, DEFAULT_LEASE_S
 from xltui.errors import UserError, handle_errors
 
 slurm_app = typer.Typer(no_args_is_help=True, help="Workers on a Slurm cluster (a job array, through submitit).")
@@ -22,6 +22,14 @@ err = Console(stderr=True, soft_wrap=True)
 
 DbOpt = Annotated[Optional[str], typer.Option(
     "--db", envvar=DB_ENV, help="database path or SQLAlchemy URL every job can reach (PostgreSQL for many nodes)")]
+# the same option as `xltui worker --checkpoint-every` (xltui.cli imports it from here: this module loads first)
+CheckpointEveryOpt = Annotated[Optional[str], typer.Option(
+    "--checkpoint-every", metavar="STEPS|DURATION", help="how often each run saves its training state, to resume "
+    "from it after a preemption, a time limit or a crash: optimizer steps (500) or wall time (90s, 15m, 1h); 0: "
+    f"only when asked to stop (default: ${CHECKPOINT_EVERY_ENV}, else {DEFAULT_CHECKPOINT_EVERY})")]
+# engine.runner.slurm's defaults, repeated so that --help imports no engine module; a test holds them equal
+MAX_REQUEUES = 100
+SIGNAL_DELAY_S = 120
 
 
 @slurm_app.command("submit")
@@ -48,6 +56,15 @@ def submit(
         "free memory and measured throughput)")] = None,
     cluster: Annotated[str, typer.Option("--cluster", help="slurm, or local: submitit's local executor, the same "
                                          "workers on this machine (to try a set-up without Slurm)")] = "slurm",
+    checkpoint_every: CheckpointEveryOpt = None,
+    max_requeues: Annotated[int, typer.Option(
+        "--max-requeues", min=0, help="times a job that reaches its time limit is requeued (submitit's "
+        "max_num_timeout; preemptions do not count): runs resume from their saved state, and the database "
+        "says when the work is done")] = MAX_REQUEUES,
+    signal_delay: Annotated[int, typer.Option(
+        "--signal-delay", min=1, metavar="SECONDS", help="Slurm's warning (USR2) this long before the time "
+        "limit: the time each run has to save its training state and go back to the queue before the job "
+        "is killed")] = SIGNAL_DELAY_S,
 ) -> None:
     """Submit WORKERS workers as one job array; each exits when the queue is empty."""
     import time
@@ -63,8 +80,9 @@ def submit(
     request = SlurmRequest(workers=workers, partition=partition, gpus_per_worker=gpus_per_worker,
                            time=time_limit, account=account, qos=qos, cpus_per_worker=cpus_per_worker, mem=mem,
                            options=parse_options(slurm_opt or []), study=study, lease_s=lease, poll_s=poll,
-                           cluster=cluster, runs_per_gpu=runs_per_gpu)
-    request.check()  # a bad --time, no sbatch: fails here, before the database is opened
+                           cluster=cluster, runs_per_gpu=runs_per_gpu, checkpoint_every=checkpoint_every,
+                           max_requeues=max_requeues, signal_delay_s=signal_delay)
+    request.check()  # a bad --time or --checkpoint-every, no sbatch: fails here, before the database is opened
     engine = open_db(db)
     if study is not None and study_by_name(engine, study) is None:
         raise UserError(f"--study: no study named {study!r} in {safe_url(url)}")

@@ -69,10 +69,11 @@ class ForegroundSummary:
 
 def run_foreground(engine: Engine, url: str, study_id: int, devices: list[str], lease_s: float,
                    console: Console, cpu_slots: int | None = None, *, warm: bool = True,
-                   runs_per_gpu: int | None = 1) -> ForegroundSummary:
-    """Work through one study's queue here, until it is done or the user stops it."""
+                   runs_per_gpu: int | None = 1, checkpoint_every: str | None = None) -> ForegroundSummary:
+    """Work through one study's queue here, until it is done or the user stops it (``checkpoint_every``:
+    the runs' $XLTUI_CHECKPOINT_EVERY, None: this process's own)."""
     opts = slot_options(url, devices, cpu_slots, runs_per_gpu, lease_s=lease_s, exit_when_idle=True,
-                        study_ids=(study_id,), warm=warm)
+                        study_ids=(study_id,), warm=warm, checkpoint_every=checkpoint_every)
     slots = make_slots(engine, opts, runs_per_gpu, console.print)
     stop_on_signals(slots, console)
     threads = run_slots(engine, slots)

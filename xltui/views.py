@@ -10,7 +10,16 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.states import RunStatus
-from engine.store.queue_reads import live_workers, progress_of, run_rows, study_id_of, study_summaries, waiting_runs
+from engine.store.queue_reads import (
+    Resume,
+    latest_resumes,
+    live_workers,
+    progress_of,
+    run_rows,
+    study_id_of,
+    study_summaries,
+    waiting_runs,
+)
 from engine.store.reader import Reader, server_now
 
 if TYPE_CHECKING:
@@ -38,6 +47,22 @@ def format_duration(seconds: float | None) -> str:
     return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
 
 
+def resume_text(resume: Resume | None) -> str:
+    """How a run's latest attempt continued, in the words `xltui status`, the run list and the run
+    detail all use: "resumed at step N of M (attempt k)"; empty when it started from step 0."""
+    if resume is None:
+        return ""
+    of = f" of {resume.total_steps}" if resume.total_steps else ""
+    return f"resumed at step {resume.step}{of} (attempt {resume.attempt})"
+
+
+def resume_mark(resume: Resume) -> str:
+    """One resume in the run detail's list of them: which attempt, where, and the work it redid."""
+    of = f" of {resume.total_steps}" if resume.total_steps else ""
+    redid = f" (redid {resume.redone} step{'s' if resume.redone != 1 else ''})" if resume.redone else ""
+    return f"attempt {resume.attempt} resumed at step {resume.step}{of}{redid}"
+
+
 def first_line(text: str | None, width: int = 100) -> str:
     if not text:
         return ""
@@ -62,6 +87,7 @@ def studies_table(reader: Reader, only: str | None = None) -> Table:
 
 def runs_table(reader: Reader, title: str, runs) -> Table:
     progress = progress_of(reader, [r for r in runs if r.status == RunStatus.RUNNING])
+    resumes = latest_resumes(reader, [r.attempt_id for r in runs if r.attempt_id is not None])
     now = server_now(reader)  # the clock the stored times use
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("id", "status", "model", "setting", "languages", "seed", "device", "progress", "time"):
@@ -71,6 +97,8 @@ def runs_table(reader: Reader, title: str, runs) -> Table:
         prog = first_line(r.error, 40)
         if p is not None and p.step is not None:
             prog = f"{p.step}/{p.total_steps or '?'} loss {p.loss:.3f}"
+        resumed = resume_text(resumes.get(r.id))
+        prog = "\n".join(filter(None, (prog, resumed)))
         end = r.finished_at or (now if r.status == RunStatus.RUNNING else None)
         elapsed = format_duration(end - r.started_at) if end and r.started_at else ""
         table.add_row(str(r.id), f"[{STATUS_STYLE[r.status]}]{r.status}[/]", f"{r.model_name} ({r.method})",

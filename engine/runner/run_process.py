@@ -18,7 +18,10 @@ from typing import IO, Callable
 from engine.runner.warm import Launcher, LauncherError, WarmRun
 
 RUN_PROCESS = "engine.training.run"  # the module a run's process executes (python -m)
-KILL_GRACE_S = 10.0  # from SIGTERM (the run stops cleanly) to SIGKILL
+# from SIGTERM (the run saves its training state at its next step boundary and ends) to SIGKILL: a step
+# plus a save of an XLM-R-base-sized full fine-tuning state (bench/resume.py) with room to spare;
+# a Slurm job's USR2 warning (`xltui slurm submit --signal-delay`) must come at least this early
+KILL_GRACE_S = 90.0
 
 
 class RunProcess:

@@ -12,6 +12,7 @@ table is engine.store.workers'; what a signal asks of a slot, engine.runner.stop
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import threading
 import time
@@ -25,13 +26,13 @@ from engine.runner.admission import GpuGate
 from engine.runner.disk_space import run_disk_error, wait_for_space
 from engine.runner.exits import failure_text, killed_by, tail, visible_device
 from engine.runner.packing import GPU_RUNS_METRIC
-from engine.runner.run_process import RunProcess
+from engine.runner.run_process import KILL_GRACE_S, RunProcess
 from engine.runner.slot_setup import SlotOptions, run_env
 from engine.runner.stop import WORKER_STOPPED
 from engine.runner.warm import Launcher
 from engine.settings import artifacts_root, disk_pause_s
 from engine.spec import Outcome, RunStatus, StopAction, WorkerState, parse_spec
-from engine.store import queue, workers
+from engine.store import queue, resumes, workers
 from engine.store.results import add_train_scores
 
 
@@ -196,38 +197,49 @@ class Slot:
         proc = self.proc = self._start(claim, files, log)
         if self.gate is not None:
             self.gate.started(self.worker_id, self.gpu_id, proc.pid)
-        held = self._hold(claim, lambda timeout: proc.wait(timeout) is not None, proc.kill)
+        held = self._hold(claim, lambda timeout: proc.wait(timeout) is not None, proc)
         self.proc = None
         return proc.returncode, held
 
-    def _hold(self, claim: queue.Claim, done: Callable[[float], bool],
-              stop: Callable[[], None] | None = None) -> Held:
+    def _hold(self, claim: queue.Claim, done: Callable[[float], bool], proc: RunProcess | None = None) -> Held:
         """The lease loop: wait in short steps (``done(timeout)``) until done, renewing the claim's lease
         and this slot's heartbeat every quarter lease. An abort (a preempted job has seconds) or a lost
-        lease (the run was cancelled or taken over) is acted on at once: ``stop()`` (kill the run's
-        process) and go on until it has ended, or with nothing to stop, return."""
+        lease (the run was cancelled or taken over) is acted on at once: the run's process gets SIGTERM
+        (it saves its training state at its next step boundary and ends) and SIGKILL if it has not
+        ended ``KILL_GRACE_S`` later; the lease is still renewed meanwhile, so nobody else takes the run
+        while it saves. With no process yet, an abort or a lost lease returns at once."""
         beat_every = max(0.2, self.opts.lease_s / 4)
         next_beat = time.monotonic() + beat_every
-        held = Held()
+        held, kill_at = Held(), None
         while not done(min(0.2, beat_every)):
-            if self.abort.is_set():
-                if held.aborted:
-                    continue
+            if kill_at is not None and time.monotonic() >= kill_at:
+                assert proc is not None
+                proc.signal(signal.SIGKILL)
+                kill_at = float("inf")
+            if self.abort.is_set() and not held.aborted:
                 held.aborted = True
-            else:
-                if held.lost or time.monotonic() < next_beat:
-                    continue
-                next_beat = time.monotonic() + beat_every
-                if queue.renew_lease(self.engine, claim.run_id, self.worker_id, self.opts.lease_s):
-                    self._beat(WorkerState.BUSY, claim.run_id)
-                    continue
-                if workers.run_status(self.engine, claim.run_id) == RunStatus.SUCCEEDED:
-                    continue  # it recorded its results and is exiting: no lease needed, nothing lost
-                held.lost = True
-            if stop is None:
+                if proc is None:
+                    return held
+                kill_at = kill_at or self._terminate(proc)
+            if held.lost or time.monotonic() < next_beat:
+                continue
+            next_beat = time.monotonic() + beat_every
+            if queue.renew_lease(self.engine, claim.run_id, self.worker_id, self.opts.lease_s):
+                self._beat(WorkerState.BUSY, claim.run_id)
+                continue
+            if workers.run_status(self.engine, claim.run_id) == RunStatus.SUCCEEDED:
+                continue  # it recorded its results and is exiting: no lease needed, nothing lost
+            held.lost = True
+            if proc is None:
                 return held
-            stop()
+            kill_at = kill_at or self._terminate(proc)
         return held
+
+    @staticmethod
+    def _terminate(proc: RunProcess) -> float:
+        """Ask the run's process to stop (SIGTERM: it saves its state first); when to SIGKILL it."""
+        proc.signal(signal.SIGTERM)
+        return time.monotonic() + KILL_GRACE_S
 
     def _record(self, claim: queue.Claim, outcome: Outcome, rc: int | None, files: RunFiles) -> Outcome:
         """Record how the attempt ended in the queue (a run that succeeded recorded it itself)."""
@@ -254,8 +266,13 @@ class Slot:
         # GPU memory with a micro-batch that can still halve: another attempt, up to the run's limit (with
         # twice the gradient accumulation after an OOM); an error of the run's own is final
         oom = rc == OOM_EXIT
+        killed = killed_by(rc) is not None
+        # an attempt killed after it saved a newer training state made progress: the next one continues
+        # from there, so it does not count against the run's attempts (a run that keeps dying without
+        # saving anything new still fails after its max_attempts)
+        progressed = killed and resumes.progressed(self.engine, claim.attempt_id)
         queue.finish(self.engine, claim, self.worker_id, Outcome.FAILED, error,
-                     retry=oom or killed_by(rc) is not None, accumulate=oom)
+                     retry=oom or killed, accumulate=oom, counted=not progressed)
         return Outcome.FAILED
 
     def _out_of_space(self, claim: queue.Claim, error: str) -> Outcome:

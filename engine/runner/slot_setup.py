@@ -4,19 +4,31 @@
 ``--runs-per-gpu``, several on the CPU sharing its cores); ``run_env`` is the environment
 a run (or a slot's warm launcher) starts with: the database URL (never on a command line),
 the GPU it may see, the CPU threads it starts with and the cores it shares
-(engine.runner.cpu_share), and the gradient accumulation after an out-of-memory retry.
+(engine.runner.cpu_share), the cadence of its periodic state saves (``--checkpoint-every``,
+checked by ``checkpoint_cadence`` before the worker starts), and the gradient
+accumulation after an out-of-memory retry.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from engine.runner.admission import AUTO_SLOTS_PER_GPU
 from engine.runner.cpu_share import share_env, start_threads
 from engine.runner.devices import default_cpu_slots
 from engine.runner.exits import visible_device
-from engine.settings import DB_ENV, DEFAULT_LEASE_S, GRAD_ACCUMULATION_ENV, warm_runs
+from engine.settings import (
+    CHECKPOINT_EVERY_ENV,
+    DB_ENV,
+    DEFAULT_LEASE_S,
+    GRAD_ACCUMULATION_ENV,
+    parse_cadence,
+    warm_runs,
+)
+
+CHECKPOINT_EVERY_FLAG = "--checkpoint-every"
 
 
 @dataclass
@@ -33,6 +45,23 @@ class SlotOptions:
     job_index: int | None = None  # its index among the workers submitted together
     warm: bool = field(default_factory=warm_runs)  # fork runs from a launcher that imported torch once
     warm_at_start: bool = True  # start the launcher with the slot; a GPU's extra slots start theirs when first used
+    # $XLTUI_CHECKPOINT_EVERY of its runs (how often they save their state; not part of their identity);
+    # None: they inherit the worker's own environment
+    checkpoint_every: str | None = None
+
+
+def checkpoint_cadence(flag: str | None, environ: Mapping[str, str] = os.environ) -> str | None:
+    """The ``$XLTUI_CHECKPOINT_EVERY`` a worker gives its runs: ``--checkpoint-every``, else the worker's own
+    variable, else None (the runs' default). Checked here, so a typo fails the command at once rather than
+    every run once its model is loaded; the ValueError names the flag or the variable it came from."""
+    if flag is not None:
+        parse_cadence(flag, CHECKPOINT_EVERY_FLAG)
+        return flag.strip()
+    inherited = (environ.get(CHECKPOINT_EVERY_ENV) or "").strip()
+    if not inherited:
+        return None
+    parse_cadence(inherited, CHECKPOINT_EVERY_ENV)
+    return inherited
 
 
 def run_env(opts: SlotOptions, grad_accumulation: int = 1) -> dict[str, str]:
@@ -49,6 +78,8 @@ def run_env(opts: SlotOptions, grad_accumulation: int = 1) -> dict[str, str]:
     # read its new share, their threads outnumber the cores for a few seconds.
     env.setdefault("GOMP_SPINCOUNT", "30000")
     share_env(env, opts.device, opts.threads)
+    if opts.checkpoint_every is not None:
+        env[CHECKPOINT_EVERY_ENV] = opts.checkpoint_every
     env.pop(GRAD_ACCUMULATION_ENV, None)
     if grad_accumulation > 1:  # after a CUDA out-of-memory: smaller micro-batches
         env[GRAD_ACCUMULATION_ENV] = str(grad_accumulation)

@@ -6,7 +6,12 @@ gave it. What a signal asks of it is engine.runner.stop's ``CLUSTER_JOB`` policy
 submitit's preemption / time-limit signal (USR2, sent ``signal_delay_s`` before the end)
 ``WorkerJob.checkpoint`` stops the running runs and puts them back in the queue at once
 (no lease timeout), and submitit requeues the job, which starts a fresh worker.
-``scancel`` (SIGTERM) re-queues the runs too, and ends the job.
+``scancel`` (SIGTERM) re-queues the runs too, and ends the job. The warning comes
+``--signal-delay`` seconds before the limit: the time a run has to save its training state
+before the job is killed. A job is requeued after a time limit up to ``--max-requeues``
+times (submitit's ``max_num_timeout``; preemptions do not count): the database, not a
+counter, says when the work is done. The workers give their runs the submitter's
+checkpoint cadence (``--checkpoint-every``, else ``$XLTUI_CHECKPOINT_EVERY``).
 
 ``cluster="local"`` is submitit's LocalExecutor: the same job on this machine, for
 trying a set-up (and for tests) where there is no Slurm.
@@ -14,6 +19,7 @@ trying a set-up (and for tests) where there is no Slurm.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import shutil
@@ -29,11 +35,13 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from engine.runner.admission import parse_runs_per_gpu
+from engine.runner.slot_setup import checkpoint_cadence
 from engine.runner.stop import CLUSTER_JOB, StopPolicy
 from engine.store.cluster_jobs import SubmittedJob, record_jobs
 
 CLUSTERS = ("slurm", "local")
-SIGNAL_DELAY_S = 120  # the warning before the time limit: enough to stop runs and requeue
+SIGNAL_DELAY_S = 120  # the warning before the time limit: for the runs to save their state, stop and requeue
+MAX_REQUEUES = 100  # time-limit requeues of a job (submitit's default, 3, ends a long run's job early)
 _TIME = re.compile(r"^(?:(?P<d>\d+)-)?(?P<a>\d+)(?::(?P<b>\d+))?(?::(?P<c>\d+))?$")
 
 
@@ -91,6 +99,13 @@ class SlurmRequest:
     poll_s: float = 5.0
     cluster: str = "slurm"
     runs_per_gpu: str | None = None  # --runs-per-gpu N|auto of each worker (engine.runner.admission)
+    checkpoint_every: str | None = None  # --checkpoint-every of each worker (None: $XLTUI_CHECKPOINT_EVERY here)
+    max_requeues: int = MAX_REQUEUES  # submitit's max_num_timeout
+    signal_delay_s: int = SIGNAL_DELAY_S  # USR2 this long before the time limit
+
+    def cadence(self) -> str | None:
+        """The checkpoint cadence the jobs' runs get, fixed at submission (ValueError if it is not one)."""
+        return checkpoint_cadence(self.checkpoint_every)
 
     def check(self) -> dict[str, Any]:
         """The submitit parameters, or SubmitError for what cannot be submitted (before anything is written)."""
@@ -100,25 +115,51 @@ class SlurmRequest:
             raise SubmitError("--workers must be at least 1")
         if parse_runs_per_gpu(self.runs_per_gpu) != 1 and not self.gpus_per_worker:
             raise SubmitError(f"--runs-per-gpu {self.runs_per_gpu}: the workers get no GPU (--gpus-per-worker 0)")
+        if self.max_requeues < 0:
+            raise SubmitError(f"--max-requeues {self.max_requeues}: give 0 or more")
+        try:
+            self.cadence()
+        except ValueError as exc:
+            raise SubmitError(str(exc)) from None
         params = self.parameters()
+        if not 0 < self.signal_delay_s < params["timeout_min"] * 60:
+            raise SubmitError(f"--signal-delay {self.signal_delay_s}: the warning must come after the job starts, "
+                              f"before its time limit (--time {self.time}: {params['timeout_min'] * 60} s)")
         if self.cluster == "slurm" and shutil.which("sbatch") is None:
             raise SubmitError("sbatch is not installed here (not on PATH): run `xltui slurm submit` on a Slurm "
                               "login node, or `--cluster local` to try the workers on this machine")
         return params
 
     def parameters(self) -> dict[str, Any]:
-        """submitit AutoExecutor parameters (generic ones, and ``slurm_``-prefixed ones that only Slurm reads)."""
+        """The executor's parameters: on Slurm, AutoExecutor's (generic ones, and ``slurm_``-prefixed ones that
+        only Slurm reads); local, LocalExecutor's (the generic ones and its warning's delay)."""
         params: dict[str, Any] = dict(name="xltui-worker", timeout_min=parse_time(self.time), nodes=1,
                                       tasks_per_node=1, stderr_to_stdout=True)
         if self.gpus_per_worker:
             params["gpus_per_node"] = self.gpus_per_worker
         if self.cpus_per_worker:
             params["cpus_per_task"] = self.cpus_per_worker
+        if self.cluster == "local":
+            return {**params, "signal_delay_s": self.signal_delay_s}
         slurm: dict[str, Any] = dict(partition=self.partition, account=self.account, qos=self.qos, mem=self.mem,
-                                     array_parallelism=self.workers, signal_delay_s=SIGNAL_DELAY_S,
+                                     array_parallelism=self.workers, signal_delay_s=self.signal_delay_s,
                                      additional_parameters=dict(self.options) or None)
         params.update({f"slurm_{k}": v for k, v in slurm.items() if v is not None})
-        return params  # the local executor reads only the generic ones (its warning comes 30 s before the limit)
+        return params
+
+    def executor(self, folder: Path) -> Any:
+        """submitit's executor for these jobs, its requeue budget set. The local one is built itself: through
+        AutoExecutor its warning's delay cannot be set (submitit 1.5.4 refuses ``local_signal_delay_s``)."""
+        import submitit
+
+        if self.cluster == "local":
+            return submitit.LocalExecutor(folder=folder, max_num_timeout=self.max_requeues)
+        return submitit.AutoExecutor(folder=folder, cluster=self.cluster, slurm_max_num_timeout=self.max_requeues)
+
+    def recorded(self, params: dict[str, Any]) -> dict[str, Any]:
+        """What the database keeps of a submission (ClusterJob.options): the executor's parameters, its
+        requeue budget and what the workers give their runs."""
+        return {**params, "max_num_timeout": self.max_requeues, "checkpoint_every": self.cadence()}
 
 
 class WorkerJob:
@@ -128,9 +169,10 @@ class WorkerJob:
     """
 
     def __init__(self, url: str, *, gpus: int, study: str | None, lease_s: float, poll_s: float, index: int,
-                 runs_per_gpu: str | None = None):
+                 runs_per_gpu: str | None = None, checkpoint_every: str | None = None):
         self.url, self.gpus, self.study, self.runs_per_gpu = url, gpus, study, runs_per_gpu
         self.lease_s, self.poll_s, self.index = lease_s, poll_s, index
+        self.checkpoint_every = checkpoint_every  # $XLTUI_CHECKPOINT_EVERY of its runs (None: the job's own)
         self._proc: Any = None
         self._stops: StopPolicy | None = None
 
@@ -138,7 +180,8 @@ class WorkerJob:
         return {k: v for k, v in self.__dict__.items() if k not in ("_proc", "_stops")}
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state, _proc=None, _stops=None)
+        # a job pickled by an older xltui (requeued across an upgrade) has no cadence: its runs keep the job's own
+        self.__dict__.update({"checkpoint_every": None, **state}, _proc=None, _stops=None)
 
     def __call__(self) -> int:
         import submitit
@@ -150,7 +193,8 @@ class WorkerJob:
         self._proc = WorkerProcess(self.url, devices, study=self.study, notify=lambda m: print(m, flush=True),
                                    lease_s=self.lease_s, poll_s=self.poll_s, exit_when_idle=True,
                                    job_id=str(env.job_id), job_index=self.index,
-                                   runs_per_gpu=parse_runs_per_gpu(self.runs_per_gpu) if self.gpus else 1)
+                                   runs_per_gpu=parse_runs_per_gpu(self.runs_per_gpu) if self.gpus else 1,
+                                   checkpoint_every=self.checkpoint_every)
         for warning in self._proc.warnings:
             print(f"warning: {warning}", flush=True)
         self._stops = StopPolicy(CLUSTER_JOB, [self._proc], say=lambda m: print(m, flush=True))
@@ -167,8 +211,7 @@ class WorkerJob:
         if self._proc is not None and self._stops is not None:
             self._stops.handle(signal.SIGUSR2)  # PREEMPTED: the runs go back to the queue now
             self._proc.wait()
-        again = WorkerJob(self.url, gpus=self.gpus, study=self.study, lease_s=self.lease_s, poll_s=self.poll_s,
-                          index=self.index, runs_per_gpu=self.runs_per_gpu)
+        again = copy.copy(self)  # every option, through __getstate__: none is left behind by the requeue
         return submitit.helpers.DelayedSubmission(again)
 
 
@@ -206,11 +249,12 @@ def _sbatch_reason(exc: BaseException) -> str:
 def submit(engine: Engine, url: str, request: SlurmRequest, folder: Path) -> list[SubmittedJob]:
     """Submit the worker array; record the jobs only once the cluster accepted them."""
     params = request.check()
+    cadence = request.cadence()
     import submitit
 
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     folder.chmod(0o700)  # the pickled job holds the database URL
-    executor = submitit.AutoExecutor(folder=folder / "%j", cluster=request.cluster)
+    executor = request.executor(folder / "%j")
     try:
         executor.update_parameters(**params)
     except ValueError as exc:
@@ -221,13 +265,13 @@ def submit(engine: Engine, url: str, request: SlurmRequest, folder: Path) -> lis
             for i in range(request.workers):
                 jobs.append(executor.submit(WorkerJob(url, gpus=request.gpus_per_worker, study=request.study,
                                                       lease_s=request.lease_s, poll_s=request.poll_s, index=i,
-                                                      runs_per_gpu=request.runs_per_gpu)))
+                                                      runs_per_gpu=request.runs_per_gpu, checkpoint_every=cadence)))
     except (subprocess.CalledProcessError, submitit.core.utils.FailedJobError, OSError) as exc:
         shutil.rmtree(folder, ignore_errors=True)
         raise SubmitError(f"sbatch refused the job: {_sbatch_reason(exc)}") from None
     submitted = [SubmittedJob(str(j.job_id), str(j.job_id).split("_")[0], i) for i, j in enumerate(jobs)]
     record_jobs(engine, submitted, cluster=request.cluster, folder=str(folder), partition=request.partition,
-                options=params)
+                options=request.recorded(params))
     return submitted
 
 

@@ -20,9 +20,11 @@ calls the job's ``checkpoint``.
 
 A re-queued attempt does not count against the run's attempts, and costs no lease
 timeout. A run process has its own side of the policy (engine.training.run, which may not
-import the runner): SIGTERM, its worker stopping it (an abort, a lost lease) or a kill from
-outside, is EXIT; the cluster's SIGUSR2, which Slurm sends to every process of the job, is
-IGNORE (its worker re-queues it); its worker gone is EXIT too.
+import the runner): SIGTERM, its worker stopping it (a re-queue, an abort, a lost lease) or a
+kill from outside, is SAVE: a training loop saves its state at its next step boundary and
+the run ends (engine.training.interrupt), so the next attempt continues from there; the
+cluster's SIGUSR2, which Slurm sends to every process of the job, is IGNORE (its worker
+re-queues it); its worker gone is SAVE too.
 """
 
 from __future__ import annotations

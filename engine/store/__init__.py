@@ -10,7 +10,8 @@ priority, stop a worker (``requests``), a worker slot's own row in the workers t
 (``workers``), the runs one worker process has running now, which its CPU runs count to
 share its cores (``worker_runs``), the worker jobs submitted to a cluster
 (``cluster_jobs``), storing a finished run's results and artifacts in one transaction
-(``results``), and batched metric and system-sample writes (``telemetry``: a run's GPU
+(``results``), what an attempt that continued from a saved training state records
+(``resumes``), and batched metric and system-sample writes (``telemetry``: a run's GPU
 utilisation through ``engine.gpus``, its torch memory handed in as numbers by
 ``engine.training``). Reads: plain SQL on a ``Reader`` that needs no SQLAlchemy for a
 SQLite file (``reader``), the queue as `xltui status` shows it (``queue_reads``), light

@@ -4,9 +4,19 @@ Indexed and incremental: the newest point of a metric is one probe of
 ``(attempt_id, name, step)`` however long the run, a series or the samples are read
 from where the last poll stopped, final scores once per attempt. Plain SQL so the app's
 poll on a SQLite file needs neither SQLAlchemy nor pydantic (engine.store.reader).
+
+A resumed run's curve is one story over its attempts (``merge_attempt_series``): the
+points an interrupted attempt logged after the state the next one resumed from were
+redone, so they are left out rather than drawn twice.
 """
 
 from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from itertools import chain
+from operator import itemgetter
+from typing import NamedTuple
 
 from engine.states import RunStatus
 from engine.store.reader import Reader, placeholders, rows_in
@@ -15,6 +25,8 @@ _LATEST = ("SELECT step, value FROM metricpoint WHERE attempt_id = :a AND name =
            "ORDER BY step DESC LIMIT 1")
 _SERIES = ("SELECT step, value FROM metricpoint WHERE attempt_id = :a AND name = :n AND step > :after "
            "ORDER BY step")
+_ATTEMPTS = ("SELECT id, number, resumed_step, redone_steps FROM attempt WHERE run_id = :r "
+             "ORDER BY number")
 _SAMPLE_COLUMNS = "t, rss_bytes, gpu_allocated_bytes, gpu_reserved_bytes, gpu_peak_bytes, gpu_util_percent"
 
 
@@ -32,6 +44,58 @@ def latest_points(reader: Reader, attempt_ids: list[int], names: tuple[str, ...]
 def metric_series(reader: Reader, attempt_id: int, name: str, after_step: int = -1) -> list[tuple[int, float]]:
     """(step, value) of one metric of one attempt after ``after_step``, in step order (index range scan)."""
     return [(s, v) for s, v in reader.rows(_SERIES, {"a": attempt_id, "n": name, "after": after_step})]
+
+
+Points = list[tuple[int, float]]
+
+
+class StoryAttempt(NamedTuple):
+    """An attempt as the run's story needs it: where it resumed (None: from step 0) and the steps it redid."""
+
+    id: int
+    number: int
+    resumed_step: int | None
+    redone_steps: int | None
+
+
+def run_attempts(reader: Reader, run_id: int) -> list[StoryAttempt]:
+    """A run's attempts in order (one probe of the attempt index)."""
+    return [StoryAttempt(*r) for r in reader.rows(_ATTEMPTS, {"r": run_id})]
+
+
+def story_start(resumed: Sequence[int | None]) -> int:
+    """Index of the latest attempt that started from step 0: attempts before it are an abandoned story."""
+    return max((i for i, step in enumerate(resumed) if step is None), default=0)
+
+
+def merge_attempt_series(resumed: Sequence[int | None], series: Sequence[Points]) -> Points:
+    """One curve from per-attempt series (each in step order), given each attempt's ``resumed_step``.
+
+    From the latest attempt that started at step 0 onwards, an attempt keeps only its points at or
+    before the lowest step a later attempt resumed at (the rest were redone); at equal steps the
+    later attempt's point wins, so every step appears once.
+    """
+    if len(resumed) != len(series):
+        raise ValueError(f"{len(resumed)} resumed steps for {len(series)} series")
+    kept: list[Points] = []  # latest attempt first
+    cut: int | None = None
+    for i in range(len(series) - 1, story_start(resumed) - 1, -1):
+        points = series[i]
+        kept.append(points if cut is None else points[:bisect_right(points, cut, key=itemgetter(0))])
+        if resumed[i] is not None:
+            cut = resumed[i] if cut is None else min(cut, resumed[i])
+    if len(kept) == 1:
+        return list(kept[0])
+    ordered = sorted(chain.from_iterable(kept), key=itemgetter(0))  # stable: the later attempt first at a tie
+    return [p for k, p in enumerate(ordered) if k == 0 or p[0] != ordered[k - 1][0]]
+
+
+def run_series(reader: Reader, run_id: int, name: str) -> Points:
+    """A run's whole curve of one metric across its attempts (a one-off read: exports, the CLI)."""
+    attempts = run_attempts(reader, run_id)
+    start = story_start([a.resumed_step for a in attempts])
+    story = attempts[start:]
+    return merge_attempt_series([a.resumed_step for a in story], [metric_series(reader, a.id, name) for a in story])
 
 
 def system_samples(reader: Reader, attempt_id: int, after_t: float = float("-inf"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SCHEMA_VERSION = 3  # engine.store.migrations brings older databases up to it
+SCHEMA_VERSION = 4  # engine.store.migrations brings older databases up to it
 
 # POSIX seconds by the database server's clock, per backend (engine.store.clock explains why)
 SERVER_TIME_SQL = {

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 STEPS: dict[int, list[tuple[str, str, str]]] = {
     1: [("worker", "job_id", "VARCHAR"), ("worker", "job_index", "INTEGER")],
     2: [("run", "grad_accumulation", "INTEGER")],
+    3: [("attempt", "resumed_step", "INTEGER"), ("attempt", "redone_steps", "INTEGER"), ("attempt", "saved_step", "INTEGER")],
 }
 SQL: dict[int, list[str]] = {
     1: ["DROP INDEX IF EXISTS ix_run_claim",

@@ -297,7 +297,7 @@ def _outcome_of(run: Run | None) -> Outcome:
 
 
 def finish(engine: Engine, claim: Claim, worker_id: str, outcome: Outcome, error: str | None = None, *,
-           retry: bool = False, accumulate: bool = False) -> bool:
+           retry: bool = False, accumulate: bool = False, counted: bool = True) -> bool:
     """Record how an attempt ended, if the run is still ours: this attempt's, by this worker.
 
     ``outcome`` is ``SUCCEEDED``, ``FAILED`` or ``REQUEUED`` (the worker is shutting down or
@@ -305,10 +305,13 @@ def finish(engine: Engine, claim: Claim, worker_id: str, outcome: Outcome, error
     A ``FAILED`` attempt with ``retry`` (its process was killed from outside, e.g. by the
     OOM killer) queues the run again while it has attempts left, and fails it after; with
     ``accumulate`` (a CUDA out-of-memory) its next attempt splits each batch in twice as many
-    micro-batches.
+    micro-batches. An attempt that is not ``counted`` (it saved progress its next attempt
+    continues from) is retried however many attempts the run has had.
     """
     values: dict = dict(worker_id=None, lease_expires_at=None)
     if outcome == Outcome.REQUEUED:
+        values.update(status=RunStatus.QUEUED, retry_base=Run.retry_base + 1)
+    elif outcome == Outcome.FAILED and retry and not counted:
         values.update(status=RunStatus.QUEUED, retry_base=Run.retry_base + 1)
     elif outcome == Outcome.FAILED and retry:
         left = Run.attempts - Run.retry_base < Run.max_attempts

@@ -98,6 +98,35 @@ class LiveWorker(NamedTuple):
     job_index: int | None
 
 
+class Resume(NamedTuple):
+    """How an attempt continued from a saved training state, with the run's total steps when known."""
+
+    attempt: int  # its number
+    step: int  # the optimizer step it resumed at
+    redone: int | None  # steps earlier attempts had done past that state
+    total_steps: int | None
+
+
+# the run's total_steps: its newest attempt's that logged one (attempt index on run_id, then one metric probe each)
+_TOTAL = ("(SELECT m.value FROM attempt b JOIN metricpoint m ON m.attempt_id = b.id AND m.name = 'total_steps' "
+          "WHERE b.run_id = a.run_id ORDER BY b.number DESC, m.step DESC LIMIT 1)")
+_RESUMES = f"SELECT a.run_id, a.number, a.resumed_step, a.redone_steps, {_TOTAL} FROM attempt a"
+
+
+def latest_resumes(reader: Reader, attempt_ids: list[int] | None = None) -> dict[int, Resume]:
+    """run id -> how its latest attempt resumed, for the runs whose latest attempt did.
+
+    ``attempt_ids``: only these attempts (a poll's running ones); None: every run's latest attempt.
+    """
+    if attempt_ids is None:
+        rows = reader.rows(_RESUMES + " JOIN run r ON r.attempt_id = a.id WHERE a.resumed_step IS NOT NULL")
+    else:
+        rows = rows_in(reader, _RESUMES + " WHERE a.id IN ({in}) AND a.resumed_step IS NOT NULL", attempt_ids,
+                       name="a")
+    return {run_id: Resume(number, step, redone, int(total) if total is not None else None)
+            for run_id, number, step, redone, total in rows}
+
+
 RUN_COLUMNS = ", ".join(RunColumns._fields)
 WORKER_COLUMNS = ", ".join(LiveWorker._fields)
 

@@ -97,8 +97,7 @@ def train_and_evaluate(spec: RunSpec, files: RunFiles, writer: MetricWriter | No
     collator = DataCollatorForTokenClassification(tokenizer)
     features = encode(tokenizer, train_sents, labels, spec.train.max_length)[0].features
     loader = train_loader(features, spec.train.batch_size, collator, generator, spec.train.group_by_length)
-    report, state = train(model, loader, spec.train, None, writer, device, log)
-    model.load_state_dict(state)
+    report = train(model, loader, spec.train, None, writer, device, log, store=inputs.state)
 
     output = RunOutput()
     data, n_mapped = encode(tokenizer, evaluation, labels, spec.train.max_length)

@@ -1,4 +1,4 @@
-"""What a run continues from, looked up in the database before its trainer starts.
+"""What a run continues from: looked up in the database (its inputs) and on disk (its saved state).
 
 Every trainer is called the same way, ``trainer(spec, files, writer, device, inputs)``
 (``Trainer`` below; each also takes an optional ``log``), so the run process picks one
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from engine.spec import LangAdapterSpec, RunSpec
     from engine.store.results import RunOutput
     from engine.store.telemetry import MetricWriter
+    from engine.training.resume import StateStore
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class RunInputs:
 
     lang_adapters: dict[str, str] = field(default_factory=dict)  # language -> adapter folder
     parent: str | None = None  # few-shot: the zero-shot run's checkpoint (full) or task adapter (MAD-X)
+    state: StateStore | None = None  # the run's saved training states (the run process's; None: nothing resumes)
 
 
 NO_INPUTS = RunInputs()

@@ -1,13 +1,13 @@
 """The optimisation loop shared by every method: AdamW, linear warm-up/decay, early stopping.
 
-The loop is task-agnostic: it gets a model, a DataLoader and an ``evaluate``
-callback returning the dev score to maximise, and keeps the best weights (in
-memory, on the CPU) so the caller evaluates and saves the selected checkpoint.
+The loop is task-agnostic: it gets a model, a DataLoader and an ``evaluate`` callback
+returning the dev score to maximise, keeps the best weights on disk and leaves the model
+with them, so the caller evaluates and saves the selected checkpoint. Its state is one
+object (engine.training.train_state) that engine.training.saving saves and restores.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -19,8 +19,12 @@ from engine.data.labels import IGNORE_INDEX
 from engine.settings import grad_accumulation, simulated_oom_above
 from engine.spec import TrainParams
 from engine.store.telemetry import MetricWriter
-from engine.training import cpu_threads
+from engine.training import cpu_threads, interrupt, rng
+from engine.training.loss_points import PendingPoints
+from engine.training.resume import StateStore
+from engine.training.saving import Saving
 from engine.training.throughput import model_flops_utilisation, peak_flops
+from engine.training.train_state import LoopState, Trainables
 
 Regulariser = Callable[[torch.nn.Module, dict, object], torch.Tensor]
 FUSED_DEVICES = ("cpu", "cuda")  # where torch has a fused AdamW kernel
@@ -77,73 +81,54 @@ def resolve_precision(device: str, precision: str) -> str:
 
 
 AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}
-LOG_EVERY = 10  # steps between reads of the loss from the device (nanoGPT's log_interval)
+@dataclass
+class Optimisation:
+    """What one optimizer step needs besides the model: optimizer, schedule, precision, loss scaling."""
 
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    precision: str
+    scaler: torch.amp.GradScaler
+    accumulation: int
+    total_steps: int
 
-class PendingPoints:
-    """The last steps' losses, kept on the device until they are read in one transfer.
+    @classmethod
+    def build(cls, model: torch.nn.Module, params: TrainParams, device: str, steps_per_epoch: int) -> Optimisation:
+        optimizer = make_optimizer(model, params)
+        total = params.epochs * steps_per_epoch
+        scheduler = get_linear_schedule_with_warmup(optimizer, int(params.warmup_ratio * total), total)
+        precision = resolve_precision(device, params.precision)
+        scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16")
+        return cls(optimizer, scheduler, precision, scaler, grad_accumulation(), total)
 
-    Reading a CUDA loss with ``float()`` every step makes the host wait for the GPU
-    each step; here the losses of up to ``LOG_EVERY`` steps are stacked and read at
-    once (every ``LOG_EVERY`` steps and at the end of each epoch), checked for
-    NaN/inf, and every step's point is still written with the step it belongs to.
-    ``examples_per_s`` is written every ``LOG_EVERY`` steps and at the last step,
-    over the examples since the previous one (or since the epoch began).
-    ``loss_name``, ``rate`` and ``check``: what the language-adapter MLM loop logs
-    (``mlm_loss``, no rate, no NaN stop: it skips batches that could give one).
-    """
-
-    def __init__(self, writer: MetricWriter | None, total_steps: int, *, loss_name: str = "train_loss",
-                 rate: bool = True, check: bool = True):
-        self.writer, self.total_steps = writer, total_steps
-        self.loss_name, self.rate, self.check = loss_name, rate, check
-        self.steps: list[tuple[int, float]] = []  # (step, lr after it)
-        self.losses: list[torch.Tensor] = []
-        self.parts: list[torch.Tensor] = []  # (ce, align) per step with the regulariser
-        self.last_loss = float("nan")
-        self.start_window()
-
-    def start_window(self) -> None:
-        self.window_t, self.window_n = time.perf_counter(), 0
-
-    def add(self, step: int, loss: torch.Tensor, lr: float, size: int,
-            parts: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:
-        self.steps.append((step, lr))
-        self.losses.append(loss.detach())
-        if parts is not None:
-            self.parts.append(torch.stack([p.detach().float() for p in parts]))
-        self.window_n += size
-
-    def due(self, step: int) -> bool:
-        return step % LOG_EVERY == 0 or step == self.total_steps
-
-    def flush(self, epoch: int = 0, precision: str = "") -> None:
-        """Read the pending losses (one device sync), stop on a non-finite one, write the points;
-        ``epoch`` and ``precision`` only go into that error's message."""
-        if not self.steps:
-            return
-        losses = torch.stack([x.float() for x in self.losses]).tolist()
-        parts = torch.stack(self.parts).tolist() if self.parts else None
-        for (step, lr), loss in zip(self.steps, losses):
-            if self.check and not math.isfinite(loss):
-                raise FloatingPointError(f"training loss became {loss} at step {step} of epoch {epoch} "
-                                         f"(lr {lr:.2g}, precision {precision}): lower the "
-                                         "learning rate or use fp32/bf16")
-        last_step = self.steps[-1][0]
-        rate = None
-        if self.rate and self.due(last_step):
-            rate = self.window_n / max(time.perf_counter() - self.window_t, 1e-9)
-            self.start_window()
-        if self.writer:
-            for i, ((step, lr), loss) in enumerate(zip(self.steps, losses)):
-                values = {self.loss_name: loss, "lr": lr}
-                if parts is not None:
-                    values.update(train_ce=parts[i][0], train_align=parts[i][1])
-                if rate is not None and step == last_step:
-                    values["examples_per_s"] = rate
-                self.writer.log(step, **values)
-        self.last_loss = losses[-1]
-        self.steps, self.losses, self.parts = [], [], []
+    def step(self, model: torch.nn.Module, batch: dict, params: TrainParams, device: str,
+             regulariser: Regulariser | None, weight: float) -> tuple[torch.Tensor, tuple | None]:
+        """One optimizer step on ``batch`` (in micro-batches); its loss (and parts) left on the device."""
+        dtype, oom_above = AUTOCAST[self.precision], simulated_oom_above()
+        loss = ce = extra = None
+        for micro, share in micro_batches(batch, self.accumulation):
+            if oom_above is not None and int(micro["input_ids"].shape[0]) > oom_above:
+                raise torch.cuda.OutOfMemoryError(f"CUDA out of memory (simulated: micro-batch of "
+                                                  f"{int(micro['input_ids'].shape[0])} > {oom_above})")
+            micro = {k: v.to(device) for k, v in micro.items()}
+            with torch.autocast(device_type=device.split(":")[0], dtype=dtype, enabled=dtype is not None):
+                outputs = model(**micro, output_hidden_states=regulariser is not None)
+                part_loss = part_ce = outputs.loss
+                if regulariser is not None:
+                    part_extra = regulariser(model, micro, outputs)
+                    part_loss = part_ce + weight * part_extra
+            self.scaler.scale(part_loss if share == 1.0 else part_loss * share).backward()
+            loss = _add(loss, part_loss.detach(), share)
+            ce = _add(ce, part_ce.detach(), share)
+            if regulariser is not None:
+                extra = _add(extra, part_extra.detach(), share)
+        self.scaler.unscale_(self.optimizer)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), params.max_grad_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return loss, (ce, extra) if regulariser is not None else None
 
 
 def train(
@@ -156,97 +141,90 @@ def train(
     log: Callable[[str], None] = print,
     regulariser: Regulariser | None = None,
     weight: float = 0.0,
-) -> tuple[TrainReport, dict[str, torch.Tensor]]:
-    """Train with early stopping on ``evaluate()``; returns the report and the best state dict.
+    store: StateStore | None = None,
+) -> TrainReport:
+    """Train with early stopping on ``evaluate()``; the model ends with the selected weights.
 
     Without ``evaluate`` (few-shot: no target dev set) every epoch runs and the last weights are kept.
     ``regulariser(model, batch, outputs)`` adds ``weight`` times its value to the loss (the
-    alignment term); both parts are logged as ``train_ce`` and ``train_align``.
+    alignment term); both parts are logged as ``train_ce`` and ``train_align``. With ``store`` (a
+    run's, engine.training.resume) the loop continues from the run's latest saved state and saves
+    its own periodically and when asked to stop (engine.training.interrupt).
     """
     model.to(device)
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
-    optimizer = make_optimizer(model, params)
-    total_steps = params.epochs * len(loader)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(params.warmup_ratio * total_steps), total_steps)
-    precision = resolve_precision(device, params.precision)
-    dtype = AUTOCAST[precision]
-    scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16")
-    accumulation, oom_above = grad_accumulation(), simulated_oom_above()
-    log(f"precision {precision} on {device}" + (f"; each batch of {params.batch_size} in {accumulation} "
-                                                f"micro-batches (gradients accumulated)" if accumulation > 1 else ""))
-    if writer:
-        writer.log(0, total_steps=total_steps)
-    best, best_epoch, best_state, bad_epochs, step, n_examples = float("-inf"), 0, None, 0, 0, 0
-    n_tokens, train_s = 0, 0.0
-    started = time.perf_counter()
-    epoch = 0
-    pending = PendingPoints(writer, total_steps)
-    for epoch in range(1, params.epochs + 1):
-        model.train()
-        pending.start_window()
-        epoch_started = time.perf_counter()
-        for batch in loader:
-            mask = batch.get("attention_mask")  # on the host, before the copy: no device sync
-            n_tokens += int(mask.sum()) if mask is not None else batch["input_ids"].numel()
-            loss = ce = extra = None
-            for micro, share in micro_batches(batch, accumulation):
-                if oom_above is not None and int(micro["input_ids"].shape[0]) > oom_above:
-                    raise torch.cuda.OutOfMemoryError(f"CUDA out of memory (simulated: micro-batch of "
-                                                      f"{int(micro['input_ids'].shape[0])} > {oom_above})")
-                micro = {k: v.to(device) for k, v in micro.items()}
-                with torch.autocast(device_type=device.split(":")[0], dtype=dtype, enabled=dtype is not None):
-                    outputs = model(**micro, output_hidden_states=regulariser is not None)
-                    part_loss = part_ce = outputs.loss
-                    if regulariser is not None:
-                        part_extra = regulariser(model, micro, outputs)
-                        part_loss = part_ce + weight * part_extra
-                scaler.scale(part_loss if share == 1.0 else part_loss * share).backward()
-                loss = _add(loss, part_loss.detach(), share)
-                ce = _add(ce, part_ce.detach(), share)
-                if regulariser is not None:
-                    extra = _add(extra, part_extra.detach(), share)
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), params.max_grad_norm)
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            cpu_threads.follow(step)  # a CPU run's share of its worker's cores, if it changed
-            size = int(batch["input_ids"].shape[0])
-            n_examples += size
-            pending.add(step, loss, scheduler.get_last_lr()[0], size, (ce, extra) if regulariser is not None else None)
-            if pending.due(step):
-                pending.flush(epoch, precision)
-        pending.flush(epoch, precision)  # the epoch's last steps, before it is evaluated (a device sync)
-        train_s += time.perf_counter() - epoch_started
-        last_loss = pending.last_loss
-        if evaluate is None:  # nothing to select on: every epoch runs, the last weights are kept
-            log(f"epoch {epoch}: step {step}/{total_steps} loss {last_loss:.4f}")
-            continue
-        score = evaluate()
-        if writer:
-            writer.log(step, dev_score=score, epoch=epoch)
-        log(f"epoch {epoch}: step {step}/{total_steps} loss {last_loss:.4f} dev {score:.4f}")
-        if score > best:
-            best, best_epoch, bad_epochs = score, epoch, 0
-            best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-        else:
-            bad_epochs += 1
-            if bad_epochs >= params.patience:
-                log(f"early stop: no dev improvement for {bad_epochs} epochs")
-                break
-    if evaluate is None:
-        best, best_epoch = float("nan"), epoch
-        best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-    seconds = time.perf_counter() - started
+    opt = Optimisation.build(model, params, device, len(loader))
+    log(f"precision {opt.precision} on {device}" + (f"; each batch of {params.batch_size} in {opt.accumulation} "
+                                                    f"micro-batches (gradients accumulated)" if opt.accumulation > 1 else ""))
+    saving = Saving(store or StateStore.temporary(log), Trainables(model, opt.optimizer, opt.scheduler, opt.scaler,
+                                                                  rng.data_generators(loader)), writer, log)
+    loop = saving.resume(opt.total_steps)
+    saving.pending = pending = PendingPoints(writer, opt.total_steps)
+    try:
+        with saving.on_stop():
+            while not loop.done:
+                for batch in saving.batches(loader):
+                    train_step(model, batch, opt, params, device, loop, pending, regulariser, weight)
+                    saving.step_done()
+                flushed = time.perf_counter()
+                pending.flush(loop.epoch, opt.precision)  # the epoch's last steps, before it is evaluated (a device sync)
+                loop.train_s += time.perf_counter() - flushed
+                end_epoch(loop, params, evaluate, writer, log, saving, opt.total_steps, pending.last_loss)
+        seconds = saving.finish()
+    finally:
+        saving.close()
     peak = int(torch.cuda.max_memory_allocated()) if device.startswith("cuda") else None
-    report = TrainReport(best, best_epoch, epoch, step, seconds, n_examples / max(seconds, 1e-9),
-                         stopped_early=epoch < params.epochs, precision=precision, peak_gpu_bytes=peak)
-    add_throughput(report, model, n_tokens, train_s, device)
-    report.grad_accumulation = accumulation
-    return report, best_state or {}
+    report = TrainReport(loop.best if evaluate else float("nan"), loop.best_epoch if evaluate else loop.epoch,
+                         loop.epoch, loop.step, seconds, loop.n_examples / max(seconds, 1e-9),
+                         stopped_early=loop.stopped_early, precision=opt.precision, peak_gpu_bytes=peak,
+                         grad_accumulation=opt.accumulation)
+    add_throughput(report, model, loop.n_tokens, loop.train_s, device)
+    return report
+
+
+def train_step(model: torch.nn.Module, batch: dict, opt: Optimisation, params: TrainParams, device: str,
+               loop: LoopState, pending: PendingPoints, regulariser: Regulariser | None, weight: float) -> None:
+    """One optimizer step, counted in ``loop`` and its loss queued in ``pending``."""
+    started = time.perf_counter()
+    mask = batch.get("attention_mask")  # on the host, before the copy: no device sync
+    loop.n_tokens += int(mask.sum()) if mask is not None else batch["input_ids"].numel()
+    loss, parts = opt.step(model, batch, params, device, regulariser, weight)
+    loop.step += 1
+    loop.batches_done += 1
+    cpu_threads.follow(loop.step)  # a CPU run's share of its worker's cores, if it changed
+    size = int(batch["input_ids"].shape[0])
+    loop.n_examples += size
+    pending.add(loop.step, loss, opt.scheduler.get_last_lr()[0], size, parts)
+    if pending.due(loop.step):
+        pending.flush(loop.epoch, opt.precision)
+    loop.train_s += time.perf_counter() - started
+
+
+def end_epoch(loop: LoopState, params: TrainParams, evaluate: Callable[[], float] | None, writer: MetricWriter | None,
+              log: Callable[[str], None], saving: Saving, total_steps: int, last_loss: float) -> None:
+    """After an epoch's steps: its dev evaluation and early stopping (the best weights go to disk);
+    ``loop.done`` once no epoch is left to run."""
+    epoch = loop.epoch
+    if evaluate is not None and loop.evaluated_epoch < epoch:
+        saving.point("eval", epoch)
+        score = evaluate()
+        loop.evaluated_epoch = epoch
+        if writer:
+            writer.log(loop.step, dev_score=score, epoch=epoch)
+        log(f"epoch {epoch}: step {loop.step}/{total_steps} loss {last_loss:.4f} dev {score:.4f}")
+        if score > loop.best:
+            loop.best, loop.best_epoch, loop.bad_epochs = score, epoch, 0
+            loop.best_file = saving.save_best(loop.step)
+        else:
+            loop.bad_epochs += 1
+            if loop.bad_epochs >= params.patience:
+                log(f"early stop: no dev improvement for {loop.bad_epochs} epochs")
+                loop.stopped_early = True
+    elif evaluate is None:
+        log(f"epoch {epoch}: step {loop.step}/{total_steps} loss {last_loss:.4f}")
+    loop.done = loop.stopped_early or epoch >= params.epochs
+    interrupt.check()  # a stop asked during the evaluation: saved at this boundary
 
 
 def micro_batches(batch: dict[str, torch.Tensor], n: int) -> list[tuple[dict[str, torch.Tensor], float]]:

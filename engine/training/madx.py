@@ -10,7 +10,6 @@ adapter silently drops out of the forward pass.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -30,10 +29,14 @@ from engine.runfiles import RunFiles
 from engine.spec import LangAdapterParams, LangAdapterSpec
 from engine.store.results import RunOutput
 from engine.store.telemetry import MetricWriter
-from engine.training import cpu_threads
+from engine.training import cpu_threads, rng
 from engine.training.inputs import NO_INPUTS, RunInputs
-from engine.training.loop import PendingPoints, fused_adamw
+from engine.training.loop import fused_adamw
+from engine.training.loss_points import PendingPoints
 from engine.training.modelzoo import minilm_dir
+from engine.training.resume import StateStore
+from engine.training.saving import Saving
+from engine.training.train_state import LoopState, Trainables
 
 TASK_ADAPTER = "task"
 
@@ -73,9 +76,28 @@ def _mlm_batches(tokenizer, sentences: Iterable[Sequence[str]], params: LangAdap
     return loader, unk_share
 
 
+def mlm_step(model, batch: dict, trainable: list, optimizer, scheduler, device: str, loop: LoopState,
+             pending: PendingPoints) -> None:
+    """One MLM optimizer step, counted in ``loop``, its loss queued in ``pending``."""
+    batch = {k: v.to(device) for k, v in batch.items()}
+    loss = model(**batch).loss
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    loop.step += 1
+    cpu_threads.follow(loop.step)
+    pending.add(loop.step, loss, scheduler.get_last_lr()[0], int(batch["input_ids"].shape[0]))
+    if pending.due(loop.step):
+        pending.flush()
+
+
 def train_language_adapter(spec: LangAdapterSpec, sentences: Sequence[Sequence[str]], out_dir: Path, device: str,
-                           writer: MetricWriter | None = None, log: Callable[[str], None] = print) -> Path:
-    """MLM-train an invertible language adapter on unlabelled text; the base stays frozen."""
+                           writer: MetricWriter | None = None, log: Callable[[str], None] = print,
+                           store: StateStore | None = None) -> Path:
+    """MLM-train an invertible language adapter on unlabelled text; the base stays frozen. With ``store``
+    (a run's) it continues from the run's latest saved state and saves its own (engine.training.saving)."""
     params, lang, seed = spec.adapter, spec.language, spec.seed
     torch.manual_seed(seed)
     path = base_path(spec.model)
@@ -93,42 +115,34 @@ def train_language_adapter(spec: LangAdapterSpec, sentences: Sequence[Sequence[s
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = fused_adamw(trainable, params.lr, device)
     scheduler = get_linear_schedule_with_warmup(optimizer, 0, params.mlm_steps)
-    if writer:
-        writer.log(0, total_steps=params.mlm_steps)
-    step, started = 0, time.perf_counter()
-    pending = PendingPoints(writer, params.mlm_steps, loss_name="mlm_loss", rate=False, check=False)
+    saving = Saving(store or StateStore.temporary(log), Trainables(model, optimizer, scheduler, None,
+                                                                  rng.data_generators(loader)), writer, log)
+    loop = saving.resume(params.mlm_steps)
+    saving.pending = pending = PendingPoints(writer, params.mlm_steps, loss_name="mlm_loss", rate=False, check=False)
     model.train()
-    skipped = 0
-    while step < params.mlm_steps:
-        used = 0
-        for batch in loader:
-            if not bool((batch["labels"] != -100).any()):  # nothing masked: the loss would be NaN
-                skipped += 1
-                continue
-            used += 1
-            batch = {k: v.to(device) for k, v in batch.items()}
-            loss = model(**batch).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            cpu_threads.follow(step)
-            pending.add(step, loss, scheduler.get_last_lr()[0], int(batch["input_ids"].shape[0]))
-            if pending.due(step):
-                pending.flush()
-            if step >= params.mlm_steps:
-                break
-        if used == 0:
-            raise DataError(f"language adapter {lang}: no batch of its text has a token to mask ({unk_share:.0%} of "
-                            f"its tokens are {tokenizer.unk_token}); give a model whose vocabulary covers "
-                            f"this language (text: {spec.text})")
-    pending.flush()
-    if skipped:
-        log(f"language adapter {lang}: {skipped} batch(es) skipped, nothing in them could be masked")
-    log(f"language adapter {lang}: {step} MLM steps in {time.perf_counter() - started:.1f}s, "
-        f"last loss {pending.last_loss:.3f}")
+    try:
+        with saving.on_stop():
+            while loop.step < params.mlm_steps:
+                for batch in saving.batches(loader):
+                    loop.batches_done += 1
+                    if not bool((batch["labels"] != -100).any()):  # nothing masked: the loss would be NaN
+                        loop.skipped += 1
+                        continue
+                    mlm_step(model, batch, trainable, optimizer, scheduler, device, loop, pending)
+                    saving.step_done()
+                    if loop.step >= params.mlm_steps:
+                        break
+                if loop.step == 0:
+                    raise DataError(f"language adapter {lang}: no batch of its text has a token to mask ({unk_share:.0%} "
+                                    f"of its tokens are {tokenizer.unk_token}); give a model whose vocabulary covers "
+                                    f"this language (text: {spec.text})")
+            pending.flush()
+            seconds = saving.finish()
+    finally:
+        saving.close()
+    if loop.skipped:
+        log(f"language adapter {lang}: {loop.skipped} batch(es) skipped, nothing in them could be masked")
+    log(f"language adapter {lang}: {loop.step} MLM steps in {seconds:.1f}s, last loss {pending.last_loss:.3f}")
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_adapter(str(out_dir), lang)
     return out_dir
@@ -138,7 +152,7 @@ def train_lang_adapter_run(spec: LangAdapterSpec, files: RunFiles, writer: Metri
                            inputs: RunInputs = NO_INPUTS, log: Callable[[str], None] = print) -> RunOutput:
     """The language-adapter trainer: read only the text its MLM steps use, train, hand back the adapter."""
     text = read_text(spec.text, spec.language, limit=spec.adapter.mlm_steps * spec.adapter.batch_size)
-    path = train_language_adapter(spec, text, files.lang_adapter, device, writer, log)
+    path = train_language_adapter(spec, text, files.lang_adapter, device, writer, log, inputs.state)
     return RunOutput(artifacts=[("lang_adapter", str(path), spec.language)])
 
 

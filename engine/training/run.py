@@ -15,31 +15,40 @@ import socket
 import sys
 import threading
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 from sqlmodel import Session
 
 from engine.runfiles import DISK_FULL_EXIT, ERROR_PREFIX, OOM_EXIT, ORPHAN_EXIT, RunFiles, disk_full
-from engine.settings import DB_ENV, grad_accumulation, scrub
+from engine.settings import DB_ENV, checkpoint_every, grad_accumulation, keep_state, scrub
 from engine.spec import LangAdapterSpec, RunSpec, StopAction, parse_spec
 from engine.store.db import make_engine, safe_url
 from engine.store.queries import artifact_host, dependency_artifacts
 from engine.store.results import RunOutput, record_output
+from engine.store.resumes import record_resume, record_save
 from engine.store.schema import Run
 from engine.store.telemetry import MetricWriter, SystemSampler
+from engine.training import interrupt
 from engine.training.inputs import PARENT_ARTIFACT, RunInputs
+from engine.training.resume import StateStore
 from engine.training.throughput import cuda_memory
 from engine.training.trainers import trainer_for
+
+ORPHAN_SAVE_S = 120.0  # how long a run whose worker is gone may take to save its state before it exits
 
 
 def _exit_with_parent(parent: int, interval_s: float = 1.0) -> None:
     """Exit when the worker that started us is gone (its pid is passed in: the worker may
-    already be dead by the time this process gets here): the stop policy's EXIT."""
+    already be dead by the time this process gets here): the stop policy's SAVE — a training
+    loop saves its state at its next step boundary and ends the run; at most ``ORPHAN_SAVE_S``."""
 
     def watch() -> None:
         while True:
             if os.getppid() != parent:
                 print("worker process is gone; stopping this run", file=sys.stderr, flush=True)
+                if interrupt.request("its worker is gone", ORPHAN_EXIT):
+                    threading.Event().wait(ORPHAN_SAVE_S)  # the main thread saves and exits meanwhile
                 os._exit(ORPHAN_EXIT)
             threading.Event().wait(interval_s)
 
@@ -47,21 +56,40 @@ def _exit_with_parent(parent: int, interval_s: float = 1.0) -> None:
 
 
 def _terminate(signum, _frame) -> None:
-    raise SystemExit(128 + signum)
+    """SIGTERM: inside a training loop the loop saves its state at its next step boundary and ends
+    the run (engine.training.interrupt); anywhere else the run ends now (nothing to save)."""
+    if not interrupt.request(f"{signal.Signals(signum).name} received", 128 + signum):
+        raise SystemExit(128 + signum)
 
 
 # a run process's side of the stop policy (the worker's, and the whole table: engine.runner.stop)
 STOPS = {
-    signal.SIGTERM: StopAction.EXIT,  # its worker stops it (an abort, a lost lease), or a kill from outside
+    signal.SIGTERM: StopAction.SAVE,  # its worker stops it (a re-queue, an abort, a lost lease), or a kill from outside
     # a cluster's preemption warning (Slurm sends it to every process of the job) is for the
-    # worker: it stops this run and re-queues it; the run itself must not die of it first
+    # worker: it stops this run (SIGTERM: saved) and re-queues it; the run itself must not die of it first
     signal.SIGUSR2: StopAction.IGNORE,
 }
 
 
 def _stop_on_signals() -> None:
     for signum, action in STOPS.items():
-        signal.signal(signum, _terminate if action == StopAction.EXIT else signal.SIG_IGN)
+        signal.signal(signum, _terminate if action == StopAction.SAVE else signal.SIG_IGN)
+
+
+def state_store(spec: RunSpec | LangAdapterSpec, files: RunFiles, engine, run_id: int, attempt_id: int,
+                owner: str) -> StateStore:
+    """The run's saved training states (engine.training.resume), at the worker's cadence, owned by this
+    database's run; a loop that resumes from one, or saves one, records it with this attempt."""
+    store = StateStore(files.state(owner), spec.spec_hash(), checkpoint_every(), owner=owner)
+
+    def resumed(step: int) -> None:
+        redone = record_resume(engine, run_id, attempt_id, step)
+        print(f"attempt {attempt_id}: resumed at step {step}; {redone} step(s) the previous attempt did after "
+              f"its last saved state are done again", flush=True)
+
+    store.on_resume = resumed
+    store.on_save = lambda step: record_save(engine, attempt_id, step)
+    return store
 
 
 def device_name() -> str:
@@ -142,6 +170,7 @@ def run_attempt(args: argparse.Namespace) -> int:
             print(f"run {args.run} is not in {safe_url(args.db)}", file=sys.stderr)
             return 2
         spec = parse_spec(run.spec_json)
+        owner = f"run {run.id} queued at {run.created_at!r}"  # which database's run a saved state is of
     print(f"run {args.run} attempt {args.attempt}: {spec.canonical_json()}", flush=True)
     inputs = inputs_of(spec, engine, args.run)
     problem = unreadable_input(inputs, engine)
@@ -159,8 +188,12 @@ def run_attempt(args: argparse.Namespace) -> int:
     print(f"device {device}, torch threads {threads}", flush=True)
     sampler = SystemSampler(writer, device, gpu_memory=cuda_memory)
     sampler.start()
+    files = RunFiles(Path(args.out))
+    store = state_store(spec, files, engine, args.run, args.attempt, owner)
     try:
-        output = execute(spec, RunFiles(Path(args.out)), writer, device, inputs)
+        output = execute(spec, files, writer, device, replace(inputs, state=store))
+    except interrupt.Interrupted as stop:  # asked to stop: its state is saved, the next attempt continues from it
+        return stop.exit_code
     except Exception as exc:  # report it in one line the worker can quote, after the traceback
         if isinstance(exc, torch.cuda.OutOfMemoryError):
             return out_of_memory(exc, spec, args.db)
@@ -179,6 +212,8 @@ def run_attempt(args: argparse.Namespace) -> int:
     if not record_output(engine, args.run, args.attempt, args.worker, output):
         print("results not stored: this attempt no longer holds the run (cancelled after it finished keeps "
               "them; re-queued or taken over does not)", file=sys.stderr)
+    elif not keep_state():  # stored: its saved state has served (XLTUI_KEEP_STATE=1 keeps it)
+        store.clear()
     return 0
 
 

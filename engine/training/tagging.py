@@ -32,7 +32,7 @@ from engine.runfiles import RunFiles
 from engine.spec import RunSpec
 from engine.store.results import RunOutput, file_sha256
 from engine.store.telemetry import MetricWriter
-from engine.training import cpu_threads
+from engine.training import cpu_threads, interrupt, rng
 from engine.training.alignment import Router
 from engine.training.inputs import NO_INPUTS, RunInputs
 from engine.training.loop import speed_stats, train
@@ -64,6 +64,7 @@ def predict(model, collator, data: Encoded, labels: LabelMap, device: str) -> tu
     truncated = 0
     for start in range(0, len(data.features), EVAL_BATCH):
         cpu_threads.follow()  # a long test set: a CPU run's share may change meanwhile
+        interrupt.check()  # a stop asked during a dev evaluation: the loop saves its state at its last step
         chunk = data.features[start:start + EVAL_BATCH]
         batch = collator([{k: v for k, v in f.items() if k != "labels"} for f in chunk])
         logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
@@ -116,6 +117,10 @@ class LanguageBatches:
 
     def __len__(self) -> int:
         return sum(len(loader) for loader in self.loaders.values())
+
+    def generators(self) -> list[rng.Generator]:
+        """What decides the batch order (engine.training.rng: saved with a run's state)."""
+        return [self.rng, *(g for loader in self.loaders.values() for g in rng.data_generators(loader))]
 
     def __iter__(self):
         order = [lang for lang, loader in self.loaders.items() for _ in range(len(loader))]
@@ -209,9 +214,8 @@ def train_and_evaluate(spec: RunSpec, files: RunFiles, writer: MetricWriter | No
         from engine.training.alignment import Aligner
 
         aligner = Aligner(tokenizer, spec, router, log)
-    report, best_state = train(model, loader, params, dev_score, writer, device, log, regulariser=aligner,
-                               weight=spec.align.weight if spec.align else 0.0)
-    model.load_state_dict(best_state)
+    report = train(model, loader, params, dev_score, writer, device, log, regulariser=aligner,
+                   weight=spec.align.weight if spec.align else 0.0, store=inputs.state)
 
     output = RunOutput()
     source_tag = "+".join(spec.source)

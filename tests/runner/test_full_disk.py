@@ -4,47 +4,17 @@ keeps every result (a real tmpfs of a few MB, a real worker and real run process
 
 from __future__ import annotations
 
-import os
+import re
 import sqlite3
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 from engine.runfiles import DISK_FULL_PREFIX, disk_full, free_bytes
+from tests.support.disk import fill
 from tests.support.env import wait_for, xltui_bg
 from tests.support.workers import attempts, enqueue_grid, runs
-
-SIZE_MB = 48
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path):
-    """A tmpfs of SIZE_MB mounted for the test (needs root, as in CI)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
-    mount = tmp_path / "artifacts"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={SIZE_MB}m", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs on this machine: {done.stderr.strip()}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=True)
-
-
-def fill(disk: Path, leave: int = 0) -> Path:
-    """Write a file until the filesystem has ``leave`` bytes left; it is the space a user would free."""
-    filler = disk / "filler"
-    with open(filler, "wb") as fh:
-        try:
-            while (free := free_bytes(disk)) > leave:
-                fh.write(b"\0" * min(1 << 20, max(4096, free - leave)))
-                fh.flush()
-        except OSError as exc:
-            assert exc.errno == 28, exc
-    return filler
 
 
 def test_disk_full_names_its_errno_and_path(small_disk: Path):
@@ -76,9 +46,9 @@ def test_worker_pauses_on_a_full_disk_and_goes_on_once_there_is_space(small_disk
                          timeout=180, what="a run failing on the full disk")
         assert first.error.splitlines()[0].startswith(f"{DISK_FULL_PREFIX}cannot write "), first.error
         assert str(small_disk) in first.error.splitlines()[0]
-        if leave:  # the run itself said which folder it could not write: its checkpoint's
-            assert first.error.splitlines()[0].startswith(f"{DISK_FULL_PREFIX}cannot write under {small_disk}/run-")
-            assert "/checkpoint (" in first.error.splitlines()[0], first.error
+        if leave:  # the run itself said what it could not write: its best weights (saved as it trains) or checkpoint
+            assert re.match(rf"{DISK_FULL_PREFIX}cannot write (under )?{small_disk}/run-\d+-\w+/"
+                            rf"(state-[0-9a-f]+/best-\d+\.pt|attempt-1/checkpoint) \(", first.error.splitlines()[0]), first.error
         wait_for(lambda: "pausing" in log.read_text(), timeout=30, what="the worker's pause")
         time.sleep(3)  # paused while the disk stays full: the queue is not burnt through
         tried = {i: len(attempts(db, i)) for i in ids}

@@ -9,27 +9,40 @@ from __future__ import annotations
 import re
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
 
+from engine.settings import CHECKPOINT_EVERY_ENV
 from engine.store.db import open_db
 from engine.store.schema import ClusterJob, Worker
 from tests.support.env import wait_for, xltui
-from tests.support.workers import attempts, enqueue_grid, run_processes, runs
+from tests.support.workers import attempts, enqueue_grid, last_step, resumed_at_saved_step, run_processes, runs
 
 WIDE = {"COLUMNS": "200"}  # tables unwrapped: a cell is read whole whatever the job ids' length
 
 SUBMIT = ("--gpus-per-worker", "0", "--cpus-per-worker", "1", "--time", "1:00:00", "--poll", "0.2", "--lease", "5")
 
 
-def submit(db: str, partition: str, workers: int) -> list[str]:
+def submit(db: str, partition: str, workers: int, *extra: str) -> list[str]:
     out = xltui("slurm", "submit", "--workers", str(workers), "--partition", partition, *SUBMIT, "--db", db,
-                check=True)
+                *extra, check=True)
     with Session(open_db(db, create=False)) as s:
         jobs = [j.job_id for j in s.exec(select(ClusterJob).order_by(ClusterJob.job_index))]
     assert len(jobs) == workers and all(j in out.stdout for j in jobs), out.stdout
     return jobs
+
+
+def submitted(db: str, job_id: str) -> tuple[str, object]:
+    """What submitit wrote for a job: its sbatch script and its pickled DelayedSubmission (our WorkerJob and
+    the time-outs it may still be requeued after)."""
+    from submitit.core.utils import DelayedSubmission, JobPaths
+
+    with Session(open_db(db, create=False)) as s:
+        job = s.exec(select(ClusterJob).where(ClusterJob.job_id == job_id)).one()
+    paths = JobPaths(Path(job.folder) / "%j", job_id=job_id)
+    return paths.submission_file.read_text(), DelayedSubmission.load(paths.submitted_pickle)
 
 
 def in_squeue(job: str) -> bool:
@@ -63,8 +76,15 @@ def test_two_slurm_workers_drain_a_study_and_status_names_both_jobs(slurm_cluste
 @pytest.mark.slow
 def test_usr2_requeues_the_run_at_once_and_slurm_restarts_the_worker(slurm_cluster, db, tiny_grid):
     (run_id,) = enqueue_grid(db, tiny_grid(epochs=500, patience=500, train=200, eval=40))
-    (job,) = submit(db, slurm_cluster.partition, 1)
-    wait_for(lambda: run_processes(run_id, db), timeout=120, what=f"the run on Slurm\n{slurm_cluster.squeue()}")
+    (job,) = submit(db, slurm_cluster.partition, 1, "--checkpoint-every", "7", "--max-requeues", "9",
+                    "--signal-delay", "45")
+    (proc,) = wait_for(lambda: run_processes(run_id, db), timeout=120,
+                       what=f"the run on Slurm\n{slurm_cluster.squeue()}")
+    assert proc.environ()[CHECKPOINT_EVERY_ENV] == "7"  # the job's worker gives its runs the cadence
+    script, delayed = submitted(db, job)
+    assert "#SBATCH --signal=USR2@45" in script.splitlines()  # the warning leaves the runs 45 s to save
+    assert delayed._timeout_countdown == 9  # submitit's max_num_timeout
+    wait_for(lambda: last_step(db, attempts(db, run_id)[0].id) >= 3, timeout=120, what="a few training steps")
     sent = time.time()
     subprocess.run(["scancel", "--signal=USR2", job], check=True, timeout=30)  # what preemption sends
     wait_for(lambda: attempts(db, run_id)[0].outcome == "requeued", timeout=60, what="the run to be re-queued")
@@ -76,6 +96,11 @@ def test_usr2_requeues_the_run_at_once_and_slurm_restarts_the_worker(slurm_clust
     with Session(open_db(db, create=False)) as s:
         ws = s.exec(select(Worker).order_by(Worker.started_at)).all()
     assert len(ws) == 2 and {w.job_id for w in ws} == {job} and ws[0].pid != ws[1].pid
+    (proc,) = wait_for(lambda: run_processes(run_id, db), timeout=60, what="the second attempt's process")
+    assert proc.environ()[CHECKPOINT_EVERY_ENV] == "7"  # the requeued job kept its options
+    assert submitted(db, job)[1]._timeout_countdown == 9  # 1 h asked, seconds run: a preemption, not a time-out
+    resumed, reached, redone = resumed_at_saved_step(db, run_id)
+    assert resumed == reached >= 3 and redone == 0  # the run saved at the step it stopped at, and goes on from it
     out = xltui("slurm", "cancel", "--db", db, check=True)
     assert job in out.stdout
     wait_for(lambda: attempts(db, run_id)[-1].outcome == "requeued" and runs(db)[0].status == "queued",

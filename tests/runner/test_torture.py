@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -22,6 +21,7 @@ from engine.store.schema import Attempt, Result, Run
 from tests.support.env import REPO, wait_for
 from tests.support.torture import STUDY, Plan, queue_study, torture, write_grid
 from tests.support.torture_checks import LAUNCHER, RUN, RUN_TERM, WORKER, run_processes
+from tests.support.workers import attempts, last_step
 
 
 @pytest.mark.slow
@@ -50,8 +50,10 @@ def attempt_process(worker: subprocess.Popen, number: int) -> psutil.Process | N
 
 @pytest.mark.slow
 def test_a_run_killed_from_outside_is_retried_with_the_signal_recorded_up_to_its_limit(tmp_path: Path):
-    """SIGTERM, SIGKILL, SIGKILL on a run allowed 3 attempts: two retries, then failed — each attempt
-    says which signal ended it, and the run's error names the last."""
+    """SIGTERM, then SIGKILL three times, on a run allowed 3 attempts: the SIGTERM'd attempt saves its
+    state at its step and does not use up an attempt (the next one continues from it); the SIGKILLs,
+    with nothing newer saved, do: failed after the third — each attempt says which signal ended it,
+    and the run's error names the last."""
     plan = Plan(runs=1, epochs=500, train=200)  # far longer than the test: only a kill ends an attempt
     db = tmp_path / "experiments.db"
     (run_id,) = queue_study(db, write_grid(tmp_path, plan), max_attempts=3)
@@ -61,10 +63,11 @@ def test_a_run_killed_from_outside_is_retried_with_the_signal_recorded_up_to_its
                                "1", "--study", STUDY, "--exit-when-idle", "--poll", "0.1", "--lease", "5"],
                               cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        for number, sig in enumerate((signal.SIGTERM, signal.SIGKILL, signal.SIGKILL), start=1):
+        for number, sig in enumerate((signal.SIGTERM, signal.SIGKILL, signal.SIGKILL, signal.SIGKILL), start=1):
             proc = wait_for(lambda: attempt_process(worker, number), timeout=120,
                             what=f"attempt {number}'s run process")
-            time.sleep(1.0)  # into its training
+            wait_for(lambda: last_step(str(db), attempts(str(db), run_id)[number - 1].id) > 0, timeout=120,
+                     what=f"attempt {number}'s training")  # a SIGTERM before it saves nothing
             proc.send_signal(sig)
         assert worker.wait(timeout=60) == 0, (tmp_path / "worker.log").read_text()  # nothing left: it exits
     finally:
@@ -76,9 +79,10 @@ def test_a_run_killed_from_outside_is_retried_with_the_signal_recorded_up_to_its
         run = s.get(Run, run_id)
         tried = list(s.exec(select(Attempt).where(Attempt.run_id == run_id).order_by(Attempt.number)))
         results = s.exec(select(Result).where(Result.run_id == run_id)).all()
-    assert (run.status, run.attempts, run.lease_expires_at) == ("failed", 3, None)
-    assert [a.outcome for a in tried] == ["failed"] * 3
+    assert (run.status, run.attempts, run.lease_expires_at) == ("failed", 4, None)
+    assert [a.outcome for a in tried] == ["failed"] * 4
     assert "run process was killed by SIGTERM (exit status 143)" in tried[0].error
+    assert tried[0].saved_step == tried[1].resumed_step > 0 and tried[2].resumed_step == tried[1].resumed_step
     assert all("run process was killed by SIGKILL" in a.error for a in tried[1:])
     assert "killed by SIGKILL" in run.error
     assert results == []

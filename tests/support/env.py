@@ -59,11 +59,11 @@ def xltui_here(*args: str, env: dict | None = None, check: bool = False) -> subp
     return subprocess.CompletedProcess(["xltui", *args], result.exit_code, result.stdout, stderr)
 
 
-def xltui_bg(*args: str, log: Path) -> subprocess.Popen:
+def xltui_bg(*args: str, log: Path, env: dict | None = None) -> subprocess.Popen:
     """Start the CLI in the background (a worker), its output going to ``log``."""
     fh = open(log, "wb")
     return subprocess.Popen([sys.executable, "-m", "xltui.cli", *args], cwd=REPO, stdout=fh,
-                            stderr=subprocess.STDOUT)
+                            stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 120, every: float = 0.2, what: str = "") -> object:

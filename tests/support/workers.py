@@ -11,7 +11,8 @@ from engine.grid.expand import expand
 from engine.grid.schema import load_grid
 from engine.runner.plan import queue_runs
 from engine.store.db import StoreError, open_db
-from engine.store.schema import Attempt, Run
+from engine.store.schema import Attempt, MetricPoint, Run
+from tests.support.env import wait_for
 
 
 def enqueue_grid(db: str, grid: Path, **kw) -> list[int]:
@@ -48,3 +49,20 @@ def run_processes(run_id: int, db: str) -> list[psutil.Process]:
         elif "engine.training.launcher" in cmd and worker_pid is not None and p.info["ppid"] == worker_pid:
             found.extend(c for c in p.children() if c.status() != psutil.STATUS_ZOMBIE)
     return found
+
+
+def last_step(db: str, attempt_id: int) -> int:
+    """The furthest optimizer step an attempt logged a training loss for (0: none yet)."""
+    with Session(open_db(db, create=False)) as s:
+        steps = s.exec(select(MetricPoint.step).where(MetricPoint.attempt_id == attempt_id,
+                                                      MetricPoint.name == "train_loss")).all()
+    return max(steps, default=0)
+
+
+def resumed_at_saved_step(db: str, run_id: int) -> tuple[int | None, int, int | None]:
+    """(the second attempt's resumed_step, the first attempt's last step, the steps redone) once the
+    second attempt has loaded the state the first saved as it was stopped."""
+    wait_for(lambda: attempts(db, run_id)[1].resumed_step is not None, timeout=120,
+             what="the second attempt to resume from the saved state")
+    first, second = attempts(db, run_id)[:2]
+    return second.resumed_step, last_step(db, first.id), second.redone_steps

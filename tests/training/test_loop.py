@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from torch.overrides import TorchFunctionMode
 
 import engine.training.loop as loop
+import engine.training.loss_points as loss_points
 from engine.spec import TrainParams
 from engine.store.schema import MetricPoint
 from tests.support.stored_runs import writer_on
@@ -22,15 +23,16 @@ HOST_READS = {torch.Tensor.item, torch.Tensor.tolist, torch.Tensor.__float__, to
 
 
 class LoopReads(TorchFunctionMode):
-    """Counts the tensor reads to the host made by engine/training/loop.py itself (what makes
-    the host wait for a GPU), not those inside torch (e.g. AdamW's CPU step counters)."""
+    """Counts the tensor reads to the host made by the loop itself (engine/training/loop.py and its
+    loss points, what makes the host wait for a GPU), not those inside torch (e.g. AdamW's CPU
+    step counters)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.n = 0
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        if func in HOST_READS and sys._getframe(1).f_code.co_filename == loop.__file__:
+        if func in HOST_READS and sys._getframe(1).f_code.co_filename in (loop.__file__, loss_points.__file__):
             self.n += 1
         return func(*args, **(kwargs or {}))
 
@@ -40,11 +42,11 @@ def test_loss_is_read_every_log_interval_and_every_step_is_logged(db):
     writer = writer_on(db)
     params = TrainParams(lr=1e-2, epochs=epochs, patience=5)
     with LoopReads() as reads:
-        report, _ = loop.train(Tagger(), batches(steps), params, None, writer, "cpu", log=lambda _: None)
+        report = loop.train(Tagger(), batches(steps), params, None, writer, "cpu", log=lambda _: None)
     writer.close()
     assert report.steps == steps * epochs
     # per epoch: reads at steps 10 and 20, then the epoch's last 5 steps; a read per step would be 50
-    assert loop.LOG_EVERY == 10 and reads.n == epochs * 3
+    assert loss_points.LOG_EVERY == 10 and reads.n == epochs * 3
     with Session(writer.engine) as s:
         points = s.exec(select(MetricPoint).where(MetricPoint.attempt_id == writer.attempt_id)).all()
     by_name: dict[str, list[int]] = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from textual_plotext import PlotextPlot
 
 Line = tuple[str, list[float], list[float]]  # label, xs, ys (already downsampled)
@@ -21,7 +23,8 @@ class Chart(PlotextPlot):
         self.show([], key="empty")
 
     def show(self, lines: list[Line], key: object, *, ylim: tuple[float, float] | None = None,
-             note: str = "") -> None:
+             note: str = "", marks: Sequence[float] = ()) -> None:
+        """Draw ``lines``; ``marks``: x positions drawn as vertical lines (where a run resumed)."""
         if key == self._key:
             return
         self._key = key
@@ -33,6 +36,8 @@ class Chart(PlotextPlot):
         plt.title(title if drawn else f"{title} (no data yet)")
         for label, xs, ys in drawn:
             plt.plot(xs, ys, label=label if len(drawn) > 1 else None, marker="braille")
+        for x in marks if drawn else ():
+            plt.vline(x, "gray")
         if ylim is not None:
             plt.ylim(*ylim)
         if drawn:

@@ -18,9 +18,10 @@ from xltui.tui.live import LiveScreen
 from xltui.tui.run_scores import ScoresView, speed_line, train_scores
 from xltui.tui.runlist import duration, progress_text
 from xltui.tui.snapshot_types import RunDetail, Snapshot
-from xltui.views import format_duration
+from xltui.views import format_duration, resume_mark
 
 TABS = ("training", "system", "log", "config", "scores")
+RESUMES_SHOWN = 3  # the latest resumes listed under the title; the loss chart marks every one
 
 
 class RunScreen(LiveScreen):
@@ -106,6 +107,8 @@ class RunScreen(LiveScreen):
                              f" · {r.device or 'no device yet'}{attempts} · {format_duration(duration(r, now)) or '—'}"
                              f" · {progress_text(r) if r.status != RunStatus.FAILED else 'failed'} · study {r.study}"
                              + (f" · {speed}" if speed else ""))
+        for line in resume_lines(d):
+            text.append("\n" + line, "dim")
         self.query_one("#run-title", Static).update(text)
 
     def _error(self, d: RunDetail) -> None:
@@ -123,7 +126,9 @@ class RunScreen(LiveScreen):
     def _charts(self, d: RunDetail) -> None:
         s = d.series
         loss_name = "train_loss" if "train_loss" in s else "mlm_loss"
-        self.query_one("#chart-loss", Chart).show([("loss", *s.get(loss_name, ([], [])))], key=s.get(loss_name))
+        marks = [float(r.step) for r in d.resumes]
+        self.query_one("#chart-loss", Chart).show([("loss", *s.get(loss_name, ([], [])))],
+                                                  key=(s.get(loss_name), tuple(marks)), marks=marks)
         self.query_one("#chart-lr", Chart).show([("lr", *s.get("lr", ([], [])))], key=s.get("lr"))
         self.query_one("#chart-dev", Chart).show([("dev", *s.get("dev_score", ([], [])))], key=s.get("dev_score"))
         self.query_one("#chart-speed", Chart).show([("ex/s", *s.get("examples_per_s", ([], [])))],
@@ -192,6 +197,13 @@ class RunScreen(LiveScreen):
 
 
 _STATUS = {RunStatus.RUNNING: "bold yellow", RunStatus.SUCCEEDED: "green", RunStatus.FAILED: "bold red", RunStatus.CANCELLED: "dim"}
+
+
+def resume_lines(d: RunDetail) -> list[str]:
+    """Where the run's story resumed, latest last; older resumes are counted, not listed."""
+    lines = [resume_mark(r) for r in d.resumes[-RESUMES_SHOWN:]]
+    hidden = len(d.resumes) - len(lines)
+    return ([f"… {hidden} earlier resume{'s' if hidden != 1 else ''}"] if hidden else []) + lines
 
 
 def _pretty(spec_json: str) -> str:

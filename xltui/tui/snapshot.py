@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Callable
 
 from engine.states import RunStatus
 from engine.store.live_reads import latest_points, mean_test_scores
-from engine.store.queue_reads import LiveWorker, RunProgress, StudySummary, estimate_eta, live_workers
+from engine.store.queue_reads import (
+    LiveWorker,
+    Resume,
+    RunProgress,
+    StudySummary,
+    estimate_eta,
+    latest_resumes,
+    live_workers,
+)
 from engine.store.reader import Reader, reader_of, server_now
 from xltui.tui.detail_reader import SERIES, DetailReader
 from xltui.tui.devices import DeviceReader, DeviceState, GpuProbe, nvml_gpus
@@ -66,6 +74,7 @@ class SnapshotReader:
         self._rows: dict[int, RunRow] = {}
         self._run_list: list[RunRow] = []
         self._final: dict[int, float | None] = {}  # attempt id -> mean target test score
+        self._resumes: dict[int, Resume] = {}  # run id -> how its latest attempt resumed (those that did)
         self._studies: dict[int, str] = {}
         self._stats: tuple[int, dict, dict] | None = None  # version, counts, mean durations (per study)
         self._version = 0
@@ -126,6 +135,7 @@ class SnapshotReader:
         base = self._base
         live = [base[i][15] for i in todo if base[i][2] == RunStatus.RUNNING and base[i][15] is not None]
         progress = latest_points(conn, live, PROGRESS)
+        self._read_resumes(conn, todo, None if full else live)
         done = [base[i][15] for i in todo if base[i][2] == RunStatus.SUCCEEDED and base[i][15] is not None
                 and base[i][15] not in self._final]
         if done:
@@ -135,6 +145,7 @@ class SnapshotReader:
         for run_id in todo:
             r = base[run_id]
             extra = self._live(r, progress) if r[2] == RunStatus.RUNNING else (None, None, None, self._final.get(r[15]))
+            extra += (self._resumes.get(run_id),)
             key = r + extra
             if self._keys.get(run_id) == key:
                 continue
@@ -152,6 +163,19 @@ class SnapshotReader:
             self._run_list = [self._rows[i] for i in sorted(self._rows)]
             if full:
                 self._stats = None  # statuses or durations may have changed: recount
+
+    def _read_resumes(self, conn: Reader, todo, attempt_ids: list[int] | None) -> None:
+        """Every run's on a full read (one query); else the running ones', whose attempt may have
+        just loaded its saved state (the runs table does not change when it does)."""
+        found = latest_resumes(conn, attempt_ids)
+        if attempt_ids is None:
+            self._resumes = found
+            return
+        for run_id in todo:
+            if run_id in found:
+                self._resumes[run_id] = found[run_id]
+            else:
+                self._resumes.pop(run_id, None)
 
     @staticmethod
     def _live(r: tuple, progress: dict) -> tuple:

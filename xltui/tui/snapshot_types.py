@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from engine.states import MAIN_METRIC
-from engine.store.queue_reads import LiveWorker, StudySummary
+from engine.store.queue_reads import LiveWorker, Resume, StudySummary
 from xltui.tui.devices import DeviceState
 
 __all__ = ["MAIN_METRIC", "LiveWorker"]  # re-exported: screens take the vocabulary with the snapshot types
@@ -36,6 +36,7 @@ class RunRow:
     total_steps: int | None = None
     loss: float | None = None
     score: float | None = None  # final: mean test score over targets; running: latest dev score
+    resume: Resume | None = None  # how its latest attempt continued from a saved state; None: from step 0
 
     @property
     def languages(self) -> str:
@@ -44,7 +45,8 @@ class RunRow:
 
 @dataclass
 class RunDetail:
-    """Everything the run screen shows about one run's latest attempt."""
+    """Everything the run screen shows about one run: its latest attempt, and its curves over the
+    attempts of its story (a resumed attempt continues the one before)."""
 
     run: RunRow
     spec_json: str
@@ -56,6 +58,7 @@ class RunDetail:
     samples: list[tuple[float, int | None, int | None, int | None, int | None, float | None]]  # t, rss, alloc, reserved, peak, util
     results: list[tuple[str, str, str, float]]  # language, split, metric, value
     version: tuple = ()
+    resumes: list[Resume] = field(default_factory=list)  # each attempt of the run's story that resumed, in order
 
 
 @dataclass

@@ -1,0 +1,81 @@
+"""A stop asked of a running run, acted on at a step boundary (never mid-step).
+
+A signal handler that saved the training state itself could catch the model half-updated
+(between ``backward`` and ``optimizer.step``); instead the run process's handler calls
+``request`` and the training loops call ``check`` between steps (and between batches of a
+dev evaluation): the loop saves its state and ends the run with ``Interrupted``. Outside a
+loop (loading data, testing the selected model) nothing is lost by ending at once, so a
+request made there ends the process as a plain SIGTERM did.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+from engine.settings import simulated_signal
+
+
+class Interrupted(Exception):
+    """The loop saved its state and stops: the run process exits with ``exit_code``."""
+
+    def __init__(self, reason: str, exit_code: int):
+        super().__init__(reason)
+        self.reason, self.exit_code = reason, exit_code
+
+
+class _Request:
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.reason, self.exit_code = "", 1
+        self.deferring = 0  # inside a training loop: the request waits for its next step boundary
+
+
+_request = _Request()
+
+
+def request(reason: str, exit_code: int) -> bool:
+    """Ask the run to stop; True if a training loop will act on it (save, then end), False if the
+    caller should end the process itself (no loop is running: there is nothing to save)."""
+    if not _request.event.is_set():
+        _request.reason, _request.exit_code = reason, exit_code
+        _request.event.set()
+    return _request.deferring > 0
+
+
+def requested() -> bool:
+    return _request.event.is_set()
+
+
+def check() -> None:
+    """Between two steps of a training loop: raise ``Interrupted`` if a stop was asked (the loop saves
+    its state as it ends). Outside a loop nothing: the stop has ended the process already."""
+    if _request.event.is_set() and _request.deferring > 0:
+        raise Interrupted(_request.reason, _request.exit_code)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """While training: a stop request waits for the loop's next step boundary."""
+    _request.deferring += 1
+    try:
+        yield
+    finally:
+        _request.deferring -= 1
+
+
+def reset() -> None:
+    """Forget a request (a test that interrupts several loops in one process)."""
+    _request.event.clear()
+    _request.reason, _request.exit_code = "", 1
+
+
+def at(where: str, n: int) -> None:
+    """A point of a loop a test may stop a run at (``$XLTUI_TEST_SIGNAL_AT``, engine.settings): the
+    process sends itself the real signal there, and the real handler acts on it."""
+    wanted = simulated_signal()
+    if wanted is not None and wanted[:2] == (where, n):
+        os.kill(os.getpid(), getattr(signal, f"SIG{wanted[2].removeprefix('SIG')}"))

@@ -1,0 +1,152 @@
+"""Runs that are stopped and resumed end exactly as the same run never stopped (issue 27).
+
+Real worker processes on a real database train tiny models; each interrupted study is
+compared with an uninterrupted twin (tests/support/twins.py): every score, the predictions
+and weights byte for byte, and the whole loss/dev curve. The interruption is a real signal
+at an exact point: ``XLTUI_TEST_SIGNAL_AT`` makes a run that did not resume send it to
+itself after a step, after a save, or as a dev evaluation begins (engine.settings), so the
+point does not depend on the machine's speed. Bitwise equality holds on the CPU, where the
+arithmetic is deterministic.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+
+from engine.runfiles import saved_step
+from engine.settings import CHECKPOINT_EVERY_ENV, TEST_SIGNAL_ENV
+from tests.support.env import DATA, wait_for, xltui, xltui_bg
+from tests.support.twins import differences, stories
+from tests.support.workers import attempts, enqueue_grid, last_step, runs
+
+GRID = """\
+study: resume
+task: ner
+source: en
+targets: [swa]
+data: {ner: masakhaner}
+models:
+  - {name: tiny, model: tiny, method: full, lr: 1.0e-3}
+settings: [zero-shot]
+seeds: [1]
+train: {batch_size: 8, max_length: 48, epochs: 2, patience: 2, max_train_sentences: 40, max_eval_sentences: 24}
+"""  # 5 steps an epoch, 10 in all, a dev evaluation after each epoch
+
+
+def run_study(folder: Path, grid: str, cache: Path, **env: str) -> str:
+    """``xltui run`` of ``grid`` in ``folder`` (its own database and artifacts); the database."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "grid.yaml").write_text(grid)
+    db = str(folder / "experiments.db")
+    out = xltui("run", "--grid", str(folder / "grid.yaml"), "--db", db, "--cpu", cwd=folder, timeout=600,
+                env={"XLTUI_DATA": str(DATA), "XLTUI_CACHE": str(cache), "XLTUI_CPU_SLOTS": "1", **env})
+    assert out.returncode == 0, out.stdout + out.stderr
+    return db
+
+
+@pytest.fixture(scope="module")
+def twin(tmp_path_factory: pytest.TempPathFactory):
+    """The uninterrupted study, run once for every test here."""
+    root = tmp_path_factory.mktemp("twin")
+    return stories(run_study(root / "twin", GRID, root / "cache"))
+
+
+def interrupted(tmp_path: Path, signal_at: str, every: str = "0") -> dict:
+    return stories(run_study(tmp_path / "study", GRID, tmp_path / "cache",
+                             **{TEST_SIGNAL_ENV: signal_at, CHECKPOINT_EVERY_ENV: every}))
+
+
+@pytest.mark.slow
+def test_a_run_stopped_by_sigterm_mid_epoch_ends_as_its_twin(tmp_path, twin):
+    (run,) = interrupted(tmp_path, "step:3:TERM").values()
+    (other,) = twin.values()
+    assert run.status == "succeeded" and run.outcomes == ["failed", "succeeded"]
+    assert run.resumed == [None, 3]  # saved at the step boundary the signal reached
+    assert differences(run, other) == []
+    assert len(run.curves["train_loss"]) == 10 and run.files
+
+
+@pytest.mark.slow
+def test_a_run_killed_right_after_a_periodic_save_resumes_from_it(tmp_path, twin):
+    (run,) = interrupted(tmp_path, "save:4:KILL", every="2").values()
+    (other,) = twin.values()
+    assert run.status == "succeeded" and run.outcomes == ["failed", "succeeded"]
+    assert run.resumed == [None, 4]
+    assert differences(run, other) == []
+
+
+@pytest.mark.slow
+def test_a_run_stopped_during_its_dev_evaluation_evaluates_again_and_goes_on(tmp_path, twin):
+    (run,) = interrupted(tmp_path, "eval:1:TERM").values()
+    (other,) = twin.values()
+    assert run.resumed == [None, 5]  # every step of epoch 1 done, its evaluation not
+    assert differences(run, other) == []
+    assert [step for step, _ in run.curves["dev_score"]] == [5, 10]
+
+
+EVERY_TRAINER = """\
+study: resume-all
+task: ner
+source: en
+targets: [swa]
+data: {ner: masakhaner}
+models:
+  - {name: tiny, model: tiny, method: full, lr: 1.0e-3}
+  - name: madx
+    model: minilm
+    method: madx
+    lang_adapter: {mlm_steps: 6, batch_size: 8, max_length: 48}
+    task_adapter: {reduction_factor: 8}
+settings: [zero-shot, {few-shot: [10]}]
+seeds: [1]
+train: {batch_size: 8, max_length: 48, epochs: 2, patience: 2, max_train_sentences: 40, max_eval_sentences: 24}
+"""  # language adapters (MLM), full and MAD-X zero-shot, and a few-shot run of each
+
+
+@pytest.mark.slow
+def test_every_trainer_resumes_exactly(tmp_path):
+    """Each run of the study (language-adapter MLM, full fine-tuning, MAD-X task adapter, few-shot of
+    both) is stopped by SIGTERM after its second step and resumed; every one ends as its twin."""
+    cache = tmp_path / "cache"
+    twin = stories(run_study(tmp_path / "twin", EVERY_TRAINER, cache))
+    runs = stories(run_study(tmp_path / "study", EVERY_TRAINER, cache, **{TEST_SIGNAL_ENV: "step:2:TERM",
+                                                                        CHECKPOINT_EVERY_ENV: "0"}))
+    assert len(runs) == 6 and set(runs) == set(twin)
+    for spec_hash, run in runs.items():
+        assert run.status == "succeeded" and run.resumed == [None, 2], (spec_hash, run.resumed, run.outcomes)
+        assert differences(run, twin[spec_hash]) == [], spec_hash
+        assert run.files, spec_hash  # predictions and weights were compared
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("damage", ["none", "corrupted"])
+def test_a_stopped_workers_run_continues_on_the_next_worker_unless_its_state_is_bad(db, tiny_grid, tmp_path, damage):
+    """SIGTERM to the worker (a shutdown): the run saves at its step and is re-queued; the next worker
+    continues it there. A state corrupted meanwhile is refused with the reason, and the run starts over."""
+    (run_id,) = enqueue_grid(db, tiny_grid(epochs=12, patience=12, train=200, eval=40))  # 300 steps
+    worker = xltui_bg("worker", "--db", db, "--cpu", "--poll", "0.1", env={CHECKPOINT_EVERY_ENV: "0"},
+                      log=tmp_path / "w1.log")
+    wait_for(lambda: attempts(db, run_id) and last_step(db, attempts(db, run_id)[0].id) >= 1, what="its first steps")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=120) == 0, (tmp_path / "w1.log").read_text()
+    first = attempts(db, run_id)[0]
+    (state,) = (tmp_path / "xltui-artifacts").glob(f"run-{run_id}-*/state-*")
+    saved = saved_step(state)
+    assert first.outcome == "requeued" and saved == last_step(db, first.id) >= 1  # nothing after it lost
+    if damage == "corrupted":
+        (pt,) = state.glob("state-*.pt")
+        pt.write_bytes(pt.read_bytes()[:100] + b"!" + pt.read_bytes()[101:])
+    xltui("worker", "--db", db, "--cpu", "--exit-when-idle", check=True, env={CHECKPOINT_EVERY_ENV: "0"})
+    second = attempts(db, run_id)[1]
+    assert runs(db)[0].status == "succeeded" and not state.exists()  # the state has served: removed
+    log = Path(second.log_path).read_text()
+    if damage == "none":
+        assert (second.resumed_step, second.redone_steps) == (saved, 0)
+        assert f"resumed at step {saved} of 300" in log
+    else:
+        assert second.resumed_step is None
+        assert "not used: state-" in log and "does not match its checksum (corrupted)" in log, log
+

@@ -23,7 +23,7 @@ and whether the final weights equal the uninterrupted run's byte for byte. The r
 (a preemption every 30 min of run time, a save every 15 min) is scaled down to the bench:
 the cadence is half the mean time between kills, as there.
 
-``python bench/resume.py [states|study|all] [--epochs 100] [--kills 4] [--every 20] [--cadence 10s] [--seed 0]``
+``python bench/resume.py [states|study|all] [--epochs 400] [--kills 4] [--every 20] [--cadence 10s] [--seed 0]``
 """
 
 from __future__ import annotations
@@ -78,22 +78,27 @@ def timed_state(name: str, model, folder: Path) -> tuple[str, float, float, floa
     store = StateStore(folder / name, "bench", Cadence(), log=lambda _m: None)
     payload = objs.payload(LoopState(step=1, epoch=1, batches_done=1))
     started = time.perf_counter()
-    store.save(1, payload, None)
+    store.save(1, payload, None)  # as after a stop: on disk before the run goes on
     saved = time.perf_counter() - started
     size = sum(p.stat().st_size for p in (folder / name).glob("state-*.pt")) / 1e6
+    store.save(2, objs.payload(LoopState(step=2, epoch=1, batches_done=2)), None, background=True)  # periodic
+    stall = store.stalls[-1]
+    store.wait()
     started = time.perf_counter()
     found = store.latest()
     loaded = time.perf_counter() - started
-    assert found is not None
+    assert found is not None and found[0]["step"] == 2
     objs.apply(found[1])
     store.clear()
-    return name, size, saved, loaded, sum(p.numel() for p in trainable)
+    return name, size, saved, stall, store.saves[-1], loaded, sum(p.numel() for p in trainable)
 
 
 def states(args) -> None:
     import torch
     from transformers import AutoConfig, AutoModelForTokenClassification
 
+    from engine.runner.run_process import KILL_GRACE_S
+    from engine.runner.slurm import SIGNAL_DELAY_S
     from engine.spec import LangAdapterParams
     from engine.training.madx import build_task_model, lang_adapter_config
     from engine.training.modelzoo import minilm_dir
@@ -118,11 +123,14 @@ def states(args) -> None:
                                       type_vocab_size=1, num_labels=7)
         xlmr = AutoModelForTokenClassification.from_config(config)
         rows.append(timed_state("XLM-R base, full fine-tuning", xlmr, folder))
-    print(f"\n{'state':<36} {'weights':>12} {'MB':>8} {'save s':>8} {'load s':>8} {'share at 15m':>13}")
-    for name, mb, save_s, load_s, n in rows:
-        print(f"{name:<36} {n:>12,} {mb:>8.0f} {save_s:>8.2f} {load_s:>8.2f} {save_s / (900 + save_s):>12.2%}")
-    print(f"(on {tempfile.gettempdir()}'s disk; the save is what a run does at its step boundary after USR2: "
-          f"the Slurm warning and the worker's grace must exceed it)")
+    print(f"\n{'state':<36} {'weights':>12} {'MB':>7} {'save s':>7} {'periodic: stall s':>18} {'written s':>10} "
+          f"{'load s':>7} {'share at 15m':>13} {'(if not bg)':>12}")
+    for name, mb, save_s, stall_s, bg_s, load_s, n in rows:
+        print(f"{name:<36} {n:>12,} {mb:>7.0f} {save_s:>7.2f} {stall_s:>18.2f} {bg_s:>10.2f} {load_s:>7.2f} "
+              f"{stall_s / (900 + stall_s):>13.2%} {save_s / (900 + save_s):>12.2%}")
+    print(f"(on {tempfile.gettempdir()}'s disk. save: a stop's save, on disk before the run ends (after USR2 the "
+          f"Slurm warning, {SIGNAL_DELAY_S} s by default, and the worker's grace, {KILL_GRACE_S:.0f} s, must exceed it); "
+          f"periodic: the loop waits for a copy in memory, a thread writes it)")
 
 
 # -- part 2: study --------------------------------------------------------------------------
@@ -235,17 +243,26 @@ def study(args) -> None:
     print(f"\ntiny NER run, {args.epochs} epochs of 25 steps; {args.kills} kills, one every ~{args.every:g}s of run "
           f"time; periodic saves every {args.cadence} (the uninterrupted run: none)")
     print(f"{'':<20} {'status':>10} {'attempts':>8} {'wall s':>8} {'x base':>7} {'steps':>7} {'x base':>7} "
-          f"{'test F1':>8} {'same weights':>13}")
+          f"{'test F1':>8} {'same weights':>13} {'restart s/kill':>15} {'at 30 min':>10}")
+    step_s = base["wall"] / max(base["steps"], 1)
+    scale = 1800 / args.every  # the bench's kills every `every` s stand for one every 30 min (and the cadence with them)
     for r in rows:
+        kills = max(r["attempts"] - 1, 1)
+        redone_s = (r["steps"] - base["steps"]) * step_s / kills  # per kill, at the bench's scale
+        restart_s = (r["wall"] - base["wall"] - redone_s * kills) / kills  # a new worker/attempt, the model loaded again
+        projected = 1 + (restart_s + redone_s * scale) / 1800 if r is not base else 1.0
         print(f"{r['kind']:<20} {r['status']:>10} {r['attempts']:>8} {r['wall']:>8.1f} {r['wall'] / base['wall']:>7.2f} "
               f"{r['steps']:>7} {r['steps'] / max(base['steps'], 1):>7.2f} {r['f1']:>8.4f} "
-              f"{'yes' if r['weights'] == base['weights'] else 'no':>13}")
+              f"{'yes' if r['weights'] == base['weights'] else 'no':>13} {restart_s if r is not base else 0:>15.1f} "
+              f"{projected:>9.2f}x")
+    print("at 30 min: the wall time projected to one kill every 30 min of run time at the default cadence (15 min), "
+          "redone steps scaled with the interval, restarts not")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("part", nargs="?", default="all", choices=("states", "study", "all"))
-    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--epochs", type=int, default=400)
     parser.add_argument("--kills", type=int, default=4)
     parser.add_argument("--every", type=float, default=20.0, help="mean seconds of run time between kills")
     parser.add_argument("--cadence", default="10s", help="XLTUI_CHECKPOINT_EVERY of the interrupted runs")

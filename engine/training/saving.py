@@ -28,6 +28,7 @@ class Saving:
         self._resume_rng: dict | None = None
         self._started, self._prior_s = time.perf_counter(), 0.0
         self.resumed_step: int | None = None
+        self._on_save, store.on_save = store.on_save, self._saved
 
     def resume(self, total_steps: int) -> LoopState:
         """The loop's state: the run's latest saved one restored into ``objs``, or a fresh one."""
@@ -66,21 +67,27 @@ class Saving:
             interrupt.at(where, n)
 
     def step_done(self) -> None:
-        """After an optimizer step: stop here if asked (saved by ``on_stop``), else save if due."""
+        """After an optimizer step: stop here if asked (saved by ``on_stop``), else save if due (written
+        in the background while training goes on)."""
         self.point("step", self.loop.step)
         interrupt.check()
         if self.store.due(self.loop.step):
-            self.save()
+            self.save(background=True)
 
-    def save(self) -> None:
+    def save(self, background: bool = False) -> None:
         """The state now, with every metric point up to it written first (its curve stays whole)."""
         if self.pending is not None:
             self.pending.flush()
         if self.writer is not None:
             self.writer.flush()
         self.loop.seconds = self._prior_s + time.perf_counter() - self._started
-        self.store.save(self.loop.step, self.objs.payload(self.loop), self.loop.best_file)
-        self.point("save", self.loop.step)
+        self.store.save(self.loop.step, self.objs.payload(self.loop), self.loop.best_file, background=background)
+
+    def _saved(self, step: int) -> None:
+        """A state is on disk: the run process's record of it, then a test's stop point."""
+        if self._on_save is not None:
+            self._on_save(step)
+        self.point("save", step)
 
     def save_best(self, step: int) -> str:
         return self.store.save_best(step, self.objs.weights())
@@ -101,6 +108,7 @@ class Saving:
         """Training is over: a run that saved states saves the final one (a stop while it is tested then
         costs no training); the model gets the best weights where early stopping kept some. Returns the
         loop's wall time over every attempt."""
+        self.store.wait()
         if self.store.saved_step is not None and self.store.saved_step != self.loop.step:
             self.save()
         if self.loop.best_file is not None:
@@ -108,5 +116,8 @@ class Saving:
         return self._prior_s + time.perf_counter() - self._started
 
     def close(self) -> None:
+        """The loop is over (or failed): a background save is finished or abandoned; a scratch store goes."""
         if self.store.scratch:
             self.store.clear()
+        else:
+            self.store.on_save = self._on_save

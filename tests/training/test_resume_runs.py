@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from engine.runfiles import saved_step
-from engine.settings import CHECKPOINT_EVERY_ENV, TEST_SIGNAL_ENV
+from engine.settings import CHECKPOINT_EVERY_ENV, KEEP_STATE_ENV, TEST_SIGNAL_ENV
 from tests.support.env import DATA, wait_for, xltui, xltui_bg
 from tests.support.twins import differences, stories
 from tests.support.workers import attempts, enqueue_grid, last_step, runs
@@ -54,9 +54,9 @@ def twin(tmp_path_factory: pytest.TempPathFactory):
     return stories(run_study(root / "twin", GRID, root / "cache"))
 
 
-def interrupted(tmp_path: Path, signal_at: str, every: str = "0") -> dict:
+def interrupted(tmp_path: Path, signal_at: str, every: str = "0", **env: str) -> dict:
     return stories(run_study(tmp_path / "study", GRID, tmp_path / "cache",
-                             **{TEST_SIGNAL_ENV: signal_at, CHECKPOINT_EVERY_ENV: every}))
+                             **{TEST_SIGNAL_ENV: signal_at, CHECKPOINT_EVERY_ENV: every, **env}))
 
 
 @pytest.mark.slow
@@ -80,11 +80,13 @@ def test_a_run_killed_right_after_a_periodic_save_resumes_from_it(tmp_path, twin
 
 @pytest.mark.slow
 def test_a_run_stopped_during_its_dev_evaluation_evaluates_again_and_goes_on(tmp_path, twin):
-    (run,) = interrupted(tmp_path, "eval:1:TERM").values()
+    (run,) = interrupted(tmp_path, "eval:1:TERM", **{KEEP_STATE_ENV: "1"}).values()
     (other,) = twin.values()
     assert run.resumed == [None, 5]  # every step of epoch 1 done, its evaluation not
     assert differences(run, other) == []
     assert [step for step, _ in run.curves["dev_score"]] == [5, 10]
+    (state,) = (tmp_path / "study" / "xltui-artifacts").glob("run-*/state-*")  # asked to keep it: the final state
+    assert [p.name for p in state.glob("state-*.pt")] == ["state-000000010.pt"] and list(state.glob("best-*.pt"))
 
 
 EVERY_TRAINER = """\

@@ -120,3 +120,28 @@ def test_the_cadence_is_steps_a_duration_or_only_on_a_stop():
             parse_cadence(bad)
     store = StateStore(Path("unused"), "x", Cadence(steps=5))
     assert not store.due(4) and store.due(5)
+
+
+def test_a_periodic_save_writes_the_state_of_its_step_while_the_weights_go_on_changing(tmp_path):
+    folder = tmp_path / "state"
+    store = store_at(folder)
+    weights = torch.zeros(2_000_000)
+    store.save(7, {"weights": {"w": weights}}, None, background=True)
+    weights += 1.0  # the next steps change the weights in place while the thread writes
+    store.wait()
+    manifest, loaded = store_at(folder).latest()
+    assert manifest["step"] == 7 and torch.equal(loaded["weights"]["w"], torch.zeros(2_000_000))
+
+
+def test_a_periodic_save_that_fills_the_disk_is_raised_at_the_next_save(small_disk: Path):
+    folder = small_disk / "run-1-abc" / "state"
+    store = store_at(folder)
+    store.save(1, payload(1, size=2_000_000), None)
+    fill(small_disk, leave=4 << 20)
+    store.save(2, payload(2, size=2_000_000), None, background=True)  # the loop goes on meanwhile
+    with pytest.raises(OSError) as raised:
+        store.save(3, payload(3), None)
+    assert disk_full(raised.value, folder) == f"{DISK_FULL_PREFIX}cannot write {folder}/state-000000002.pt " \
+                                              "(No space left on device)"
+    (small_disk / "filler").unlink()
+    assert store_at(folder).latest()[0]["step"] == 1  # the previous state, whole

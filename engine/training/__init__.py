@@ -5,8 +5,8 @@ and the trainers once per worker slot and forks each run from there (``launcher`
 trainer table (``trainers``) and what each trainer gets (``inputs``); the optimisation
 loop (``loop``) and its loss points (``loss_points``); resuming: the loop's state as one
 object (``train_state``) with every random generator (``rng``), saved and restored by
-``saving`` into a run's state folder, written safely and checked before it is trusted
-(``resume``), and a stop acted on at a step boundary (``interrupt``); tokens/s and MFU of a run (``throughput``), full fine-tuning for tagging
+``saving`` into a run's state folder, checked before it is trusted (``resume``), each file
+written under a temporary name and renamed, hashed as it is written (``state_files``), and a stop acted on at a step boundary (``interrupt``); tokens/s and MFU of a run (``throughput``), full fine-tuning for tagging
 (``tagging``) with its data preparation (``tagging_data``, ``token_cache``), MAD-X
 language and task adapters (``madx``), few-shot continuation (``fewshot``), the
 alignment regulariser (``alignment``), the model zoo (``modelzoo``), and a CPU run's torch

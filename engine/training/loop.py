@@ -8,6 +8,7 @@ object (engine.training.train_state) that engine.training.saving saves and resto
 
 from __future__ import annotations
 
+import resource
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -47,6 +48,9 @@ class TrainReport:
     mfu: float | None = None  # model FLOPs utilisation on a GPU of known peak (engine.training.throughput)
     gpu_name: str | None = None
     grad_accumulation: int = 1  # micro-batches per step (engine.settings.grad_accumulation)
+    n_trainable: int = 0  # the parameters that train (a method's cost: adapters and heads when the base is frozen)
+    s_per_step: float = 0.0  # seconds per optimizer step, evaluation left out
+    peak_rss_bytes: int = 0  # the run process's peak resident memory (on the CPU, what a method costs in memory)
 
 
 def make_optimizer(model: torch.nn.Module, params: TrainParams) -> torch.optim.Optimizer:
@@ -252,10 +256,13 @@ def _add(total: torch.Tensor | None, part: torch.Tensor, share: float) -> torch.
 
 
 def speed_stats(report: TrainReport) -> dict[str, float]:
-    """A run's speed as stored with its results (the ``train`` split): time, examples/s, tokens/s,
-    parameters, and on a GPU its peak memory and MFU."""
+    """A run's speed and cost as stored with its results (the ``train`` split): time, examples/s,
+    tokens/s, seconds per step, parameters and those that train (count and share), peak resident
+    memory, and on a GPU its peak GPU memory and MFU."""
     out = dict(steps=report.steps, train_seconds=report.seconds, examples_per_s=report.examples_per_s,
-               tokens_per_s=report.tokens_per_s, n_params=report.n_params)
+               tokens_per_s=report.tokens_per_s, n_params=report.n_params, n_trainable=report.n_trainable,
+               trainable_share=report.n_trainable / max(report.n_params, 1), s_per_step=report.s_per_step,
+               peak_rss_bytes=report.peak_rss_bytes)
     if report.peak_gpu_bytes is not None:
         out["peak_gpu_bytes"] = report.peak_gpu_bytes
     if report.mfu is not None:
@@ -266,9 +273,13 @@ def speed_stats(report: TrainReport) -> dict[str, float]:
 
 
 def add_throughput(report: TrainReport, model: torch.nn.Module, n_tokens: int, train_s: float, device: str) -> None:
-    """Tokens/s over the training steps and, on a GPU of known peak, MFU (engine.training.throughput)."""
+    """Tokens/s and seconds per step over the training steps, what trains, peak resident memory, and on
+    a GPU of known peak, MFU (engine.training.throughput)."""
     report.n_params = sum(p.numel() for p in model.parameters())
+    report.n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     report.tokens_per_s = n_tokens / max(train_s, 1e-9)
+    report.s_per_step = train_s / max(report.steps, 1)
+    report.peak_rss_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
     if device.startswith("cuda"):
         report.gpu_name = torch.cuda.get_device_name(torch.device(device))
         peak = peak_flops(report.gpu_name, report.precision)

@@ -48,11 +48,12 @@ async def until(pilot, predicate: Callable[[], object], timeout: float = 30.0, w
 
 
 async def switch_to(pilot, key: str, screen: type) -> object:
-    """Press a screen's key and wait until that screen shows: a key pressed while the app still
-    loads is remembered and followed once it has loaded (a loaded machine makes that a while)."""
+    """Press a screen's key and wait until that screen shows, composed and mounted: a key pressed
+    while the app still loads is remembered and followed once it has loaded (a loaded machine makes
+    that a while), and a new mode's screen is current before its widgets are there."""
     await pilot.press(key)
-    return await until(pilot, lambda: isinstance(pilot.app.screen, screen) and pilot.app.screen,
-                       what=f"the {screen.__name__} after {key!r}")
+    return await until(pilot, lambda: isinstance(pilot.app.screen, screen) and pilot.app.screen.is_mounted
+                       and pilot.app.screen, what=f"the {screen.__name__} after {key!r}")
 
 
 def stop_worker(worker) -> None:

@@ -17,7 +17,8 @@ from sqlmodel import Session, select
 from engine.store.db import open_db
 from engine.store.schema import Attempt, MetricPoint, Result, Run
 
-TIMING = {"train_seconds", "examples_per_s", "tokens_per_s", "mfu", "peak_gpu_bytes", "gpu_runs", "cpu_threads"}
+TIMING = {"train_seconds", "examples_per_s", "tokens_per_s", "mfu", "peak_gpu_bytes", "gpu_runs", "cpu_threads",
+          "s_per_step", "peak_rss_bytes"}
 CURVES = ("train_loss", "mlm_loss", "dev_score", "lr", "train_ce", "train_align")
 COMPARED_FILES = ("predictions", "model.safetensors", "adapter_model.bin", "pytorch_adapter.bin",
                   "pytorch_model_head.bin", "adapters.safetensors", "head.safetensors")

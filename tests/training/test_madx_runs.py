@@ -49,6 +49,11 @@ def test_madx_study_trains_adapters_once_and_reuses_them(db, tmp_path):
         f1 = s.exec(select(Result).where(Result.attempt_id == task.attempt_id, Result.language == "swa",
                                          Result.metric == "f1")).one()
         assert 0.0 <= f1.value <= 1.0
+        cost = {r.metric: r.value for r in s.exec(select(Result).where(Result.attempt_id == task.attempt_id,
+                                                                        Result.split == "train"))}
+        # what MAD-X costs: only the task adapter and its head train (the base and language adapters are frozen)
+        assert 0 < cost["n_trainable"] < 0.05 * cost["n_params"]
+        assert cost["trainable_share"] == pytest.approx(cost["n_trainable"] / cost["n_params"])
         kinds = {a.kind for a in s.exec(select(Artifact).where(Artifact.run_id == task.id))}
         assert "task_adapter" in kinds
 

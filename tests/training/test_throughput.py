@@ -50,3 +50,7 @@ def test_a_run_stores_its_tokens_per_second_and_parameters(tmp_path: Path):
     assert info["speed"]["mfu"] is None and info["gpu"] is None
     # tokens/s counts real tokens of training steps only: at most examples/s × the longest sentence
     assert train["tokens_per_s"] < train["examples_per_s"] * 48 * 10
+    # what the method costs: full fine-tuning trains every parameter; a step's time; the process's peak memory
+    assert train["n_trainable"] == train["n_params"] and train["trainable_share"] == 1.0
+    assert 0 < train["s_per_step"] * train["steps"] <= train["train_seconds"]
+    assert train["peak_rss_bytes"] > 100 << 20  # torch and the model are in it

@@ -14,7 +14,7 @@ from engine.training.tagging import evaluate_split, train_and_evaluate
 from engine.training.tagging_data import encode, read_split
 from tests.support.tagging import spec
 
-TIMING = {"train_seconds", "examples_per_s", "tokens_per_s"}
+TIMING = {"train_seconds", "examples_per_s", "tokens_per_s", "s_per_step", "peak_rss_bytes"}
 
 
 def scores(output) -> dict:

@@ -64,8 +64,11 @@ def run_attempts(reader: Reader, run_id: int) -> list[StoryAttempt]:
 
 
 def story_start(resumed: Sequence[int | None]) -> int:
-    """Index of the latest attempt that started from step 0: attempts before it are an abandoned story."""
-    return max((i for i, step in enumerate(resumed) if step is None), default=0)
+    """Index of the latest attempt that started from step 0 (``resumed_step`` 0): attempts before it are
+    an abandoned story. An attempt with None never reached its loop (it died loading) and is passed
+    over, unless no attempt says 0 (a database from before attempts recorded it: the latest None)."""
+    fresh = [i for i, step in enumerate(resumed) if step == 0]
+    return fresh[-1] if fresh else max((i for i, step in enumerate(resumed) if step is None), default=0)
 
 
 def merge_attempt_series(resumed: Sequence[int | None], series: Sequence[Points]) -> Points:

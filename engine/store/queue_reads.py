@@ -119,9 +119,9 @@ def latest_resumes(reader: Reader, attempt_ids: list[int] | None = None) -> dict
     ``attempt_ids``: only these attempts (a poll's running ones); None: every run's latest attempt.
     """
     if attempt_ids is None:
-        rows = reader.rows(_RESUMES + " JOIN run r ON r.attempt_id = a.id WHERE a.resumed_step IS NOT NULL")
+        rows = reader.rows(_RESUMES + " JOIN run r ON r.attempt_id = a.id WHERE a.resumed_step > 0")
     else:
-        rows = rows_in(reader, _RESUMES + " WHERE a.id IN ({in}) AND a.resumed_step IS NOT NULL", attempt_ids,
+        rows = rows_in(reader, _RESUMES + " WHERE a.id IN ({in}) AND a.resumed_step > 0", attempt_ids,
                        name="a")
     return {run_id: Resume(number, step, redone, int(total) if total is not None else None)
             for run_id, number, step, redone, total in rows}

@@ -19,7 +19,8 @@ LOSS_METRICS = ("train_loss", "mlm_loss")  # logged at every step: the furthest 
 
 
 def record_resume(engine: Engine, run_id: int, attempt_id: int, step: int) -> int:
-    """Mark ``attempt_id`` as resumed at ``step``; returns the steps it redoes (its predecessor's past ``step``)."""
+    """Mark ``attempt_id`` as resumed at ``step`` (0: started afresh); returns the steps it redoes (its
+    predecessor's past ``step``)."""
     with Session(engine) as session:
         earlier = session.exec(select(Attempt.id).where(Attempt.run_id == run_id, Attempt.id < attempt_id)
                                .order_by(Attempt.id.desc())).all()  # type: ignore[union-attr]

@@ -83,8 +83,8 @@ class Attempt(SQLModel, table=True):
     outcome: Optional[str] = None  # an Outcome (succeeded | failed | requeued | lost | cancelled)
     error: Optional[str] = None
     log_path: Optional[str] = None
-    # set by a run process that continued from a saved training state (engine.training.resume): the
-    # optimizer step it resumed at, and how many steps earlier attempts had done past it (redone now)
+    # set by a run process once its loop starts (engine.training.saving): the optimizer step it resumed
+    # at (0: a fresh start; None: it never got that far), and how many steps earlier attempts had done past it
     resumed_step: Optional[int] = None
     redone_steps: Optional[int] = None
     saved_step: Optional[int] = None  # the step of the newest training state it saved (engine.training.resume)

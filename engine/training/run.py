@@ -84,8 +84,9 @@ def state_store(spec: RunSpec | LangAdapterSpec, files: RunFiles, engine, run_id
 
     def resumed(step: int) -> None:
         redone = record_resume(engine, run_id, attempt_id, step)
-        print(f"attempt {attempt_id}: resumed at step {step}; {redone} step(s) the previous attempt did after "
-              f"its last saved state are done again", flush=True)
+        if step > 0:
+            print(f"attempt {attempt_id}: resumed at step {step}; {redone} step(s) the previous attempt did after "
+                  f"its last saved state are done again", flush=True)
 
     store.on_resume = resumed
     store.on_save = lambda step: record_save(engine, attempt_id, step)

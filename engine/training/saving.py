@@ -45,8 +45,8 @@ class Saving:
             self._prior_s = self.loop.seconds
             self.log(f"resumed at step {self.loop.step} of {total_steps} (epoch {self.loop.epoch}, "
                      f"{self.loop.batches_done} batches into it) from {self.store.folder / manifest['file']}")
-            if self.store.on_resume is not None:
-                self.store.on_resume(self.loop.step)
+        if self.store.on_resume is not None:  # 0: a fresh start (None stays for an attempt that never got here)
+            self.store.on_resume(self.loop.step)
         if self.writer:
             self.writer.log(0, total_steps=total_steps)
         return self.loop

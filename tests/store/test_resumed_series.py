@@ -42,6 +42,13 @@ def test_an_attempt_that_started_from_step_0_ends_the_earlier_story():
         pts(3, range(1, 51)) + pts(4, range(51, 60))
 
 
+def test_a_fresh_start_is_step_0_and_an_attempt_that_never_reached_its_loop_is_passed_over():
+    assert story_start([0, 200, None, 350]) == 0  # attempt 3 died loading: attempt 4 still continues the story
+    assert story_start([0, 200, 0, None]) == 2  # attempt 3 started over
+    assert merge_attempt_series([0, None, 2], [[(1, 1.0), (2, 1.0), (3, 1.0)], [], [(3, 3.0)]]) == \
+        [(1, 1.0), (2, 1.0), (3, 3.0)]
+
+
 def test_a_later_resume_below_an_earlier_one_cuts_every_attempt_before_it():
     # attempt 3 fell back to an older state (step 100) than the one attempt 2 resumed from (200)
     merged = merge_attempt_series([None, 200, 100], [pts(1, range(1, 251)), pts(2, range(201, 301)),

@@ -39,10 +39,10 @@ class RunStory:
 def _curve(points: dict[int, list[tuple[int, float]]], attempts: list[Attempt]) -> list[tuple[int, float]]:
     story: dict[int, float] = {}
     for attempt in attempts:
-        if attempt.resumed_step is None:
-            story = {}
-        else:
-            story = {s: v for s, v in story.items() if s <= attempt.resumed_step}
+        if attempt.resumed_step is None:  # never reached its loop: logged nothing
+            assert not points.get(attempt.id), attempt
+            continue
+        story = {s: v for s, v in story.items() if s <= attempt.resumed_step}
         story.update(points.get(attempt.id, []))
     return sorted(story.items())
 

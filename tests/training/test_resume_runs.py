@@ -64,7 +64,7 @@ def test_a_run_stopped_by_sigterm_mid_epoch_ends_as_its_twin(tmp_path, twin):
     (run,) = interrupted(tmp_path, "step:3:TERM").values()
     (other,) = twin.values()
     assert run.status == "succeeded" and run.outcomes == ["failed", "succeeded"]
-    assert run.resumed == [None, 3]  # saved at the step boundary the signal reached
+    assert run.resumed == [0, 3]  # saved at the step boundary the signal reached
     assert differences(run, other) == []
     assert len(run.curves["train_loss"]) == 10 and run.files
 
@@ -74,7 +74,7 @@ def test_a_run_killed_right_after_a_periodic_save_resumes_from_it(tmp_path, twin
     (run,) = interrupted(tmp_path, "save:4:KILL", every="2").values()
     (other,) = twin.values()
     assert run.status == "succeeded" and run.outcomes == ["failed", "succeeded"]
-    assert run.resumed == [None, 4]
+    assert run.resumed == [0, 4]
     assert differences(run, other) == []
 
 
@@ -82,7 +82,7 @@ def test_a_run_killed_right_after_a_periodic_save_resumes_from_it(tmp_path, twin
 def test_a_run_stopped_during_its_dev_evaluation_evaluates_again_and_goes_on(tmp_path, twin):
     (run,) = interrupted(tmp_path, "eval:1:TERM", **{KEEP_STATE_ENV: "1"}).values()
     (other,) = twin.values()
-    assert run.resumed == [None, 5]  # every step of epoch 1 done, its evaluation not
+    assert run.resumed == [0, 5]  # every step of epoch 1 done, its evaluation not
     assert differences(run, other) == []
     assert [step for step, _ in run.curves["dev_score"]] == [5, 10]
     (state,) = (tmp_path / "study" / "xltui-artifacts").glob("run-*/state-*")  # asked to keep it: the final state
@@ -118,7 +118,7 @@ def test_every_trainer_resumes_exactly(tmp_path):
                                                                         CHECKPOINT_EVERY_ENV: "0"}))
     assert len(runs) == 6 and set(runs) == set(twin)
     for spec_hash, run in runs.items():
-        assert run.status == "succeeded" and run.resumed == [None, 2], (spec_hash, run.resumed, run.outcomes)
+        assert run.status == "succeeded" and run.resumed == [0, 2], (spec_hash, run.resumed, run.outcomes)
         assert differences(run, twin[spec_hash]) == [], spec_hash
         assert run.files, spec_hash  # predictions and weights were compared
 
@@ -149,6 +149,6 @@ def test_a_stopped_workers_run_continues_on_the_next_worker_unless_its_state_is_
         assert (second.resumed_step, second.redone_steps) == (saved, 0)
         assert f"resumed at step {saved} of 300" in log
     else:
-        assert second.resumed_step is None
+        assert (second.resumed_step, second.redone_steps) == (0, saved)  # started over: every step redone
         assert "not used: state-" in log and "does not match its checksum (corrupted)" in log, log
 

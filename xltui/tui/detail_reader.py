@@ -139,4 +139,4 @@ class DetailReader:
 def resumes_of(story: list[StoryAttempt], total_steps: tuple[list[float], list[float]] | None) -> list[Resume]:
     """The resumes of a run's story, each with the run's total steps (its latest ``total_steps`` point)."""
     total = int(total_steps[1][-1]) if total_steps and total_steps[1] else None
-    return [Resume(a.number, a.resumed_step, a.redone_steps, total) for a in story if a.resumed_step is not None]
+    return [Resume(a.number, a.resumed_step, a.redone_steps, total) for a in story if a.resumed_step]

@@ -145,6 +145,8 @@ def _worker(db: str, env: dict[str, str], log: Path) -> subprocess.Popen:
 
 
 def _run_processes(worker: subprocess.Popen) -> list:
+    """The worker's run processes: cold ones (its children running engine.training.run) and warm ones
+    (children of its launcher, which is its own child)."""
     import psutil
 
     try:

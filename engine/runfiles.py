@@ -88,13 +88,6 @@ class RunFiles:
         return self.folder / "fewshot_ids.json"
 
 
-def saved_step(state: Path) -> int | None:
-    """The step of the newest training state saved in a run's state folder (by its manifest's name;
-    engine.training.resume checks the rest when it loads it); None: none."""
-    steps = [int(p.name[6:-5]) for p in state.glob("state-*.json") if p.name[6:-5].isdigit()] if state.is_dir() else []
-    return max(steps, default=None)
-
-
 def worker_logs(artifacts: Path) -> Path:
     """The folder of detached workers' logs."""
     return artifacts / "workers"

@@ -24,18 +24,21 @@ def record_resume(engine: Engine, run_id: int, attempt_id: int, step: int) -> in
     with Session(engine) as session:
         earlier = session.exec(select(Attempt.id).where(Attempt.run_id == run_id, Attempt.id < attempt_id)
                                .order_by(Attempt.id.desc())).all()  # type: ignore[union-attr]
-        reached = None
-        for previous in earlier:  # the latest attempt that stepped at all (one that died loading did not)
-            reached = max((session.exec(select(func.max(MetricPoint.step)).where(  # the (attempt, name, step) index
-                MetricPoint.attempt_id == previous, MetricPoint.name == name)).one() or 0 for name in LOSS_METRICS),
-                default=0) or None
-            if reached is not None:
-                break
-        redone = max(0, (reached or 0) - step)
+        # the latest attempt that stepped at all (one that died loading did not)
+        reached = next((r for previous in earlier if (r := _reached(session, previous)) is not None), 0)
+        redone = max(0, reached - step)
         session.exec(update(Attempt).where(Attempt.id == attempt_id)  # type: ignore[call-overload]
                      .values(resumed_step=step, redone_steps=redone))
         session.commit()
     return redone
+
+
+def _reached(session: Session, attempt_id: int) -> int | None:
+    """The furthest step ``attempt_id`` logged a loss at (a probe of the (attempt, name, step) index per loss)."""
+    steps = [session.exec(select(func.max(MetricPoint.step)).where(MetricPoint.attempt_id == attempt_id,
+                                                                   MetricPoint.name == name)).one()
+             for name in LOSS_METRICS]
+    return max((s for s in steps if s is not None), default=None)
 
 
 def record_save(engine: Engine, attempt_id: int, step: int) -> None:

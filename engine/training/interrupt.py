@@ -46,10 +46,6 @@ def request(reason: str, exit_code: int) -> bool:
     return _request.deferring > 0
 
 
-def requested() -> bool:
-    return _request.event.is_set()
-
-
 def check() -> None:
     """Between two steps of a training loop: raise ``Interrupted`` if a stop was asked (the loop saves
     its state as it ends). Outside a loop nothing: the stop has ended the process already."""
@@ -65,12 +61,6 @@ def deferred() -> Iterator[None]:
         yield
     finally:
         _request.deferring -= 1
-
-
-def reset() -> None:
-    """Forget a request (a test that interrupts several loops in one process)."""
-    _request.event.clear()
-    _request.reason, _request.exit_code = "", 1
 
 
 def at(where: str, n: int) -> None:

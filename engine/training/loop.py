@@ -161,11 +161,10 @@ def train(
     opt = Optimisation.build(model, params, device, len(loader))
     log(f"precision {opt.precision} on {device}" + (f"; each batch of {params.batch_size} in {opt.accumulation} "
                                                     f"micro-batches (gradients accumulated)" if opt.accumulation > 1 else ""))
-    saving = Saving(store or StateStore.temporary(log), Trainables(model, opt.optimizer, opt.scheduler, opt.scaler,
-                                                                  rng.data_generators(loader)), writer, log)
-    loop = saving.resume(opt.total_steps)
-    saving.pending = pending = PendingPoints(writer, opt.total_steps)
-    try:
+    pending = PendingPoints(writer, opt.total_steps)
+    objs = Trainables(model, opt.optimizer, opt.scheduler, opt.scaler, rng.data_generators(loader))
+    with Saving(store, objs, writer, log, pending) as saving:
+        loop = saving.resume(opt.total_steps)
         with saving.on_stop():
             while not loop.done:
                 for batch in saving.batches(loader):
@@ -176,8 +175,6 @@ def train(
                 loop.train_s += time.perf_counter() - flushed
                 end_epoch(loop, params, evaluate, writer, log, saving, opt.total_steps, pending.last_loss)
         seconds = saving.finish()
-    finally:
-        saving.close()
     peak = int(torch.cuda.max_memory_allocated()) if device.startswith("cuda") else None
     report = TrainReport(loop.best if evaluate else float("nan"), loop.best_epoch if evaluate else loop.epoch,
                          loop.epoch, loop.step, seconds, loop.n_examples / max(seconds, 1e-9),

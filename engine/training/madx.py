@@ -115,12 +115,11 @@ def train_language_adapter(spec: LangAdapterSpec, sentences: Sequence[Sequence[s
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = fused_adamw(trainable, params.lr, device)
     scheduler = get_linear_schedule_with_warmup(optimizer, 0, params.mlm_steps)
-    saving = Saving(store or StateStore.temporary(log), Trainables(model, optimizer, scheduler, None,
-                                                                  rng.data_generators(loader)), writer, log)
-    loop = saving.resume(params.mlm_steps)
-    saving.pending = pending = PendingPoints(writer, params.mlm_steps, loss_name="mlm_loss", rate=False, check=False)
+    pending = PendingPoints(writer, params.mlm_steps, loss_name="mlm_loss", rate=False, check=False)
+    objs = Trainables(model, optimizer, scheduler, None, rng.data_generators(loader))
     model.train()
-    try:
+    with Saving(store, objs, writer, log, pending) as saving:
+        loop = saving.resume(params.mlm_steps)
         with saving.on_stop():
             while loop.step < params.mlm_steps:
                 for batch in saving.batches(loader):
@@ -137,9 +136,7 @@ def train_language_adapter(spec: LangAdapterSpec, sentences: Sequence[Sequence[s
                                     f"of its tokens are {tokenizer.unk_token}); give a model whose vocabulary covers "
                                     f"this language (text: {spec.text})")
             pending.flush()
-            seconds = saving.finish()
-    finally:
-        saving.close()
+        seconds = saving.finish()
     if loop.skipped:
         log(f"language adapter {lang}: {loop.skipped} batch(es) skipped, nothing in them could be masked")
     log(f"language adapter {lang}: {loop.step} MLM steps in {seconds:.1f}s, last loss {pending.last_loss:.3f}")

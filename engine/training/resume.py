@@ -56,7 +56,7 @@ class StateStore:
         self._pending: Future | None = None  # a background save being written
         self._writer: ThreadPoolExecutor | None = None
         self.on_resume: Callable[[int], None] | None = None  # told the step a loop resumed at (the run process)
-        self.on_save: Callable[[int], None] | None = None  # told the step of each state saved
+        self.on_save: list[Callable[[int], None]] = []  # each told the step of every state on disk
 
     @classmethod
     def temporary(cls, log: Callable[[str], None] = print) -> StateStore:
@@ -120,8 +120,8 @@ class StateStore:
         self.saved_step, self.saved_best = step, best_file
         self.saves.append(time.perf_counter() - started)
         self._prune(keep_state=step, keep_best=best_file)
-        if self.on_save is not None:
-            self.on_save(step)
+        for listener in self.on_save:
+            listener(step)
 
     def wait(self) -> None:
         """Until the state being written in the background is on disk; its error, if it failed."""
@@ -134,9 +134,7 @@ class StateStore:
         stem = f"best-{step:09d}"
         self.wait()  # never beside a background save: it removes the best weights its state does not name
         self._write(stem, weights, dict(step=step))
-        for older in self.folder.glob("best-*.pt"):  # all but this one and the newest state's
-            if older.name not in (f"{stem}.pt", self.saved_best):
-                self._remove(older, older.with_suffix(".json"))
+        self._prune_best(f"{stem}.pt", self.saved_best)  # the newest state's stay until a newer state
         return f"{stem}.pt"
 
     def _prune(self, keep_state: int | None, keep_best: str | None) -> None:
@@ -145,8 +143,11 @@ class StateStore:
             match = _STATE.fullmatch(manifest.name)
             if match and int(match.group(1)) != keep_state:
                 self._remove(manifest.with_suffix(".pt"), manifest)
+        self._prune_best(keep_best)
+
+    def _prune_best(self, *keep: str | None) -> None:
         for best in self.folder.glob("best-*.pt"):
-            if best.name != keep_best:
+            if best.name not in keep:
                 self._remove(best, best.with_suffix(".json"))
 
     @staticmethod

@@ -89,7 +89,7 @@ def state_store(spec: RunSpec | LangAdapterSpec, files: RunFiles, engine, run_id
                   f"its last saved state are done again", flush=True)
 
     store.on_resume = resumed
-    store.on_save = lambda step: record_save(engine, attempt_id, step)
+    store.on_save.append(lambda step: record_save(engine, attempt_id, step))
     return store
 
 

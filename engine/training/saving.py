@@ -19,16 +19,27 @@ from engine.training.train_state import LoopState, Trainables, epoch_batches
 
 
 class Saving:
-    """The saved state of one loop over ``objs``, in ``store``."""
+    """The saved state of one loop over ``objs``, in ``store`` (None: a loop with no run behind it, whose
+    best weights go to a throw-away folder); its loss points in ``pending``. A context manager: on
+    leaving, a throw-away store is removed."""
 
-    def __init__(self, store: StateStore, objs: Trainables, writer: MetricWriter | None, log: Callable[[str], None]):
-        self.store, self.objs, self.writer, self.log = store, objs, writer, log
+    def __init__(self, store: StateStore | None, objs: Trainables, writer: MetricWriter | None,
+                 log: Callable[[str], None], pending: PendingPoints):
+        self.store = store or StateStore.temporary(log)
+        self.objs, self.writer, self.log, self.pending = objs, writer, log, pending
         self.loop = LoopState()
-        self.pending: PendingPoints | None = None
         self._resume_rng: dict | None = None
         self._started, self._prior_s = time.perf_counter(), 0.0
         self.resumed_step: int | None = None
-        self._on_save, store.on_save = store.on_save, self._saved
+        self.store.on_save.append(self._saved)
+
+    def __enter__(self) -> Saving:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.store.on_save.remove(self._saved)
+        if self.store.scratch:
+            self.store.clear()
 
     def resume(self, total_steps: int) -> LoopState:
         """The loop's state: the run's latest saved one restored into ``objs``, or a fresh one."""
@@ -57,8 +68,7 @@ class Saving:
         if at_step is None:
             self.loop.epoch += 1
             self.loop.batches_done = 0
-        if self.pending is not None:
-            self.pending.start_window()
+        self.pending.start_window()
         return epoch_batches(loader, self.objs.generators, self.loop, at_step)
 
     def point(self, where: str, n: int) -> None:
@@ -76,17 +86,14 @@ class Saving:
 
     def save(self, background: bool = False) -> None:
         """The state now, with every metric point up to it written first (its curve stays whole)."""
-        if self.pending is not None:
-            self.pending.flush()
+        self.pending.flush()
         if self.writer is not None:
             self.writer.flush()
         self.loop.seconds = self._prior_s + time.perf_counter() - self._started
         self.store.save(self.loop.step, self.objs.payload(self.loop), self.loop.best_file, background=background)
 
     def _saved(self, step: int) -> None:
-        """A state is on disk: the run process's record of it, then a test's stop point."""
-        if self._on_save is not None:
-            self._on_save(step)
+        """A state is on disk: a test's stop point."""
         self.point("save", step)
 
     def save_best(self, step: int) -> str:
@@ -99,6 +106,7 @@ class Saving:
         with interrupt.deferred():
             try:
                 yield
+                interrupt.check()  # a stop asked after the loop's last check: saved too, not swallowed
             except interrupt.Interrupted as stop:
                 self.save()
                 self.log(f"stopped at step {self.loop.step} ({stop.reason}): training state saved in {self.store.folder}")
@@ -114,10 +122,3 @@ class Saving:
         if self.loop.best_file is not None:
             self.objs.load_weights(self.store.load_best(self.loop.best_file))
         return self._prior_s + time.perf_counter() - self._started
-
-    def close(self) -> None:
-        """The loop is over (or failed): a background save is finished or abandoned; a scratch store goes."""
-        if self.store.scratch:
-            self.store.clear()
-        else:
-            self.store.on_save = self._on_save

@@ -76,8 +76,8 @@ class Trainables:
                     rng=rng.capture(self.generators))
 
     def apply(self, payload: dict[str, Any]) -> LoopState:
-        """Restore every object from ``payload``; the random generators last (after the data skip, see
-        ``batches``), so they are returned inside the loop state's companion, ``payload['rng']``."""
+        """Restore every object from ``payload`` but the random generators: those are set after the
+        data skip (``epoch_batches``) from ``payload['rng']``."""
         self.load_weights(payload["weights"])
         self.optimizer.load_state_dict(payload["optimizer"])
         self.scheduler.load_state_dict(payload["scheduler"])

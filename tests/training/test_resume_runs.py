@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from engine.runfiles import saved_step
 from engine.settings import CHECKPOINT_EVERY_ENV, KEEP_STATE_ENV, TEST_SIGNAL_ENV
 from tests.support.env import DATA, wait_for, xltui, xltui_bg
 from tests.support.twins import differences, stories
@@ -136,7 +135,8 @@ def test_a_stopped_workers_run_continues_on_the_next_worker_unless_its_state_is_
     assert worker.wait(timeout=120) == 0, (tmp_path / "w1.log").read_text()
     first = attempts(db, run_id)[0]
     (state,) = (tmp_path / "xltui-artifacts").glob(f"run-{run_id}-*/state-*")
-    saved = saved_step(state)
+    saved = first.saved_step  # recorded by the run once the state was on disk
+    assert (state / f"state-{saved:09d}.pt").is_file()
     assert first.outcome == "requeued" and saved == last_step(db, first.id) >= 1  # nothing after it lost
     if damage == "corrupted":
         (pt,) = state.glob("state-*.pt")

@@ -28,3 +28,17 @@ def build_big_db(path: Path, n: int, study: str = "big") -> None:
         conn.execute(update(Run).where(Run.id % 4 == 0).values(status=RunStatus.SUCCEEDED, started_at=1.0e9,
                                                                finished_at=1.0e9 + 600))
     engine.dispose()
+
+
+def adapter_run(model: str, method: str = "madx", task_adapter=None, leave_out: tuple[int, ...] = ()):
+    """The spec of an English NER run of an adapter method on ``model`` (what engine.training.madx builds
+    its model from): ``madx`` stacks ``task_adapter`` (a TaskAdapter, None: MAD-X's bottleneck) on the
+    English language adapter, ``adapter`` trains it alone."""
+    sys.path.insert(0, str(REPO))
+    from engine.spec import AdapterParams, MadxParams, RunSpec, TrainParams
+
+    setup = (dict(madx=MadxParams(task_adapter=task_adapter, leave_out=leave_out)) if method == "madx"
+             else dict(adapter=AdapterParams(task_adapter=task_adapter, leave_out=leave_out)))
+    return RunSpec(task="ner", model_name=method, model=model, method=method, source=("en",), targets=("swa",),
+                   setting="zero-shot", seed=1, data={"en": "masakhaner", "swa": "masakhaner"},
+                   train=TrainParams(), **setup)

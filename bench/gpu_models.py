@@ -75,6 +75,7 @@ def build(model: str | Path, method: str, batch_size: int, max_length: int, adap
     import torch
     from transformers import AutoTokenizer, DataCollatorForTokenClassification
 
+    from bench.fixtures import adapter_run
     from engine.data.labels import LabelMap
     from engine.training.madx import base_path, build_task_model
     from engine.training.modelzoo import load_token_classifier
@@ -87,7 +88,7 @@ def build(model: str | Path, method: str, batch_size: int, max_length: int, adap
     else:
         assert adapter is not None
         tokenizer = AutoTokenizer.from_pretrained(base_path(str(model)))
-        net = build_task_model(str(model), list(labels.labels), {"en": adapter}, "en")
+        net = build_task_model(adapter_run(str(model)), list(labels.labels), {"en": adapter})
     collate = DataCollatorForTokenClassification(tokenizer, padding="max_length", max_length=max_length)
     batch = collate(encode(tokenizer, batch_sentences, labels, max_length)[0].features)
     torch.manual_seed(0)

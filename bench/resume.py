@@ -97,6 +97,7 @@ def states(args) -> None:
     import torch
     from transformers import AutoConfig, AutoModelForTokenClassification
 
+    from bench.fixtures import adapter_run
     from engine.runner.run_process import KILL_GRACE_S
     from engine.runner.slurm import SIGNAL_DELAY_S
     from engine.spec import LangAdapterParams
@@ -115,7 +116,7 @@ def states(args) -> None:
         la = AutoAdapterModel.from_pretrained(minilm_dir())
         la.add_adapter("en", config=lang_adapter_config(LangAdapterParams(reduction_factor=2)))
         la.save_adapter(str(folder / "la-en"), "en")
-        madx = build_task_model("minilm", [str(i) for i in range(7)], {"en": folder / "la-en"}, "en", 16)
+        madx = build_task_model(adapter_run("minilm"), [str(i) for i in range(7)], {"en": folder / "la-en"})
         rows.append(timed_state("MiniLM, MAD-X task adapter + head", madx, folder))
         del madx, la
         config = AutoConfig.for_model("xlm-roberta", vocab_size=250002, hidden_size=768, num_hidden_layers=12,

@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import ClassVar, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from engine.states import MAIN_METRIC, Outcome, RunStatus, StopAction, WorkerState  # noqa: F401 (the shared vocabulary, re-exported)
 
 SPEC_VERSION = 1
 
 Task = Literal["ner", "pos"]
-Method = Literal["full", "madx"]
+Method = Literal["full", "madx", "adapter"]  # adapter: a task adapter of any library method, alone
 Setting = Literal["zero-shot", "few-shot"]
 Precision = Literal["auto", "bf16", "fp16", "fp32"]
 
@@ -66,8 +66,40 @@ class Hashed(BaseModel):
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
 
 
+def _unset(value: Any) -> bool:
+    return value is None or value == {}
+
+
+def added_later(default: Any = None, description: str | None = None) -> Any:
+    """A field added after the first stored specs: left out of the canonical JSON while unset, so
+    every spec written before it (and every grid that does not use it) keeps its hash."""
+    if isinstance(default, dict):
+        return Field(default_factory=dict, exclude_if=_unset, description=description)
+    return Field(default, exclude_if=_unset, description=description)
+
+
+class PretrainedAdapter(BaseModel):
+    """A released language adapter, loaded instead of trained: what was loaded, so a changed adapter is a
+    different run. ``source`` is a hub id or an absolute directory; ``revision`` the hub commit (the one
+    the local cache holds, or the revision asked for when it is fetched at run time) or, for a directory,
+    ``sha256:`` of its files."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str
+    revision: str | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return self.source.startswith("/")
+
+    def __str__(self) -> str:
+        return f"{self.source}@{self.revision}" if self.revision else self.source
+
+
 class LangAdapterParams(BaseModel):
-    """A MAD-X language adapter: invertible bottleneck adapter trained by MLM (Pfeiffer et al. 2020)."""
+    """A MAD-X language adapter: invertible bottleneck adapter trained by MLM (Pfeiffer et al. 2020),
+    or for the languages in ``pretrained`` a released one (e.g. AdapterHub's), loaded."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -79,6 +111,31 @@ class LangAdapterParams(BaseModel):
     text: dict[str, str] = Field(default_factory=dict, description="language -> unlabelled text file "
                                  "(one sentence per line) or a Hugging Face text dataset ('hf:...', e.g. "
                                  "Wikipedia); default: the language's own task data")
+    pretrained: dict[str, PretrainedAdapter] = added_later({}, "language -> released adapter, loaded not trained")
+
+    def trained_params(self) -> LangAdapterParams:
+        """What a language-adapter run trains with: per-language choices dropped, so one adapter run serves
+        every study that needs the same adapter."""
+        return self.model_copy(update={"text": {}, "pretrained": {}})
+
+
+class TaskAdapter(BaseModel):
+    """A task adapter of any method the ``adapters`` library names (``seq_bn``, ``lora``, ``prefix_tuning``,
+    ...: its ADAPTER_CONFIG_MAP) with options for that method's config class (engine.grid.methods checks
+    them against the class before anything is queued)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    config: str = "seq_bn"
+    options: dict[str, JsonValue] = Field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """'seq_bn', 'lora r=8 alpha=16': how tables name the method."""
+        return " ".join([self.config, *(f"{k}={v}" for k, v in sorted(self.options.items()))])
+
+
+DEFAULT_TASK_ADAPTER = "seq_bn"
 
 
 class MadxParams(BaseModel):
@@ -87,6 +144,23 @@ class MadxParams(BaseModel):
     lang_adapter: LangAdapterParams = LangAdapterParams()
     task_reduction_factor: float = Field(16, gt=0)
     leave_out: tuple[int, ...] = Field((), description="layers without adapters, e.g. (11,) as in the paper")
+    task_adapter: TaskAdapter | None = added_later(None, "a task adapter other than MAD-X's bottleneck "
+                                                   "(seq_bn at task_reduction_factor)")
+
+    def task_config(self) -> TaskAdapter:
+        return self.task_adapter or TaskAdapter(options={"reduction_factor": self.task_reduction_factor})
+
+
+class AdapterParams(BaseModel):
+    """Method ``adapter``: one task adapter on the frozen base, no language adapters."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    task_adapter: TaskAdapter
+    leave_out: tuple[int, ...] = ()
+
+    def task_config(self) -> TaskAdapter:
+        return self.task_adapter
 
 
 class LabelOptions(BaseModel):
@@ -163,6 +237,7 @@ class RunSpec(Hashed):
     init_from: str | None = Field(None, description="few-shot: hash of the zero-shot run whose weights it continues")
     labels: LabelOptions = LabelOptions()
     align: AlignParams | None = None
+    adapter: AdapterParams | None = added_later(None, "method adapter: its task adapter")
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -177,6 +252,25 @@ class RunSpec(Hashed):
     def uses_adapters(self) -> bool:
         """Whether it trains through the ``adapters`` library (every method but full fine-tuning)."""
         return self.method != "full"
+
+    @property
+    def task_adapter(self) -> TaskAdapter | None:
+        """The task adapter that trains (None: full fine-tuning)."""
+        setup = self.madx or self.adapter
+        return setup.task_config() if setup is not None else None
+
+    @property
+    def leave_out(self) -> tuple[int, ...]:
+        setup = self.madx or self.adapter
+        return setup.leave_out if setup is not None else ()
+
+    @property
+    def method_label(self) -> str:
+        """'full', 'madx' (its own task adapter), 'madx+lora r=8', 'lora r=8': a method as tables name it."""
+        if self.method == "madx":
+            return "madx" if self.madx is None or self.madx.task_adapter is None else f"madx+{self.madx.task_adapter.label}"
+        task = self.task_adapter
+        return task.label if task is not None else self.method
 
 
 def parse_spec(spec_json: str) -> RunSpec | LangAdapterSpec:

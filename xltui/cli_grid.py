@@ -28,7 +28,10 @@ GridArg = Annotated[Path, typer.Argument(help="grid YAML file", dir_okay=False)]
 
 
 def print_design(report: GridReport, out: Console, err: Console, *, detail: bool = True) -> None:
-    """What the grid's seed-level tests can reach (engine.analysis.design); warnings, never errors."""
+    """Which language adapters are loaded and which trained, and what the grid's seed-level tests can reach
+    (engine.analysis.design); warnings, never errors."""
+    for line in report.adapter_lines:
+        out.print(line, soft_wrap=True, highlight=False)
     if detail:
         for check in report.design:
             out.print(f"seed-level tests: {check.describe()}", soft_wrap=True, highlight=False)

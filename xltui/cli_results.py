@@ -57,10 +57,11 @@ def parse_exclude(text: str | None) -> list[int | str]:
 def build_results_report(source, studies: list[str], *, tasks: list[str] | None = None, metric: str | None = None,
                          compare: str | None = None, per_language: bool = False, split: str = "test",
                          resamples: int = 100_000, exclude: str | None = None, aso: int | None = None,
-                         sentence_resamples: int = 10_000):
+                         sentence_resamples: int = 10_000, efficiency: bool = False):
     """The report `xltui results` prints and exports (the TUI's Results screen builds the same one).
 
-    ``source`` is an engine or an ``engine.store.reader`` reader.
+    ``source`` is an engine or an ``engine.store.reader`` reader; ``efficiency`` adds the efficiency
+    table (engine.analysis.efficiency: score against what trains and what it costs).
 
     Raises UserError, in the CLI's words, when there is nothing to report.
     """
@@ -77,6 +78,11 @@ def build_results_report(source, studies: list[str], *, tasks: list[str] | None 
         raise UserError(f"no {split} results yet in {', '.join(studies)}"
                         + (f" ({runs} run-language cells queued, running or failed)" if runs else ""))
     pair = parse_compare(compare, data.systems) if compare else None
+    costs = None
+    if efficiency:
+        from engine.analysis.efficiency import read_costs
+
+        costs = read_costs(source, studies, tasks=tasks)
     leaks, problems = find_leaks(source, data.run_ids)
     predictions = None
     if sentence_resamples:
@@ -88,7 +94,7 @@ def build_results_report(source, studies: list[str], *, tasks: list[str] | None 
         report = build_report(data, compare_with=pair, metric=metric, per_language=per_language,
                               leak_notes=[leak.describe() for leak in leaks] + problems, n_resamples=resamples,
                               exclude=exclude_ids, aso_iterations=aso, predictions=predictions,
-                              sentence_resamples=sentence_resamples)
+                              sentence_resamples=sentence_resamples, costs=costs)
     except ValueError as exc:  # a malformed --exclude-runs, or an id that is not in the selection
         raise UserError(f"--exclude-runs: {exc}") from None
     if not report.score_tables:
@@ -128,8 +134,17 @@ def results(
     sentence_resamples: Annotated[int, typer.Option("--sentence-resamples", min=0, help=(
         "bootstrap resamples of the sentence-level test over stored test predictions (0: no sentence-level "
         "test)"))] = 10_000,
+    efficiency: Annotated[bool, typer.Option("--efficiency", help=(
+        "add the efficiency table after the others: per system × task × setting its method, macro score "
+        "(mean ± SD), trainable parameters (count, %), s/step, peak RSS (and peak GPU memory), runs; in every "
+        "--format (CSV rows table=efficiency with their own columns, a JSON 'efficiency' key), and with "
+        "--figures/--charts the score against trainable share (log x axis)"))] = False,
 ) -> None:
-    """Paper tables from stored runs: mean ± SD per model × setting × language, paired tests, figures."""
+    """Paper tables from stored runs: mean ± SD per model × setting × language, paired tests, figures.
+
+    With --efficiency, also what each method costs: trainable parameters, time per step and peak memory
+    beside its score (as every run stored them when it trained).
+    """
     if fmt not in FORMATS:
         raise UserError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
     from engine.analysis.render import render, rich_report
@@ -139,7 +154,7 @@ def results(
         report = build_results_report(reader, studies, tasks=task, metric=metric, compare=compare,
                                       per_language=per_language, split=split, resamples=resamples,
                                       exclude=exclude_runs, aso=aso_iterations if aso else None,
-                                      sentence_resamples=sentence_resamples)
+                                      sentence_resamples=sentence_resamples, efficiency=efficiency)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(render(report, fmt), encoding="utf-8")

@@ -13,8 +13,9 @@ Holds:
 - tables: mean ± SD tables A/B (``tables``), the paired comparison table C with Holm
   (``comparison``), sentence-level paired bootstrap tests (``sentence_tests``) and their
   rows from stored predictions (``sentence_level``), results a reader would question
-  (``suspicious``), train/test leakage checks of few-shot runs (``leakage``), and the
-  report that bundles them with its warnings (``report``).
+  (``suspicious``), train/test leakage checks of few-shot runs (``leakage``), what each
+  method costs beside its score — trainable parameters, s/step, peak memory (``efficiency``) —
+  and the report that bundles them with its warnings (``report``).
 - output: display strings of the numbers (``cells``), terminal/CSV/Markdown/JSON
   (``render``), LaTeX (``render_latex``), terminal charts and figure files (``figures``).
 

@@ -1,9 +1,11 @@
 """The paper's figures from the report tables: terminal charts (plotext) and PNG/PDF files.
 
 - macro average per model and setting, bars with SD error bars (one figure per task/metric);
-- relative improvement of one system over the strongest baseline in each language.
+- relative improvement of one system over the strongest baseline in each language;
+- with the efficiency table (--efficiency): the macro score against the share of parameters that
+  train (log axis), a point per system with its SD as error bar, a panel per setting.
 
-Both read only engine.analysis.tables data, so a figure never disagrees with its table.
+All read only engine.analysis.tables / .efficiency data, so a figure never disagrees with its table.
 plotext and matplotlib are imported inside the functions: tables alone stay light.
 """
 
@@ -15,9 +17,14 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from engine.analysis.efficiency import EfficiencyTable
 from engine.analysis.report import Report
 from engine.analysis.tables import AVG, ScoreTable, metric_title
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,36 @@ def relative_improvements(table: ScoreTable, system: str, baselines: Sequence[st
             out.append(Improvement(setting, lang, name, mine.mean * table.scale, best * table.scale,
                                    100.0 * (mine.mean - best) / best))
     return out
+
+
+@dataclass(frozen=True)
+class EfficiencyPoint:
+    label: str  # the system, with its method when that says more: 'xlmr (full)'
+    share: float  # trainable parameters, % of all (the log x axis)
+    mean: float  # display units
+    sd: float  # 0 when undefined (one seed)
+    n: int
+
+
+Panels = dict[str, list[EfficiencyPoint]]  # setting -> its points
+
+
+def efficiency_panels(table: EfficiencyTable) -> dict[tuple[str, str], Panels]:
+    """(task, metric) -> setting -> a point per system that has a macro score and a stored trainable share."""
+    out: dict[tuple[str, str], Panels] = {}
+    for r in table.rows:
+        s, share = r.score.summary, r.cost("trainable_share")
+        if s is None or share is None or share <= 0 or math.isnan(s.mean):
+            continue
+        label = r.system if r.method in (r.system, "—") else f"{r.system} ({r.method})"
+        point = EfficiencyPoint(label, 100.0 * share, s.mean * r.scale, 0.0 if math.isnan(s.sd) else s.sd * r.scale,
+                                s.n)
+        out.setdefault((r.task, r.metric), {}).setdefault(r.setting, []).append(point)
+    return out
+
+
+def _efficiency_title(task: str, metric: str) -> str:
+    return f"{metric_title(task, metric)} against trainable parameters (error bars: SD over seeds)"
 
 
 Groups = dict[str, list[float]]  # series name (setting) -> one value per label
@@ -152,9 +189,54 @@ def terminal_improvement_chart(table: ScoreTable, system: str, baselines: Sequen
             for s in groups]
 
 
+def _decades(low: float, high: float) -> list[float]:
+    """The powers of ten between ``low`` and ``high`` (none above 100 %): the ticks of a log axis."""
+    return [10.0 ** e for e in range(math.ceil(math.log10(low)), math.floor(math.log10(high)) + 1) if e <= 2]
+
+
+def _plotext_scatter(points: list[EfficiencyPoint], title: str, width: int, height: int) -> str:
+    """Score against trainable share on a log x axis (log10 drawn on a linear one, ticks at the decades:
+    plotext's own log scale mislays limits), each point labelled with its mean ± SD and drawn with its SD.
+    A label runs to the right of its point, or to its left in the right half of the plot."""
+    import plotext as plt
+
+    xs, ys = [math.log10(p.share) for p in points], [p.mean for p in points]
+    left, right = min(xs) - 0.5, max(xs) + 0.5  # half a decade of room on either side
+    ticks = _decades(10 ** left, 10 ** right)
+    bottom, top = min(p.mean - p.sd for p in points), max(p.mean + p.sd for p in points)
+    pad = max(0.15 * (top - bottom), 0.5)  # room above and below the error bars
+    with _PLOTEXT_LOCK:
+        plt.clear_figure()
+        plt.limit_size(False, False)
+        plt.plot_size(width, height - 1)  # - the title line
+        plt.xlim(left, right)
+        plt.ylim(bottom - pad, top + pad)
+        plt.xticks([math.log10(t) for t in ticks], [f"{t:g}" for t in ticks])
+        plt.error(xs, ys, yerr=[p.sd for p in points], color="red")
+        plt.scatter(xs, ys, marker="dot")
+        for x, p in zip(xs, points):
+            text = f"{p.label} {p.mean:.1f}" + (f" ± {p.sd:.1f}" if p.n > 1 else "")
+            on_left = x > (left + right) / 2
+            plt.text(f"{text} " if on_left else f" {text}", x, p.mean, alignment="right" if on_left else "left")
+        plt.xlabel("trainable parameters (% of all, log scale)")
+        out = plt.uncolorize(plt.build())
+        plt.clear_figure()
+    lines = [title.center(width).rstrip()] + [line.rstrip() for line in out.splitlines()]
+    return "\n".join(lines)
+
+
+def terminal_efficiency_chart(table: EfficiencyTable, width: int = 100, height: int = 20) -> list[str]:
+    """The efficiency figure in the terminal: one chart per task and setting."""
+    return [_plotext_scatter(points, f"{metric_title(task, metric)}, {setting}: score against trainable "
+                             f"parameters (± SD over seeds)", width, height)
+            for (task, metric), panels in efficiency_panels(table).items() for setting, points in panels.items()]
+
+
 def terminal_charts(report: Report, width: int = 100, height: int = 20) -> list[str]:
     charts = [c for t in report.score_tables for c in terminal_macro_chart(t, width, height)]
     charts += [c for t, s, b in _comparison_pairs(report) for c in terminal_improvement_chart(t, s, b, width, height)]
+    if report.efficiency is not None:
+        charts += terminal_efficiency_chart(report.efficiency, width, height)
     return charts
 
 
@@ -189,6 +271,42 @@ def _grouped_bars(labels: list[str], groups: dict[str, list[float]], errors: dic
         fig.savefig(path, dpi=200, metadata=meta)
 
 
+def _save(fig: Figure, paths: list[Path]) -> None:
+    for path in paths:
+        meta = {"CreationDate": None} if path.suffix == ".pdf" else {"Software": None} if path.suffix == ".png" else {}
+        fig.savefig(path, dpi=200, metadata=meta)
+
+
+def _efficiency_figure(panels: Panels, title: str, ylabel: str, paths: list[Path]) -> None:
+    """A panel per setting (one y axis), a point per system with its SD, in one colour per system
+    across panels; x: trainable share, log scale, ticks as plain percentages."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    fig = Figure(figsize=(max(5.0, 4.2 * len(panels)), 4.2), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+    labels = list(dict.fromkeys(p.label for points in panels.values() for p in points))
+    for ax, (setting, points) in zip(axes, panels.items()):
+        low, high = min(p.share for p in points) / 3, max(p.share for p in points) * 3
+        middle = math.sqrt(low * high)  # the middle of the log axis: labels of points right of it go left
+        for p in points:
+            ax.errorbar([p.share], [p.mean], yerr=[p.sd], fmt="o", capsize=3, color=f"C{labels.index(p.label) % 10}")
+            right = p.share > middle
+            ax.annotate(p.label, (p.share, p.mean), textcoords="offset points", xytext=(-5 if right else 5, 4),
+                        ha="right" if right else "left", fontsize=8)
+        ax.set_xscale("log")
+        ax.set_xlim(low, high)  # room for the labels, and a visible axis when every point is at one x
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax.set_title(setting)
+        ax.set_xlabel("trainable parameters (% of all, log scale)")
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0].set_ylabel(ylabel)
+    fig.suptitle(title)
+    _save(fig, paths)
+
+
 def write_figures(report: Report, directory: str | Path, formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
     """Write every figure of the report as PNG and PDF; returns the paths written."""
     out_dir = Path(directory)
@@ -212,4 +330,9 @@ def write_figures(report: Report, directory: str | Path, formats: Sequence[str] 
         _grouped_bars(langs, groups, None, f"{system} vs the strongest of {', '.join(baselines)} per language",
                       f"relative change in {_metric_name(t)} (%)", paths)
         written += paths
+    if report.efficiency is not None:
+        for (task, metric), panels in efficiency_panels(report.efficiency).items():
+            paths = [out_dir / f"efficiency-{_slug(task)}-{_slug(metric)}.{ext}" for ext in formats]
+            _efficiency_figure(panels, _efficiency_title(task, metric), metric_title(task, metric), paths)
+            written += paths
     return written

@@ -30,13 +30,21 @@ from engine.analysis.cells import (
     shown_columns,
 )
 from engine.analysis.comparison import POOLED, ComparisonRow, ComparisonTable
+from engine.analysis.efficiency import (
+    COST_METRICS,
+    EfficiencyRow,
+    EfficiencyTable,
+    efficiency_cells,
+    efficiency_header,
+    shown_efficiency_columns,
+)
 from engine.analysis.render_latex import latex_document, latex_escape, to_latex
 from engine.analysis.report import Report
 from engine.analysis.tables import AVG, Cell, ScoreTable
 
 __all__ = ["COMPARISON_HEADER", "FORMATS", "OPTIONAL_COLUMNS", "comparison_cells", "csv_rows", "fmt_cell", "fmt_num",
-           "fmt_p", "latex_document", "latex_escape", "perm_label", "render", "report_dict", "rich_report",
-           "shown_columns", "to_csv", "to_json", "to_latex", "to_markdown", "to_text"]
+           "fmt_p", "latex_document", "latex_escape", "perm_label", "render", "report_dict", "rich_efficiency_table",
+           "rich_report", "shown_columns", "to_csv", "to_json", "to_latex", "to_markdown", "to_text"]
 
 FORMATS = ("table", "csv", "latex", "markdown", "json")
 
@@ -92,10 +100,31 @@ def rich_comparison_table(table: ComparisonTable) -> Table:
     return out
 
 
+def rich_efficiency_table(table: EfficiencyTable) -> Table:
+    """Score against cost, a row per system × task × setting (peak GPU only when a run measured it; the
+    task in the title when there is only one)."""
+    header, keep = efficiency_header(table), shown_efficiency_columns(table)
+    tasks = {r.task for r in table.rows}
+    title = table.title
+    if len(tasks) == 1:
+        title += f", {tasks.pop()}"
+        keep = [i for i in keep if header[i] != "task"]
+    out = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, caption=table.caption,
+                caption_justify="left")
+    for i in keep:
+        out.add_column(header[i], justify="left" if i < 4 else "right", no_wrap=i >= 4)
+    for row in table.rows:
+        cells = efficiency_cells(row)
+        out.add_row(*(Text(cells[i], style="bold" if i == 4 and row.score.best else "") for i in keep))
+    return out
+
+
 def rich_report(report: Report, width: int = 120) -> RenderableType:
     parts: list[RenderableType] = [rich_score_table(t, width) for t in report.score_tables]
     if report.comparison is not None:
         parts.append(rich_comparison_table(report.comparison))
+    if report.efficiency is not None:
+        parts.append(rich_efficiency_table(report.efficiency))
     warnings = report.all_warnings
     if warnings:
         parts.append(Text("Warnings:", style="bold yellow"))
@@ -121,6 +150,12 @@ CSV_COLUMNS = ["table", "task", "metric", "split", "setting", "system", "baselin
                "sent_delta", "sent_ci_low", "sent_ci_high", "sent_p", "sent_p_holm", "sent_p_one_sided", "sent_side",
                "sent_resamples", "sent_seed", "sent_strata", "sent_sentences", "sent_missing", "sent_method",
                "sent_replicated_k", "sent_replicated_n", "sent_note", "runs", "note"]
+# with --efficiency only (other exports keep their header): a row's method and its mean stored costs
+EFFICIENCY_CSV_COLUMNS = ["method", "n_runs", "n_costed", *COST_METRICS]
+
+
+def csv_columns(report: Report) -> list[str]:
+    return CSV_COLUMNS + (EFFICIENCY_CSV_COLUMNS if report.efficiency is not None else [])
 
 
 def _raw(x) -> str:
@@ -151,13 +186,29 @@ def csv_rows(report: Report) -> list[dict[str, str]]:
                              n_permutations=r.permutation.n_permutations, p_min=r.permutation.p_min, t=r.t_test.t,
                              df=r.t_test.df, p_t=r.t_test.p, d_z=r.d_z, d_av=r.d_av, p_holm=row.p_holm,
                              mark=row.mark, **_extra_columns(row)))
+    if report.efficiency is not None:
+        rows += _efficiency_rows(report.efficiency)
     for sus in report.suspects:  # the warnings a reader of the CSV alone must also see
         rows.append(dict(table="suspect", split=report.split, mark=sus.kind, runs=" ".join(map(str, sus.runs)),
                          note=sus.message))
     if report.excluded:
         rows.append(dict(table="excluded", split=report.split, runs=" ".join(map(str, report.excluded)),
                          note="left out of every table and test (--exclude-runs)"))
-    return [{k: _raw(row.get(k)) for k in CSV_COLUMNS} for row in rows]
+    return [{k: _raw(row.get(k)) for k in csv_columns(report)} for row in rows]
+
+
+def _efficiency_rows(table: EfficiencyTable) -> list[dict]:
+    """The efficiency table in the tidy CSV: its score as a macro-average cell, its costs unrounded."""
+    rows = []
+    for r in table.rows:
+        c, s = r.score, r.score.summary
+        rows.append(dict(table="efficiency", task=r.task, metric=r.metric, split=table.split, setting=r.setting,
+                         system=r.system, language="macro-avg", n=c.n, n_expected=c.n_expected,
+                         n_pending=c.n_pending, n_failed=c.n_failed, mean=s and s.mean, sd=s and s.sd,
+                         ci_low=s and s.ci_low, ci_high=s and s.ci_high, seeds=" ".join(map(str, c.seeds)),
+                         runs=" ".join(map(str, r.run_ids)), method=r.method, n_runs=r.n_runs,
+                         n_costed=r.n_costed, **r.costs))
+    return rows
 
 
 def _extra_columns(row: ComparisonRow) -> dict:
@@ -189,7 +240,7 @@ def _extra_columns(row: ComparisonRow) -> dict:
 def to_csv(report: Report) -> str:
     """One row per cell (scores) or per test (comparison), numbers unrounded, fractions as stored."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, CSV_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buf, csv_columns(report), lineterminator="\n")
     writer.writeheader()
     writer.writerows(csv_rows(report))
     return buf.getvalue()
@@ -226,10 +277,20 @@ def markdown_comparison_table(t: ComparisonTable) -> str:
     return "\n".join(lines) + "\n"
 
 
+def markdown_efficiency_table(t: EfficiencyTable) -> str:
+    keep, header = shown_efficiency_columns(t), efficiency_header(t)
+    bold = lambda row, i, text: f"**{text}**" if i == 4 and row.score.best else text
+    rows = [[bold(row, i, _md(efficiency_cells(row)[i])) for i in keep] for row in t.rows]
+    lines = [f"### {t.title}", "", *_md_table([header[i] for i in keep], rows, 4), "", f"*{_md(t.caption)}*"]
+    return "\n".join(lines) + "\n"
+
+
 def to_markdown(report: Report) -> str:
     parts = [markdown_score_table(t) for t in report.score_tables]
     if report.comparison is not None:
         parts.append(markdown_comparison_table(report.comparison))
+    if report.efficiency is not None:
+        parts.append(markdown_efficiency_table(report.efficiency))
     if report.all_warnings:
         parts.append("**Warnings**\n\n" + "\n".join(f"- {_md(w)}" for w in report.all_warnings) + "\n")
     return "\n".join(parts)
@@ -263,9 +324,19 @@ def report_dict(report: Report) -> dict:
         rows = [{**{k: v for k, v in asdict(row).items() if k != "result"}, **asdict(row.result)} for row in c.rows]
         comparison = dict(system=c.system, baselines=c.baselines, title=c.title, caption=c.caption,
                           per_language=c.per_language, warnings=c.warnings, rows=rows)
-    return _clean(dict(studies=report.studies, split=report.split, score_tables=tables, comparison=comparison,
-                       suspects=[asdict(s) for s in report.suspects], excluded=report.excluded,
-                       warnings=report.all_warnings))
+    out = dict(studies=report.studies, split=report.split, score_tables=tables, comparison=comparison,
+               suspects=[asdict(s) for s in report.suspects], excluded=report.excluded, warnings=report.all_warnings)
+    if (e := report.efficiency) is not None:  # only with --efficiency: other exports keep their keys
+        out["efficiency"] = dict(title=e.title, caption=e.caption, split=e.split, has_gpu=e.has_gpu,
+                                 warnings=e.warnings, rows=[_efficiency_dict(r, cell) for r in e.rows])
+    return _clean(out)
+
+
+def _efficiency_dict(row: EfficiencyRow, cell: Callable[[Cell], dict]) -> dict:
+    """One efficiency row: its score cell as the score tables' cells are, every cost metric (null: none)."""
+    return dict(system=row.system, task=row.task, setting=row.setting, method=row.method, metric=row.metric,
+                scale=row.scale, score=cell(row.score), run_ids=list(row.run_ids), n_runs=row.n_runs,
+                n_costed=row.n_costed, costs={m: row.costs.get(m) for m in COST_METRICS})
 
 
 def to_json(report: Report) -> str:

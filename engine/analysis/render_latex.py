@@ -6,10 +6,12 @@ import re
 
 from engine.analysis.cells import comparison_cells, fmt_cell, shown_columns
 from engine.analysis.comparison import ComparisonTable
+from engine.analysis.efficiency import EfficiencyTable, efficiency_cells, efficiency_header, shown_efficiency_columns
 from engine.analysis.report import Report
 from engine.analysis.tables import Cell, ScoreTable
 
-__all__ = ["latex_comparison_table", "latex_document", "latex_escape", "latex_score_table", "to_latex"]
+__all__ = ["latex_comparison_table", "latex_document", "latex_efficiency_table", "latex_escape", "latex_score_table",
+           "to_latex"]
 
 
 # $ is set in math: a text-mode \$ pulls the TS1 font, which basic TeX installs only have as bitmaps
@@ -71,12 +73,31 @@ def latex_comparison_table(t: ComparisonTable) -> str:
                           wide=True)
 
 
+def latex_efficiency_table(t: EfficiencyTable) -> str:
+    """Score against cost; a rule between tasks, and between settings within a task."""
+    keep, header = shown_efficiency_columns(t), efficiency_header(t)
+    body, last = [], None
+    for row in t.rows:
+        if last is not None and (row.task, row.setting) != last:
+            body.append(r"\midrule")
+        last = (row.task, row.setting)
+        cells = [latex_escape(c) for c in efficiency_cells(row)]
+        if row.score.best:
+            cells[4] = rf"\textbf{{{cells[4]}}}"
+        body.append(" & ".join(cells[i] for i in keep) + r" \\")
+    names = [latex_escape(header[i]).capitalize() if i < 4 else latex_escape(header[i]) for i in keep]
+    return _latex_tabular(names, body, "llll" + "r" * (len(keep) - 4), f"{t.title}. {t.caption}",
+                          "tab:efficiency", wide=True)
+
+
 def to_latex(report: Report) -> str:
     parts = [r"% xltui results: needs \usepackage{booktabs} and \usepackage{graphicx} (for \resizebox)"]
     parts += [f"% warning: {latex_escape(w)}" for w in report.all_warnings]
     parts += [latex_score_table(t) for t in report.score_tables]
     if report.comparison is not None:
         parts.append(latex_comparison_table(report.comparison))
+    if report.efficiency is not None:
+        parts.append(latex_efficiency_table(report.efficiency))
     return "\n".join(parts)
 
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from engine.analysis.comparison import ComparisonTable, comparison_table
+from engine.analysis.efficiency import Costs, EfficiencyTable, efficiency_table
 from engine.analysis.scores import ScoreSet
 from engine.analysis.sentence_level import Paths
 from engine.analysis.suspicious import Suspect, exclude_runs, find_suspects, run_ranges
@@ -22,6 +23,7 @@ class Report:
     warnings: list[str] = field(default_factory=list)  # about the whole selection (leaks, duplicates)
     suspects: list[Suspect] = field(default_factory=list)  # found before any exclusion
     excluded: list[int] = field(default_factory=list)  # run ids left out of every table (--exclude-runs)
+    efficiency: EfficiencyTable | None = None  # score against cost, when asked for (--efficiency)
 
     @property
     def all_warnings(self) -> list[str]:
@@ -30,6 +32,8 @@ class Report:
             out += t.warnings
         if self.comparison is not None:
             out += self.comparison.warnings
+        if self.efficiency is not None:
+            out += self.efficiency.warnings
         return list(dict.fromkeys(out))
 
 
@@ -62,9 +66,9 @@ def build_report(data: ScoreSet, *, compare_with: tuple[str, Sequence[str]] | No
                  metric: str | None = None, per_language: bool = False, leak_notes: Sequence[str] = (),
                  n_resamples: int = 100_000, seed: int = 0, exclude: Sequence[int | str] = (),
                  aso_iterations: int | None = None, predictions: Paths | None = None,
-                 sentence_resamples: int = 10_000) -> Report:
+                 sentence_resamples: int = 10_000, costs: Costs | None = None) -> Report:
     """Every table of a selection of runs, with its warnings (suspicious runs named; ``exclude``d
-    runs left out of every table and test, and said so)."""
+    runs left out of every table and test, and said so); with ``costs``, the efficiency table too."""
     suspects = find_suspects(data)
     excluded = resolve_exclusions(data, exclude, suspects)
     notes = [s.message + (" — excluded" if set(s.runs) <= set(excluded) else "") for s in suspects]
@@ -83,11 +87,14 @@ def build_report(data: ScoreSet, *, compare_with: tuple[str, Sequence[str]] | No
         comparison = comparison_table(data, pair[0], pair[1], metric=metric, per_language=per_language,
                                       n_resamples=n_resamples, seed=seed, aso_iterations=aso_iterations,
                                       predictions=predictions, sentence_resamples=sentence_resamples)
+    efficiency = efficiency_table(data, costs, metric=metric, systems=order) if costs is not None else None
     if excluded:
         said = f" Excluded from this table (--exclude-runs): runs {run_ranges(excluded)}."
         for t in tables:
             t.caption += said
         if comparison is not None:
             comparison.caption += said
+        if efficiency is not None:
+            efficiency.caption += said
     return Report(data.studies, data.split, tables, comparison, [*data.notes, *leak_notes, *notes], suspects,
-                  excluded)
+                  excluded, efficiency)

@@ -6,7 +6,8 @@ to plain files (``hf_source``: where an ``hf:`` reference points, ``hf_data``: i
 conversion, ``hf_text``: unlabelled text), the CoNLL and CoNLL-U readers (``conll``,
 ``conllu``), every problem of one data file found before queueing, cached by content
 hash (``scan``), label maps (``labels``), seeded few-shot sampling (``fewshot``),
-unlabelled and parallel text (``text``), and scoring of tag sequences with their
+unlabelled and parallel text (``text``), released language adapters checked and
+fetched as data (``released``; torch only to read a pickled weights file safely), and scoring of tag sequences with their
 prediction files (``ner_eval`` via seqeval, ``pos_eval``).
 
 May import: engine.spec, engine.settings.

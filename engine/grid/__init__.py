@@ -2,7 +2,8 @@
 
 Holds: YAML reading with line numbers and ``file:line: field:`` errors (``yamlfile``),
 the schema of a grid (``schema``), how its model, dataset, text and language references
-resolve (``references``), grid sections beyond the core axes and grid-relative paths
+resolve (``references``), task adapters by the adapters library's method names
+(``methods``), grid sections beyond the core axes and grid-relative paths
 (``options``), the check that every language resolves to the split files its role needs
 (``data_checks``), the check of every line of every data file the runs will read
 (``file_checks``), and the expansion into runs (``expand``). Everything is checked

@@ -72,7 +72,7 @@ def _text_uses(spec: RunSpec) -> Iterator[Use]:
     """Task data a language adapter (MAD-X) learns from: train and dev of '<task>:<data>' text."""
     if spec.madx is None:
         return
-    for lang in spec.languages:
+    for lang in (x for x in spec.languages if x not in spec.madx.lang_adapter.pretrained):
         ref = spec.madx.lang_adapter.text.get(lang) or f"{spec.task}:{spec.data[lang]}"
         kind, _, data = ref.partition(":")
         if kind in ("ner", "pos"):

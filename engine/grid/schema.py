@@ -34,12 +34,23 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from engine.data.refs import is_hf_ref
+from engine.data import released
+from engine.data.refs import DataError, is_hf_ref
+from engine.grid import methods
 from engine.grid.data_checks import ALL_LANGUAGES, DATA_RESOLVERS, check_data, targets_with_text
-from engine.grid.options import AlignmentAxis, text_file
+from engine.grid.options import AlignmentAxis, grid_dir, text_file
 from engine.grid.references import check_lang, hf_text_ref, resolve_data_ref, resolve_model
 from engine.grid.yamlfile import GridError, Loc, YamlDoc, error_message, load_yaml
-from engine.spec import LabelOptions, LangAdapterParams, MadxParams, Method, Task, TrainParams
+from engine.spec import (
+    AdapterParams,
+    LabelOptions,
+    LangAdapterParams,
+    MadxParams,
+    Method,
+    PretrainedAdapter,
+    Task,
+    TrainParams,
+)
 
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
 
@@ -71,14 +82,29 @@ DataSpec = Annotated[dict[StrictStr, DataRef], BeforeValidator(_one_ref_for_all)
 Seed = Annotated[StrictInt, Field(ge=0, lt=2**32)]
 
 
-class TaskAdapterParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+def _pretrained(text: Any, info: ValidationInfo) -> PretrainedAdapter:
+    """A released language adapter: a checked local directory (hashed) or a hub id (engine.data.released)."""
+    if isinstance(text, PretrainedAdapter):
+        return text
+    if not isinstance(text, str):
+        raise PydanticCustomError("pretrained", f"expected a hub id or a directory, got {text!r}")
+    try:
+        adapter, _note = released.resolve(text, grid_dir(info), None)
+    except DataError as exc:
+        raise PydanticCustomError("pretrained", str(exc)) from None
+    return adapter
 
-    reduction_factor: float = Field(16, gt=0)
+
+class GridLangAdapter(LangAdapterParams):
+    """``lang_adapter`` as a grid writes it: ``pretrained`` values are hub ids or directories."""
+
+    pretrained: dict[Lang, Annotated[PretrainedAdapter, BeforeValidator(_pretrained)]] = Field(
+        default_factory=dict, description="language -> released adapter (hub id[@revision] or directory), "
+        "loaded instead of trained")
 
 
-MADX_ONLY = ("lang_adapter", "task_adapter", "leave_out")
-MADX_LR = 1e-4  # MAD-X task adapters train at 1e-4 (full fine-tuning: 2e-5)
+ADAPTER_OPTIONS = ("task_adapter", "leave_out")  # methods madx and adapter
+MADX_LR = 1e-4  # adapters train at 1e-4 (MAD-X's task adapters; full fine-tuning: 2e-5)
 
 
 class _ModelEntryBase(BaseModel):
@@ -87,14 +113,16 @@ class _ModelEntryBase(BaseModel):
     name: Name = Field(description="alias used in run names, tables and exclude entries")
     model: Annotated[StrictStr, AfterValidator(resolve_model)]
     method: Method
-    lang_adapter: LangAdapterParams | None = None
-    task_adapter: TaskAdapterParams | None = None
+    lang_adapter: GridLangAdapter | None = None
+    task_adapter: dict[StrictStr, Any] | None = Field(None, description="config: a method of the adapters "
+                                                      "library (default seq_bn), and that method's options")
     leave_out: tuple[Annotated[StrictInt, Field(ge=0)], ...] | None = None
 
     @field_validator("lang_adapter")
     @classmethod
-    def _text_files(cls, value: LangAdapterParams | None, info: ValidationInfo) -> LangAdapterParams | None:
-        """Text files are relative to the grid file and must exist; '<task>:<data>' names task data."""
+    def _text_files(cls, value: GridLangAdapter | None, info: ValidationInfo) -> GridLangAdapter | None:
+        """Text files are relative to the grid file and must exist; '<task>:<data>' names task data;
+        a released adapter must fit the base model."""
         if value is None:
             return None
         resolved = {}
@@ -107,18 +135,39 @@ class _ModelEntryBase(BaseModel):
                 resolved[lang] = hf_text_ref(ref, lang, info)
                 continue
             resolved[lang] = text_file(ref, info, f"lang_adapter.text.{lang}")
+        model = info.data.get("model")
+        if value.pretrained and model:
+            base = released.base_shape(model)
+            for lang, adapter in value.pretrained.items():
+                folder = Path(adapter.source) if adapter.is_local else released.cached_snapshot(
+                    adapter.source, adapter.revision)
+                problems = released.adapter_problems(folder, base) if folder is not None else []
+                if problems:
+                    raise PydanticCustomError("pretrained", f"pretrained.{lang}: " + "; ".join(problems))
         return value.model_copy(update={"text": resolved})
 
     @model_validator(mode="after")
-    def _madx_options(self) -> _ModelEntryBase:
-        if self.method != "madx":
-            given = [k for k in MADX_ONLY if getattr(self, k) is not None]
+    def _method_options(self) -> _ModelEntryBase:
+        if self.method == "full":
+            given = [k for k in ("lang_adapter", *ADAPTER_OPTIONS) if getattr(self, k) is not None]
             if given:
-                raise PydanticCustomError("madx_only", f"{', '.join(given)} only apply to method: madx")
+                raise PydanticCustomError("madx_only", f"{', '.join(given)} only apply to methods madx and adapter")
         elif self.model == "tiny":
-            raise PydanticCustomError("madx_tiny", "method madx needs a pretrained encoder (a local directory, a hub id or "
-                        "'minilm'); 'tiny' is random-init, so its language adapters would mean nothing")
+            raise PydanticCustomError("madx_tiny", f"method {self.method} needs a pretrained encoder (a local "
+                        "directory, a hub id or 'minilm'); 'tiny' is random-init, so its adapters would mean nothing")
+        if self.method == "adapter":
+            if self.lang_adapter is not None:
+                raise PydanticCustomError("madx_only", "lang_adapter only applies to method madx (method adapter "
+                                          "trains a task adapter alone)")
+            if not (self.task_adapter or {}).get("config"):
+                raise PydanticCustomError("adapter_config", "method adapter needs task_adapter: {config: NAME, ...} "
+                                          "with a method of the adapters library, e.g. {config: lora, r: 8}")
+        if self.method != "full":
+            self._task_setup()  # the library's own config class checks the method and its options
         return self
+
+    def _task_setup(self) -> tuple[float, Any]:
+        return methods.task_adapter(self.task_adapter, tuple(self.leave_out or ()), madx=self.method == "madx")
 
     def overrides(self) -> dict[str, Any]:
         """The TrainParams this entry sets explicitly (they beat the grid's ``train``)."""
@@ -127,9 +176,17 @@ class _ModelEntryBase(BaseModel):
     def madx(self) -> MadxParams | None:
         if self.method != "madx":
             return None
-        return MadxParams(lang_adapter=self.lang_adapter or LangAdapterParams(),
-                          task_reduction_factor=(self.task_adapter or TaskAdapterParams()).reduction_factor,
+        factor, task = self._task_setup()
+        lang = LangAdapterParams.model_validate((self.lang_adapter or GridLangAdapter()).model_dump())
+        return MadxParams(lang_adapter=lang, task_reduction_factor=factor, task_adapter=task,
                           leave_out=tuple(self.leave_out or ()))
+
+    def adapter(self) -> AdapterParams | None:
+        if self.method != "adapter":
+            return None
+        _factor, task = self._task_setup()
+        assert task is not None  # method adapter names its config (checked above)
+        return AdapterParams(task_adapter=task, leave_out=tuple(self.leave_out or ()))
 
 
 # One model entry: name/model/method plus every TrainParams field as an optional override,
@@ -236,6 +293,11 @@ def _message(loc: Loc, err: Any) -> str:
     """Field-specific wording first, then the generic rewrite of pydantic's message."""
     if loc[0] == "seeds" and err["type"] in _INT_LIST_ERRORS:
         return "expected a list of integers"
+    if loc[0] == "models" and loc[-1] == "method" and err["type"] == "literal_error" \
+            and isinstance(err.get("input"), str) and err["input"] in methods.method_names():
+        name = err["input"]
+        return (f"{name!r} is a method of the adapters library, not of the grid: write method: adapter (alone) "
+                f"or method: madx (on language adapters) with task_adapter: {{config: {name}}}")
     section = _SECTIONS.get(str(loc[0]), Grid) if len(loc) > 1 else Grid
     return error_message(loc, err, section.model_fields)
 
@@ -258,6 +320,11 @@ def _cross_checks(v: dict[str, Any]) -> list[tuple[Loc, str]]:
     if "source" in v and "targets" in v:
         out += [(("targets", i), f"'{t}' is also a source language; targets must be unseen in training")
                 for i, t in enumerate(v["targets"]) if t in v["source"]]
+        languages = set(v["source"]) | set(v["targets"])
+        out += [(("models", i, "lang_adapter", "pretrained", lang), f"'{lang}' is no source or target language "
+                 f"of this grid ({', '.join(v['source'] + v['targets'])}), so this adapter would never be loaded")
+                for i, m in enumerate(v.get("models", ())) if m.lang_adapter is not None
+                for lang in m.lang_adapter.pretrained if lang not in languages]
     if all(k in v for k in ("task", "source", "targets", "data")):
         out += check_data(v)
         if v.get("alignment") is not None:

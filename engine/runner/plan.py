@@ -2,7 +2,7 @@
 
 A MAD-X run needs one language adapter per language (MLM-trained, shared by every
 run and study that needs the same one: model, language, adapter config, MLM steps,
-seed and text), and a few-shot run continues from the zero-shot run it names in
+seed and text; a released adapter named in ``pretrained`` is loaded instead), and a few-shot run continues from the zero-shot run it names in
 ``init_from``. The plan says so; the queue (engine.store.queue) only stores runs and
 their dependencies, without knowing why. Pure and light (no torch).
 """
@@ -25,12 +25,14 @@ def text_ref(spec: RunSpec, lang: str) -> str:
 
 
 def lang_adapter_specs(spec: RunSpec) -> dict[str, LangAdapterSpec]:
-    """language -> the adapter spec it needs, for every source and target language of a MAD-X run."""
+    """language -> the adapter run it needs, for every source and target language of a MAD-X run
+    whose adapter is not a released one (those are loaded, not trained)."""
     if spec.madx is None:
         return {}
-    params = spec.madx.lang_adapter.model_copy(update={"text": {}})
+    params = spec.madx.lang_adapter.trained_params()
     return {lang: LangAdapterSpec(model=spec.model, language=lang, text=text_ref(spec, lang), adapter=params,
-                                  seed=spec.seed) for lang in spec.languages}
+                                  seed=spec.seed)
+            for lang in spec.languages if lang not in spec.madx.lang_adapter.pretrained}
 
 
 def plan(specs: Sequence[RunSpec]) -> list[PlannedRun]:

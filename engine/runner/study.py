@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from engine.analysis.design import DesignCheck, design_check
 from engine.data.refs import DataError
-from engine.grid.expand import expand
+from engine.grid.expand import expand, language_adapters
 from engine.grid.schema import Grid, validate_grid
 from engine.grid.yamlfile import GridError, GridIssue, parse_yaml, read_grid_text
 from engine.spec import RunSpec
@@ -93,6 +93,11 @@ class GridReport:
     @property
     def spec_hashes(self) -> list[str]:
         return [s.spec_hash() for s in self.specs]
+
+    @property
+    def adapter_lines(self) -> list[str]:
+        """Which language adapters each MAD-X entry loads (released) and which it trains."""
+        return language_adapters(self.specs)
 
     @property
     def design_warnings(self) -> list[str]:

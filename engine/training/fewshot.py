@@ -66,7 +66,7 @@ def fewshot_split(spec: RunSpec, target: str) -> tuple[Sequence[Sentence], Seque
 def train_and_evaluate(spec: RunSpec, files: RunFiles, writer: MetricWriter | None, device: str,
                        inputs: RunInputs = NO_INPUTS, log: Callable[[str], None] = print) -> RunOutput:
     """The few-shot trainer; ``inputs.parent`` is the zero-shot run's checkpoint (full) or task
-    adapter directory (MAD-X)."""
+    adapter directory (other methods)."""
     (target,) = spec.targets
     parent, lang_adapters = inputs.parent, inputs.lang_adapters
     if parent is None:
@@ -81,17 +81,14 @@ def train_and_evaluate(spec: RunSpec, files: RunFiles, writer: MetricWriter | No
     check_unknown(spec, target, evaluation, labels)
     log(f"few-shot {target}: {len(train_sents)} training sentences ({record['train_split']} split), "
         f"{len(evaluation)} evaluation sentences; continuing from {parent}")
-    if spec.method == "madx":
+    if spec.method != "full":
         from transformers import AutoTokenizer
 
-        from engine.training.madx import base_path, load_task_model
+        from engine.training.madx import base_path, lang_adapter_paths, load_task_model
 
-        assert spec.madx is not None  # method madx always carries its parameters
-        if not lang_adapters or target not in lang_adapters:
-            raise RuntimeError(f"no trained language adapter for {target}: its run has not succeeded")
         tokenizer = AutoTokenizer.from_pretrained(base_path(spec.model))
-        model = load_task_model(spec.model, {target: Path(lang_adapters[target])}, Path(parent), target,
-                                spec.madx.leave_out)
+        adapters = lang_adapter_paths(spec, (target,), lang_adapters, log)
+        model = load_task_model(spec, adapters, Path(parent), target)
     else:
         tokenizer, model = load_token_classifier(parent, list(labels.labels), max_length=spec.train.max_length)
     collator = DataCollatorForTokenClassification(tokenizer)

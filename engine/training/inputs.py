@@ -24,11 +24,11 @@ class RunInputs:
     """Artifacts of the runs this one depends on (all succeeded before it was claimed)."""
 
     lang_adapters: dict[str, str] = field(default_factory=dict)  # language -> adapter folder
-    parent: str | None = None  # few-shot: the zero-shot run's checkpoint (full) or task adapter (MAD-X)
+    parent: str | None = None  # few-shot: the zero-shot run's checkpoint (full) or task adapter (other methods)
     state: StateStore | None = None  # the run's saved training states (the run process's; None: nothing resumes)
 
 
 NO_INPUTS = RunInputs()
-PARENT_ARTIFACT = {"madx": "task_adapter", "full": "checkpoint"}  # what a few-shot run continues from
+PARENT_ARTIFACT = {"madx": "task_adapter", "adapter": "task_adapter", "full": "checkpoint"}  # what a few-shot run continues from
 
 Trainer = Callable[["RunSpec | LangAdapterSpec", "RunFiles", "MetricWriter | None", str, RunInputs], "RunOutput"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import resource
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -158,6 +159,7 @@ def train(
     model.to(device)
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
+    reset_peak_rss()
     opt = Optimisation.build(model, params, device, len(loader))
     log(f"precision {opt.precision} on {device}" + (f"; each batch of {params.batch_size} in {opt.accumulation} "
                                                     f"micro-batches (gradients accumulated)" if opt.accumulation > 1 else ""))
@@ -269,6 +271,28 @@ def speed_stats(report: TrainReport) -> dict[str, float]:
     return out
 
 
+def reset_peak_rss() -> bool:
+    """Start the process's peak resident memory afresh (Linux: ``/proc/self/clear_refs``), so the peak read
+    after training is training's own -- weights, gradients, optimizer state, activations -- not that of
+    reading the data or loading the libraries before it. False where it cannot (not Linux, not allowed):
+    peak_rss() then reports the whole process's peak."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def peak_rss() -> int:
+    """Peak resident memory since the last reset_peak_rss (VmHWM), else since the process started."""
+    status = Path("/proc/self/status")
+    lines = status.read_text().splitlines() if status.is_file() else []
+    for line in lines:
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB; macOS: bytes (close enough)
+
+
 def add_throughput(report: TrainReport, model: torch.nn.Module, n_tokens: int, train_s: float, device: str) -> None:
     """Tokens/s and seconds per step over the training steps, what trains, peak resident memory, and on
     a GPU of known peak, MFU (engine.training.throughput)."""
@@ -276,7 +300,7 @@ def add_throughput(report: TrainReport, model: torch.nn.Module, n_tokens: int, t
     report.n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     report.tokens_per_s = n_tokens / max(train_s, 1e-9)
     report.s_per_step = train_s / max(report.steps, 1)
-    report.peak_rss_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    report.peak_rss_bytes = peak_rss()
     if device.startswith("cuda"):
         report.gpu_name = torch.cuda.get_device_name(torch.device(device))
         peak = peak_flops(report.gpu_name, report.precision)

@@ -1,6 +1,8 @@
-"""MAD-X (Pfeiffer et al. 2020) with the `adapters` library: language adapters trained
-by masked-language modelling, a task adapter stacked on the source language adapter,
-and zero-shot transfer by swapping in the target's language adapter.
+"""MAD-X (Pfeiffer et al. 2020) and the other adapter methods, with the `adapters` library:
+language adapters trained by masked-language modelling (or released ones, loaded), a task
+adapter of any method the library names stacked on the source language adapter, zero-shot
+transfer by swapping in the target's language adapter; method ``adapter`` trains the task
+adapter alone.
 
 The base model is always frozen; only adapters (and the task head) train. The order
 of calls matters: ``train_adapter(task)`` resets the active setup to the task adapter
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import torch
-from adapters import AutoAdapterModel, SeqBnConfig, SeqBnInvConfig
+from adapters import AdapterConfig, AutoAdapterModel, SeqBnConfig, SeqBnInvConfig
 from adapters.composition import Stack
 from torch.utils.data import DataLoader
 from transformers import (
@@ -23,10 +25,11 @@ from transformers import (
     get_linear_schedule_with_warmup,
 )
 
+from engine.data import released
 from engine.data.refs import DataError
 from engine.data.text import read_text
 from engine.runfiles import RunFiles
-from engine.spec import LangAdapterParams, LangAdapterSpec
+from engine.spec import LangAdapterParams, LangAdapterSpec, RunSpec
 from engine.store.results import RunOutput
 from engine.store.telemetry import MetricWriter
 from engine.training import cpu_threads, rng
@@ -53,10 +56,14 @@ def lang_adapter_config(params: LangAdapterParams) -> SeqBnInvConfig:
 
 
 def base_checksum(model: torch.nn.Module) -> float:
-    """Sum of |w| over every non-adapter, non-head weight: equal before and after means frozen."""
+    """Sum of |w| over every weight of the base (not an adapter's of any method, not a head's): equal
+    before and after means frozen. LoRA, prefix tuning, ReFT, ... name their weights by adapter name
+    (``loras.task.lora_A``), bottleneck adapters by ``adapters``."""
+    names = set(getattr(getattr(model, "adapters_config", None), "adapters", {}) or {})
     total = 0.0
     for name, p in model.named_parameters():
-        if "adapter" not in name and not name.startswith("heads."):
+        parts = set(name.split("."))
+        if "adapter" not in name and not name.startswith("heads.") and not parts & names:
             total += float(p.detach().abs().double().sum())
     return total
 
@@ -153,33 +160,87 @@ def train_lang_adapter_run(spec: LangAdapterSpec, files: RunFiles, writer: Metri
     return RunOutput(artifacts=[("lang_adapter", str(path), spec.language)])
 
 
-def build_task_model(model_ref: str, labels: list[str], lang_adapters: dict[str, Path], source: str,
-                     task_reduction_factor: float = 16, leave_out: Sequence[int] = ()):
-    """Base + every needed language adapter + a fresh task adapter and tagging head,
-    set up for training on ``source``."""
-    model = AutoAdapterModel.from_pretrained(base_path(model_ref))
-    for lang, path in lang_adapters.items():
-        model.load_adapter(str(path), load_as=lang, leave_out=list(leave_out))
-    model.add_adapter(TASK_ADAPTER, config=SeqBnConfig(reduction_factor=task_reduction_factor,
-                                                       leave_out=list(leave_out)))
+def task_adapter_config(spec: RunSpec):
+    """The library's config of the run's task adapter: MAD-X's bottleneck at its reduction factor, or the
+    method the grid named (checked against the same class before queueing, engine.grid.methods)."""
+    task, leave_out = spec.task_adapter, list(spec.leave_out)
+    assert task is not None  # every method but full fine-tuning trains a task adapter
+    if spec.madx is not None and spec.madx.task_adapter is None:
+        return SeqBnConfig(reduction_factor=spec.madx.task_reduction_factor, leave_out=leave_out)
+    options = dict(task.options)
+    if leave_out:
+        options["leave_out"] = leave_out
+    return AdapterConfig.load(task.config, **options)
+
+
+def lang_adapter_paths(spec: RunSpec, languages: Sequence[str], trained: dict[str, str] | None,
+                       log: Callable[[str], None] = print) -> dict[str, Path]:
+    """Where each needed language adapter is: a trained one (its run's artifact) or a released one
+    (engine.data.released: checked, fetched when it is a hub id not yet cached)."""
+    if spec.madx is None:
+        return {}
+    released_ones = spec.madx.lang_adapter.pretrained
+    shape = released.base_shape(spec.model)
+    out: dict[str, Path] = {}
+    for lang in languages:
+        if lang in released_ones:
+            out[lang] = released.local_copy(released_ones[lang], shape)
+            log(f"language adapter {lang}: released {released_ones[lang].source} from {out[lang]}")
+        elif trained and lang in trained:
+            out[lang] = Path(trained[lang])
+        else:
+            raise RuntimeError(f"no trained language adapter for {lang}: its run has not succeeded")
+    return out
+
+
+def adapter_record(spec: RunSpec, paths: dict[str, Path]) -> dict[str, dict[str, str]]:
+    """What each language adapter of a run was (its run_info): a trained one's folder, or a released one's
+    source and the revision actually loaded (the hub commit fetched, or the directory's hash)."""
+    released_ones = spec.madx.lang_adapter.pretrained if spec.madx is not None else {}
+    out = {}
+    for lang, path in paths.items():
+        adapter = released_ones.get(lang)
+        out[lang] = ({"trained": str(path)} if adapter is None else
+                     {"released": adapter.source, "revision": adapter.revision if adapter.is_local else path.name,
+                      "path": str(path)})
+    return out
+
+
+def _load_lang_adapters(model, adapters: dict[str, Path], leave_out: Sequence[int]) -> None:
+    """Load each language adapter by the library (either save form); one that loads with weights missing
+    would run with random ones, so that is an error."""
+    for name, path in adapters.items():
+        info: dict = {}
+        model.load_adapter(str(path), load_as=name, with_head=False, leave_out=list(leave_out), loading_info=info)
+        missing = [k for k in info.get("missing_keys", []) if f".{name}." in k]
+        if missing:
+            raise DataError(f"language adapter {name} from {path}: {len(missing)} weight(s) missing from its file "
+                            f"(e.g. {missing[0]}): not an adapter of this model's layout")
+
+
+def build_task_model(spec: RunSpec, labels: list[str], lang_adapters: dict[str, Path]):
+    """Base + every needed language adapter + a fresh task adapter and tagging head, set up for training
+    on the first source language (MAD-X) or alone (method adapter)."""
+    model = AutoAdapterModel.from_pretrained(base_path(spec.model))
+    _load_lang_adapters(model, lang_adapters, spec.leave_out)
+    model.add_adapter(TASK_ADAPTER, config=task_adapter_config(spec))
     model.add_tagging_head(TASK_ADAPTER, num_labels=len(labels), id2label=dict(enumerate(labels)))
     model.train_adapter(TASK_ADAPTER)  # first: it resets the active setup …
-    activate(model, source)  # … then stack the language adapter under the task adapter
+    activate(model, spec.source[0] if lang_adapters else None)  # … then stack the language adapter under it
     return model
 
 
-def activate(model, lang: str) -> None:
-    """Route the forward pass through ``lang``'s language adapter and the task adapter."""
-    model.active_adapters = Stack(lang, TASK_ADAPTER)
+def activate(model, lang: str | None) -> None:
+    """Route the forward pass through ``lang``'s language adapter and the task adapter (None: the task
+    adapter alone)."""
+    model.active_adapters = Stack(lang, TASK_ADAPTER) if lang is not None else TASK_ADAPTER
 
 
-def load_task_model(model_ref: str, lang_adapters: dict[str, Path], task_adapter: Path, lang: str,
-                    leave_out: Sequence[int] = ()):
-    """A trained task adapter (with its head) stacked on ``lang``'s adapter, ready to train on."""
-    model = AutoAdapterModel.from_pretrained(base_path(model_ref))
-    for name, path in lang_adapters.items():
-        model.load_adapter(str(path), load_as=name, leave_out=list(leave_out))
-    model.load_adapter(str(task_adapter), load_as=TASK_ADAPTER, with_head=True, leave_out=list(leave_out))
+def load_task_model(spec: RunSpec, lang_adapters: dict[str, Path], task_adapter: Path, lang: str):
+    """A trained task adapter (with its head), on ``lang``'s adapter when there is one, ready to train on."""
+    model = AutoAdapterModel.from_pretrained(base_path(spec.model))
+    _load_lang_adapters(model, lang_adapters, spec.leave_out)
+    model.load_adapter(str(task_adapter), load_as=TASK_ADAPTER, with_head=True, leave_out=list(spec.leave_out))
     model.train_adapter(TASK_ADAPTER)
-    activate(model, lang)
+    activate(model, lang if lang in lang_adapters else None)
     return model

@@ -68,6 +68,7 @@ def predict(model, collator, data: Encoded, labels: LabelMap, device: str) -> tu
         chunk = data.features[start:start + EVAL_BATCH]
         batch = collator([{k: v for k, v in f.items() if k != "labels"} for f in chunk])
         logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
+        logits = logits[:, logits.shape[1] - batch["input_ids"].shape[1]:]  # prompt tuning prepends positions
         best = logits.argmax(-1).cpu().tolist()
         for j, ids in enumerate(best):
             sentence = data.sentences[start + j]
@@ -131,25 +132,25 @@ class LanguageBatches:
             yield next(iterators[lang])
 
 
-def load_method(spec: RunSpec, labels: LabelMap, tokenizer_text, lang_adapters: dict[str, str] | None):
-    """(tokenizer, model, router) for full fine-tuning or MAD-X; the router switches language adapters."""
-    if spec.method != "madx":
+def load_method(spec: RunSpec, labels: LabelMap, tokenizer_text, lang_adapters: dict[str, str] | None,
+                log: Callable[[str], None] = print):
+    """(tokenizer, model, router, language adapters' record) for full fine-tuning or an adapter method; the
+    router switches language adapters (MAD-X) and does nothing otherwise."""
+    if spec.method == "full":
         tokenizer, model = load_token_classifier(spec.model, list(labels.labels), max_length=spec.train.max_length,
                                                  tokenizer_text=tokenizer_text)
-        return tokenizer, model, Router(lambda _lang: None)
+        return tokenizer, model, Router(lambda _lang: None), {}
     from transformers import AutoTokenizer
 
-    from engine.training.madx import activate, base_path, build_task_model
+    from engine.training.madx import activate, adapter_record, base_path, build_task_model, lang_adapter_paths
 
-    assert spec.madx is not None
-    adapters = lang_adapters or {}
-    missing = [lang for lang in spec.languages if lang not in adapters]
-    if missing:
-        raise RuntimeError(f"no trained language adapter for {', '.join(missing)}: its run has not succeeded")
     tokenizer = AutoTokenizer.from_pretrained(base_path(spec.model))
-    model = build_task_model(spec.model, list(labels.labels), {lang: Path(adapters[lang]) for lang in spec.languages},
-                             spec.source[0], spec.madx.task_reduction_factor, spec.madx.leave_out)
-    return tokenizer, model, Router(lambda lang: activate(model, lang), current=spec.source[0])
+    adapters = lang_adapter_paths(spec, spec.languages, lang_adapters, log)
+    model = build_task_model(spec, list(labels.labels), adapters)
+    if spec.madx is None:
+        return tokenizer, model, Router(lambda _lang: None), {}
+    return (tokenizer, model, Router(lambda lang: activate(model, lang), current=spec.source[0]),
+            adapter_record(spec, adapters))
 
 
 @dataclass
@@ -187,7 +188,7 @@ def train_and_evaluate(spec: RunSpec, files: RunFiles, writer: MetricWriter | No
         + (f"; labels.map changed {source.relabelled} source tags" if spec.labels.map else ""))
 
     tokenizer_text = [list(s.tokens) for s in train_sents] + [list(s.tokens) for ss, _ in tests.values() for s in ss]
-    tokenizer, model, router = load_method(spec, labels, tokenizer_text, inputs.lang_adapters)
+    tokenizer, model, router, adapters = load_method(spec, labels, tokenizer_text, inputs.lang_adapters, log)
     collator = DataCollatorForTokenClassification(tokenizer)
 
     def loader_of(sentences: Sequence[Sentence]) -> DataLoader:
@@ -244,14 +245,14 @@ def train_and_evaluate(spec: RunSpec, files: RunFiles, writer: MetricWriter | No
         log(f"{lang} test: {kind.dev_metric} {scores[kind.dev_metric]:.4f}")
     save_trained(spec, model, tokenizer, files, output)
     info = files.run_info
-    info.write_text(json.dumps(run_info(spec, report, counts, labels, device), indent=1))
+    info.write_text(json.dumps(dict(run_info(spec, report, counts, labels, device), lang_adapters=adapters), indent=1))
     output.artifacts.append(("run_info", str(info), None))
     return output
 
 
 def save_trained(spec: RunSpec, model, tokenizer, files: RunFiles, output: RunOutput) -> None:
-    """The task adapter with its head (MAD-X) or the whole checkpoint: what few-shot runs continue from."""
-    if spec.method == "madx":
+    """The task adapter with its head (adapter methods) or the whole checkpoint: what few-shot runs continue from."""
+    if spec.method != "full":
         from engine.training.madx import TASK_ADAPTER
 
         model.save_adapter(str(files.task_adapter), TASK_ADAPTER)

@@ -190,7 +190,7 @@ def test_a_failed_check_leaves_an_existing_database_byte_identical(tmp_path: Pat
 def test_the_paper_grid_reads_its_real_data_clean():
     out = xltui_here("grid", "validate", str(REPO / "configs" / "paper.yaml"))
     assert out.returncode == 0, out.stderr
-    assert "126 runs, 18 data files read" in out.stdout
+    assert "126 runs, 17 data files read" in out.stdout  # Swahili's language adapter is released: its text is not read
     warnings = [line for line in out.stderr.splitlines() if line.startswith("warning: ")]
     assert any("ner/hau/test.txt:12365: I-ORG continues no ORG entity" in w for w in warnings), out.stderr
 

@@ -13,6 +13,7 @@ from engine.spec import LangAdapterParams, LangAdapterSpec
 from engine.training.madx import TASK_ADAPTER, activate, base_checksum, build_task_model, train_language_adapter
 from engine.training.modelzoo import minilm_dir
 from tests.support.env import DATA
+from tests.support.specs import adapter_spec
 
 LABELS = ["O", "B-LOC", "B-ORG", "B-PER", "I-LOC", "I-ORG", "I-PER"]
 PARAMS = LangAdapterParams(mlm_steps=6, batch_size=8, max_length=48)
@@ -38,13 +39,13 @@ def test_language_adapter_training_leaves_the_base_frozen(tmp_path: Path):
     path = train_language_adapter(la_spec("yor"), [s.tokens for s in read_conll(DATA / "ner/yor/train.txt", limit=32)],
                                   tmp_path / "yor", "cpu", log=lambda _: None)
     assert (path / "adapter_config.json").is_file() and (path / "pytorch_adapter.bin").is_file()
-    model = build_task_model("minilm", LABELS, {"yor": path}, "yor")
+    model = build_task_model(adapter_spec(source=("yor",)), LABELS, {"yor": path})
     assert base_checksum(model) == pytest.approx(before, rel=0, abs=0)
 
 
 @pytest.mark.slow
 def test_task_training_keeps_the_language_adapter_in_the_stack(lang_adapters):
-    model = build_task_model("minilm", LABELS, lang_adapters, "en")
+    model = build_task_model(adapter_spec(), LABELS, lang_adapters)
     assert str(model.active_adapters) == f"Stack[en, {TASK_ADAPTER}]"
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable and all(f"adapters.{TASK_ADAPTER}." in n or n.startswith("heads.") for n in trainable)
@@ -55,7 +56,7 @@ def test_task_training_keeps_the_language_adapter_in_the_stack(lang_adapters):
 
 @pytest.mark.slow
 def test_swapping_the_language_adapter_changes_predictions(lang_adapters):
-    model = build_task_model("minilm", LABELS, lang_adapters, "en").eval()
+    model = build_task_model(adapter_spec(), LABELS, lang_adapters).eval()
     x = {"input_ids": torch.tensor([[101, 7592, 2088, 1999, 14397, 102]]), "attention_mask": torch.ones(1, 6, dtype=torch.long)}
     with torch.no_grad():
         en = model(**x).logits
@@ -72,7 +73,7 @@ def test_the_aligner_routes_target_text_through_its_adapter_and_switches_back(la
     spec = RunSpec(task="ner", model_name="m", model="minilm", method="madx", source=("en",), targets=("swa",),
                    setting="zero-shot", seed=1, data={"en": "masakhaner", "swa": "masakhaner"},
                    train=TrainParams(max_length=32), madx=MadxParams(), align=AlignParams(weight=1.0, batch_size=8))
-    model = build_task_model("minilm", LABELS, lang_adapters, "en").eval()
+    model = build_task_model(adapter_spec(), LABELS, lang_adapters).eval()
     x = {"input_ids": torch.tensor([[101, 7592, 2088, 102]]), "attention_mask": torch.ones(1, 4, dtype=torch.long)}
     gaps = {}
     for name, switch in (("routed", lambda lang: activate(model, lang)), ("not routed", lambda _lang: None)):

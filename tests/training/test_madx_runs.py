@@ -94,3 +94,32 @@ def test_madx_few_shot_continues_the_task_adapter_with_the_target_adapter(db, tm
         assert few.status == "succeeded" and few.targets == "swa"
         assert s.exec(select(Result).where(Result.attempt_id == few.attempt_id, Result.metric == "f1")).one()
         assert len(s.exec(select(Run).where(Run.method == "lang-adapter")).all()) == 2  # en and swa, once each
+
+
+@pytest.mark.slow
+def test_released_adapters_are_loaded_by_the_run_and_recorded(db, tmp_path, monkeypatch):
+    """Swahili's adapter from a directory, Yoruba's from the (local) hub cache at its commit: neither gets
+    a language-adapter run; the task run loads both and its run_info says what was loaded."""
+    import json
+
+    from tests.support.released import fake_hub_cache, legacy_copy, train_released
+
+    swa = train_released(tmp_path / "swa", "swa")
+    yor = legacy_copy(train_released(tmp_path / "yor-modern", "yor"), tmp_path / "yor")
+    repo, commit = fake_hub_cache(tmp_path / "hub", "tests/minilm-yor-adapter", yor, monkeypatch)
+    grid = tmp_path / "released.yaml"
+    grid.write_text(GRID.format(study="released").replace("targets: [swa]", "targets: [swa, yor]").replace(
+        "lang_adapter: {mlm_steps: 4, batch_size: 8, max_length: 48}",
+        f"lang_adapter: {{mlm_steps: 4, batch_size: 8, max_length: 48, pretrained: {{swa: {swa}, yor: {repo}}}}}"))
+    out = xltui("run", "--grid", str(grid), "--db", db, "--cpu", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"loaded swa ({swa}, sha256:" in out.stdout and f"loaded yor ({repo}@{commit[:12]})" in out.stdout
+    with Session(open_db(db)) as s:
+        runs = s.exec(select(Run).order_by(Run.id)).all()
+        assert [(r.method, r.source, r.status) for r in runs] == [("madx", "en", "succeeded"),
+                                                                  ("lang-adapter", "en", "succeeded")]
+        info = s.exec(select(Artifact).where(Artifact.run_id == runs[0].id, Artifact.kind == "run_info")).one()
+    loaded = json.loads(open(info.path).read())["lang_adapters"]
+    assert loaded["swa"]["released"] == str(swa) and loaded["swa"]["revision"].startswith("sha256:")
+    assert loaded["yor"] == {"released": repo, "revision": commit, "path": loaded["yor"]["path"]}
+    assert loaded["yor"]["path"].endswith(f"snapshots/{commit}") and set(loaded["en"]) == {"trained"}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 from sqlmodel import Session, select
-from textual.widgets import Input, SelectionList
+from textual.widgets import Input, Select, SelectionList
 
 from engine.grid.expand import expand
 from engine.grid.schema import load_grid
@@ -268,3 +268,118 @@ def test_a_bad_choice_shows_the_cli_message_and_queues_nothing(workdir):
     assert errors[2] == "error: configs/bad.yaml:9: seeds[1]: expected a list of integers"
     proc = xltui("grid", "validate", "configs/bad.yaml", cwd=workdir)
     assert proc.returncode == 2 and proc.stderr.splitlines() == errors
+
+
+# ----------------------------------------------------------------------------- adapter methods on the screen
+
+SWA_ADAPTER = "AdapterHub/xlm-roberta-base-sw-wiki_pfeiffer"
+
+
+def model_index(screen, name: str) -> int:
+    """The models list's row of the entry called ``name``."""
+    models = screen.query_one("#models", SelectionList)
+    rows = [str(models.get_option_at_index(i).prompt) for i in range(models.option_count)]
+    return next(i for i, row in enumerate(rows) if row.startswith(f"{name}: "))
+
+
+async def pick(pilot, selector: str, text: str) -> None:
+    """Open a drop-down list with Enter, type to jump to an option, Enter picks it, as a user would."""
+    widget = pilot.app.screen.query_one(selector, Select)
+    widget.scroll_visible(animate=False)
+    widget.focus()
+    await pilot.pause()
+    await pilot.press("enter", *text, "enter")
+    await until(pilot, lambda: not widget.expanded, what=f"{selector} closed")
+
+
+def shown(screen) -> tuple[object, str, str]:
+    """What the adapter fields show: the task adapter's method, its options, the released adapters."""
+    return (screen.query_one("#task-adapter", Select).value, screen.query_one("#task-options", Input).value,
+            screen.query_one("#pretrained", Input).value)
+
+
+def test_pick_adapter_methods_and_a_released_adapter_save_and_expand(workdir):
+    async def scenario() -> Path:
+        app = new_app(workdir)
+        async with app.run_test(size=(100, 40)) as pilot:
+            screen = await switch_to(pilot, "2", ComposerScreen)
+            await type_into(pilot, "#study", "tui-methods")
+            await tick(pilot, screen, "#models", [model_index(screen, "ia3-minilm")])  # ticked and highlighted
+            assert shown(screen) == ("ia3", "", "") and screen.query_one("#pretrained", Input).disabled
+            await pick(pilot, "#task-adapter", "lora")  # another method of the adapters library
+            await type_into(pilot, "#task-options", "r=4, alpha=8")
+            await tick(pilot, screen, "#models", [model_index(screen, "madx-xlmr")])
+            assert shown(screen) == (Select.NULL, "", "") and not screen.query_one("#pretrained", Input).disabled
+            await type_into(pilot, "#pretrained", f"swa={SWA_ADAPTER}")
+            await tick(pilot, screen, "#targets", ["swa", "yor"])
+            await type_into(pilot, "#seeds", "1")
+            await until(pilot, lambda: screen.last_check and screen.last_check.ok and screen.last_check.n_runs == 2
+                        and screen.checked_text == screen.current_yaml(), what="a valid 2-run grid")
+            summary = str(screen.query_one("#summary").render())
+            assert f"madx-xlmr: language adapters loaded swa ({SWA_ADAPTER}" in " ".join(summary.split())
+            rows = screen.query_one("#models", SelectionList)
+            assert str(rows.get_option_at_index(model_index(screen, "ia3-minilm")).prompt) == \
+                "ia3-minilm: minilm (adapter lora)"
+
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: type(app.screen).__name__ == "NameDialog")
+            await pilot.press("enter")
+            path = workdir / "configs" / "tui-methods.yaml"
+            await until(pilot, path.exists, what=str(path))
+            assert path.read_text() == screen.current_yaml()
+
+            await pilot.press("ctrl+n")
+            await pilot.press("ctrl+o")
+            await until(pilot, lambda: type(app.screen).__name__ == "PickFileDialog")
+            await pilot.press("enter")
+            await until(pilot, lambda: app.screen is screen and "tui-methods" in screen.current_yaml())
+            assert screen.current_yaml() == path.read_text()  # loads back unchanged
+            assert shown(screen) == (Select.NULL, "", f"swa={SWA_ADAPTER}")  # the first entry, madx-xlmr
+            screen.query_one("#models", SelectionList).focus()
+            await pilot.press("down")
+            await until(pilot, lambda: shown(screen) == ("lora", "r=4, alpha=8", ""), what="ia3-minilm's adapter")
+            assert screen.current_yaml() == path.read_text()  # showing an entry changes nothing
+            return path
+
+    path = asyncio.run(scenario())
+    text = path.read_text()
+    assert "  - {name: ia3-minilm, model: minilm, method: adapter, task_adapter: {config: lora, r: 4, alpha: 8}}\n" in text
+    assert (f"  - {{name: madx-xlmr, model: xlm-roberta-base, method: madx, lang_adapter: {{pretrained: "
+            f"{{swa: {SWA_ADAPTER}}}}}}}\n") in text
+    specs = {s.model_name: s for s in expand(load_grid(path))}
+    adapter, madx = specs["ia3-minilm"], specs["madx-xlmr"]
+    assert adapter.method == "adapter" and adapter.task_adapter.config == "lora"
+    assert adapter.task_adapter.options == {"r": 4, "alpha": 8} and adapter.madx is None
+    assert madx.method == "madx" and madx.madx.lang_adapter.pretrained["swa"].source == SWA_ADAPTER
+
+
+def test_a_new_adapter_model_and_a_wrong_option_show_the_cli_message(workdir):
+    async def scenario() -> list[str]:
+        app = new_app(workdir)
+        async with app.run_test(size=(100, 40)) as pilot:
+            screen = await switch_to(pilot, "2", ComposerScreen)
+            await type_into(pilot, "#study", "bad-option")
+            assert screen.query_one("#task-adapter", Select).disabled  # tiny, highlighted: full fine-tuning
+            await pick(pilot, "#custom-method", "ad")
+            assert screen.query_one("#custom-method", Select).value == "adapter"
+            await type_into(pilot, "#custom-model", "minilm")
+            await pilot.press("enter")  # added, ticked and highlighted, with LoRA to start with
+            await until(pilot, lambda: str(screen.query_one("#adapters-of").render()) == "Adapters of lora-minilm-2")
+            assert shown(screen) == ("lora", "", "")
+            await type_into(pilot, "#task-options", "r=x")
+            await tick(pilot, screen, "#targets", ["swa"])
+            await until(pilot, lambda: screen.last_check and not screen.last_check.ok
+                        and screen.checked_text == screen.current_yaml(), what="the wrong option checked")
+            assert "  - {name: lora-minilm-2, model: minilm, method: adapter, task_adapter: {config: lora, r: x}}" \
+                in screen.current_yaml().splitlines()
+            errors = problem_lines(screen.last_check)
+            assert " ".join(str(screen.query_one("#problems").render()).split()) == " ".join(" ".join(errors).split())
+
+            await pick(pilot, "#task-adapter", "ia3")  # another method: the options of lora go
+            await until(pilot, lambda: screen.last_check and screen.last_check.ok
+                        and "{config: ia3}" in screen.checked_text, what="a valid grid with ia3")
+            assert shown(screen) == ("ia3", "", "")
+            return errors
+
+    errors = asyncio.run(scenario())
+    assert errors == ["error: configs/bad-option.yaml:7: models[0]: lora: r: expected a number, got 'x'"]

@@ -3,7 +3,9 @@
 The form fills a Draft (xltui.tui.grid_draft); every change re-checks the YAML text
 the draft stands for in a thread worker through engine.runner.study, as `xltui grid
 validate` and `xltui run --grid` do, so the problems panel shows their messages word
-for word and Ctrl+R queues what `xltui run --grid` would.
+for word and Ctrl+R queues what `xltui run --grid` would. The model highlighted in the
+models list shows its adapters below it (task-adapter method and options, released
+language adapters); editing them rewrites that entry's keys and nothing else.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import (
     Checkbox,
     Footer,
     Header,
     Input,
+    Label,
     Select,
     SelectionList,
     Static,
@@ -31,10 +35,12 @@ from textual.worker import get_current_worker
 from xltui.tui import grid_draft as gd
 from xltui.tui.composer_form import (
     LanguageLists,
+    adapter_placeholders,
     form_widgets,
     model_label,
     model_options,
     ordered,
+    task_adapter_prompt,
 )
 from xltui.tui.confirm_dialog import ConfirmScreen
 from xltui.tui.data_choices import default_ref
@@ -65,6 +71,10 @@ class ComposerScreen(Screen):
 ## Composer
 Build a grid without writing YAML. **Tab** moves between fields, **Space** or a click
 ticks a choice, **Enter** in *other model* adds a hub id or local directory.
+Below the models, the *highlighted* model's adapters: its task adapter (a method of the
+`adapters` library: lora, ia3, seq_bn, …) with its options (`r=8, alpha=16`), and for
+MAD-X the released language adapters to load instead of training them
+(`swa=AdapterHub/xlm-roberta-base-sw-wiki_pfeiffer, am=/path/to/dir`).
 The right panel counts the runs, those already in the database (they will not run
 again) and estimates the duration from finished runs; problems are the CLI's
 messages (`xltui grid validate`). **Ctrl+S** saves `configs/NAME.yaml`, **Ctrl+R**
@@ -82,6 +92,7 @@ queues the runs (a worker runs them), **Ctrl+O** opens a saved grid, **Ctrl+N** 
         self._langs: LanguageLists | None = None
         self.last_check: Any = None  # the latest engine.runner.study.GridReport shown (tests read it)
         self._checked_text = ""  # the YAML text last_check is about
+        self._adapters_offered: tuple[str, ...] = gd.TASK_ADAPTERS  # the task-adapter list's names
 
     # ------------------------------------------------------------------------- layout
 
@@ -117,6 +128,7 @@ queues the runs (a worker runs them), **Ctrl+O** opens a saved grid, **Ctrl+N** 
         models.clear_options()
         models.add_options([(model_label(m), i, i < len(draft.models)) for i, m in enumerate(self._models)])
         models.highlighted = 0  # Space works at once after Tab
+        self._show_entry()
         self.query_one("#zero-shot", Checkbox).value = draft.zero_shot
         self.query_one("#few-shot", Input).value = draft.few_shot
         self.query_one("#seeds", Input).value = draft.seeds
@@ -152,6 +164,11 @@ queues the runs (a worker runs them), **Ctrl+O** opens a saved grid, **Ctrl+N** 
 
     def current_yaml(self) -> str:
         return gd.draft_to_yaml(self.draft())
+
+    @property
+    def checked_text(self) -> str:
+        """The YAML text ``last_check`` is about (it is current when it equals ``current_yaml()``)."""
+        return self._checked_text
 
     def grid_path(self) -> Path:
         """Where the text will be saved: the opened file, else configs/<study>.yaml."""
@@ -189,22 +206,108 @@ queues the runs (a worker runs them), **Ctrl+O** opens a saved grid, **Ctrl+N** 
         from engine.store.queries import run_durations
 
         report = check_grid(path, text)
-        seconds = None
+        seconds, adapter_lines = None, []
         if report.ok:
             engine = self.app.engine  # type: ignore[attr-defined]
             seconds = estimate_seconds(read_known(report, engine), run_durations(engine))
+            adapter_lines = report.adapter_lines  # may look in the Hugging Face cache: not on the UI thread
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._show_check, text, report, seconds)
+            self.app.call_from_thread(self._show_check, text, report, seconds, adapter_lines)
 
-    def _show_check(self, text: str, report: Any, seconds: float | None) -> None:
+    def _show_check(self, text: str, report: Any, seconds: float | None, adapter_lines: list[str] | None = None) -> None:
         from xltui.tui.composer_form import problem_lines, summary_text
 
         self.last_check, self._checked_text = report, text
-        self.query_one("#summary", Static).update(summary_text(report, seconds))
+        self.query_one("#summary", Static).update(summary_text(report, seconds, adapter_lines or ()))
         problems = self.query_one("#problems", Static)
         problems.update(Text("\n".join(problem_lines(report))))  # Text: a '[zero-shot]' is no markup tag
         problems.set_class(not report.ok, "has-problems")
         self.query_one("#yaml", Static).update(Text(text))
+
+    # ------------------------------------------------------------------------- a model entry's adapters
+
+    def _highlighted(self) -> int | None:
+        """The index in ``self._models`` of the entry the adapter fields edit."""
+        index = self.query_one("#models", SelectionList).highlighted
+        return index if index is not None and 0 <= index < len(self._models) else None
+
+    @on(SelectionList.SelectionHighlighted, "#models")
+    def _model_highlighted(self, _event: SelectionList.SelectionHighlighted) -> None:
+        self._show_entry()
+
+    def _show_entry(self) -> None:
+        """Show the highlighted entry's adapters in their fields (changes nothing in the entry)."""
+        index = self._highlighted()
+        entry = self._models[index] if index is not None else {}
+        method = str(entry.get("method", ""))
+        config, options = gd.task_adapter_of(entry)
+        select = self.query_one("#task-adapter", Select)
+        self.query_one("#adapters-of", Label).update(f"Adapters of {entry.get('name')}" if entry
+                                                     else "Adapters of the highlighted model")
+        note = gd.entry_note(entry) if entry else "no model highlighted"
+        self.query_one("#model-note", Static).update(Content.from_markup("[dim]$note", note=note))
+        with self.prevent(Select.Changed, Input.Changed):  # showing is no edit
+            offered = (*gd.TASK_ADAPTERS, *([config] if config and config not in gd.TASK_ADAPTERS else []))
+            if offered != self._adapters_offered:  # a name loaded from a file is offered too
+                select.set_options((n, n) for n in offered)
+                self._adapters_offered = offered
+            select.prompt = task_adapter_prompt(method)
+            select.value = config or Select.NULL
+            self.query_one("#task-options", Input).value = gd.format_options(options)
+            self.query_one("#pretrained", Input).value = gd.format_pretrained(gd.pretrained_of(entry))
+        options_input, pretrained_input = self.query_one("#task-options", Input), self.query_one("#pretrained", Input)
+        # a full entry has no adapters to set, an adapter entry no language adapters (unless loaded: they can go)
+        select.disabled = options_input.disabled = method not in ("madx", "adapter") and "task_adapter" not in entry
+        pretrained_input.disabled = method != "madx" and not gd.pretrained_of(entry)
+        options_input.placeholder, pretrained_input.placeholder = adapter_placeholders(method)
+
+    def _edit(self, index: int, entry: dict[str, Any]) -> None:
+        """Replace a model entry (ticking it: an entry being set up is one to run) and re-check."""
+        self._models[index] = entry
+        models = self.query_one("#models", SelectionList)
+        models.replace_option_prompt_at_index(index, model_label(entry))
+        models.select(index)
+        self._schedule_check()
+
+    def _entry_of(self, changed, shown) -> tuple[int, dict] | None:
+        """The highlighted model entry an adapter field's change is about; None when the change is stale
+        (the fields show another entry now) or no entry is highlighted."""
+        index = self._highlighted()
+        if index is None or changed != shown:
+            return None
+        return index, self._models[index]
+
+    @on(Select.Changed, "#task-adapter")
+    def _task_adapter_picked(self, event: Select.Changed) -> None:
+        if (found := self._entry_of(event.value, event.select.value)) is None:
+            return
+        index, entry = found
+        config = "" if event.value is Select.NULL else str(event.value)
+        old, options = gd.task_adapter_of(entry)
+        if config == old:
+            return
+        if not gd.same_method(str(entry.get("method")), old, config):
+            options = {}  # another method: its own defaults, not the options of the one before
+            with self.prevent(Input.Changed):
+                self.query_one("#task-options", Input).value = ""
+        self._edit(index, gd.with_task_adapter(entry, config, options))
+
+    @on(Input.Changed, "#task-options")
+    def _task_options_typed(self, event: Input.Changed) -> None:
+        if (found := self._entry_of(event.value, event.input.value)) is None:
+            return
+        index, entry = found
+        config, options = gd.task_adapter_of(entry)
+        if gd.parse_options(event.value) != options:
+            self._edit(index, gd.with_task_adapter(entry, config, gd.parse_options(event.value)))
+
+    @on(Input.Changed, "#pretrained")
+    def _pretrained_typed(self, event: Input.Changed) -> None:
+        if (found := self._entry_of(event.value, event.input.value)) is None:
+            return
+        index, entry = found
+        if gd.parse_pretrained(event.value) != gd.pretrained_of(entry):
+            self._edit(index, gd.with_pretrained(entry, gd.parse_pretrained(event.value)))
 
     # ------------------------------------------------------------------------- custom model
 
@@ -214,13 +317,18 @@ queues the runs (a worker runs them), **Ctrl+O** opens a saved grid, **Ctrl+N** 
         if not ref:
             return
         method = str(self.query_one("#custom-method", Select).value)
+        config = "lora" if method == "adapter" else ""  # method adapter names one: LoRA until another is picked
         taken = {str(m.get("name")) for m in self._models}
-        entry = {"name": gd.model_alias(ref, method, taken), "model": ref, "method": method}
+        entry = {"name": gd.model_alias(ref, method, taken, config), "model": ref, "method": method}
+        if config:
+            entry["task_adapter"] = {"config": config}
         self._models.append(entry)
         models = self.query_one("#models", SelectionList)
         models.add_option((model_label(entry), len(self._models) - 1, True))
+        models.highlighted = len(self._models) - 1  # its adapters show below the list
+        self._show_entry()
         event.input.value = ""
-        self.notify(f"added model {entry['name']} ({ref}, {method})")
+        self.notify(f"added model {entry['name']} ({ref}, {method}{' ' + config if config else ''})")
 
     @on(Input.Submitted, "#add-lang")
     def _add_languages(self, event: Input.Submitted) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Checkbox, Input, Label, Select, SelectionList
+from textual.widgets import Checkbox, Input, Label, Select, SelectionList, Static
 
 from xltui.tui import grid_draft as gd
 from xltui.tui.data_choices import languages_for_tasks
@@ -34,7 +34,9 @@ def form_widgets() -> ComposeResult:
     with Horizontal(id="custom-row"):
         yield Input(id="custom-model", placeholder="other: hub id or dir + Enter", compact=True)
         yield Select(((m, m) for m in gd.METHODS), value="full", allow_blank=False, id="custom-method",
-                     compact=True)
+                     compact=True, tooltip="full fine-tuning; madx: language adapters + a task adapter; "
+                     "adapter: a task adapter alone (LoRA to start with: pick another below)")
+    yield from adapter_widgets()
     yield Label("Source languages (train)", classes="field-label")
     yield SelectionList[str](id="source", compact=True)
     yield Label("Target languages (evaluate)", classes="field-label")
@@ -53,8 +55,48 @@ def form_widgets() -> ComposeResult:
             yield Input(id=f"train-{name}", placeholder="default", compact=True)
 
 
+def adapter_widgets() -> ComposeResult:
+    """The highlighted model entry's adapters: its task adapter's method and options, its released
+    language adapters (ComposerScreen fills them as the highlight moves and writes them back)."""
+    yield Label("Adapters of the highlighted model", id="adapters-of", classes="field-label")
+    yield Static("", id="model-note")
+    with Horizontal(classes="hyper-row"):
+        yield Label("task adapter", classes="hyper-name")
+        yield Select(((n, n) for n in gd.TASK_ADAPTERS), id="task-adapter", compact=True, prompt="default",
+                     tooltip="a method of the adapters library (its own name); grid validation checks it")
+    with Horizontal(classes="hyper-row"):
+        yield Label("task options", classes="hyper-name")
+        yield Input(id="task-options", compact=True,
+                    tooltip="options of the method's config class in the adapters library, name=value")
+    with Horizontal(classes="hyper-row"):
+        yield Label("language adapters", classes="hyper-name")
+        yield Input(id="pretrained", compact=True,
+                    tooltip="loaded instead of trained, per language: a hub id (@revision optional) or a "
+                    "directory, e.g. swa=AdapterHub/xlm-roberta-base-sw-wiki_pfeiffer, am=/path/to/dir")
+
+
+def adapter_placeholders(method: str) -> tuple[str, str]:
+    """What the task-options and language-adapter fields say while empty, for an entry of ``method``."""
+    options = "the method's defaults, e.g. r=8, alpha=16" if method in ("madx", "adapter") else ""
+    released = {"madx": "all trained; or released: swa=hub id or dir",
+                "adapter": "none: method adapter trains a task adapter alone"}.get(method, "")
+    return options, released
+
+
+def task_adapter_prompt(method: str) -> str:
+    """What the task-adapter list shows when the entry names no method."""
+    return {"madx": f"default ({gd.MADX_TASK_ADAPTER})", "adapter": "pick a method"}.get(method, "none")
+
+
 def model_label(m: dict[str, Any]) -> str:
-    return f"{m.get('name')}: {m.get('model')} ({m.get('method')})"
+    """'tiny: tiny (full)', 'lora-xlmr: xlm-roberta-base (adapter lora)', 'x: m (madx+lora, released swa)'."""
+    method = str(m.get("method"))
+    config, _options = gd.task_adapter_of(m)
+    detail = {"adapter": f"adapter {config or '?'}", "madx": f"madx+{config}" if config else "madx"}.get(method, method)
+    released = gd.pretrained_of(m)
+    if released:
+        detail += f", released {' '.join(map(str, released))}"
+    return f"{m.get('name')}: {m.get('model')} ({detail})"
 
 
 def model_options(loaded: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -129,9 +171,10 @@ def estimated_duration(seconds: float | None) -> str:
     return "unknown (no finished runs yet)" if seconds is None else format_duration(seconds)
 
 
-def summary_text(report: Any, seconds: float | None) -> Text:
-    """Runs, runs already in the database, the estimate — or how many problems there are
-    (``report``: an engine.runner.study.GridReport, compared with the database)."""
+def summary_text(report: Any, seconds: float | None, adapter_lines: Sequence[str] = ()) -> Text:
+    """Runs, runs already in the database, the estimate, which language adapters are loaded and which
+    trained — or how many problems there are (``report``: an engine.runner.study.GridReport, compared
+    with the database; ``adapter_lines``: its ``adapter_lines``, read off the UI thread)."""
     out = Text()
     out.append(f"{report.file}\n", style="bold")
     if not report.ok:
@@ -144,6 +187,10 @@ def summary_text(report: Any, seconds: float | None) -> Text:
     out.append(f"estimated duration: {estimated_duration(seconds)}", style="bold")
     if seconds is not None:
         out.append("\n(one worker, means of finished runs)")
+    if adapter_lines:
+        out.append("\n")
+    for line in adapter_lines:
+        out.append(f"\n{in_data_dir(line)}")
     if report.design:
         out.append("\n\nseed-level tests (exact sign-flip floor, Holm over languages):")
     for check in report.design:

@@ -3,12 +3,16 @@
 The composer never builds a Grid object itself: it writes the YAML a researcher
 would write (``draft_to_yaml``) and validates that text exactly as `xltui grid
 validate` does, so every message and line number is the CLI's. Anything the
-composer has no widget for (exclude, labels, a model's lang_adapter, ...) is kept
-as loaded and written back, so a saved grid loads back unchanged.
+composer has no widget for (exclude, labels, a language adapter's mlm_steps, ...) is
+kept as loaded and written back, so a saved grid loads back unchanged. A model entry's
+task adapter (``task_adapter: {config: NAME, **options}``) and released language
+adapters (``lang_adapter: {pretrained: {LANG: hub id or dir}}``) are edited through the
+``with_*`` functions, which change those keys alone and return a new entry.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +26,14 @@ TRAIN_FIELDS = ("lr", "batch_size", "max_length", "epochs", "patience", "max_tra
                 "max_eval_sentences", "precision")
 TRAIN_DEFAULTS: dict[str, Any] = {f: TrainParams.model_fields[f].default for f in TRAIN_FIELDS}
 KNOWN_KEYS = ("study", "task", "source", "targets", "data", "models", "settings", "seeds", "train")
-METHODS = ("full", "madx")
+METHODS = ("full", "madx", "adapter")  # adapter: a task adapter alone; madx: on language adapters
+# the adapters library's methods the composer offers in its list, by the library's own names (its
+# ADAPTER_CONFIG_MAP; engine.grid.methods.method_names() lists them all but imports the library, and
+# torch with it, so it never runs in the app: a name loaded from a file that is not here is offered too,
+# and grid validation names a wrong one)
+TASK_ADAPTERS = ("seq_bn", "double_seq_bn", "par_bn", "compacter", "compacter++", "prefix_tuning", "prompt_tuning",
+                 "lora", "ia3", "vera", "dora", "loreft", "mam", "unipelt")
+MADX_TASK_ADAPTER = "seq_bn"  # what a madx entry trains when its task_adapter names no config
 
 
 @dataclass(frozen=True)
@@ -36,11 +47,15 @@ class ModelChoice:
     extra: tuple[tuple[str, Any], ...] = ()
 
     def entry(self) -> dict[str, Any]:
-        return {"name": self.name, "model": self.model, "method": self.method, **dict(self.extra)}
+        """A fresh entry: editing it (or its task_adapter mapping) never changes the catalogue."""
+        return {"name": self.name, "model": self.model, "method": self.method, **copy.deepcopy(dict(self.extra))}
 
 
-# presets of engine.training.modelzoo and the hub encoders of the MAD-X paper; MAD-X lr (1e-4) and adapter
-# sizes (language: 2, task: 16) are the engine's defaults, so they need no keys here
+_LORA = {"config": "lora", "r": 8, "alpha": 16}
+SWAHILI_ADAPTER = "AdapterHub/xlm-roberta-base-sw-wiki_pfeiffer"  # AdapterHub's MAD-X language adapter for XLM-R base
+
+# presets of engine.training.modelzoo and the hub encoders of the MAD-X paper; adapter methods' lr (1e-4) and
+# MAD-X adapter sizes (language: 2, task: 16) are the engine's defaults, so they need no keys here
 MODEL_CHOICES = (
     ModelChoice("tiny", "tiny", "full", "random-init, for smoke runs", (("lr", 1.0e-3),)),
     ModelChoice("minilm", "minilm", "full", "pretrained MiniLM (English), offline"),
@@ -48,6 +63,17 @@ MODEL_CHOICES = (
     ModelChoice("xlmr", "xlm-roberta-base", "full", "XLM-R base, hub or cache"),
     ModelChoice("mbert", "bert-base-multilingual-cased", "full", "mBERT, hub or cache"),
     ModelChoice("madx-xlmr", "xlm-roberta-base", "madx", "MAD-X adapters on XLM-R base"),
+    ModelChoice("lora-minilm", "minilm", "adapter", "a LoRA task adapter alone on MiniLM, offline",
+                (("task_adapter", _LORA),)),
+    ModelChoice("ia3-minilm", "minilm", "adapter", "an (IA)^3 task adapter alone on MiniLM, offline",
+                (("task_adapter", {"config": "ia3"}),)),
+    ModelChoice("madx-lora-minilm", "minilm", "madx", "MAD-X language adapters under a LoRA task adapter, offline",
+                (("task_adapter", _LORA),)),
+    ModelChoice("lora-xlmr", "xlm-roberta-base", "adapter", "a LoRA task adapter alone on XLM-R base",
+                (("task_adapter", _LORA),)),
+    ModelChoice("madx-xlmr-swa", "xlm-roberta-base", "madx", "MAD-X on XLM-R base, AdapterHub's released "
+                "Swahili adapter loaded (the other languages' trained)",
+                (("lang_adapter", {"pretrained": {"swa": SWAHILI_ADAPTER}}),)),
 )
 _ALIASES = {"xlm-roberta-base": "xlmr", "xlm-roberta-large": "xlmr-large", "bert-base-multilingual-cased": "mbert"}
 
@@ -120,14 +146,116 @@ def format_data(value: Any) -> str:
     return format_scalar(value)
 
 
-def model_alias(ref: str, method: str, taken: set[str] = frozenset()) -> str:
-    """A short, valid, unused name for a model entry: 'xlmr', 'madx-xlmr', 'my-model-2'."""
+def model_alias(ref: str, method: str, taken: set[str] = frozenset(), config: str = "") -> str:
+    """A short, valid, unused name for a model entry: 'xlmr', 'madx-xlmr', 'lora-xlmr', 'my-model-2'
+    (``config``: the task adapter's method, for method adapter)."""
     base = _ALIASES.get(ref) or re.sub(r"[^A-Za-z0-9._-]+", "-", ref.rstrip("/").rsplit("/", 1)[-1]).strip("-")
-    base = (f"madx-{base}" if method == "madx" else base) or "model"
+    if method == "madx":
+        base = f"madx-{base}"
+    elif method == "adapter":
+        base = f"{re.sub(r'[^A-Za-z0-9._-]+', '', config) or 'adapter'}-{base}"
+    base = base or "model"
     name, i = base, 2
     while name in taken:
         name, i = f"{base}-{i}", i + 1
     return name
+
+
+# ----------------------------------------------------------------------------- a model entry's adapters
+
+# items are separated by commas, or by spaces before the next 'name=': a path may hold spaces, a list commas
+_ITEMS = re.compile(r"\s*,\s*(?![^\[{]*[\]}])|\s+(?=[\w.+-]+=)")
+
+
+def _items(text: str) -> list[tuple[str, str]]:
+    """'a=1, b=[x, y] c=d' -> [(a, 1), (b, [x, y]), (c, d)]; an item without '=' has the value ''."""
+    pairs = [item.partition("=") for item in _ITEMS.split(text.strip()) if item.strip()]
+    return [(k.strip(), v.strip()) for k, _, v in pairs]
+
+
+def _option_value(text: str) -> Any:
+    if text[:1] in ("[", "{"):
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError:  # kept as text: the validator names the option
+            return text
+    return parse_scalar(text) if text else ""
+
+
+def parse_options(text: str) -> dict[str, Any]:
+    """'r=8, alpha=16, target_modules=[q, v]' -> {r: 8, alpha: 16, target_modules: [q, v]}."""
+    return {k: _option_value(v) for k, v in _items(text)}
+
+
+def format_options(options: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={_flow(v) if isinstance(v, (list, dict)) else format_scalar(v)}"
+                     for k, v in options.items())
+
+
+def parse_pretrained(text: str) -> dict[str, str]:
+    """'swa=AdapterHub/xlm-roberta-base-sw-wiki_pfeiffer, am=/my adapters/am' -> {swa: ..., am: ...}."""
+    return dict(_items(text))
+
+
+def format_pretrained(pretrained: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={format_scalar(v)}" for k, v in pretrained.items())
+
+
+def task_adapter_of(entry: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A model entry's task adapter: (its config name, '' when it names none; the method's options)."""
+    raw = entry.get("task_adapter")
+    if not isinstance(raw, dict):
+        return "", {}
+    config = raw.get("config")
+    return ("" if config is None else str(config)), {k: v for k, v in raw.items() if k != "config"}
+
+
+def pretrained_of(entry: dict[str, Any]) -> dict[str, Any]:
+    """A model entry's released language adapters: language -> hub id or directory."""
+    lang = entry.get("lang_adapter")
+    pretrained = lang.get("pretrained") if isinstance(lang, dict) else None
+    return dict(pretrained) if isinstance(pretrained, dict) else {}
+
+
+def _with_key(entry: dict[str, Any], key: str, value: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``entry`` with ``key`` set (in its place, or last), or without it when ``value`` is empty."""
+    out = dict(entry)
+    if value:
+        out[key] = value
+    else:
+        out.pop(key, None)
+    return out
+
+
+def with_task_adapter(entry: dict[str, Any], config: str, options: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``entry`` whose task adapter is ``config`` ('' : none named) with ``options``."""
+    return _with_key(entry, "task_adapter", {**({"config": config} if config else {}), **options})
+
+
+def with_pretrained(entry: dict[str, Any], pretrained: dict[str, str]) -> dict[str, Any]:
+    """A copy of ``entry`` loading ``pretrained`` language adapters; its other lang_adapter keys stay."""
+    lang = entry.get("lang_adapter")
+    lang = dict(lang) if isinstance(lang, dict) else {}
+    return _with_key(entry, "lang_adapter", _with_key(lang, "pretrained", dict(pretrained)))
+
+
+def same_method(method: str, old: str, new: str) -> bool:
+    """Whether two task-adapter names train the same thing (for madx, no name is its seq_bn), so the
+    options of one suit the other."""
+    if method == "madx":
+        old, new = old or MADX_TASK_ADAPTER, new or MADX_TASK_ADAPTER
+    return old == new
+
+
+def entry_note(entry: dict[str, Any]) -> str:
+    """The catalogue's note for an entry it offers (unchanged), else what its method trains."""
+    for choice in MODEL_CHOICES:
+        if choice.entry() == entry:
+            return choice.note
+    return {"full": "full fine-tuning: every weight trains, no adapters",
+            "madx": "MAD-X: language adapters (trained, or released ones loaded) under a task adapter",
+            "adapter": "a task adapter alone on the frozen encoder, no language adapters",
+            }.get(str(entry.get("method")), "")
 
 
 # ----------------------------------------------------------------------------- draft <-> grid data

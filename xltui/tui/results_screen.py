@@ -1,4 +1,4 @@
-"""Screen 3, results: the paper's tables and figures for a study, and their exports.
+"""Screen 3, results: the paper's tables and figures for a study, what each method costs, and their exports.
 
 The report is `xltui results`'s own (xltui.cli_results.build_results_report), built
 in a thread worker; the tables are engine.analysis.render's rich tables, the figures
@@ -28,15 +28,17 @@ CHART_HEIGHT = 18
 
 
 class ResultsScreen(Screen):
-    """Mean ± SD per language and macro average, Holm-marked paired tests, Figures 1–3, exports."""
+    """Mean ± SD per language and macro average, Holm-marked paired tests, Figures 1–3, costs, exports."""
 
     CSS_PATH = "results.tcss"
     HELP_TITLE = "Results"
     HELP = """\
 ## Results
 The tables and tests of `xltui results` for the chosen study, task, metric and comparison
-(Tab moves between the lists, Enter opens one). **f** shows the figures; **l**, **c**, **m**
-write LaTeX, CSV, Markdown into `xltui-exports/<study>/` (**e**: all three) and say where.
+(Tab moves between the lists, Enter opens one). **f** shows the figures; **$** the Costs tab, the
+efficiency table of `--efficiency` (method, score, trainable parameters, s/step, peak memory; again: back to
+the tables, without it); **l**, **c**, **m** write LaTeX, CSV, Markdown into `xltui-exports/<study>/`
+(**e**: all three) and say where.
 """
     BINDINGS = [
         Binding("l", "export('latex')", "LaTeX", tooltip="Export the tables as LaTeX (booktabs) into xltui-exports/"),
@@ -45,6 +47,8 @@ write LaTeX, CSV, Markdown into `xltui-exports/<study>/` (**e**: all three) and 
         Binding("e", "export_all", "All", tooltip="Write the CSV, LaTeX and Markdown exports"),
         Binding("g", "export_figures", "PNG/PDF", tooltip="Write the figures as PNG and PDF (like --figures)"),
         Binding("f", "toggle_view", "Figures", tooltip="Switch between the tables and the figures"),
+        Binding("dollar_sign", "toggle_efficiency", "Costs", key_display="$",
+                tooltip="The efficiency table: what each method trains and costs beside its score (--efficiency)"),
         Binding("p", "toggle_per_language", "Per-lang",
                 tooltip="Also test each language on its own (--per-language)"),
         Binding("r", "reload", "Reload", tooltip="Read the results again from the database"),
@@ -56,6 +60,7 @@ write LaTeX, CSV, Markdown into `xltui-exports/<study>/` (**e**: all three) and 
         self.report: Any = None  # the engine.analysis.report.Report shown, None while there is none
         self.query_shown: ResultsQuery | None = None
         self._per_language = False
+        self._efficiency = False
         self._known_studies: tuple[str, ...] = ()
         self._finished: dict[str, int] = {}
         self._compare_values: list[str] = [""]
@@ -75,6 +80,8 @@ write LaTeX, CSV, Markdown into `xltui-exports/<study>/` (**e**: all three) and 
                 yield Static("", id="tables")
             with TabPane("Figures", id="tab-figures"), VerticalScroll(id="figures-scroll"):
                 yield Static("", id="figures")
+            with TabPane("Costs", id="tab-efficiency"), VerticalScroll(id="efficiency-scroll"):
+                yield Static("", id="efficiency")
         yield Static("", id="results-status")
         yield Footer()
 
@@ -140,7 +147,7 @@ write LaTeX, CSV, Markdown into `xltui-exports/<study>/` (**e**: all three) and 
             return None
         return ResultsQuery(str(study), str(self.query_one("#task", Select).value),
                             str(self.query_one("#metric", Select).value),
-                            str(self.query_one("#compare", Select).value), self._per_language)
+                            str(self.query_one("#compare", Select).value), self._per_language, self._efficiency)
 
     @on(Select.Changed)
     def _selection_changed(self, event: Select.Changed) -> None:
@@ -175,7 +182,7 @@ write LaTeX, CSV, Markdown into `xltui-exports/<study>/` (**e**: all three) and 
         try:
             report = build_results_report(engine, [query.study], tasks=[query.task] if query.task else None,
                                           metric=query.metric or None, compare=query.compare or None,
-                                          per_language=query.per_language)
+                                          per_language=query.per_language, efficiency=query.efficiency)
         except UserError as exc:
             report, error = None, str(exc)
         else:
@@ -200,12 +207,13 @@ write LaTeX, CSV, Markdown into `xltui-exports/<study>/` (**e**: all three) and 
         self.report = None
         self.query_one("#tables", Static).update(Text(text))
         self.query_one("#figures", Static).update(Text(text))
+        self.query_one("#efficiency", Static).update(Text(text))
         self.query_one("#results-status", Static).update(Text(text.splitlines()[0] if text else ""))
 
     def _draw(self) -> None:
         """Tables and charts at the width there is now (rich tables transpose when narrow)."""
         from engine.analysis.figures import terminal_charts
-        from xltui.tui.results_view import tables_view
+        from xltui.tui.results_view import efficiency_view, tables_view
 
         if self.report is None:
             return
@@ -214,6 +222,10 @@ write LaTeX, CSV, Markdown into `xltui-exports/<study>/` (**e**: all three) and 
         tables = self.query_one("#tables", Static)
         tables.styles.width = need
         tables.update(view)
+        view, need = efficiency_view(self.report, width)
+        costs = self.query_one("#efficiency", Static)
+        costs.styles.width = need
+        costs.update(view)
         charts = terminal_charts(self.report, width=max(50, width), height=CHART_HEIGHT)
         self.query_one("#figures", Static).update(Text("\n\n".join(charts) or "no figures for this selection"))
 
@@ -224,7 +236,24 @@ write LaTeX, CSV, Markdown into `xltui-exports/<study>/` (**e**: all three) and 
 
     def action_toggle_view(self) -> None:
         tabs = self.query_one(TabbedContent)
-        tabs.active = "tab-figures" if tabs.active == "tab-tables" else "tab-tables"
+        tabs.active = "tab-tables" if tabs.active == "tab-figures" else "tab-figures"
+
+    def action_toggle_efficiency(self) -> None:
+        """The Costs tab with the efficiency table (the report read again with it); from the Costs tab, back
+        to the tables without it. Exports and the command shown follow (--efficiency)."""
+        tabs = self.query_one(TabbedContent)
+        if self._efficiency and tabs.active != "tab-efficiency":
+            tabs.active = "tab-efficiency"  # already there, on another tab: only show it
+            return
+        self._efficiency = not self._efficiency
+        tabs.active = "tab-efficiency" if self._efficiency else "tab-tables"
+        self.action_reload()
+
+    @on(TabbedContent.TabActivated, pane="#tab-efficiency")
+    def _costs_tab_opened(self) -> None:
+        """Opening the Costs tab by mouse asks for the efficiency table, as $ does."""
+        if not self._efficiency:
+            self.action_toggle_efficiency()
 
     def action_toggle_per_language(self) -> None:
         self._per_language = not self._per_language

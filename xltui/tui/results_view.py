@@ -36,6 +36,7 @@ class ResultsQuery:
     metric: str = ""
     compare: str = ""  # SYSTEM:BASELINE[,BASELINE...]
     per_language: bool = False
+    efficiency: bool = False  # the efficiency table too (--efficiency)
 
     def cli_args(self, fmt: str | None = None, output: Path | None = None) -> list[str]:
         """The `xltui results` arguments that build the same report."""
@@ -45,6 +46,8 @@ class ResultsQuery:
                 args += [flag, value]
         if self.per_language:
             args.append("--per-language")
+        if self.efficiency:
+            args.append("--efficiency")
         if fmt:
             args += ["--format", fmt]
         if output is not None:
@@ -55,9 +58,10 @@ class ResultsQuery:
         return "xltui " + shlex.join(self.cli_args(fmt, output))
 
     def stem(self) -> str:
-        """A file name saying what was chosen: 'smoke', 'smoke-ner-f1-madx-perlang'."""
+        """A file name saying what was chosen: 'smoke', 'smoke-ner-f1-madx-perlang-efficiency'."""
         system = self.compare.partition(":")[0]
-        parts = [self.study, self.task, self.metric, system, "perlang" if self.per_language else ""]
+        parts = [self.study, self.task, self.metric, system, "perlang" if self.per_language else "",
+                 "efficiency" if self.efficiency else ""]
         return re.sub(r"[^A-Za-z0-9._-]+", "-", "-".join(p for p in parts if p))
 
     def export_path(self, directory: Path, fmt: str) -> Path:
@@ -137,3 +141,22 @@ def tables_view(report: Report, width: int) -> tuple[RenderableType, int]:
         parts.append(Text("Warnings:", style="bold yellow"))
         parts += [Text(f"  ! {w}", style="yellow") for w in report.all_warnings]
     return Group(*parts), need
+
+
+EFFICIENCY_HINT = ("What each method costs beside its score: press $ (or `xltui results STUDY --efficiency`) "
+                   "for the efficiency table — method, macro score, trainable parameters and share, s/step, "
+                   "peak memory — as the runs stored them when they trained.")
+
+
+def efficiency_view(report: Report, width: int) -> tuple[RenderableType, int]:
+    """The Costs tab and the width it needs: the efficiency table and its own warnings, or how to ask for it."""
+    from engine.analysis.render import rich_efficiency_table
+
+    if report.efficiency is None:
+        return Text(EFFICIENCY_HINT), width
+    table = rich_efficiency_table(report.efficiency)
+    parts: list[RenderableType] = [table]
+    if report.efficiency.warnings:
+        parts.append(Text("Warnings:", style="bold yellow"))
+        parts += [Text(f"  ! {w}", style="yellow") for w in report.efficiency.warnings]
+    return Group(*parts), max(width, _width(table))

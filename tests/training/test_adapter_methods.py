@@ -91,6 +91,7 @@ def _name(options: dict) -> str:
     return options["config"]
 
 
+# two classes, not one more parametrize: xdist (--dist loadscope) gives each class its own worker
 @pytest.mark.slow
 class TestAlone:
     @pytest.mark.parametrize("task_adapter", METHODS, ids=_name)

@@ -1,7 +1,7 @@
 """The Textual app's screens and widgets (see ``xltui.app``), one module per screen.
 
 Screens, by their key: the queue, 1 (``queue_screen``, its virtual run list ``runlist``);
-the composer, 2 (``composer``, its form ``composer_form``, the languages it offers
+the composer, 2 (``composer``, its form ``composer_form``, a model entry's adapter fields ``composer_adapters``, the languages it offers
 ``data_choices``, the grid it builds ``grid_draft``); results, 3 (``results_screen``,
 what it asks for ``results_view``); workers, 4 (``workers_screen``, per-device state
 ``devices``); the run detail, Enter on a run (``run_screen``, its scores ``run_scores``);

@@ -2,7 +2,7 @@
 set), the same data, batches and optimizer steps for every method, full fine-tuning the baseline row.
 
 Each method trains in its own process through the real zero-shot trainer
-(engine.training.tagging.train_and_evaluate, early stopping off: every method takes the same
+(engine.training.zeroshot.train_and_evaluate, early stopping off: every method takes the same
 steps), so its peak resident memory is its own. Printed per method: trainable parameters (count and
 share of the model), seconds per optimizer step, peak RSS, and English dev F1 after those steps;
 then each against full fine-tuning (ratios measured side by side in this run hold on a shared
@@ -59,7 +59,7 @@ def one(args) -> None:
     """Train one method in this process and print its row as JSON (the parent reads it)."""
     from engine.runfiles import RunFiles
     from engine.training.inputs import RunInputs
-    from engine.training.tagging import train_and_evaluate
+    from engine.training.zeroshot import train_and_evaluate
 
     spec = spec_of(args.one, args.sentences, args.epochs, args.eval_sentences)
     inputs = RunInputs(lang_adapters={"en": args.lang_adapter, "swa": args.lang_adapter})

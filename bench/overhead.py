@@ -3,7 +3,7 @@
 The same small NER run (the first run of configs/smoke.yaml: tiny model, en → swa,yor,
 seed 1, sized by --sentences/--epochs) is timed two ways, each --repeats times:
 
-* bare: ``engine.training.tagging.train_and_evaluate(spec, RunFiles(out_dir), writer=None, device="cpu")``
+* bare: ``engine.training.zeroshot.train_and_evaluate(spec, RunFiles(out_dir), writer=None, device="cpu")``
   called directly in this process (imports already paid, so the cost of a fresh
   ``python -c "import torch, transformers"`` is measured and shown separately);
 * engine: a fresh temporary SQLite database, ``queue.enqueue`` of the same spec and one
@@ -48,7 +48,7 @@ from engine.runner.slot_setup import SlotOptions
 from engine.spec import RunSpec, RunStatus
 from engine.store.db import open_db
 from engine.store.schema import MetricPoint, Run, SystemSample
-from engine.training.tagging import train_and_evaluate
+from engine.training.zeroshot import train_and_evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                           f"{stalls[variant][-1]:.0f}%" + ("" if variant == "bare" or ok else " RunStatus.FAILED"))
 
     imports = time_command([py, "-c", "import torch, transformers"], args.startup_repeats)
-    engine_imports = time_command([py, "-c", "import engine.training.run, engine.training.tagging"], args.startup_repeats)
+    engine_imports = time_command([py, "-c", "import engine.training.run, engine.training.zeroshot"], args.startup_repeats)
     py_pass = time_command([py, "-c", "pass"], args.startup_repeats)
     cli_help = time_command([cli, "--help"], args.startup_repeats)
 
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_row("overhead ratio engine / bare", f"{eng / bare:.2f}x")
     t.add_row("absolute overhead engine − bare", f"{eng - bare:+.2f} s")
     t.add_row("fresh python -c 'import torch, transformers'", f"{imports:.2f} s")
-    t.add_row("fresh python -c 'import engine.training.run, engine.training.tagging'", f"{engine_imports:.2f} s")
+    t.add_row("fresh python -c 'import engine.training.run, engine.training.zeroshot'", f"{engine_imports:.2f} s")
     t.add_row("overhead minus engine imports", f"{eng - bare - engine_imports:+.2f} s")
     t.add_row("metric points written (median)", f"{statistics.median(points):.0f}")
     t.add_row("system samples written (median)", f"{statistics.median(samples):.0f}")

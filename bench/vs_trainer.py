@@ -99,8 +99,8 @@ def trainer_child(args: argparse.Namespace, seed: int) -> dict:
 
     from engine.data.catalog import task_files
     from engine.data.conll import read_conll
-    from engine.training.tagging import evaluate_split
     from engine.training.tagging_data import encode
+    from engine.training.zeroshot import evaluate_split
 
     transformers.logging.set_verbosity_error()
     transformers.set_seed(seed)
@@ -187,8 +187,8 @@ def replayed_padding(args: argparse.Namespace, seed: int, grouped: bool) -> int:
     generator), so the two sides' per-step times can be read per token too."""
     from transformers import DataCollatorForTokenClassification
 
-    from engine.training.tagging import seed_everything
     from engine.training.tagging_data import train_loader
+    from engine.training.zeroshot import seed_everything
 
     generator = seed_everything(seed)  # its own generator: loading the model below draws nothing from it
     tokenizer, _, _, features = english_ner(args)

@@ -14,12 +14,14 @@ process and its trainers), ``analysis/`` (scores, statistics, tables).
 ``$XLTUI_TEST_GPUS``) that the worker, a run's telemetry and the app all read GPUs through.
 ``states.py`` holds the words of ``spec.py`` that need no pydantic (run, attempt and
 worker states, each task's main metric; ``spec`` re-exports them), so the read-only
-paths (`xltui status`, the app's first screen) name states without importing pydantic:
-the layout counts it as part of ``spec``.
+paths (`xltui status`, the app's first screen) name states without importing pydantic;
+``tasks.py`` is the task table (NER, POS, sentiment: data format, head, labels, metrics,
+bootstrap unit), which every stage branches on instead of task names. The layout counts
+both as part of ``spec``.
 
 Imports go one way (tests/test_layout.py checks it, without executing anything):
 
-    spec (+states), settings, runfiles   import nothing of the engine (runfiles: nothing at all)
+    spec (+states, tasks), settings, runfiles   import nothing of the engine (runfiles: nothing at all)
     gpus                       settings
     data                       spec, settings
     grid                       data, spec, settings

@@ -15,20 +15,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, ClassVar, Literal, get_args
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from engine.states import MAIN_METRIC, Outcome, RunStatus, StopAction, WorkerState  # noqa: F401 (the shared vocabulary, re-exported)
+from engine.tasks import TASK_NAMES
 
 SPEC_VERSION = 1
 
-Task = Literal["ner", "pos"]
+Task = Literal[TASK_NAMES]  # type: ignore[valid-type]  # the task table's names (engine.tasks)
 Method = Literal["full", "madx", "adapter"]  # adapter: a task adapter of any library method, alone
 Setting = Literal["zero-shot", "few-shot"]
 Precision = Literal["auto", "bf16", "fp16", "fp32"]
 
-TASKS: tuple[str, ...] = get_args(Task)
+TASKS: tuple[str, ...] = TASK_NAMES
 MODEL_PRESETS = ("tiny", "minilm")  # engine.training.modelzoo builds them; the grid accepts them as models
 ADAPTER_STUDY = "_lang-adapters"  # the internal study holding language-adapter runs shared across studies
 
@@ -46,8 +47,10 @@ class TrainParams(BaseModel):
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)
     max_grad_norm: float = Field(1.0, gt=0)
-    max_train_sentences: int | None = Field(None, ge=1, description="use only the first N source training sentences")
-    max_eval_sentences: int | None = Field(None, ge=1, description="evaluate on the first N sentences (smoke runs only)")
+    max_train_sentences: int | None = Field(None, ge=1, description="use only the first N source training sentences "
+                                            "(sentence tasks: N texts spread evenly over the file)")
+    max_eval_sentences: int | None = Field(None, ge=1, description="evaluate on the first N sentences (sentence "
+                                           "tasks: N texts spread evenly over the file; smoke runs only)")
     precision: Precision = "auto"
     group_by_length: bool = Field(True, description="batches of similar length, padded to their longest "
                                   "sentence (False: random batches, still padded per batch)")
@@ -238,6 +241,8 @@ class RunSpec(Hashed):
     labels: LabelOptions = LabelOptions()
     align: AlignParams | None = None
     adapter: AdapterParams | None = added_later(None, "method adapter: its task adapter")
+    fewshot_pool: Literal["train", "dev", "test"] | None = added_later(
+        None, "few-shot: the split its K are drawn from, where the grid names one (else train; UD without train: test)")
 
     @property
     def languages(self) -> tuple[str, ...]:

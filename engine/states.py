@@ -1,16 +1,16 @@
 """The words a run, an attempt and a worker slot are in (stored as plain strings), what a stop
-signal asks (``StopAction``), and each task's main metric.
+signal asks (``StopAction``), and each task's main metric (from the task table, engine.tasks).
 
 Kept apart from ``engine.spec`` (which needs pydantic) so the read-only commands
 (`xltui status`, the TUI's first screen) can name states without importing it.
-Imports nothing.
+Imports only engine.tasks (which imports nothing).
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-MAIN_METRIC = {"ner": "f1", "pos": "accuracy"}  # what tables report and checkpoints are selected on
+from engine.tasks import MAIN_METRIC  # noqa: F401 (what tables report and checkpoints are selected on)
 
 
 class RunStatus(StrEnum):

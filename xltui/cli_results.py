@@ -109,8 +109,8 @@ def results(
     studies: Annotated[list[str], typer.Argument(help="study name(s); several are reported together")],
     db: DbOpt = None,
     task: Annotated[Optional[list[str]], typer.Option("--task", help="only this task (repeatable)")] = None,
-    metric: Annotated[Optional[str], typer.Option("--metric", help="metric to report (default: f1 for ner, "
-                                                  "accuracy for pos)")] = None,
+    metric: Annotated[Optional[str], typer.Option("--metric", help="metric to report (default: each task's "
+                                                  "main metric: f1 for ner, accuracy for pos, weighted_f1 for sentiment)")] = None,
     compare: Annotated[Optional[str], typer.Option("--compare", metavar="SYSTEM:BASELINE[,...]", help=(
         "paired tests of SYSTEM vs each BASELINE (default: madx vs every other system, if there is a madx)"))] = None,
     per_language: Annotated[bool, typer.Option("--per-language", help="also test each language on its own "

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 
-from engine.states import RunStatus
+from engine.states import MAIN_METRIC, RunStatus
 from engine.store.queue_reads import (
     Resume,
     latest_resumes,
@@ -21,10 +21,12 @@ from engine.store.queue_reads import (
     waiting_runs,
 )
 from engine.store.reader import Reader, server_now
+from engine.tasks import TASKS
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+SCORE_TITLES = {"ner": "F1 (entity-level, strict IOB2)"}  # a task's run table as `xltui run` always titled it
 STATUS_STYLE = {RunStatus.QUEUED: "cyan", RunStatus.RUNNING: "yellow", RunStatus.SUCCEEDED: "green", RunStatus.FAILED: "red",
                 RunStatus.CANCELLED: "dim"}
 
@@ -106,22 +108,30 @@ def runs_table(reader: Reader, title: str, runs) -> Table:
     return table
 
 
-def scores_table(engine: Engine, study_id: int) -> Table:
-    """Per succeeded run: the source dev F1 it was selected on and each target's test F1."""
+def scores_table(engine: Engine, study_id: int) -> Group:
+    """Per task, per succeeded run: the source dev score it was selected on and each target's test score,
+    on the task's main metric (engine.tasks)."""
+    from engine.analysis.tables import metric_title
     from engine.store.queries import list_runs, run_scores
 
-    runs = list_runs(engine, study_id=study_id, statuses=(RunStatus.SUCCEEDED,))
-    scores = run_scores(engine, runs, "f1")
-    targets = sorted({lang for r in runs for lang in r.targets.split(",")})
-    table = Table(title="F1 (entity-level, strict IOB2)", title_justify="left", box=box.SIMPLE_HEAD)
-    for col in ("run", "model", "seed", "source dev", *targets):
-        table.add_column(col, justify="right" if col not in ("model",) else "left")
-    for r in runs:
-        s = scores.get(r.id, {})
-        cell = lambda key: f"{100 * s[key]:.1f}" if key in s else "—"
-        table.add_row(str(r.id), f"{r.model_name} ({r.method})", str(r.seed), cell((r.source.replace(",", "+"), "dev")),
-                      *(cell((t, "test")) for t in targets))
-    return table
+    tables = []
+    for task in sorted({r.task for r in list_runs(engine, study_id=study_id, statuses=(RunStatus.SUCCEEDED,))}):
+        runs = [r for r in list_runs(engine, study_id=study_id, statuses=(RunStatus.SUCCEEDED,)) if r.task == task]
+        entry = TASKS.get(task)
+        metric = entry.main_metric if entry else MAIN_METRIC.get(task, "f1")
+        scores = run_scores(engine, runs, metric)
+        targets = sorted({lang for r in runs for lang in r.targets.split(",")})
+        title = SCORE_TITLES.get(task) or metric_title(task, metric)
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+        for col in ("run", "model", "seed", "source dev", *targets):
+            table.add_column(col, justify="right" if col not in ("model",) else "left")
+        for r in runs:
+            s = scores.get(r.id, {})
+            cell = lambda key: f"{100 * s[key]:.1f}" if key in s else "—"
+            table.add_row(str(r.id), f"{r.model_name} ({r.method})", str(r.seed),
+                          cell((r.source.replace(",", "+"), "dev")), *(cell((t, "test")) for t in targets))
+        tables.append(table)
+    return Group(*tables)
 
 
 def print_status(reader: Reader, console: Console, *, study: str | None, all_runs: bool, failed: bool) -> None:

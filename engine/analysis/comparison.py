@@ -135,7 +135,7 @@ def comparison_table(data: ScoreSet, system: str, baselines: Sequence[str], *, m
         tests, said = sentence_level_tests(asked, predictions, resamples=sentence_resamples, seed=seed)
         table.rows = [replace(r, sentence=t) for r, t in zip(table.rows, tests)]
         table.warnings += said
-        sentence_caption = caption_of(tests, sentence_resamples, seed)
+        sentence_caption = caption_of(tests, sentence_resamples, seed, [r.task for r in table.rows])
     table.warnings += _design_warnings(table.rows)
     table.caption = (_comparison_caption(table, len(pooled), len(by_lang)) + _aso_caption(aso_iterations, seed)
                      + sentence_caption)

@@ -26,7 +26,7 @@ FRACTION_METRICS = ("f1", "precision", "recall", "accuracy")  # stored as 0-1, s
 
 def is_fraction_metric(metric: str) -> bool:
     """f1, accuracy, f1:PER, ...: stored as fractions (like seqeval), shown as percentages."""
-    return metric.split(":", 1)[0].removeprefix("macro_") in FRACTION_METRICS
+    return metric.split(":", 1)[0].removeprefix("macro_").removeprefix("weighted_") in FRACTION_METRICS
 
 
 class ScoresError(ValueError):

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from engine.analysis.summary import holm_mark
 from engine.states import MAIN_METRIC
 from engine.store.reader import Reader, reading, rows_in
+from engine.tasks import TASKS
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -91,18 +92,22 @@ class _Counts:
 
     @staticmethod
     def _read(path: str, task: str) -> tuple[int, object] | str:
-        from engine.analysis.sentence_tests import accuracy_counts, ner_counts
+        """(identity of the units and their gold labels, per-unit counts) as the task table says to count."""
+        from engine.analysis.sentence_tests import unit_counts
         from engine.data.conll import ConllError
-        from engine.data.ner_eval import read_predictions
+        from engine.data.formats import read_predictions
 
+        entry = TASKS[task]
         try:
-            tokens, gold, pred = read_predictions(path)
+            units, gold, pred = read_predictions(entry, path)
+            counts = unit_counts(entry.counts, gold, pred, entry.labels)  # a label outside the task's set: ValueError
         except FileNotFoundError:
             return f"predictions file {path} is missing"
         except (OSError, ConllError, ValueError, UnicodeDecodeError) as exc:  # a directory, no permission, ...
             return f"predictions file {path} is unreadable: {exc}"
-        counts = ner_counts(gold, pred) if task == "ner" else accuracy_counts(gold, pred)
-        return hash((tuple(map(tuple, tokens)), tuple(map(tuple, gold)))), counts
+        if entry.head == "token":
+            return hash((tuple(map(tuple, units)), tuple(map(tuple, gold)))), counts
+        return hash(tuple(gold)), counts
 
 
 def sentence_level_tests(rows: Sequence[RowPairs], paths: Paths, *, resamples: int = 10_000,
@@ -133,7 +138,8 @@ def sentence_level_tests(rows: Sequence[RowPairs], paths: Paths, *, resamples: i
                                 f"sentences: left out of the sentence-level test")
                 strata[key] = None
             else:
-                strata[key] = resample_stratum((lang, seed_), a[1], b[1], resamples=resamples, seed=seed)
+                strata[key] = resample_stratum((lang, seed_), a[1], b[1], resamples=resamples, seed=seed,
+                                               counts=TASKS[row.task].counts)
         return strata[key]
 
     def test(row: RowPairs, direction: int = 0) -> SentenceTest:
@@ -163,13 +169,26 @@ def sentence_level_tests(rows: Sequence[RowPairs], paths: Paths, *, resamples: i
     return out, list(dict.fromkeys(warnings))
 
 
-def sentence_caption(tests: Sequence[SentenceTest | None], resamples: int, seed: int) -> str:
+def _metric_notes(tasks: Sequence[str]) -> str:
+    """How each task's main metric is computed from resampled units; NER and POS said as they always were."""
+    if set(tasks) <= {"ner", "pos"}:
+        return "corpus-level strict-IOB2 F1 (seqeval's counts) for NER, token accuracy for POS"
+    return ", ".join(f"{TASKS[t].metric_note} for {TASKS[t].title}" for t in dict.fromkeys(tasks) if t in TASKS)
+
+
+def _units(tasks: Sequence[str]) -> str:
+    units = dict.fromkeys(TASKS[t].unit for t in tasks if t in TASKS) or {"sentence": None}
+    return " or ".join(f"{u}s" for u in units)
+
+
+def sentence_caption(tests: Sequence[SentenceTest | None], resamples: int, seed: int,
+                     tasks: Sequence[str] = ("ner", "pos")) -> str:
     if not any(t is not None and t.result is not None for t in tests):
         return (f" Sentence-level test: {NO_PREDICTIONS} (these runs stored no test predictions; imported results "
                 f"never have them).")
-    return (f" Δ_sent [95% CI], p_boot: paired bootstrap over test sentences (Koehn 2004; Dror et al. 2018), "
+    return (f" Δ_sent [95% CI], p_boot: paired bootstrap over test {_units(tasks)} (Koehn 2004; Dror et al. 2018), "
             f"{resamples:,} resamples, seed {seed}, each (language, seed) pair resampled on its own and averaged "
-            f"with equal weight; corpus-level strict-IOB2 F1 (seqeval's counts) for NER, token accuracy for POS; "
+            f"with equal weight; {_metric_notes(tasks)}; "
             f"p_boot two-sided from the centred resamples, † / ‡ after Holm over the row's family. k_s/N (pooled "
             f"rows): languages in which the pooled direction holds, partial conjunction of the per-language "
             f"one-sided bootstrap p-values (Fisher combination, α = 0.05). Pairs without stored predictions on both "

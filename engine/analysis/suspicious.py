@@ -12,6 +12,9 @@ runs it flags, so ``xltui results --exclude-runs`` can recompute the tables with
   5 keeps honest seed noise unflagged) and 5 percentage points (so a cell of
   near-identical seeds, MAD ≈ 0, does not flag a 0.3-point difference). Either side:
   a run far above its seeds is as suspicious as one far below.
+* **one class**: a sentence-classification run (engine.tasks) that predicted one class for
+  every text of a language: recall 100 % for that class and 0 for every other gold class.
+  Its weighted F1 is that class's share, not near 0, so *collapsed* misses it.
 * **identical systems**: two different systems whose per-seed scores on one language are
   identical (at least 2 seeds, to 1e-9) — a copy or import error, not two models.
 * **duplicate run**: two runs of one system and setting with identical values on every
@@ -28,6 +31,7 @@ from dataclasses import dataclass
 
 from engine.analysis.scores import Score, ScoreSet, is_fraction_metric
 from engine.states import MAIN_METRIC
+from engine.tasks import TASKS
 
 __all__ = ["COLLAPSED_AT", "Suspect", "exclude_runs", "find_suspects", "run_ranges"]
 
@@ -39,7 +43,7 @@ _DIGITS = 9
 
 @dataclass(frozen=True)
 class Suspect:
-    kind: str  # collapsed | outlier | identical-systems | duplicate-run
+    kind: str  # collapsed | one-class | outlier | identical-systems | duplicate-run
     runs: tuple[int, ...]
     message: str
     excludable: bool = True  # identical systems: which copy is wrong is unknown, so not excluded wholesale
@@ -144,10 +148,30 @@ def _duplicate_runs(scores: Iterable[Score]) -> list[Suspect]:
     return out
 
 
+def _one_class(scores: Iterable[Score]) -> list[Suspect]:
+    """Runs of a sentence task whose per-class recalls say they predicted a single class."""
+    recalls: dict[tuple[int, str], dict[str, float]] = defaultdict(dict)
+    about: dict[tuple[int, str], Score] = {}
+    for s in scores:
+        if s.metric.startswith("recall:") and s.task in TASKS and TASKS[s.task].head == "sentence":
+            recalls[(s.run_id, s.language)][s.metric.split(":", 1)[1]] = s.value
+            about[(s.run_id, s.language)] = s
+    out = []
+    for key, per_class in sorted(recalls.items()):
+        full = [c for c, r in per_class.items() if r >= 1 - 1e-9]
+        if len(per_class) > 1 and len(full) == 1 and all(r <= 1e-9 for c, r in per_class.items() if c != full[0]):
+            s = about[key]
+            out.append(Suspect("one-class", (s.run_id,), f"run {s.run_id} ({s.system}, {s.task}, {s.setting}, "
+                               f"{s.language}, seed {s.seed}) predicted '{full[0]}' for every text"))
+    return out
+
+
 def find_suspects(data: ScoreSet) -> list[Suspect]:
-    """Every suspicious result of a selection, on each task's main metric (duplicates: all metrics)."""
+    """Every suspicious result of a selection, on each task's main metric (duplicates: all metrics;
+    one class: per-class recalls)."""
     main = _main(data.scores)
-    return _collapsed(main) + _outliers(main) + _identical_systems(main) + _duplicate_runs(data.scores)
+    return (_collapsed(main) + _one_class(data.scores) + _outliers(main) + _identical_systems(main)
+            + _duplicate_runs(data.scores))
 
 
 def exclude_runs(data: ScoreSet, runs: Iterable[int]) -> ScoreSet:

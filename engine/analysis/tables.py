@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 
 from engine.analysis.scores import CellStatus, Score, ScoreSet, is_fraction_metric
 from engine.analysis.summary import Summary, macro_average, summarize
+from engine.tasks import TASKS
 
 AVG = "avg"
 MIN_SEEDS = 3
-METRIC_NAMES = {"f1": "F1", "accuracy": "accuracy", "precision": "precision", "recall": "recall"}
+METRIC_NAMES = {"f1": "F1", "accuracy": "accuracy", "precision": "precision", "recall": "recall",
+                "weighted_f1": "weighted F1", "macro_f1": "macro F1"}
 
 
 def display_scale(metric: str) -> float:
@@ -27,7 +29,8 @@ def display_scale(metric: str) -> float:
 
 def metric_title(task: str, metric: str) -> str:
     unit = " (%)" if is_fraction_metric(metric) else ""
-    return f"{task.upper()} {METRIC_NAMES.get(metric, metric)}{unit}"
+    title = TASKS[task].title if task in TASKS else task.upper()
+    return f"{title} {METRIC_NAMES.get(metric, metric)}{unit}"
 
 
 def setting_order(text: str) -> tuple:

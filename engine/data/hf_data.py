@@ -45,8 +45,8 @@ def cache_dir() -> Path:
     return cache_root() / "hf"
 
 
-def _key(task: str, located: Located, sources: dict[str, list[Path]]) -> str:
-    digest = hashlib.sha256(json.dumps([FORMAT, task, located.config]).encode())
+def _key(task: str, located: Located, sources: dict[str, list[Path]], version: int = FORMAT) -> str:
+    digest = hashlib.sha256(json.dumps([version, task, located.config]).encode())
     for split in sorted(sources):
         for path in sources[split]:
             digest.update(f"\0{split}\0{path.relative_to(located.folder)}\0".encode())
@@ -150,7 +150,22 @@ def _render(task: str, sentences: list[Sentence]) -> str:
     return "\n".join(blocks)
 
 
-def _write_entry(out: Path, files: dict[str, str], info: dict[str, Any]) -> None:
+def entry_dir(task: str, located: Located, sources: dict[str, list[Path]], version: int = FORMAT) -> Path:
+    """The cache folder of one conversion: keyed by the converter's ``version``, the task, the config
+    and the source files' names and bytes (engine.data.hf_sentiment converts with its own version)."""
+    return cache_dir() / _key(task, located, sources, version)
+
+
+def split_sources(ref: str, located: Located) -> dict[str, list[Path]]:
+    """split -> its parquet / arrow files in the located config; DataError when none is named for a split."""
+    sources = split_files(located.folder)
+    if not sources:
+        raise DataError(f"{ref}: no parquet or arrow files named for a split (train, validation, test) "
+                        f"in {located.folder}")
+    return sources
+
+
+def write_entry(out: Path, files: dict[str, str], info: dict[str, Any]) -> None:
     """Write the files into a fresh folder, then rename it to ``out`` (all or nothing)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}-{uuid.uuid4().hex}"  # private to this writer
@@ -182,18 +197,15 @@ def _materialise(task: str, ref: str, located: Located, sources: dict[str, list[
     info = {"format": FORMAT, "task": task, "reference": ref, "config": located.config, "origin": located.origin,
             "sources": {s: [str(p.relative_to(located.folder)) for p in ps] for s, ps in sources.items()},
             "sentences": counts, "empty_rows_skipped": empty}
-    _write_entry(out, files, info)
+    write_entry(out, files, info)
 
 
 def hf_split_files(task: str, ref: str, lang: str) -> SplitFiles:
     """Resolve an ``hf:`` reference for one language to cached CoNLL / CoNLL-U split files."""
     parsed = parse_hf_ref(ref)
     located = locate(parsed, config_candidates(parsed, task, lang))
-    sources = split_files(located.folder)
-    if not sources:
-        raise DataError(f"{ref}: no parquet or arrow files named for a split (train, validation, test) "
-                        f"in {located.folder}")
-    out = cache_dir() / _key(task, located, sources)
+    sources = split_sources(ref, located)
+    out = entry_dir(task, located, sources)
     if not (out / SOURCE_FILE).is_file():
         _materialise(task, ref, located, sources, out)
     info = json.loads((out / SOURCE_FILE).read_text(encoding="utf-8"))

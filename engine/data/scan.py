@@ -1,15 +1,18 @@
 """Every problem in one data file, found before anything is queued, and cached by content hash.
 
-The strict readers (engine.data.conll, engine.data.conllu) stop at the first bad line,
+Files are scanned by data format (engine.tasks' ``data_format``): ``conll`` (NER), ``conllu``
+(POS), ``labelled-text`` (sentiment: a TSV, or an XLM-T text file with its labels file).
+The strict readers (engine.data.conll, engine.data.conllu, engine.data.sentiment) stop at the first bad line,
 which is right inside a run but wrong before a study: a user wants every problem of
 every file at once, not one per hour of queue. A scan runs the readers' own line checks
 with a handler that collects instead of raising, then looks at what the readers accept
 but a run would regret (tags that are not IOB2, an I- that continues nothing, a tag
 outside the 17 UPOS). It also keeps what the grid checks need across files: sentence
-count and tag counts with the first line of each tag.
+count and tag counts with the first line of each tag (for labelled texts: the number of
+texts and each label's count and first line).
 
-A scan depends only on the bytes, so it is stored under ``$XLTUI_CACHE/scans/`` keyed
-by their hash (path-free: messages get the path when shown); validating a grid again
+A scan depends only on the bytes (of both files for an XLM-T pair), so it is stored under
+``$XLTUI_CACHE/scans/`` keyed by their hash (path-free: messages get the path when shown); validating a grid again
 reads each file once to hash it and parses nothing.
 """
 
@@ -26,13 +29,14 @@ from typing import Literal
 
 from engine.data.conll import iter_blocks
 from engine.data.conllu import UPOS_TAGS, iter_sentences
+from engine.data.sentiment import iter_labelled, labels_file
 from engine.settings import cache_root
 
-FORMAT = 1  # bump when a check changes: older cached scans are then never reused
+FORMAT = 2  # bump when a check changes: older cached scans are then never reused
 MAX_PROBLEMS = 20  # per file: a binary or wrongly formatted file would otherwise print thousands
 SHOWN_LINES = 5  # line numbers listed for a repeated warning
 
-Fmt = Literal["ner", "pos"]
+Fmt = Literal["conll", "conllu", "labelled-text"]  # engine.tasks.TaskDef.data_format
 Severity = Literal["error", "warning"]
 
 
@@ -114,40 +118,63 @@ def _pos_checks(sentences: list[tuple[tuple[str, ...], list[int]]]) -> list[Prob
                     "warning") for tag, lines in odd.items()]
 
 
-def scan_bytes(data: bytes, fmt: Fmt, path: Path) -> FileScan:
-    """Scan one file's bytes (``path`` only names it in the readers' sentence ids)."""
-    collect = _Collector()
-    sentences: list[tuple[tuple[str, ...], list[int]]] = []
-    if b"\0" in data:
-        line = data[:data.index(b"\0")].count(b"\n") + 1
-        return FileScan(problems=[Problem(line, "a binary file (NUL byte), not "
-                                                + ("CoNLL text" if fmt == "ner" else "CoNLL-U"))])
-    try:
-        if fmt == "ner":
-            for block, lines in iter_blocks(path, 2, collect, data):
-                sentences.append((tuple(f[1] for f in block), lines))
-        else:
-            for sentence, lines in iter_sentences(path, collect, data):
-                sentences.append((sentence.tags, lines))
-    except _TooMany:
-        collect.problems.append(Problem(None, f"stopped after {MAX_PROBLEMS} problems", "error"))
+def _tally(units: list[tuple[tuple[str, ...], list[int]]]) -> tuple[dict[str, int], dict[str, int]]:
+    """Each tag's count and the line it first appears on."""
     tags: Counter[str] = Counter()
     first: dict[str, int] = {}
-    for sent_tags, lines in sentences:
-        tags.update(sent_tags)
-        for tag, line in zip(sent_tags, lines):
+    for unit_tags, lines in units:
+        tags.update(unit_tags)
+        for tag, line in zip(unit_tags, lines):
             first.setdefault(tag, line)
-    checks = _ner_checks(sentences) if fmt == "ner" else _pos_checks(sentences)
-    return FileScan(len(sentences), dict(tags), first, collect.problems + checks)
+    return dict(tags), first
+
+
+def _labelled(data: bytes, path: Path, label_data: bytes | None, collect: _Collector) -> list[tuple[str, int]]:
+    """(label, line) of each good text; the labels file's problems carry its name (a Problem has one line)."""
+    gold = labels_file(path)
+    on_label = None if gold is None else lambda line, message: collect(line, f"{gold.name}: {message}")
+    return [(item.label, line) for line, item in iter_labelled(path, collect, data=data, label_data=label_data,
+                                                               on_label_error=on_label)]
+
+
+def scan_bytes(data: bytes, fmt: Fmt, path: Path, label_data: bytes | None = None) -> FileScan:
+    """Scan one file's bytes (``path`` names it in the readers' sentence ids and finds an XLM-T labels
+    file, whose bytes are ``label_data`` or read from disk)."""
+    if fmt not in ("conll", "conllu", "labelled-text"):
+        raise ValueError(f"unknown data format {fmt!r} (conll, conllu or labelled-text)")
+    collect = _Collector()
+    units: list[tuple[tuple[str, ...], list[int]]] = []
+    if b"\0" in data and fmt != "labelled-text":  # labelled texts find it in their line checks
+        line = data[:data.index(b"\0")].count(b"\n") + 1
+        return FileScan(problems=[Problem(line, "a binary file (NUL byte), not "
+                                                + ("CoNLL text" if fmt == "conll" else "CoNLL-U"))])
+    try:
+        if fmt == "conll":
+            for block, lines in iter_blocks(path, 2, collect, data):
+                units.append((tuple(f[1] for f in block), lines))
+        elif fmt == "conllu":
+            for sentence, lines in iter_sentences(path, collect, data):
+                units.append((sentence.tags, lines))
+        else:
+            units = [((label,), [line]) for label, line in _labelled(data, path, label_data, collect)]
+    except _TooMany:
+        collect.problems.append(Problem(None, f"stopped after {MAX_PROBLEMS} problems", "error"))
+    tags, first = _tally(units)
+    checks = _ner_checks(units) if fmt == "conll" else _pos_checks(units) if fmt == "conllu" else []
+    return FileScan(len(units), tags, first, collect.problems + checks)
 
 
 # ----------------------------------------------------------------------------- cache
 
-_memo: dict[tuple[str, Fmt, int, int], FileScan] = {}  # (path, fmt, size, mtime): the composer checks often
+_memo: dict[tuple, FileScan] = {}  # (path, fmt, (size, mtime) of each file read): the composer checks often
 
 
-def _key(data: bytes, fmt: Fmt) -> str:
-    return hashlib.sha256(f"{FORMAT}\0{fmt}\0".encode() + data).hexdigest()[:32]
+def _key(parts: list[bytes], fmt: Fmt) -> str:
+    digest = hashlib.sha256(f"{FORMAT}\0{fmt}\0{len(parts)}".encode())
+    for data in parts:  # each part framed by its length: two files never hash as one
+        digest.update(f"\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()[:32]
 
 
 def _load(path: Path) -> FileScan | None:
@@ -170,16 +197,21 @@ def _store(path: Path, scan: FileScan) -> None:
 
 
 def scan_file(path: Path, fmt: Fmt) -> FileScan:
-    """The scan of one data file, from the cache when its bytes were scanned before."""
-    stat = path.stat()
-    memo_key = (str(path), fmt, stat.st_size, stat.st_mtime_ns)
+    """The scan of one data file (and an XLM-T text file's labels file), from the cache when its bytes
+    were scanned before."""
+    gold = labels_file(path) if fmt == "labelled-text" else None
+    if gold is not None and not gold.is_file():
+        return FileScan(problems=[Problem(None, f"no labels file {gold.name} beside it (XLM-T text needs one "
+                                                "label per line there)")])
+    files = [path] if gold is None else [path, gold]
+    memo_key = (str(path), fmt, tuple((st.st_size, st.st_mtime_ns) for st in (p.stat() for p in files)))
     if (hit := _memo.get(memo_key)) is not None:
         return hit
-    data = path.read_bytes()
-    entry = cache_root() / "scans" / f"{_key(data, fmt)}.json"
+    parts = [p.read_bytes() for p in files]
+    entry = cache_root() / "scans" / f"{_key(parts, fmt)}.json"
     scan = _load(entry)
     if scan is None:
-        scan = scan_bytes(data, fmt, path)
+        scan = scan_bytes(parts[0], fmt, path, parts[1] if gold is not None else None)
         _store(entry, scan)
     _memo[memo_key] = scan
     return scan

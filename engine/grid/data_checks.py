@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from engine.data.catalog import RESOLVERS
-from engine.data.refs import CATALOG_NAMES, DEFAULT_CATALOG, DataError, SplitFiles, is_catalog_name, is_hf_ref
+from engine.data.refs import CATALOG_NAMES, DataError, SplitFiles, is_catalog_name, is_hf_ref
 from engine.grid.yamlfile import Loc, did_you_mean
+from engine.tasks import TASKS
 
 # task -> resolver of (data reference, language) to split files; a new task adds one
 DATA_RESOLVERS: dict[str, Callable[[str, str], SplitFiles]] = RESOLVERS
@@ -31,7 +32,7 @@ def check_data(v: dict[str, Any]) -> list[tuple[Loc, str]]:
     for task in dict.fromkeys(v["task"]):
         refs = v["data"].get(task)
         if refs is None:
-            out.append((("data",), f"no data given for task '{task}' (e.g. {task}: {DEFAULT_CATALOG[task]})"))
+            out.append((("data",), f"no data given for task '{task}' (e.g. {task}: {TASKS[task].catalog})"))
             continue
         for lang in dict.fromkeys(sources + v["targets"]):
             if lang not in sources and _excluded_target(v, task, lang):
@@ -54,7 +55,26 @@ def check_data(v: dict[str, Any]) -> list[tuple[Loc, str]]:
             if missing:
                 out.append((loc, f"language '{lang}' has no {' or '.join(missing)} split in {refs[key]} "
                                  f"(a {role} language needs {' and '.join(needed)})"))
+            elif lang not in sources:
+                out += _pool_check(v, task, lang, files, refs[key])
     return out
+
+
+def _pool_check(v: dict[str, Any], task: str, lang: str, files: SplitFiles, ref: str) -> list[tuple[Loc, str]]:
+    """A few-shot target's pool exists: the split the grid names, else train; only tagging tasks carve
+    their K out of the test file on their own (UD treebanks shipped without train)."""
+    for i, setting in enumerate(v.get("settings", ())):
+        if isinstance(setting, str) or _excluded_target(v, task, lang):
+            continue
+        asked = setting.pool.get(lang)
+        if asked is not None and files.get(asked) is None:
+            return [(("settings", i, "pool", lang), f"{ref} has no {asked} split for '{lang}' to draw few-shot "
+                                                    f"examples from")]
+        if asked is None and files.train is None and TASKS[task].head == "sentence":
+            return [(("settings", i), f"few-shot {task} on '{lang}': {ref} has no training split for it, so there "
+                                      f"is nothing to draw K examples per class from; name another split, e.g. "
+                                      f"{{few-shot: {list(setting.k)}, pool: {{{lang}: dev}}}}")]
+    return []
 
 
 def targets_with_text(v: dict[str, Any]) -> dict[str, bool]:

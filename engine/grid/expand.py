@@ -46,7 +46,8 @@ def expand(grid: Grid) -> list[RunSpec]:
                            method=entry.method, source=grid.source, targets=tuple(targets), setting=setting, k=k,
                            seed=seed,
                            data={lang: grid.data_ref(task, lang) for lang in dict.fromkeys(grid.source + tuple(targets))},
-                           train=train, madx=entry.madx(), adapter=entry.adapter(), init_from=parent, labels=grid.labels, align=align)
+                           train=train, madx=entry.madx(), adapter=entry.adapter(), init_from=parent, labels=grid.labels, align=align,
+                           fewshot_pool=grid.fewshot_pool(targets[0]) if k else None)
 
         base = dict(model=entry.name, task=task, source=grid.source, seed=seed)
         zero_targets = _targets(grid, {**base, "setting": "zero-shot"})

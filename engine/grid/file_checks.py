@@ -20,10 +20,11 @@ from pathlib import Path
 from engine.data.catalog import task_files
 from engine.data.fewshot import pool_split
 from engine.data.labels import OUTSIDE, relabel
-from engine.data.refs import SplitFiles
+from engine.data.refs import DataError, SplitFiles
 from engine.data.scan import FileScan, Fmt, scan_file
 from engine.grid.yamlfile import GridError, GridIssue
 from engine.spec import RunSpec
+from engine.tasks import TASKS
 
 SHOWN_TAGS = 6  # unknown tags listed in one message
 
@@ -55,16 +56,24 @@ def _files(task: str, ref: str, lang: str) -> SplitFiles:
     return task_files(task, ref, lang)
 
 
+def _fmt(task: str) -> Fmt:
+    return TASKS[task].data_format  # type: ignore[return-value]
+
+
 def _split(spec: RunSpec, lang: str, split: str, role: str) -> Iterator[Use]:
     path = _files(spec.task, spec.data[lang], lang).get(split)
     if path is not None:
-        yield Use(path, spec.task, f"{lang} {split} split ({role})")
+        yield Use(path, _fmt(spec.task), f"{lang} {split} split ({role})")
 
 
 def fewshot_pool(spec: RunSpec, lang: str) -> tuple[str, Path | None]:
-    """The split a few-shot run samples its K sentences from (engine.training.fewshot.fewshot_split)."""
+    """The split a few-shot run samples its K from (engine.training.fewshot.fewshot_split); a sentence task
+    without one (reported by the grid's data check) has none."""
     files = _files(spec.task, spec.data[lang], lang)
-    split = pool_split(files)
+    try:
+        split = pool_split(files, spec.fewshot_pool, carve_test=TASKS[spec.task].head == "token")
+    except DataError:
+        return "train", None
     return split, files.get(split)
 
 
@@ -75,9 +84,9 @@ def _text_uses(spec: RunSpec) -> Iterator[Use]:
     for lang in (x for x in spec.languages if x not in spec.madx.lang_adapter.pretrained):
         ref = spec.madx.lang_adapter.text.get(lang) or f"{spec.task}:{spec.data[lang]}"
         kind, _, data = ref.partition(":")
-        if kind in ("ner", "pos"):
+        if kind in TASKS:
             files = _files(kind, data, lang)
-            yield from (Use(p, kind, f"{lang} {s} split (language adapter text)")  # type: ignore[arg-type]
+            yield from (Use(p, _fmt(kind), f"{lang} {s} split (language adapter text)")
                         for s in ("train", "dev") if (p := files.get(s)) is not None)
 
 
@@ -91,7 +100,7 @@ def uses(spec: RunSpec) -> Iterator[Use]:
         if spec.k is not None:
             split, path = fewshot_pool(spec, lang)
             if path is not None:
-                yield Use(path, spec.task, f"{lang} {split} split (few-shot pool)")
+                yield Use(path, _fmt(spec.task), f"{lang} {split} split (few-shot pool)")
     yield from _text_uses(spec)
 
 
@@ -121,7 +130,7 @@ def _label_check(spec: RunSpec, scans: dict[Path, FileScan], out: FileReport, se
         unknown: dict[str, int] = {}
         lines: list[int] = []
         for tag, new in _relabelled(scan.tags, mapping).items():
-            if new not in source:
+            if new not in source and not TASKS[spec.task].fixed_labels:
                 unknown[new] = unknown.get(new, 0) + scan.tags[tag]
                 lines.append(scan.first_line[tag])
         if not unknown:
@@ -138,12 +147,21 @@ def _label_check(spec: RunSpec, scans: dict[Path, FileScan], out: FileReport, se
 
 
 def _k_check(spec: RunSpec, scans: dict[Path, FileScan], out: FileReport, seen: set) -> None:
-    """A few-shot K must leave the pool at least one sentence (engine.data.fewshot.sample_k)."""
+    """A few-shot K must leave the pool at least one sentence (engine.data.fewshot.sample_k); a sentence
+    task's K is per class, so every class of its label set needs K in the pool."""
+    task = TASKS[spec.task]
     for lang in spec.targets:
         split, path = fewshot_pool(spec, lang)
         if spec.k is None or path is None or (path, spec.k) in seen or scans[path].errors:
             continue
         seen.add((path, spec.k))
+        if task.labels is not None:
+            short = {c: scans[path].tags.get(c, 0) for c in task.labels if scans[path].tags.get(c, 0) < spec.k}
+            if short:
+                shown = ", ".join(f"{n} {c!r}" for c, n in short.items())
+                out.errors.append(_issue(path, None, f"few-shot K={spec.k} per class for {lang} ({spec.model_name}): "
+                                         f"the {split} split has only {shown} {task.unit}s"))
+            continue
         n = scans[path].n_sentences
         if spec.k >= n:
             rest = "; the rest of this test file is the evaluation set" if split == "test" else ""

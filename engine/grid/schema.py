@@ -51,6 +51,7 @@ from engine.spec import (
     Task,
     TrainParams,
 )
+from engine.tasks import TASKS
 
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
 
@@ -226,11 +227,15 @@ class Exclude(BaseModel):
 
 
 class FewShot(BaseModel):
-    """``{few-shot: [10, 100]}``: K target sentences per run, one run per K and target."""
+    """``{few-shot: [10, 100]}``: K target sentences (sentence-classification tasks: K texts per class) per run,
+    one run per K and target. ``pool: {orm: dev}`` draws a language's K from another split than train
+    (AfriSenti's Oromo and Tigrinya have no training tweets); that split is then never scored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     k: Annotated[tuple[Annotated[StrictInt, Field(ge=1)], ...], Field(alias="few-shot", min_length=1)]
+    pool: dict[Lang, Literal["train", "dev", "test"]] = Field(
+        default_factory=dict, description="language -> the split its few-shot K are drawn from")
 
 
 def _setting(value: Any) -> Any:
@@ -271,6 +276,10 @@ class Grid(BaseModel):
         pairs = [("zero-shot", None) if s == "zero-shot" else ("few-shot", k) for s in self.settings
                  for k in ((None,) if s == "zero-shot" else s.k)]
         return list(dict.fromkeys(pairs))
+
+    def fewshot_pool(self, lang: str) -> str | None:
+        """The split a few-shot run on ``lang`` draws from, where the grid names one."""
+        return next((s.pool[lang] for s in self.settings if not isinstance(s, str) and lang in s.pool), None)
 
     def data_ref(self, task: str, lang: str) -> str:
         refs = self.data[task]
@@ -320,11 +329,19 @@ def _cross_checks(v: dict[str, Any]) -> list[tuple[Loc, str]]:
     if "source" in v and "targets" in v:
         out += [(("targets", i), f"'{t}' is also a source language; targets must be unseen in training")
                 for i, t in enumerate(v["targets"]) if t in v["source"]]
+        out += [(("settings", i, "pool", lang), f"'{lang}' is no target language of this grid "
+                 f"({', '.join(v['targets'])}), so this pool would never be used")
+                for i, s in enumerate(v.get("settings", ())) if not isinstance(s, str)
+                for lang in s.pool if lang not in v["targets"]]
         languages = set(v["source"]) | set(v["targets"])
         out += [(("models", i, "lang_adapter", "pretrained", lang), f"'{lang}' is no source or target language "
                  f"of this grid ({', '.join(v['source'] + v['targets'])}), so this adapter would never be loaded")
                 for i, m in enumerate(v.get("models", ())) if m.lang_adapter is not None
                 for lang in m.lang_adapter.pretrained if lang not in languages]
+    if "task" in v and v.get("labels") is not None and v["labels"].model_fields_set:
+        if all(TASKS[t].fixed_labels for t in v["task"]):
+            out.append((("labels",), f"labels.map and labels.unknown relabel tagging data; {', '.join(v['task'])} "
+                        f"has a fixed label set ({', '.join(TASKS[v['task'][0]].labels or ())})"))
     if all(k in v for k in ("task", "source", "targets", "data")):
         out += check_data(v)
         if v.get("alignment") is not None:

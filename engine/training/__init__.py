@@ -6,9 +6,11 @@ trainer table (``trainers``) and what each trainer gets (``inputs``); the optimi
 loop (``loop``) and its loss points (``loss_points``); resuming: the loop's state as one
 object (``train_state``) with every random generator (``rng``), saved and restored by
 ``saving`` into a run's state folder, checked before it is trusted (``resume``), each file
-written under a temporary name and renamed, hashed as it is written (``state_files``), and a stop acted on at a step boundary (``interrupt``); tokens/s and MFU of a run (``throughput``), full fine-tuning for tagging
-(``tagging``) with its data preparation (``tagging_data``, ``token_cache``), MAD-X
-language and task adapters (``madx``), few-shot continuation (``fewshot``), the
+written under a temporary name and renamed, hashed as it is written (``state_files``), and a stop acted on at a step boundary (``interrupt``); tokens/s and MFU of a run (``throughput``), the zero-shot trainer of
+every task and method (``zeroshot``), what differs between a head that labels words and one
+that labels texts (``heads``, as the task table says) with their data preparation
+(``tagging_data``, ``sentence_data``, ``token_cache``), MAD-X language and task adapters
+(``madx``), few-shot continuation (``fewshot``), the
 alignment regulariser (``alignment``), the model zoo (``modelzoo``), and a CPU run's torch
 threads kept at its share of its worker's cores (``cpu_threads``).
 

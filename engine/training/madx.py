@@ -32,6 +32,7 @@ from engine.runfiles import RunFiles
 from engine.spec import LangAdapterParams, LangAdapterSpec, RunSpec
 from engine.store.results import RunOutput
 from engine.store.telemetry import MetricWriter
+from engine.tasks import TASKS
 from engine.training import cpu_threads, rng
 from engine.training.inputs import NO_INPUTS, RunInputs
 from engine.training.loop import fused_adamw
@@ -219,12 +220,14 @@ def _load_lang_adapters(model, adapters: dict[str, Path], leave_out: Sequence[in
 
 
 def build_task_model(spec: RunSpec, labels: list[str], lang_adapters: dict[str, Path]):
-    """Base + every needed language adapter + a fresh task adapter and tagging head, set up for training
-    on the first source language (MAD-X) or alone (method adapter)."""
+    """Base + every needed language adapter + a fresh task adapter and the task's head (tagging or
+    classification, engine.tasks), set up for training on the first source language (MAD-X) or alone
+    (method adapter)."""
     model = AutoAdapterModel.from_pretrained(base_path(spec.model))
     _load_lang_adapters(model, lang_adapters, spec.leave_out)
     model.add_adapter(TASK_ADAPTER, config=task_adapter_config(spec))
-    model.add_tagging_head(TASK_ADAPTER, num_labels=len(labels), id2label=dict(enumerate(labels)))
+    add_head = model.add_tagging_head if TASKS[spec.task].head == "token" else model.add_classification_head
+    add_head(TASK_ADAPTER, num_labels=len(labels), id2label=dict(enumerate(labels)))
     model.train_adapter(TASK_ADAPTER)  # first: it resets the active setup …
     activate(model, spec.source[0] if lang_adapters else None)  # … then stack the language adapter under it
     return model

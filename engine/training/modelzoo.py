@@ -1,4 +1,5 @@
-"""Turning a grid's model reference into a fast tokenizer and a token-classification model.
+"""Turning a grid's model reference into a fast tokenizer and a classification model: a label per
+token (tagging tasks) or per text (sentence classification), as the task table's head says.
 
 References are a preset (engine.spec.MODEL_PRESETS: ``tiny``: random-init XLM-R-style encoder with a
 tokenizer trained on the run's own text, for offline tests and smoke grids;
@@ -63,19 +64,28 @@ def tiny_config(vocab_size: int, max_length: int, num_labels: int, id2label: dic
 
 def load_token_classifier(ref: str, labels: list[str], *, max_length: int, tokenizer_text: Iterable[list[str]] = ()):
     """(tokenizer, model) for a reference; the classification head is always fresh."""
-    from transformers import AutoModelForTokenClassification, AutoTokenizer, XLMRobertaForTokenClassification
+    return load_classifier("token", ref, labels, max_length=max_length, tokenizer_text=tokenizer_text)
 
+
+def load_classifier(head: str, ref: str, labels: list[str], *, max_length: int,
+                    tokenizer_text: Iterable[list[str]] = ()):
+    """(tokenizer, model) with a fresh head of the kind a task needs: ``token`` or ``sentence``."""
+    import transformers
+    from transformers import AutoTokenizer
+
+    auto, tiny = {"token": ("AutoModelForTokenClassification", "XLMRobertaForTokenClassification"),
+                  "sentence": ("AutoModelForSequenceClassification", "XLMRobertaForSequenceClassification")}[head]
     id2label = dict(enumerate(labels))
     if ref == "tiny":
         tokenizer = train_tiny_tokenizer(tokenizer_text)
-        model = XLMRobertaForTokenClassification(tiny_config(len(tokenizer), max_length, len(labels), id2label))
+        model = getattr(transformers, tiny)(tiny_config(len(tokenizer), max_length, len(labels), id2label))
         return tokenizer, model
     path = str(minilm_dir()) if ref == "minilm" else ref
     # honour HF_HUB_OFFLINE even when set after huggingface_hub was imported: no minute of retries
     offline = hub_offline(("HF_HUB_OFFLINE",))
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, use_fast=True, local_files_only=offline)
-        model = AutoModelForTokenClassification.from_pretrained(
+        model = getattr(transformers, auto).from_pretrained(
             path, local_files_only=offline, num_labels=len(labels), id2label=id2label,
             label2id={v: k for k, v in id2label.items()}, ignore_mismatched_sizes=True,
         )

@@ -18,30 +18,13 @@ from torch.utils.data import DataLoader
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from engine.data.catalog import task_files
-from engine.data.conll import Sentence, read_conll
-from engine.data.conllu import read_conllu
+from engine.data.conll import Sentence
+from engine.data.formats import read_task_file
 from engine.data.labels import LabelMap, align_first_subword, relabel
-from engine.data.ner_eval import ner_scores
-from engine.data.pos_eval import pos_scores
 from engine.data.refs import DataError
-from engine.spec import MAIN_METRIC, RunSpec
+from engine.spec import RunSpec
+from engine.tasks import TASKS
 from engine.training.token_cache import cached_tokenize
-
-
-@dataclass(frozen=True)
-class TaskKind:
-    """What differs between tagging tasks: the file format and the score."""
-
-    read: Callable[..., Sequence[Sentence]]
-    score: Callable[[list[list[str]], list[list[str]]], dict[str, float]]
-    dev_metric: str
-    confusion: bool = False
-
-
-TASKS = {
-    "ner": TaskKind(read_conll, ner_scores, MAIN_METRIC["ner"]),
-    "pos": TaskKind(read_conllu, pos_scores, MAIN_METRIC["pos"], confusion=True),
-}
 
 
 @dataclass
@@ -73,7 +56,8 @@ def relabel_sentences(sentences: Sequence[Sentence], mapping: dict[str, str]) ->
 
 def read_split(spec: RunSpec, lang: str, split: str, limit: int | None) -> tuple[list[Sentence], int]:
     """One split, relabelled by the grid's label map, and the number of tags relabelled."""
-    return relabel_sentences(TASKS[spec.task].read(split_path(spec, lang, split), limit=limit), spec.labels.map)
+    return relabel_sentences(read_task_file(TASKS[spec.task], split_path(spec, lang, split), limit=limit),
+                             spec.labels.map)
 
 
 def unknown_tags(sentences: Sequence[Sentence], labels: LabelMap) -> Counter[str]:

@@ -24,7 +24,7 @@ from engine.training.inputs import Trainer
 
 TRAINERS: dict[str, str] = {
     "lang-adapter": "engine.training.madx:train_lang_adapter_run",
-    "zero-shot": "engine.training.tagging:train_and_evaluate",
+    "zero-shot": "engine.training.zeroshot:train_and_evaluate",
     "few-shot": "engine.training.fewshot:train_and_evaluate",
 }
 

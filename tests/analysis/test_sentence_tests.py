@@ -6,15 +6,18 @@ import numpy as np
 import pytest
 from seqeval.metrics import f1_score
 from seqeval.scheme import IOB2
+from sklearn.metrics import f1_score as sk_f1
 
 from engine.analysis.sentence_tests import (
     accuracy_counts,
+    class_counts,
     combine,
     corpus_metric,
     ner_counts,
     paired_bootstrap,
     resample_stratum,
     stratum_rng,
+    unit_counts,
 )
 from engine.data.catalog import task_files
 from engine.data.conll import read_conll
@@ -56,7 +59,7 @@ def test_accuracy_counts_sum_to_token_accuracy():
     assert corpus_metric(counts.sum(0)) == pytest.approx(4 / 5)
 
 
-def loop_bootstrap(strata, resamples: int, seed: int) -> np.ndarray:
+def loop_bootstrap(strata, resamples: int, seed: int, counts: str | None = None) -> np.ndarray:
     """The same resamples drawn the slow way: index the sentences, sum, score."""
     out = np.zeros(resamples)
     for i, (a, b) in enumerate(strata):
@@ -64,7 +67,7 @@ def loop_bootstrap(strata, resamples: int, seed: int) -> np.ndarray:
         rng = stratum_rng(seed, i)
         draws = rng.integers(0, n, size=(resamples, n))  # one block: the module draws the same numbers
         for r in range(resamples):
-            out[r] += corpus_metric(a[draws[r]].sum(0)) - corpus_metric(b[draws[r]].sum(0))
+            out[r] += corpus_metric(a[draws[r]].sum(0), counts) - corpus_metric(b[draws[r]].sum(0), counts)
     return out / len(strata)
 
 
@@ -128,3 +131,99 @@ def test_a_strata_resamples_do_not_depend_on_the_other_strata(swahili):
     assert both.delta == pytest.approx((alone.observed + pooled[1].observed) / 2) and both.strata == 2
     with pytest.raises(ValueError, match="resampled"):
         combine([alone, resample_stratum(("swa", 2), c, d, resamples=100, seed=2)])
+
+
+# ---- sentence classification (sentiment): per-class counts give the weighted F1 ----
+
+CLASSES = ["negative", "neutral", "positive"]
+
+
+def noisy_labels(gold: list[str], rate: float, rng: np.random.Generator, labels: list[str]) -> list[str]:
+    return [labels[rng.integers(len(labels))] if rng.random() < rate else g for g in gold]
+
+
+def test_class_counts_are_one_tp_or_one_fp_and_fn_per_text():
+    counts = class_counts(["positive", "negative", "neutral"], ["positive", "neutral", "negative"], CLASSES)
+    #                  negative   neutral    positive
+    assert counts.tolist() == [[0, 0, 0, 0, 0, 0, 1, 0, 0],
+                               [0, 0, 1, 0, 1, 0, 0, 0, 0],
+                               [0, 1, 0, 0, 0, 1, 0, 0, 0]]
+    assert class_counts([], [], CLASSES).shape == (0, 9)
+
+
+def test_summed_class_counts_give_sklearns_weighted_f1_on_the_set_and_on_a_resample():
+    rng = np.random.default_rng(10)
+    # "mixed" is a class of the task that is never gold here and "neutral" is never predicted:
+    # both weigh as scikit-learn's weighted F1 weighs them
+    classes = CLASSES + ["mixed"]
+    gold = [CLASSES[i] for i in rng.choice(3, size=400, p=[0.5, 0.3, 0.2])]
+    for rate, labels in ((0.0, CLASSES), (0.3, ["negative", "positive", "mixed"]), (0.9, classes)):
+        pred = [g if g != "neutral" else "negative" for g in noisy_labels(gold, rate, rng, labels)]
+        counts = class_counts(gold, pred, classes)
+        expected = sk_f1(gold, pred, average="weighted", zero_division=0)
+        assert corpus_metric(counts.sum(0), "classes") == pytest.approx(expected, abs=1e-12)
+        draw = rng.integers(0, len(gold), size=len(gold))
+        weights = np.bincount(draw, minlength=len(gold))
+        resampled = sk_f1([gold[i] for i in draw], [pred[i] for i in draw], average="weighted", zero_division=0)
+        assert resampled == pytest.approx(sk_f1(gold, pred, average="weighted", sample_weight=weights,
+                                                zero_division=0))
+        assert corpus_metric(weights @ counts, "classes") == pytest.approx(resampled, abs=1e-12)
+    # rows of resamples at once, and nothing counted gives 0
+    rows = np.stack([counts.sum(0), np.zeros(12)])
+    assert corpus_metric(rows, "classes").tolist() == pytest.approx([expected, 0.0])
+
+
+def test_the_class_bootstrap_tests_the_difference_of_weighted_f1s():
+    rng = np.random.default_rng(11)
+    gold = [CLASSES[i] for i in rng.integers(0, 3, size=250)]
+    pred_a, pred_b = noisy_labels(gold, 0.2, rng, CLASSES), noisy_labels(gold, 0.5, rng, CLASSES)
+    a, b = unit_counts("classes", gold, pred_a, CLASSES), unit_counts("classes", gold, pred_b, CLASSES)
+    strata = [(a, b)]
+    result = paired_bootstrap(strata, resamples=500, seed=3, counts="classes")
+    expected = (sk_f1(gold, pred_a, average="weighted", zero_division=0)
+                - sk_f1(gold, pred_b, average="weighted", zero_division=0))
+    assert result.delta == pytest.approx(expected, abs=1e-12) and result.delta > 0
+    assert result == paired_bootstrap(strata, resamples=500, seed=3, counts="classes")
+    deltas = loop_bootstrap(strata, 500, 3, "classes")
+    assert (result.ci_low, result.ci_high) == pytest.approx(tuple(np.quantile(deltas, [0.025, 0.975])))
+    assert result.ci_low > 0 and result.p < 0.01 and result.sentences == 250
+    assert paired_bootstrap(strata, resamples=500, seed=4, counts="classes").ci_low != result.ci_low
+    with pytest.raises(ValueError, match='counts="classes"'):
+        paired_bootstrap(strata, resamples=10)  # 9 columns: no width guess
+
+
+def test_naming_the_counts_of_ner_and_pos_changes_nothing(swahili):
+    rng = np.random.default_rng(12)
+    a, b = ner_counts(swahili, noisy(swahili, 0.05, rng)), ner_counts(swahili, noisy(swahili, 0.1, rng))
+    assert paired_bootstrap([(a, b)], resamples=300, seed=1, counts="entities") == paired_bootstrap(
+        [(a, b)], resamples=300, seed=1)
+    gold = [["NOUN", "VERB", "DET"][: 1 + i % 3] for i in range(50)]
+    pred_a = [["NOUN"] * len(s) for s in gold]
+    pred_b = [list(s) if i % 4 else ["X"] * len(s) for i, s in enumerate(gold)]
+    c = unit_counts("tokens", gold, pred_a)
+    d = unit_counts("tokens", gold, pred_b)
+    assert np.array_equal(c, accuracy_counts(gold, pred_a))
+    assert np.array_equal(unit_counts("entities", swahili, swahili), ner_counts(swahili, swahili))
+    assert paired_bootstrap([(c, d)], resamples=300, seed=1, counts="tokens") == paired_bootstrap(
+        [(c, d)], resamples=300, seed=1)
+
+
+def test_counts_of_the_wrong_kind_or_labels_are_refused():
+    with pytest.raises(ValueError, match="unknown counts 'spans'"):
+        unit_counts("spans", [], [])
+    with pytest.raises(ValueError, match="unknown counts"):
+        corpus_metric(np.zeros(3), "spans")
+    with pytest.raises(ValueError, match="needs the classes"):
+        unit_counts("classes", ["positive"], ["positive"])
+    with pytest.raises(ValueError, match=r"\['mixed'\] are not among the classes"):
+        class_counts(["positive"], ["mixed"], CLASSES)
+    with pytest.raises(ValueError, match="distinct"):
+        class_counts(["positive"], ["positive"], ["positive", "positive"])
+    with pytest.raises(ValueError, match="1 gold labels but 2"):
+        class_counts(["positive"], ["positive", "neutral"], CLASSES)
+    with pytest.raises(ValueError, match="entity counts need 3"):
+        corpus_metric(np.zeros(2), "entities")
+    with pytest.raises(ValueError, match="token counts need 2"):
+        corpus_metric(np.zeros(3), "tokens")
+    with pytest.raises(ValueError, match="per class"):
+        corpus_metric(np.zeros(4), "classes")

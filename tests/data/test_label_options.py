@@ -15,8 +15,8 @@ from engine.grid.schema import load_grid
 from engine.grid.yamlfile import GridError
 from engine.runfiles import RunFiles
 from engine.spec import LabelOptions, RunSpec, TrainParams
-from engine.training.tagging import train_and_evaluate
 from engine.training.tagging_data import unknown_tags
+from engine.training.zeroshot import train_and_evaluate
 from tests.support.env import DATA
 
 

@@ -131,7 +131,7 @@ def test_conllu_problems_are_all_reported_one_per_sentence(tmp_path: Path):
             + "# sent_id = e\n" + word.format(i=1, form="x", upos="NOUNS") + "\n")
     path = tmp_path / "yo-ud-test.conllu"
     path.write_text(body, encoding="utf-8")
-    scan = scan_file(path, "pos")
+    scan = scan_file(path, "conllu")
     problems = [(p.line, p.message.split(":")[0], p.severity) for p in scan.problems]
     assert problems == [
         (5, "expected 10 TAB-separated columns, got 1 (columns separated by spaces?)", "error"),
@@ -145,8 +145,8 @@ def test_conllu_problems_are_all_reported_one_per_sentence(tmp_path: Path):
 def test_scans_are_cached_by_content_not_by_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     first = tmp_path / "a.txt"
     first.write_text(GOOD + "bad\n")
-    scan = scan_file(first, "ner")
-    entry = Path(scan_module.cache_root()) / "scans" / f"{scan_module._key(first.read_bytes(), 'ner')}.json"
+    scan = scan_file(first, "conll")
+    entry = Path(scan_module.cache_root()) / "scans" / f"{scan_module._key([first.read_bytes()], 'conll')}.json"
     assert entry.is_file()
     copy = tmp_path / "b.txt"
     copy.write_bytes(first.read_bytes())
@@ -155,10 +155,10 @@ def test_scans_are_cached_by_content_not_by_path(tmp_path: Path, monkeypatch: py
         raise AssertionError("parsed again although the same bytes were scanned before")
 
     monkeypatch.setattr(scan_module, "scan_bytes", no_parse)
-    assert scan_file(copy, "ner") == scan  # another path, same bytes: from the cache
+    assert scan_file(copy, "conll") == scan  # another path, same bytes: from the cache
     copy.write_text(GOOD + f"{tmp_path.name} O\n")  # new bytes: scanned again
     with pytest.raises(AssertionError, match="parsed again"):
-        scan_file(copy, "ner")
+        scan_file(copy, "conll")
 
 
 def test_composer_shows_data_errors_and_warnings_like_the_cli(tmp_path: Path):

@@ -211,7 +211,7 @@ def test_error_format_is_file_line_field_message(tmp_path: Path, fake_data: Path
     ({13: "seeds: []"}, 13, "seeds", "must not be empty"),
     ({1: None}, 2, "study", "required key is missing"),
     ({1: "study: my study"}, 1, "study", "use only letters, digits"),
-    ({2: "task: srl"}, 2, "task", "unsupported value 'srl'; allowed: 'ner' or 'pos'"),
+    ({2: "task: srl"}, 2, "task", "unsupported value 'srl'; allowed: 'ner', 'pos' or 'sentiment'"),
     ({2: "task: [ner, srl]"}, 2, "task[1]", "unsupported value 'srl'"),
     ({2: "task: [ner, pos]"}, 5, "data", "no data given for task 'pos' (e.g. pos: ud)"),
     ({11: "    method: lora"}, 11, "models[1].method", "write method: adapter (alone) or method: madx"),

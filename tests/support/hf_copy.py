@@ -4,11 +4,14 @@ Rows are built the way the hub's loading scripts built them, with a minimal pars
 its own (not engine.data.conll / engine.data.conllu, so a reader bug cannot cancel itself out):
 ``masakhane/masakhaner2`` rows are ``id, tokens, ner_tags`` with the MasakhaNER 2.0
 label order; ``universal_dependencies`` rows come from ``conllu.parse_incr``, which
-lists multiword tokens and empty nodes as tokens too (upos ``_``, head ``None``).
+lists multiword tokens and empty nodes as tokens too (upos ``_``, head ``None``);
+``shmuhammad/AfriSenti-twitter-sentiment`` rows are ``tweet, label`` (a ClassLabel in the
+hub's order positive, neutral, negative), read from the TSVs with the csv module.
 """
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Any
 
@@ -102,4 +105,42 @@ def ud_copy(root: Path, data: Path, treebanks: tuple[str, ...]) -> Path:
         files = {s: data / "pos" / tb / f"{tb}-ud-{s}.conllu" for s in HUB_SPLIT}
         write_copy(root / tb, {HUB_SPLIT[s]: dataset(ud_rows(p), "upos", UD_UPOS) for s, p in files.items()
                                if p.is_file()})
+    return root
+
+
+AFRISENTI_LABELS = ["positive", "neutral", "negative"]  # the hub's ClassLabel order
+XLMT_LABELS = ["negative", "neutral", "positive"]  # labels as integers 0, 1, 2
+
+
+def tsv_rows(path: Path) -> dict[str, list[Any]]:
+    """An AfriSenti TSV as hub columns: ``tweet``, ``label`` (names), and ``ID`` where the file has one."""
+    with open(path, encoding="utf-8", newline="") as fh:
+        header, *rows = list(csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
+    return {name: [row[i] for row in rows] for i, name in enumerate(header)}
+
+
+def sentiment_dataset(rows: dict[str, list[Any]], labels: str = "classlabel", text_column: str = "tweet") -> Any:
+    """A datasets.Dataset of tweets; ``labels``: "classlabel" (the hub's), "string" or "int" (0..2, XLM-T order)."""
+    from datasets import ClassLabel, Dataset, Features, Value
+
+    names = rows["label"]
+    if labels == "string":
+        label_feature, values = Value("string"), names
+    else:
+        order = AFRISENTI_LABELS if labels == "classlabel" else XLMT_LABELS
+        label_feature = ClassLabel(names=order) if labels == "classlabel" else Value("int64")
+        values = [order.index(n) for n in names]
+    columns = {**({"ID": rows["ID"]} if "ID" in rows else {}), text_column: rows["tweet"], "label": values}
+    features = Features({c: (label_feature if c == "label" else Value("string")) for c in columns})
+    return Dataset.from_dict(columns, features=features)
+
+
+def afrisenti_copy(root: Path, data: Path, langs: tuple[str, ...], labels: str = "classlabel",
+                   text_column: str = "tweet", layout: str = "parquet-branch") -> Path:
+    """``root/<lang>/...``: AfriSenti-style configs from ``data/sentiment/afrisenti/<lang>/<split>.tsv``
+    (a header-only split is left out, as on the hub)."""
+    for lang in langs:
+        splits = {s: tsv_rows(data / "sentiment" / "afrisenti" / lang / f"{s}.tsv") for s in HUB_SPLIT}
+        write_copy(root / lang, {HUB_SPLIT[s]: sentiment_dataset(rows, labels, text_column)
+                                 for s, rows in splits.items() if rows["tweet"]}, layout)
     return root

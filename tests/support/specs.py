@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.spec import RunSpec, TrainParams
+from engine.tasks import TASKS
 
 
 def specs(n: int, lr: float = 2e-5) -> list[RunSpec]:
@@ -34,5 +35,5 @@ def adapter_spec(method: str = "madx", task_adapter: dict | None = None, *, sour
         setup["adapter"] = AdapterParams(task_adapter=chosen, leave_out=leave_out)
     langs = dict.fromkeys(source + targets)
     return RunSpec(task=task, model_name=method, model=model, method=method, source=source, targets=targets,
-                   setting="zero-shot", seed=1, data={lang: "masakhaner" if task == "ner" else "ud" for lang in langs},
+                   setting="zero-shot", seed=1, data={lang: TASKS[task].catalog for lang in langs},
                    train=TrainParams(**train), **setup)

@@ -37,7 +37,7 @@ def test_mfu_is_six_flops_per_parameter_and_token():
 
 @pytest.mark.slow
 def test_a_run_stores_its_tokens_per_second_and_parameters(tmp_path: Path):
-    from engine.training.tagging import train_and_evaluate
+    from engine.training.zeroshot import train_and_evaluate
 
     files = RunFiles(tmp_path / "run")
     out = train_and_evaluate(spec(), files, None, "cpu", log=lambda _: None)

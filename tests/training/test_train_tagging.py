@@ -10,8 +10,8 @@ import pytest
 from engine.runfiles import RunFiles
 from engine.spec import RunSpec, TrainParams
 from engine.training.modelzoo import load_token_classifier, minilm_dir
-from engine.training.tagging import evaluate_split, train_and_evaluate
 from engine.training.tagging_data import encode, read_split
+from engine.training.zeroshot import evaluate_split, train_and_evaluate
 from tests.support.tagging import spec
 
 TIMING = {"train_seconds", "examples_per_s", "tokens_per_s", "s_per_step", "peak_rss_bytes"}

@@ -77,8 +77,14 @@ def test_list_data_and_model_name_helpers():
 def test_languages_offered_are_those_the_engine_resolves(tmp_path):
     ner = languages_for("ner", "masakhaner")
     assert {"en", "swa", "yor", "amh"} <= set(ner.target) and ner.problem is None
+    assert "am" not in ner.target and "eng" not in ner.source  # one code per language: amh, en
     both = languages_for_tasks({"ner": "masakhaner", "pos": "ud"})
-    assert both.source == ("en", "eng") and {"yor", "amh"} <= set(both.target) and "swa" not in both.target
+    assert both.source == ("en",) and {"yor", "amh"} <= set(both.target) and "swa" not in both.target
+    tweets = languages_for("sentiment", "afrisenti")
+    assert tweets.source == ("amh", "arq", "ary", "en", "hau", "ibo", "kin", "pcm", "por", "swa", "tso", "twi", "yor")
+    assert {"orm", "tir"} <= set(tweets.target) and tweets.problem is None  # no training tweets: targets only
+    all_three = languages_for_tasks({"ner": "masakhaner", "pos": "ud", "sentiment": "afrisenti"})
+    assert all_three.source == ("en",) and set(all_three.target) == {"amh", "en", "yor"}
     (tmp_path / "mine" / "xx").mkdir(parents=True)
     (tmp_path / "mine" / "xx" / "test.txt").write_text("a O\n")
     local = languages_for("ner", "mine", tmp_path)

@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Checkbox, Input, Label, Select, SelectionList, Static
 
+from engine.tasks import TASKS
 from xltui.tui import grid_draft as gd
 from xltui.tui.data_choices import languages_for_tasks
 
@@ -26,9 +27,9 @@ def form_widgets() -> ComposeResult:
     yield Label("Tasks", classes="field-label")
     yield SelectionList[str](*((t, t) for t in gd.TASKS), id="tasks", compact=True)
     for task in gd.TASKS:
-        yield Label(f"{task.upper()} data", classes="field-label")
+        yield Label(f"{TASKS[task].title} data", classes="field-label")
         yield Input(id=f"data-{task}", compact=True, tooltip="a catalog name (masakhaner, ud, "
-                    "ud:en_ewt), a local folder, or per language: en=ud:en_ewt, yor=ud:yo_ytb")
+                    "ud:en_ewt, afrisenti), a local folder, or per language: en=ud:en_ewt, yor=ud:yo_ytb")
     yield Label("Models (Space ticks)", classes="field-label")
     yield SelectionList[int](id="models", compact=True)
     with Horizontal(id="custom-row"):

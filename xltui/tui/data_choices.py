@@ -2,7 +2,10 @@
 
 The engine's own resolvers (engine.data.catalog) decide, so a language offered here is
 one that `xltui grid validate` accepts: catalog data under $XLTUI_DATA (MasakhaNER
-folders, UD treebanks) or a local directory with one sub-folder per language.
+folders, UD treebanks, AfriSenti) or a local directory with one sub-folder per language.
+Each language is offered under one code, the one the shipped grids write (``amh``, not
+also ``am``; ``en``, not also ``eng``): the resolvers accept the others too, but a list
+showing both reads as two languages.
 Reading is a few directory listings; nothing is opened. Hugging Face datasets (``hf:...``)
 are not listed (that would load them): their languages are typed in.
 """
@@ -14,9 +17,10 @@ from pathlib import Path
 
 from engine.data.catalog import RESOLVERS, data_root
 from engine.data.refs import (
-    DEFAULT_CATALOG,
-    LANGUAGE_DIR_ALIASES,
+    AFRISENTI,
+    AFRISENTI_LANGUAGES,
     NER_CATALOG,
+    SENTIMENT_ENGLISH,
     UD_CATALOG,
     UD_DEFAULT_TREEBANK,
     DataError,
@@ -24,9 +28,13 @@ from engine.data.refs import (
     is_hf_ref,
 )
 from engine.grid.references import LANG_CODE
+from engine.tasks import TASKS
 
 SOURCE_SPLITS = ("train", "dev")
 TARGET_SPLITS = ("test",)
+# a second code of one language -> the code the composer offers (MasakhaNER's Amharic folder is `am`,
+# UD knows English as `eng` and Yoruba as `yo` too; grids write amh, en and yor)
+OFFERED_CODE = {"am": "amh", "eng": "en", "yo": "yor"}
 
 
 @dataclass(frozen=True)
@@ -44,15 +52,20 @@ def _candidates(task: str, ref: str, base_dir: Path) -> list[str]:
         return []  # listing a Hugging Face dataset's languages means loading it: the user types them
     if ref in NER_CATALOG:
         folder = data_root() / NER_CATALOG[ref]
-        names = [p.name for p in folder.iterdir() if p.is_dir()] if folder.is_dir() else []
-        names += [alias for alias, real in LANGUAGE_DIR_ALIASES.items() if real in names]
-        return sorted(set(names))
+        return _offered([p.name for p in folder.iterdir() if p.is_dir()] if folder.is_dir() else [])
     if ref == UD_CATALOG or ref.startswith(UD_CATALOG + ":"):
-        return sorted(UD_DEFAULT_TREEBANK)  # `ud:<tb>` serves any code; the resolver still checks the folder
+        return _offered(UD_DEFAULT_TREEBANK)  # `ud:<tb>` serves any code; the resolver still checks the folder
+    if ref == AFRISENTI:
+        return _offered([*SENTIMENT_ENGLISH, *AFRISENTI_LANGUAGES])
     folder = (base_dir / Path(ref).expanduser()).resolve()
     if not folder.is_dir():
         raise DataError(f"data directory {folder} does not exist")
     return sorted(p.name for p in folder.iterdir() if p.is_dir())
+
+
+def _offered(codes) -> list[str]:
+    """Each language once, under the code grids write."""
+    return sorted({OFFERED_CODE.get(c, c) for c in codes})
 
 
 def languages_for(task: str, ref: str, base_dir: Path = Path(".")) -> LanguageChoices:
@@ -103,5 +116,5 @@ def languages_for_tasks(refs: dict[str, str | dict[str, str]], base_dir: Path = 
 
 
 def default_ref(task: str) -> str:
-    """The catalog a task reads when the user names nothing (masakhaner, ud)."""
-    return DEFAULT_CATALOG.get(task, "")
+    """The catalog a task reads when the user names nothing (masakhaner, ud, afrisenti)."""
+    return TASKS[task].catalog if task in TASKS else ""

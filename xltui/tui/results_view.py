@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from engine.analysis.report import Report
 
 EXPORTS = {"csv": "csv", "latex": "tex", "markdown": "md"}  # --format -> file suffix
-METRICS = ("f1", "precision", "recall", "accuracy")
+METRICS = ("f1", "precision", "recall", "accuracy", "weighted_f1", "macro_f1")  # every task's (engine.tasks)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""A finished run's scores: per target language, and per entity type (NER) or POS tag."""
+"""A finished run's scores: per target language, and per label (NER entity type, POS tag, sentiment class)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,8 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from engine.states import RunStatus
+from engine.tasks import TASKS
 from xltui.tui.snapshot_types import MAIN_METRIC, RunDetail
-
-OVERALL = {"ner": ("f1", "precision", "recall", "macro_f1"), "pos": ("accuracy",)}
-PER_TYPE = MAIN_METRIC  # per entity type / tag: f1:PER, accuracy:NOUN
 
 
 def score_tables(d: RunDetail) -> Group | Text:
@@ -27,7 +25,8 @@ def score_tables(d: RunDetail) -> Group | Text:
     by_key: dict[tuple[str, str], dict[str, float]] = {}
     for lang, split, metric, value in d.results:
         by_key.setdefault((lang, split), {})[metric] = value
-    overall = OVERALL.get(task, (MAIN_METRIC.get(task, "f1"),))
+    entry = TASKS.get(task)
+    overall = entry.metrics if entry else (MAIN_METRIC.get(task, "f1"),)
     speed = speed_table(train_scores(d))
     keys = sorted((k for k, m in by_key.items() if any(x in m for x in overall)),
                   key=lambda k: (k[1] != "test", k[1], k[0]))
@@ -39,13 +38,13 @@ def score_tables(d: RunDetail) -> Group | Text:
     for lang, split in keys:
         m = by_key[(lang, split)]
         main.add_row(lang, split, *(f"{100 * m[x]:.1f}" if x in m else "—" for x in overall))
-    prefix = PER_TYPE.get(task, "f1") + ":"
+    per_label, noun = (entry.per_label, entry.label_noun) if entry else ("f1", "label")
+    prefix = per_label + ":"
     types = sorted({metric[len(prefix):] for m in by_key.values() for metric in m if metric.startswith(prefix)})
     if not types:
         return Group(main, *speed)
-    per = Table(title=f"{PER_TYPE.get(task, 'f1')} per {'entity type' if task == 'ner' else 'tag'}",
-                title_justify="left", box=box.SIMPLE_HEAD)
-    per.add_column("type" if task == "ner" else "tag")
+    per = Table(title=f"{per_label} per {noun}", title_justify="left", box=box.SIMPLE_HEAD)
+    per.add_column(noun.split()[-1])
     for lang, split in keys:
         per.add_column(f"{lang} {split}", justify="right")
     for t in types:

@@ -1,11 +1,12 @@
-"""Full fine-tuning for token tagging (NER on CoNLL, POS on CoNLL-U): train on the
-source language(s), pick the best epoch on source dev, evaluate that checkpoint on
-every target's test set (zero-shot).
+"""The zero-shot trainer of every task and method: train on the source language(s), pick the
+best epoch on source dev, evaluate that checkpoint on every target's test set.
 
-NER is scored with seqeval strict IOB2 entity F1, POS with word accuracy; word
-predictions come from each word's first subword. Predictions are written to files
-(artifacts) so a stored score can always be re-checked against them, and a
-run_info.json records what exactly ran (files and their hashes, precision, counts).
+What differs between tasks comes from the task table (engine.tasks) through the head
+(engine.training.heads): tagging tasks label each word on its first subword (NER scored
+with seqeval strict IOB2 entity F1, POS with word accuracy), sentence tasks label each
+text (sentiment: weighted F1). Predictions are written to files (artifacts) so a stored
+score can always be re-checked against them, and a run_info.json records what exactly
+ran (files and their hashes, precision, counts).
 """
 
 from __future__ import annotations
@@ -14,39 +15,27 @@ import json
 import platform
 import random
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 import transformers
 from torch.utils.data import DataLoader
-from transformers import DataCollatorForTokenClassification
 
 from engine.data.catalog import task_files
-from engine.data.conll import Sentence
-from engine.data.labels import LabelMap, predictions_to_words
-from engine.data.ner_eval import write_predictions
-from engine.data.pos_eval import confusion_matrix
 from engine.runfiles import RunFiles
 from engine.spec import RunSpec
 from engine.store.results import RunOutput, file_sha256
 from engine.store.telemetry import MetricWriter
-from engine.training import cpu_threads, interrupt, rng
+from engine.tasks import TASKS
+from engine.training import rng
 from engine.training.alignment import Router
+from engine.training.heads import evaluate_split, head_of
 from engine.training.inputs import NO_INPUTS, RunInputs
 from engine.training.loop import speed_stats, train
-from engine.training.modelzoo import load_token_classifier
-from engine.training.tagging_data import (
-    TASKS,
-    Encoded,
-    check_unknown,
-    encode,
-    read_split,
-    train_loader,
-)
+from engine.training.tagging_data import train_loader
 
-EVAL_BATCH = 64
+__all__ = ["evaluate_split", "load_method", "seed_everything", "train_and_evaluate"]  # evaluate_split: heads'
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -56,43 +45,7 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-@torch.no_grad()
-def predict(model, collator, data: Encoded, labels: LabelMap, device: str) -> tuple[list[list[str]], int]:
-    """Predicted tags per word; also how many words were cut off by max_length (predicted O)."""
-    model.eval()
-    out: list[list[str]] = []
-    truncated = 0
-    for start in range(0, len(data.features), EVAL_BATCH):
-        cpu_threads.follow()  # a long test set: a CPU run's share may change meanwhile
-        interrupt.check()  # a stop asked during a dev evaluation: the loop saves its state at its last step
-        chunk = data.features[start:start + EVAL_BATCH]
-        batch = collator([{k: v for k, v in f.items() if k != "labels"} for f in chunk])
-        logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
-        logits = logits[:, logits.shape[1] - batch["input_ids"].shape[1]:]  # prompt tuning prepends positions
-        best = logits.argmax(-1).cpu().tolist()
-        for j, ids in enumerate(best):
-            sentence = data.sentences[start + j]
-            word_pred, missing = predictions_to_words(data.word_ids[start + j], ids, len(sentence))
-            truncated += missing
-            out.append(labels.tags_of(word_pred))
-    return out, truncated
-
-
-def evaluate_split(task: str, model, collator, data: Encoded, labels: LabelMap, device: str,
-                   predictions_path: Path | None = None) -> dict[str, float]:
-    """Scores of one split; with ``predictions_path`` the predictions (and POS confusion) are written too."""
-    pred, truncated = predict(model, collator, data, labels, device)
-    gold = [labels.map_tags(s.tags)[0] for s in data.sentences]
-    scores = TASKS[task].score(gold, pred)
-    scores.update(n_sentences=len(data.sentences), n_words_truncated=truncated)
-    if predictions_path is not None:
-        write_predictions(predictions_path, [list(s.tokens) for s in data.sentences], gold, pred)
-        if TASKS[task].confusion:
-            RunFiles.confusion_of(predictions_path).write_text(json.dumps(confusion_matrix(gold, pred), indent=1, sort_keys=True))
-    return scores
-
-
-def run_info(spec: RunSpec, report, counts: dict[str, int], labels: LabelMap, device: str) -> dict:
+def run_info(spec: RunSpec, report, counts: dict[str, int], labels, device: str) -> dict:
     """What exactly ran: data files with hashes, split substitutions, precision, versions."""
     files = {}
     for lang in spec.languages:
@@ -132,13 +85,12 @@ class LanguageBatches:
             yield next(iterators[lang])
 
 
-def load_method(spec: RunSpec, labels: LabelMap, tokenizer_text, lang_adapters: dict[str, str] | None,
+def load_method(spec: RunSpec, labels, tokenizer_text, lang_adapters: dict[str, str] | None,
                 log: Callable[[str], None] = print):
     """(tokenizer, model, router, language adapters' record) for full fine-tuning or an adapter method; the
     router switches language adapters (MAD-X) and does nothing otherwise."""
     if spec.method == "full":
-        tokenizer, model = load_token_classifier(spec.model, list(labels.labels), max_length=spec.train.max_length,
-                                                 tokenizer_text=tokenizer_text)
+        tokenizer, model = head_of(spec).load(spec.model, labels, spec.train.max_length, tokenizer_text)
         return tokenizer, model, Router(lambda _lang: None), {}
     from transformers import AutoTokenizer
 
@@ -155,18 +107,18 @@ def load_method(spec: RunSpec, labels: LabelMap, tokenizer_text, lang_adapters: 
 
 @dataclass
 class SourceData:
-    """The source side of a run: sentences per language and how many tags the label map changed."""
+    """The source side of a run: sentences (or texts) per language and how many tags the label map changed."""
 
-    train: dict[str, list[Sentence]] = field(default_factory=dict)
-    dev: dict[str, list[Sentence]] = field(default_factory=dict)
+    train: dict[str, list] = field(default_factory=dict)
+    dev: dict[str, list] = field(default_factory=dict)
     relabelled: int = 0
 
     @classmethod
     def read(cls, spec: RunSpec) -> SourceData:
-        data = cls()
+        data, head = cls(), head_of(spec)
         for lang in spec.source:
-            data.train[lang], n_train = read_split(spec, lang, "train", spec.train.max_train_sentences)
-            data.dev[lang], n_dev = read_split(spec, lang, "dev", spec.train.max_eval_sentences)
+            data.train[lang], n_train = head.read(spec, lang, "train", spec.train.max_train_sentences)
+            data.dev[lang], n_dev = head.read(spec, lang, "dev", spec.train.max_eval_sentences)
             data.relabelled += n_train + n_dev
         return data
 
@@ -174,28 +126,28 @@ class SourceData:
 def train_and_evaluate(spec: RunSpec, files: RunFiles, writer: MetricWriter | None, device: str,
                        inputs: RunInputs = NO_INPUTS, log: Callable[[str], None] = print) -> RunOutput:
     """The zero-shot trainer: train on the source(s), select on source dev, test every target."""
-    params, kind = spec.train, TASKS[spec.task]
+    params, kind, head = spec.train, TASKS[spec.task], head_of(spec)
     files.folder.mkdir(parents=True, exist_ok=True)
     generator = seed_everything(spec.seed)
     source = SourceData.read(spec)
     train_sents = [s for ss in source.train.values() for s in ss]
     dev_sents = [s for ss in source.dev.values() for s in ss]
-    tests = {lang: read_split(spec, lang, "test", params.max_eval_sentences) for lang in spec.targets}
-    labels = LabelMap.from_tags(t for s in train_sents for t in s.tags)
+    tests = {lang: head.read(spec, lang, "test", params.max_eval_sentences) for lang in spec.targets}
+    labels = head.labels(spec, train_sents)
     for lang, (sentences, _) in tests.items():
-        check_unknown(spec, lang, sentences, labels)  # before an hour of training, not after
-    log(f"{spec.task}: {len(train_sents)} train / {len(dev_sents)} dev sentences; labels {list(labels.labels)}"
+        head.check(spec, lang, sentences, labels)  # before an hour of training, not after
+    log(f"{spec.task}: {len(train_sents)} train / {len(dev_sents)} dev {kind.unit}s; labels {list(labels.labels)}"
         + (f"; labels.map changed {source.relabelled} source tags" if spec.labels.map else ""))
 
-    tokenizer_text = [list(s.tokens) for s in train_sents] + [list(s.tokens) for ss, _ in tests.values() for s in ss]
+    tokenizer_text = head.words(train_sents) + [w for ss, _ in tests.values() for w in head.words(ss)]
     tokenizer, model, router, adapters = load_method(spec, labels, tokenizer_text, inputs.lang_adapters, log)
-    collator = DataCollatorForTokenClassification(tokenizer)
+    collator = head.collator(tokenizer)
 
-    def loader_of(sentences: Sequence[Sentence]) -> DataLoader:
-        features = encode(tokenizer, sentences, labels, params.max_length)[0].features
+    def loader_of(sentences: Sequence) -> DataLoader:
+        features = head.encode(tokenizer, sentences, labels, params.max_length)[0].features
         return train_loader(features, params.batch_size, collator, generator, params.group_by_length)
 
-    dev_parts = {lang: encode(tokenizer, ss, labels, params.max_length)[0] for lang, ss in source.dev.items()}
+    dev_parts = {lang: head.encode(tokenizer, ss, labels, params.max_length)[0] for lang, ss in source.dev.items()}
     if spec.method == "madx" and len(spec.source) > 1:
         loader = LanguageBatches({lang: loader_of(ss) for lang, ss in source.train.items()}, router, spec.seed)
     else:
@@ -206,7 +158,7 @@ def train_and_evaluate(spec: RunSpec, files: RunFiles, writer: MetricWriter | No
         total = 0.0
         for lang, part in dev_parts.items():
             router(lang)
-            total += evaluate_split(spec.task, model, collator, part, labels, device)[kind.dev_metric]
+            total += evaluate_split(spec.task, model, collator, part, labels, device)[kind.main_metric]
         router(spec.source[0])
         return total / len(dev_parts)
 
@@ -223,8 +175,8 @@ def train_and_evaluate(spec: RunSpec, files: RunFiles, writer: MetricWriter | No
     router(spec.source[0])
     dev_path = files.predictions("dev")
     # the reported dev score pools every source's dev sentences (model selection averaged per language)
-    dev_data = dev_parts[spec.source[0]] if len(dev_parts) == 1 else encode(tokenizer, dev_sents, labels,
-                                                                             params.max_length)[0]
+    dev_data = dev_parts[spec.source[0]] if len(dev_parts) == 1 else head.encode(tokenizer, dev_sents, labels,
+                                                                                  params.max_length)[0]
     output.add_scores(source_tag, "dev", evaluate_split(spec.task, model, collator, dev_data, labels, device, dev_path))
     output.artifacts.append(("predictions", str(dev_path), source_tag))
     train_stats = dict(best_epoch=report.best_epoch, epochs_run=report.epochs_run, **speed_stats(report),
@@ -233,7 +185,7 @@ def train_and_evaluate(spec: RunSpec, files: RunFiles, writer: MetricWriter | No
     counts = dict(train_sentences=len(train_sents), dev_sentences=len(dev_sents))
     for lang, (sentences, relabelled) in tests.items():
         router(lang)  # MAD-X zero-shot: the target's language adapter under the same task adapter
-        data, n_mapped = encode(tokenizer, sentences, labels, params.max_length)
+        data, n_mapped = head.encode(tokenizer, sentences, labels, params.max_length)
         path = files.predictions("test", lang)
         scores = evaluate_split(spec.task, model, collator, data, labels, device, path)
         scores.update(n_tags_mapped_to_O=n_mapped, n_tags_relabelled=relabelled)
@@ -242,7 +194,7 @@ def train_and_evaluate(spec: RunSpec, files: RunFiles, writer: MetricWriter | No
         output.artifacts.append(("predictions", str(path), lang))
         if kind.confusion:
             output.artifacts.append(("confusion", str(RunFiles.confusion_of(path)), lang))
-        log(f"{lang} test: {kind.dev_metric} {scores[kind.dev_metric]:.4f}")
+        log(f"{lang} test: {kind.main_metric} {scores[kind.main_metric]:.4f}")
     save_trained(spec, model, tokenizer, files, output)
     info = files.run_info
     info.write_text(json.dumps(dict(run_info(spec, report, counts, labels, device), lang_adapters=adapters), indent=1))

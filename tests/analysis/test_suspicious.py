@@ -126,3 +126,23 @@ def test_outlier_rule_on_a_hand_made_cell():
     assert [(s.kind, s.runs) for s in found] == [("outlier", (3,))]
     assert "20.0 below its cell's median 80.0" in found[0].message
     assert run_ranges([5, 1, 2, 3, 7, 8]) == "1-3, 5, 7-8"
+
+
+def test_a_sentiment_run_that_predicts_one_class_is_flagged_though_its_weighted_f1_is_not_near_zero():
+    """Predicting 'negative' for every tweet of a two-thirds-negative test set scores weighted F1 0.53:
+    far from collapsed, yet the classifier learned nothing. Its per-class recalls give it away."""
+    from engine.data.sentiment_eval import classification_scores
+
+    gold = ["negative"] * 20 + ["neutral"] * 6 + ["positive"] * 4
+
+    def run(run_id: int, pred: list[str]) -> list[Score]:
+        return [Score("s", "tiny", "full", "sentiment", "zero-shot", "amh", run_id, metric, value, run_id)
+                for metric, value in classification_scores(gold, pred).items()]
+
+    one_class = run(1, ["negative"] * 30)
+    mostly = run(2, ["negative"] * 29 + ["positive"])  # one positive tweet found: a (weak) classifier
+    assert next(s.value for s in one_class if s.metric == "weighted_f1") > 0.5
+    found = find_suspects(ScoreSet(["s"], "test", one_class + mostly, {}, [1, 2]))
+    assert [(s.kind, s.runs) for s in found if s.kind == "one-class"] == [("one-class", (1,))]
+    assert "predicted 'negative' for every text" in next(s.message for s in found if s.kind == "one-class")
+    assert not [s for s in found if s.kind == "collapsed"]

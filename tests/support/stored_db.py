@@ -11,7 +11,7 @@ import sqlite3
 from pathlib import Path
 
 STORED = Path(__file__).resolve().parents[1] / "store" / "stored"
-WRITTEN_UNDER = "/tmp/xltui-artifacts/"  # where the earlier version's runs wrote their artifacts
+WRITTEN_UNDER = "/tmp/st3-art/"  # where the earlier version's runs wrote their artifacts (XLTUI_ARTIFACTS)
 
 
 def stored_copy(name: str, folder: Path) -> Path:

@@ -36,9 +36,9 @@ models:
   - {name: lora, model: minilm, method: adapter, lr: 1.0e-3, task_adapter: {config: lora, r: 4}}
 settings: [zero-shot, {few-shot: [4], pool: {orm: dev}}]
 seeds: [1]
-train: {batch_size: 8, max_length: 32, epochs: 1, max_train_sentences: 48, max_eval_sentences: 45}
+train: {batch_size: 8, max_length: 32, epochs: 1, max_train_sentences: 32, max_eval_sentences: 30}
 """
-EVAL = 45
+EVAL = 30
 
 
 @pytest.fixture(scope="module")

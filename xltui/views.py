@@ -115,8 +115,9 @@ def scores_table(engine: Engine, study_id: int) -> Group:
     from engine.store.queries import list_runs, run_scores
 
     tables = []
-    for task in sorted({r.task for r in list_runs(engine, study_id=study_id, statuses=(RunStatus.SUCCEEDED,))}):
-        runs = [r for r in list_runs(engine, study_id=study_id, statuses=(RunStatus.SUCCEEDED,)) if r.task == task]
+    succeeded = list_runs(engine, study_id=study_id, statuses=(RunStatus.SUCCEEDED,))
+    for task in sorted({r.task for r in succeeded}):
+        runs = [r for r in succeeded if r.task == task]
         entry = TASKS.get(task)
         metric = entry.main_metric if entry else MAIN_METRIC.get(task, "f1")
         scores = run_scores(engine, runs, metric)

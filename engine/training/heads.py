@@ -44,10 +44,21 @@ def _chunks(features: list) -> Any:
         yield start, features[start:start + EVAL_BATCH]
 
 
-class TokenHead:
+class _Head:
+    """What both heads do alike: load a model reference with a fresh head of their kind."""
+
+    kind: str
+    truncated_key: str  # the score counting inputs cut by max_length
+
+    def load(self, ref: str, labels, max_length: int, tokenizer_text=()):
+        return load_classifier(self.kind, ref, list(labels.labels), max_length=max_length, tokenizer_text=tokenizer_text)
+
+
+class TokenHead(_Head):
     """A label per word, on the word's first subword; scored per word or entity (NER, POS)."""
 
     kind = "token"
+    truncated_key = "n_words_truncated"
 
     def read(self, spec: RunSpec, lang: str, split: str, limit: int | None) -> tuple[list, int]:
         return read_split(spec, lang, split, limit)
@@ -66,9 +77,6 @@ class TokenHead:
 
     def collator(self, tokenizer):
         return DataCollatorForTokenClassification(tokenizer)
-
-    def load(self, ref: str, labels, max_length: int, tokenizer_text=()):
-        return load_classifier(self.kind, ref, list(labels.labels), max_length=max_length, tokenizer_text=tokenizer_text)
 
     @torch.no_grad()
     def predict(self, model, collator, data, labels: LabelMap, device: str) -> tuple[list[list[str]], int]:
@@ -102,7 +110,7 @@ class TokenHead:
         return sample_k(pool, k, seed, ids=ids)
 
 
-class SentenceHead:
+class SentenceHead(_Head):
     """One label per text from the pooled first position; K few-shot examples per class."""
 
     kind = "sentence"
@@ -125,9 +133,6 @@ class SentenceHead:
 
     def collator(self, tokenizer):
         return DataCollatorWithPadding(tokenizer)
-
-    def load(self, ref: str, labels, max_length: int, tokenizer_text=()):
-        return load_classifier(self.kind, ref, list(labels.labels), max_length=max_length, tokenizer_text=tokenizer_text)
 
     @torch.no_grad()
     def predict(self, model, collator, data, labels: ClassLabels, device: str) -> tuple[list[str], int]:
@@ -170,7 +175,7 @@ def evaluate_split(task: str, model, collator, data, labels, device: str,
     gold = head.gold(data, labels)
     scores = scorer(entry)(gold, pred)
     scores.update({"n_sentences": len(data.sentences),
-                   getattr(head, "truncated_key", "n_words_truncated"): truncated})
+                   head.truncated_key: truncated})
     if predictions_path is not None:
         head.write(predictions_path, data, gold, pred)
         if entry.confusion:

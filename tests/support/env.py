@@ -80,3 +80,14 @@ def make_conll(folder: Path, splits: tuple[str, ...] = ("train", "dev", "test"))
     folder.mkdir(parents=True, exist_ok=True)
     for split in splits:
         (folder / f"{split}.txt").write_text("Obama B-PER\nsays O\n\nAbuja B-LOC\n", encoding="utf-8")
+
+
+def run_study(folder: Path, grid: str, cache: Path, **env: str) -> str:
+    """``xltui run`` of ``grid`` in ``folder`` (its own database and artifacts); the database."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "grid.yaml").write_text(grid)
+    db = str(folder / "experiments.db")
+    out = xltui("run", "--grid", str(folder / "grid.yaml"), "--db", db, "--cpu", cwd=folder, timeout=600,
+                env={"XLTUI_DATA": str(DATA), "XLTUI_CACHE": str(cache), "XLTUI_CPU_SLOTS": "1", **env})
+    assert out.returncode == 0, out.stdout + out.stderr
+    return db

@@ -32,6 +32,11 @@ def demo_app(path: str, **kw) -> XltuiApp:
     return XltuiApp(path, clock=lambda: T0, gpu_probe=demo_gpus, **kw)
 
 
+def app_in(folder: Path) -> XltuiApp:
+    """The app as a user starts it in ``folder``: its database is ./experiments.db there."""
+    return XltuiApp(str(folder / "experiments.db"), gpu_probe=None)
+
+
 def run(coro: Awaitable[None]) -> None:
     asyncio.run(coro)  # no pytest-asyncio here: each test drives its own loop
 
@@ -70,3 +75,38 @@ def screen_text(app) -> str:
                       record=True, legacy_windows=False, safe_box=False)
     console.print(app.screen._compositor.render_update(full=True))
     return console.export_text(styles=False)
+
+
+def rendered(renderable, width: int) -> str:
+    """A rich renderable as plain text at ``width`` columns."""
+    console = Console(file=io.StringIO(), width=width, no_color=True, color_system=None)
+    console.print(renderable)
+    return console.file.getvalue()
+
+
+def widget_text(widget) -> str:
+    """The text a Static shows, at its width (rich tables and Text alike)."""
+    return rendered(widget.content, max(widget.size.width, 40))
+
+
+async def type_into(pilot, selector: str, text: str) -> None:
+    """Scroll to a field, click it, clear it (Home, Ctrl+K) and type, as a user would."""
+    pilot.app.screen.query_one(selector).scroll_visible(animate=False)
+    await pilot.pause()
+    await pilot.click(selector)
+    await pilot.press("home", "ctrl+k", *text)
+
+
+async def tick(pilot, screen, selector: str, values: list[str]) -> None:
+    """Move through a selection list with the arrow keys and tick ``values`` with Space."""
+    from textual.widgets import SelectionList
+
+    widget = screen.query_one(selector, SelectionList)
+    widget.focus()
+    await pilot.pause()
+    order = [widget.get_option_at_index(i).value for i in range(widget.option_count)]
+    await pilot.press("home")
+    at = 0
+    for value in sorted(values, key=order.index):
+        await pilot.press(*["down"] * (order.index(value) - at), "space")
+        at = order.index(value)

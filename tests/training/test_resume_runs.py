@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from engine.settings import CHECKPOINT_EVERY_ENV, KEEP_STATE_ENV, TEST_SIGNAL_ENV
-from tests.support.env import DATA, wait_for, xltui, xltui_bg
+from tests.support.env import run_study, wait_for, xltui, xltui_bg
 from tests.support.twins import differences, stories
 from tests.support.workers import attempts, enqueue_grid, last_step, runs
 
@@ -33,17 +33,6 @@ settings: [zero-shot]
 seeds: [1]
 train: {batch_size: 8, max_length: 48, epochs: 2, patience: 2, max_train_sentences: 40, max_eval_sentences: 24}
 """  # 5 steps an epoch, 10 in all, a dev evaluation after each epoch
-
-
-def run_study(folder: Path, grid: str, cache: Path, **env: str) -> str:
-    """``xltui run`` of ``grid`` in ``folder`` (its own database and artifacts); the database."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "grid.yaml").write_text(grid)
-    db = str(folder / "experiments.db")
-    out = xltui("run", "--grid", str(folder / "grid.yaml"), "--db", db, "--cpu", cwd=folder, timeout=600,
-                env={"XLTUI_DATA": str(DATA), "XLTUI_CACHE": str(cache), "XLTUI_CPU_SLOTS": "1", **env})
-    assert out.returncode == 0, out.stdout + out.stderr
-    return db
 
 
 @pytest.fixture(scope="module")

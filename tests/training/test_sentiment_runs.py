@@ -18,7 +18,7 @@ from engine.data.sentiment_eval import classification_scores, read_label_predict
 from engine.store.db import open_db
 from engine.store.schema import Artifact, Result, Run
 from engine.tasks import SENTIMENT
-from tests.support.env import DATA, xltui, xltui_here
+from tests.support.env import run_study, xltui_here
 
 GRID = """\
 study: tweets
@@ -43,15 +43,9 @@ EVAL = 30
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory, cache_dir: Path) -> tuple[str, Path]:
-    """One study for the module's tests (module-scoped: conftest's per-test environment is set here too)."""
-    tmp = tmp_path_factory.mktemp("tweets")
-    (tmp / "grid.yaml").write_text(GRID)
-    db = str(tmp / "tweets.db")
-    env = {"XLTUI_DATA": str(DATA), "XLTUI_CACHE": str(cache_dir), "XLTUI_CPU_SLOTS": "1",
-           "XLTUI_ARTIFACTS": str(tmp / "artifacts")}
-    out = xltui("run", "--grid", str(tmp / "grid.yaml"), "--db", db, "--cpu", cwd=tmp, env=env)
-    assert out.returncode == 0, out.stdout + out.stderr
-    return db, tmp
+    """One study for the module's tests, trained by a real worker (`xltui run --grid`)."""
+    folder = tmp_path_factory.mktemp("tweets")
+    return run_study(folder, GRID, cache_dir), folder
 
 
 def _runs(db: str) -> list[Run]:

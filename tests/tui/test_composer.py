@@ -22,7 +22,7 @@ from engine.store.queries import known_hashes, run_durations
 from engine.store.schema import Run, Study
 from tests.support.env import REPO, xltui
 from tests.support.stored_runs import build_stored_runs
-from tests.support.tui import switch_to, until
+from tests.support.tui import app_in, switch_to, tick, type_into, until
 from xltui.tui import grid_draft as gd
 from xltui.tui.composer import ComposerScreen
 from xltui.tui.composer_form import estimated_duration, problem_lines
@@ -144,47 +144,13 @@ def test_estimate_uses_same_model_runs_then_all_runs(db):
 # ----------------------------------------------------------------------------- the screen
 
 
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The app runs where a user would start it: configs/ and experiments.db in the working directory."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-async def type_into(pilot, selector: str, text: str) -> None:
-    """Scroll to a field, click it, clear it (Home, Ctrl+K) and type, as a user would."""
-    pilot.app.screen.query_one(selector).scroll_visible(animate=False)
-    await pilot.pause()
-    await pilot.click(selector)
-    await pilot.press("home", "ctrl+k", *text)
-
-
-async def tick(pilot, screen, selector: str, values: list[str]) -> None:
-    """Move through a selection list with the arrow keys and tick ``values`` with Space."""
-    widget = screen.query_one(selector, SelectionList)
-    widget.focus()
-    await pilot.pause()
-    order = [widget.get_option_at_index(i).value for i in range(widget.option_count)]
-    await pilot.press("home")
-    at = 0
-    for value in sorted(values, key=order.index):
-        await pilot.press(*["down"] * (order.index(value) - at), "space")
-        at = order.index(value)
-
-
 def fresh_check(screen, before):
     return lambda: screen.last_check is not None and screen.last_check is not before
 
 
-def new_app(workdir: Path):
-    from xltui.app import XltuiApp
-
-    return XltuiApp(str(workdir / "experiments.db"), gpu_probe=None)
-
-
 def test_compose_save_enqueue_and_load_back(workdir):
     async def scenario() -> None:
-        app = new_app(workdir)
+        app = app_in(workdir)
         async with app.run_test(size=(100, 40)) as pilot:
             screen = await switch_to(pilot, "2", ComposerScreen)
             palette = {c.title for c in app.get_system_commands(screen)}
@@ -242,7 +208,7 @@ def test_compose_save_enqueue_and_load_back(workdir):
 
 def test_a_bad_choice_shows_the_cli_message_and_queues_nothing(workdir):
     async def scenario() -> tuple[list[str], Path]:
-        app = new_app(workdir)
+        app = app_in(workdir)
         async with app.run_test(size=(100, 40)) as pilot:
             screen = await switch_to(pilot, "2", ComposerScreen)
             await type_into(pilot, "#study", "bad")
@@ -306,7 +272,7 @@ def shown(screen) -> tuple[object, str, str]:
 
 def test_pick_adapter_methods_and_a_released_adapter_save_and_expand(workdir):
     async def scenario() -> Path:
-        app = new_app(workdir)
+        app = app_in(workdir)
         async with app.run_test(size=(100, 40)) as pilot:
             screen = await switch_to(pilot, "2", ComposerScreen)
             await type_into(pilot, "#study", "tui-methods")
@@ -361,7 +327,7 @@ def test_pick_adapter_methods_and_a_released_adapter_save_and_expand(workdir):
 
 def test_a_new_adapter_model_and_a_wrong_option_show_the_cli_message(workdir):
     async def scenario() -> list[str]:
-        app = new_app(workdir)
+        app = app_in(workdir)
         async with app.run_test(size=(100, 40)) as pilot:
             screen = await switch_to(pilot, "2", ComposerScreen)
             await type_into(pilot, "#study", "bad-option")
@@ -389,31 +355,3 @@ def test_a_new_adapter_model_and_a_wrong_option_show_the_cli_message(workdir):
 
     errors = asyncio.run(scenario())
     assert errors == ["error: configs/bad-option.yaml:7: models[0]: lora: r: expected a number, got 'x'"]
-
-
-def test_compose_a_sentiment_grid_from_the_afrisenti_languages(workdir):
-    """Sentiment is offered with its catalog, its languages each under one code, and the grid it makes
-    is the one `xltui grid validate` accepts."""
-    async def scenario() -> None:
-        app = new_app(workdir)
-        async with app.run_test(size=(100, 40)) as pilot:
-            screen = await switch_to(pilot, "2", ComposerScreen)
-            assert screen.query_one("#data-sentiment", Input).value == "afrisenti"
-            await tick(pilot, screen, "#tasks", ["ner", "sentiment"])  # NER off, sentiment on
-            targets = screen.query_one("#targets", SelectionList)
-            await until(pilot, lambda: "pcm" in [targets.get_option_at_index(i).value
-                                                 for i in range(targets.option_count)], what="AfriSenti targets")
-            offered = [targets.get_option_at_index(i).value for i in range(targets.option_count)]
-            assert {"orm", "tir", "hau", "amh"} <= set(offered) and len(offered) == len(set(offered))
-            assert "am" not in offered and "eng" not in offered
-            await pilot.click("#models", offset=(4, 0))  # tiny
-            await tick(pilot, screen, "#targets", ["hau"])
-            await type_into(pilot, "#seeds", "1")
-            await until(pilot, lambda: screen.last_check and screen.last_check.ok and screen.last_check.n_runs == 1,
-                        what="a valid 1-run sentiment grid")
-            text = screen.current_yaml()
-            assert "task: sentiment" in text and "sentiment: afrisenti" in text
-            (workdir / "tweets.yaml").write_text(text)
-            assert {s.task for s in expand(load_grid(workdir / "tweets.yaml"))} == {"sentiment"}
-
-    asyncio.run(scenario())

@@ -5,18 +5,16 @@ exports that are byte for byte what `xltui results ... --format FMT` prints."""
 from __future__ import annotations
 
 import asyncio
-import io
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 from textual.widgets import Select
 
 from engine.runner.plan import queue_runs
 from engine.store.db import open_db
 from tests.support.env import xltui
 from tests.support.stored_runs import spec
-from tests.support.tui import switch_to, until
+from tests.support.tui import switch_to, until, widget_text
 from xltui.tui.results_screen import ResultsScreen
 from xltui.tui.results_view import ResultsQuery, comparison_choices
 
@@ -45,13 +43,6 @@ def pair_db(tmp_path_factory) -> str:
     return db
 
 
-def shown(widget) -> str:
-    """The text a Static shows, at its width (rich tables and Text alike)."""
-    console = Console(file=io.StringIO(), width=max(widget.size.width, 40), no_color=True, color_system=None)
-    console.print(widget.content)
-    return console.file.getvalue()
-
-
 def new_app(db: str):
     from xltui.app import XltuiApp
 
@@ -78,7 +69,7 @@ def test_tables_tests_figures_and_latex_export_match_the_cli(pair_db, tmp_path, 
             palette = {c.title for c in app.get_system_commands(screen)}
             assert {"LaTeX", "CSV", "MD", "All", "PNG/PDF", "Figures", "Per-lang", "Reload"} <= palette
             await until(pilot, lambda: screen.report is not None, what="the first report")
-            tables = shown(screen.query_one("#tables"))
+            tables = widget_text(screen.query_one("#tables"))
             assert "NER F1 (%), mean ± SD over seeds" in tables and "tiny-a" in tables
             assert screen.report.comparison is None  # no MAD-X system: the CLI's default has no tests
             # choose "tiny-a vs rest" in the tests list with the keyboard
@@ -87,9 +78,9 @@ def test_tables_tests_figures_and_latex_export_match_the_cli(pair_db, tmp_path, 
             await until(pilot, lambda: screen.report is not None and screen.report.comparison is not None,
                         what="the report with paired tests")
             assert screen.query_shown.compare == "tiny-a:tiny-b"
-            assert "tiny-a vs tiny-b: paired tests" in shown(screen.query_one("#tables"))
+            assert "tiny-a vs tiny-b: paired tests" in widget_text(screen.query_one("#tables"))
             await pilot.press("f")
-            figures = shown(screen.query_one("#figures"))
+            figures = widget_text(screen.query_one("#figures"))
             assert "macro average ± SD over seeds" in figures and "relative NER F1 change" in figures
             await pilot.press("l")
             tex = tmp_path / "xltui-exports" / "pair" / "pair-tiny-a.tex"
@@ -130,7 +121,7 @@ def test_no_results_yet_is_said_in_words_and_open_results_selects_the_study(pair
                         what="the waiting study")
             assert screen.report is None
             await pilot.press("l")  # nothing to export: said, not crashed
-            return shown(screen.query_one("#tables"))
+            return widget_text(screen.query_one("#tables"))
 
     text = asyncio.run(scenario())
     assert " ".join(text.split()) == " ".join(cli.stderr.split())  # "error: no test results yet in waiting (...)"

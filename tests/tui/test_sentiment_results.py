@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.env import DATA, xltui
+from tests.support.env import run_study, xltui
 from tests.support.reports import compile_latex
-from tests.support.tui import switch_to, until
+from tests.support.tui import rendered, switch_to, until, widget_text
 from xltui.tui.results_screen import ResultsScreen
 
 GRID = """\
@@ -35,13 +35,7 @@ train: {batch_size: 8, max_length: 32, epochs: 1, max_train_sentences: 32, max_e
 
 @pytest.fixture(scope="module")
 def tweets_db(tmp_path_factory, cache_dir: Path) -> str:
-    folder = tmp_path_factory.mktemp("tweets")
-    (folder / "grid.yaml").write_text(GRID)
-    db = str(folder / "experiments.db")
-    env = {"XLTUI_DATA": str(DATA), "XLTUI_CACHE": str(cache_dir), "XLTUI_CPU_SLOTS": "1",
-           "XLTUI_ARTIFACTS": str(folder / "artifacts")}
-    xltui("run", "--grid", str(folder / "grid.yaml"), "--db", db, "--cpu", check=True, timeout=600, env=env)
-    return db
+    return run_study(tmp_path_factory.mktemp("tweets"), GRID, cache_dir)
 
 
 def new_app(db: str):
@@ -52,8 +46,6 @@ def new_app(db: str):
 
 @pytest.mark.slow
 def test_results_screen_tests_tweets_and_exports_what_the_cli_prints(tweets_db, tmp_path, monkeypatch):
-    from tests.tui.test_results_screen import shown
-
     monkeypatch.chdir(tmp_path)
 
     async def scenario() -> list[Path]:
@@ -61,13 +53,13 @@ def test_results_screen_tests_tweets_and_exports_what_the_cli_prints(tweets_db, 
         async with app.run_test(size=(160, 48)) as pilot:
             screen = await switch_to(pilot, "3", ResultsScreen)
             await until(pilot, lambda: screen.report is not None, what="the first report")
-            tables = shown(screen.query_one("#tables"))
+            tables = widget_text(screen.query_one("#tables"))
             assert "sentiment weighted F1 (%)" in tables and "tiny" in tables
             assert screen.report.comparison.title == "madx vs tiny: paired tests"  # MAD-X against the rest by default
             rows = screen.report.comparison.rows
             assert {r.task for r in rows} == {"sentiment"} and all(r.sentence is not None and r.sentence.result is not None for r in rows)
             await pilot.press("f")
-            assert "relative sentiment weighted F1 change" in shown(screen.query_one("#figures"))
+            assert "relative sentiment weighted F1 change" in widget_text(screen.query_one("#figures"))
             await pilot.press("l")
             tex = tmp_path / "xltui-exports" / "tweets" / "tweets.tex"
             await until(pilot, tex.exists, what=str(tex))
@@ -89,15 +81,12 @@ def test_a_runs_scores_show_each_class(tweets_db):
     from engine.store.db import open_db
     from engine.store.queue_reads import run_rows
     from engine.store.reader import reading
-    from tests.tui.test_results_screen import Console, io
     from xltui.tui.detail_reader import DetailReader
     from xltui.tui.run_scores import score_tables
 
     with reading(open_db(tweets_db)) as reader:
         row = next(r for r in run_rows(reader) if r.model_name == "madx" and r.method == "madx")
         detail = DetailReader().read(reader, row)
-    console = Console(file=io.StringIO(), width=160, no_color=True, color_system=None)
-    console.print(score_tables(detail))
-    text = console.file.getvalue()
+    text = rendered(score_tables(detail), width=160)
     assert all(m in text for m in ("weighted_f1", "macro_f1", "accuracy", "f1 per class"))
     assert all(label in text for label in ("negative", "neutral", "positive"))

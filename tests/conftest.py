@@ -58,6 +58,17 @@ def data_env(monkeypatch: pytest.MonkeyPatch, cache_dir: Path) -> Path:
 
 
 @pytest.fixture
+def paced_runs(monkeypatch: pytest.MonkeyPatch) -> float:
+    """Runs that must outlast the test (``epochs=500``: only the test ends them) sleep 0.1 s after each
+    step (XLTUI_TEST_STEP_PAUSE) instead of keeping a core busy while the test waits, signals and starts
+    other processes beside them; they still step, save, evaluate and stop as any run."""
+    from engine.settings import TEST_STEP_PAUSE_ENV
+
+    monkeypatch.setenv(TEST_STEP_PAUSE_ENV, "0.1")
+    return 0.1
+
+
+@pytest.fixture
 def tiny_grid(tmp_path: Path) -> Callable[..., Path]:
     def write(study: str = "tiny", seeds: str = "[1]", epochs: int = 1, train: int = 40, eval: int = 40,
               name: str = "grid.yaml", patience: int = 2) -> Path:
@@ -120,8 +131,31 @@ def fake_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Files that hold slow tests first, each file's tests in their own order (module fixtures stay
-    set up once): in a parallel run (scripts/test.sh: pytest-xdist, one file per process at a time)
-    the long files start early and the short ones fill in, so no process is left with a long tail."""
-    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow_files)
+    """Files longest first by their measured durations (tests/support/ordering.py), each file's tests in
+    their own order: in a parallel run (pytest-xdist, one file per process at a time, its own reordering
+    off in pyproject's addopts) the long files start early and the short ones fill in, so no process is
+    left with a long tail."""
+    from tests.support import ordering
+
+    positions = ordering.longest_first([item.nodeid for item in items], ordering.load())
+    items[:] = [items[i] for i in positions]
+
+
+_recorder = None
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """With $XLTUI_RECORD_TEST_DURATIONS set, each scope's time is summed for the file it names."""
+    global _recorder
+    from tests.support import ordering
+
+    if os.environ.get(ordering.RECORD_ENV) and not os.environ.get("PYTEST_XDIST_WORKER"):
+        _recorder = _recorder or ordering.Recorder()
+        _recorder.add(report.nodeid, report.duration)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from tests.support import ordering
+
+    if _recorder is not None:
+        _recorder.write(Path(os.environ[ordering.RECORD_ENV]))

@@ -63,9 +63,27 @@ def deferred() -> Iterator[None]:
         _request.deferring -= 1
 
 
+WORKER_STOP_WAIT_S = 600.0  # how long a run that signalled its worker waits for the stop the worker sends back
+_worker: list[str] = []
+
+
+def set_worker(worker_id: str) -> None:
+    """The worker this run belongs to (its id: host:pid:slot), for a test signal aimed at the worker."""
+    _worker[:] = [worker_id]
+
+
 def at(where: str, n: int) -> None:
     """A point of a loop a test may stop a run at (``$XLTUI_TEST_SIGNAL_AT``, engine.settings): the
-    process sends itself the real signal there, and the real handler acts on it."""
+    process sends itself the real signal there, and the real handler acts on it. Aimed at the worker
+    (``step:2:TERM:worker``), the run signals its worker and waits here for the stop the worker's
+    own handler sends it, so the run stops at that point however fast the machine is."""
     wanted = simulated_signal()
-    if wanted is not None and wanted[:2] == (where, n):
-        os.kill(os.getpid(), getattr(signal, f"SIG{wanted[2].removeprefix('SIG')}"))
+    if wanted is None or wanted[:2] != (where, n):
+        return
+    number = getattr(signal, f"SIG{wanted[2].removeprefix('SIG')}")
+    if wanted[3] == "worker":
+        assert _worker, "a test signal for the worker, but the run was not told its worker"
+        os.kill(int(_worker[0].split(":")[1]), number)
+        _request.event.wait(WORKER_STOP_WAIT_S)
+    else:
+        os.kill(os.getpid(), number)

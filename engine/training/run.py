@@ -163,6 +163,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run_attempt(args: argparse.Namespace) -> int:
     _exit_with_parent(args.parent_pid or os.getppid())
     _stop_on_signals()
+    interrupt.set_worker(args.worker)
 
     engine = make_engine(args.db, max_connections=1, name=f"xltui run {args.run}")  # one at a time, see make_engine
     with Session(engine) as session:

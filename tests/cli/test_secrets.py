@@ -22,7 +22,7 @@ import pytest
 import typer
 
 from engine.settings import mask_url, scrub, shown_db, url_secrets
-from engine.store.db import safe_url
+from engine.store.db import open_db, safe_url
 from tests.support.env import DATA, REPO, TINY_GRID, xltui
 from tests.support.tui import run, screen_text, until
 from xltui.errors import UserError, handle_errors
@@ -314,6 +314,8 @@ def test_a_crash_of_the_app_prints_no_password(studied, secret_db, capsys):
 def test_a_run_process_reads_the_url_from_the_environment(secret_db, home, tmp_path):
     folder, env = home
     import subprocess
+
+    open_db(secret_db)  # the tables exist (run alone, no test before it has made them)
 
     out = subprocess.run([sys.executable, "-m", "engine.training.run", "--run", "999999", "--attempt", "1",
                           "--worker", "w", "--out", str(tmp_path)], cwd=REPO, capture_output=True, text=True,

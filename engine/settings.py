@@ -62,7 +62,6 @@ DEFAULT_CHECKPOINT_EVERY = "15m"
 KEEP_STATE_ENV = "XLTUI_KEEP_STATE"
 TEST_CPU_OTHERS_ENV = "XLTUI_TEST_CPU_OTHERS"
 TEST_SIGNAL_ENV = "XLTUI_TEST_SIGNAL_AT"
-TEST_STEP_PAUSE_ENV = "XLTUI_TEST_STEP_PAUSE"  # seconds a run sleeps after each step: tests whose run must outlast them
 TEST_GPUS_ENV = "XLTUI_TEST_GPUS"  # fake GPUs for tests and demos on a CPU box: "80,80" or "80:60" (GiB total[:free])
 DEFAULT_DISK_PAUSE_S = 60.0
 
@@ -193,13 +192,6 @@ def simulated_signal() -> tuple[str, int, str, str] | None:
         return None
     where, n, name, *whom = text.split(":")
     return where, int(n), name.upper(), (whom or ["run"])[0]
-
-
-def simulated_step_pause() -> float:
-    """Seconds a run sleeps after each optimizer step (``$XLTUI_TEST_STEP_PAUSE``): a test's run that must
-    still be training when the test acts on it idles instead of keeping a core busy all along."""
-    text = os.environ.get(TEST_STEP_PAUSE_ENV, "").strip()
-    return float(text) if text else 0.0
 
 
 def simulated_oom_above() -> int | None:

@@ -58,17 +58,6 @@ def data_env(monkeypatch: pytest.MonkeyPatch, cache_dir: Path) -> Path:
 
 
 @pytest.fixture
-def paced_runs(monkeypatch: pytest.MonkeyPatch) -> float:
-    """Runs that must outlast the test (``epochs=500``: only the test ends them) sleep 0.1 s after each
-    step (XLTUI_TEST_STEP_PAUSE) instead of keeping a core busy while the test waits, signals and starts
-    other processes beside them; they still step, save, evaluate and stop as any run."""
-    from engine.settings import TEST_STEP_PAUSE_ENV
-
-    monkeypatch.setenv(TEST_STEP_PAUSE_ENV, "0.1")
-    return 0.1
-
-
-@pytest.fixture
 def tiny_grid(tmp_path: Path) -> Callable[..., Path]:
     def write(study: str = "tiny", seeds: str = "[1]", epochs: int = 1, train: int = 40, eval: int = 40,
               name: str = "grid.yaml", patience: int = 2) -> Path:

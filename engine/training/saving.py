@@ -11,7 +11,6 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator
 
-from engine.settings import simulated_step_pause
 from engine.store.telemetry import MetricWriter
 from engine.training import interrupt
 from engine.training.loss_points import PendingPoints
@@ -33,7 +32,6 @@ class Saving:
         self._started, self._prior_s = time.perf_counter(), 0.0
         self.resumed_step: int | None = None
         self.store.on_save.append(self._saved)
-        self._pause_s = simulated_step_pause()
 
     def __enter__(self) -> Saving:
         return self
@@ -81,8 +79,6 @@ class Saving:
     def step_done(self) -> None:
         """After an optimizer step: stop here if asked (saved by ``on_stop``), else save if due (written
         in the background while training goes on)."""
-        if self._pause_s:
-            time.sleep(self._pause_s)  # a test's run made to outlast the test (engine.settings)
         self.point("step", self.loop.step)
         interrupt.check()
         if self.store.due(self.loop.step):

@@ -158,7 +158,7 @@ def test_ctrl_c_once_finishes_the_current_run_and_leaves_the_rest_queued(db, tin
 
 
 @pytest.mark.slow
-def test_ctrl_c_twice_stops_the_current_run_and_requeues_it(paced_runs, db, tiny_grid, tmp_path):
+def test_ctrl_c_twice_stops_the_current_run_and_requeues_it(db, tiny_grid, tmp_path):
     from tests.support.workers import run_processes, runs
 
     proc = _start_run(tiny_grid(epochs=500, patience=500, train=200), db, tmp_path / "run.log")

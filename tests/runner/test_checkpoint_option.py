@@ -81,7 +81,7 @@ def _started(how: str, db: str, grid: Path, log: Path) -> int:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["worker", "run", "detach"])
-def test_checkpoint_every_reaches_the_run_process(paced_runs, how, db, tiny_grid, tmp_path):
+def test_checkpoint_every_reaches_the_run_process(how, db, tiny_grid, tmp_path):
     grid = tiny_grid(epochs=500, patience=500, train=200)
     pid = _started(how, db, grid, tmp_path / "worker.log")
     worker = psutil.Process(pid)

@@ -46,7 +46,7 @@ def _worker(skew: float, db: str, log: Path) -> subprocess.Popen:
 
 
 @pytest.mark.slow
-def test_workers_whose_clocks_are_hours_off_neither_take_live_runs_nor_keep_dead_ones(paced_runs, pg_server, tiny_grid, tmp_path):
+def test_workers_whose_clocks_are_hours_off_neither_take_live_runs_nor_keep_dead_ones(pg_server, tiny_grid, tmp_path):
     """By its own clock, a worker 3 h ahead would see every lease as expired (and take live runs),
     and one 3 h ahead that dies would leave a lease that lasts 3 h; one 3 h behind would write
     leases that look expired to everyone. By the server's clock none of this happens.
@@ -215,7 +215,7 @@ def test_a_database_of_the_previous_schema_is_upgraded_in_place_keeping_everythi
 
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGKILL])
-def test_a_run_killed_from_outside_is_retried_as_a_new_attempt_with_the_signal_recorded(paced_runs, pg_server, tiny_grid,
+def test_a_run_killed_from_outside_is_retried_as_a_new_attempt_with_the_signal_recorded(pg_server, tiny_grid,
                                                                                          tmp_path, signum):
     """On PostgreSQL; tests/runner/test_torture.py tries SIGTERM, SIGKILL, SIGKILL on SQLite."""
     any_db = pg_server.new_database()

@@ -79,7 +79,7 @@ def test_two_worker_jobs_finish_a_study_and_status_names_both(pg_server, tiny_gr
 
 
 @pytest.mark.slow
-def test_a_preempted_job_requeues_its_run_at_once_and_restarts_and_cancel_requeues_too(paced_runs, any_db, tiny_grid):
+def test_a_preempted_job_requeues_its_run_at_once_and_restarts_and_cancel_requeues_too(any_db, tiny_grid):
     """USR2 to the job: the run saves its state and is re-queued, the requeued job resumes it there."""
     db = any_db
     (run_id,) = enqueue_grid(db, tiny_grid(epochs=500, patience=500, train=200, eval=40))

@@ -74,7 +74,7 @@ def test_two_slurm_workers_drain_a_study_and_status_names_both_jobs(slurm_cluste
 
 
 @pytest.mark.slow
-def test_usr2_requeues_the_run_at_once_and_slurm_restarts_the_worker(paced_runs, slurm_cluster, db, tiny_grid):
+def test_usr2_requeues_the_run_at_once_and_slurm_restarts_the_worker(slurm_cluster, db, tiny_grid):
     (run_id,) = enqueue_grid(db, tiny_grid(epochs=500, patience=500, train=200, eval=40))
     (job,) = submit(db, slurm_cluster.partition, 1, "--checkpoint-every", "7", "--max-requeues", "9",
                     "--signal-delay", "45")

@@ -49,7 +49,7 @@ def attempt_process(worker: subprocess.Popen, number: int) -> psutil.Process | N
 
 
 @pytest.mark.slow
-def test_a_run_killed_from_outside_is_retried_with_the_signal_recorded_up_to_its_limit(paced_runs, tmp_path: Path):
+def test_a_run_killed_from_outside_is_retried_with_the_signal_recorded_up_to_its_limit(tmp_path: Path):
     """SIGTERM, then SIGKILL three times, on a run allowed 3 attempts: the SIGTERM'd attempt saves its
     state at its step and does not use up an attempt (the next one continues from it); the SIGKILLs,
     with nothing newer saved, do: failed after the third — each attempt says which signal ended it,

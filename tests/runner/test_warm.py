@@ -81,7 +81,7 @@ def test_warm_runs_give_exactly_the_results_of_cold_runs(tiny_grid, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_warm_run_is_cancelled_killed_and_retried_and_the_launcher_comes_back(paced_runs, db, tiny_grid, tmp_path):
+def test_a_warm_run_is_cancelled_killed_and_retried_and_the_launcher_comes_back(db, tiny_grid, tmp_path):
     ids = enqueue_grid(db, tiny_grid(seeds="[1, 2]", epochs=500, patience=500, train=200, eval=40), max_attempts=3)
     w = worker(db, tmp_path / "w.log", "--exit-when-idle", "--lease", "2")
     try:
@@ -115,7 +115,7 @@ def test_a_warm_run_is_cancelled_killed_and_retried_and_the_launcher_comes_back(
 
 
 @pytest.mark.slow
-def test_a_killed_worker_takes_its_launcher_and_its_run_with_it(paced_runs, db, tiny_grid, tmp_path):
+def test_a_killed_worker_takes_its_launcher_and_its_run_with_it(db, tiny_grid, tmp_path):
     enqueue_grid(db, tiny_grid(epochs=500, patience=500, train=200, eval=40))
     w = worker(db, tmp_path / "w.log", "--lease", "2")
     try:

@@ -40,7 +40,7 @@ def test_two_workers_execute_each_run_exactly_once(any_db, tiny_grid, tmp_path):
 
 
 @pytest.mark.slow
-def test_killed_worker_run_is_requeued_after_lease_and_finished_by_another(paced_runs, any_db, tiny_grid, tmp_path):
+def test_killed_worker_run_is_requeued_after_lease_and_finished_by_another(any_db, tiny_grid, tmp_path):
     (run_id,) = enqueue_grid(any_db, tiny_grid(epochs=500, patience=500, train=200, eval=40))
     worker = xltui_bg("worker", "--db", any_db, "--cpu", "--lease", "2", "--poll", "0.1", log=tmp_path / "w1.log")
     engine = open_db(any_db)
@@ -69,7 +69,7 @@ def test_killed_worker_run_is_requeued_after_lease_and_finished_by_another(paced
 
 
 @pytest.mark.slow
-def test_cancelling_a_running_run_stops_its_process(paced_runs, any_db, tiny_grid, tmp_path):
+def test_cancelling_a_running_run_stops_its_process(any_db, tiny_grid, tmp_path):
     (run_id,) = enqueue_grid(any_db, tiny_grid(epochs=500, patience=500, train=200, eval=40))
     worker = xltui_bg("worker", "--db", any_db, "--cpu", "--lease", "2", "--exit-when-idle", "--poll", "0.1",
                       log=tmp_path / "w.log")
@@ -84,7 +84,7 @@ def test_cancelling_a_running_run_stops_its_process(paced_runs, any_db, tiny_gri
 
 
 @pytest.mark.slow
-def test_sigterm_requeues_the_current_run_and_exits_cleanly(paced_runs, db, tiny_grid, tmp_path):
+def test_sigterm_requeues_the_current_run_and_exits_cleanly(db, tiny_grid, tmp_path):
     (run_id,) = enqueue_grid(db, tiny_grid(epochs=500, patience=500, train=200, eval=40))
     worker = xltui_bg("worker", "--db", db, "--cpu", "--poll", "0.1", log=tmp_path / "w.log")
     wait_for(lambda: run_processes(run_id, db), what="the run subprocess")

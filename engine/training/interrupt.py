@@ -64,12 +64,13 @@ def deferred() -> Iterator[None]:
 
 
 WORKER_STOP_WAIT_S = 600.0  # how long a run that signalled its worker waits for the stop the worker sends back
-_worker: list[str] = []
+_worker_id: str | None = None
 
 
 def set_worker(worker_id: str) -> None:
     """The worker this run belongs to (its id: host:pid:slot), for a test signal aimed at the worker."""
-    _worker[:] = [worker_id]
+    global _worker_id
+    _worker_id = worker_id
 
 
 def at(where: str, n: int) -> None:
@@ -82,8 +83,8 @@ def at(where: str, n: int) -> None:
         return
     number = getattr(signal, f"SIG{wanted[2].removeprefix('SIG')}")
     if wanted[3] == "worker":
-        assert _worker, "a test signal for the worker, but the run was not told its worker"
-        os.kill(int(_worker[0].split(":")[1]), number)
+        assert _worker_id is not None, "a test signal for the worker, but the run was not told its worker"
+        os.kill(int(_worker_id.split(":")[1]), number)
         _request.event.wait(WORKER_STOP_WAIT_S)
     else:
         os.kill(os.getpid(), number)

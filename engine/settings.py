@@ -53,6 +53,7 @@ ARTIFACTS_ENV = "XLTUI_ARTIFACTS"
 ARTIFACTS_DIR = "xltui-artifacts"
 HUB_OFFLINE_ENVS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 WARM_ENV = "XLTUI_WARM"  # 0: workers start every run in a fresh interpreter (the --no-warm flag)
+WARM_SERVER_ENV = "XLTUI_WARM_SERVER"  # a warm server's socket: slots fork their launcher from it
 DISK_PAUSE_ENV = "XLTUI_DISK_PAUSE"
 GRAD_ACCUMULATION_ENV = "XLTUI_GRAD_ACCUMULATION"
 CPU_CORES_ENV = "XLTUI_CPU_CORES"
@@ -62,6 +63,7 @@ DEFAULT_CHECKPOINT_EVERY = "15m"
 KEEP_STATE_ENV = "XLTUI_KEEP_STATE"
 TEST_CPU_OTHERS_ENV = "XLTUI_TEST_CPU_OTHERS"
 TEST_SIGNAL_ENV = "XLTUI_TEST_SIGNAL_AT"
+TEST_HOLD_ENV = "XLTUI_TEST_HOLD_AT"
 TEST_GPUS_ENV = "XLTUI_TEST_GPUS"  # fake GPUs for tests and demos on a CPU box: "80,80" or "80:60" (GiB total[:free])
 DEFAULT_DISK_PAUSE_S = 60.0
 
@@ -192,6 +194,16 @@ def simulated_signal() -> tuple[str, int, str, str] | None:
         return None
     where, n, name, *whom = text.split(":")
     return where, int(n), name.upper(), (whom or ["run"])[0]
+
+
+def simulated_hold() -> tuple[str, int, str] | None:
+    """(where, N, file) from ``$XLTUI_TEST_HOLD_AT`` (``step:1:/tmp/go``): a run waits at that point until
+    the file exists or it is asked to stop (tests that act on a run while it runs, whatever its speed)."""
+    text = os.environ.get(TEST_HOLD_ENV, "").strip()
+    if not text:
+        return None
+    where, n, path = text.split(":", 2)
+    return where, int(n), path
 
 
 def simulated_oom_above() -> int | None:

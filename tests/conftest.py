@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Callable
 
 import pytest
 
+from engine.settings import WARM_SERVER_ENV
+from tests.support import warm
 from tests.support.disk import small_disk  # noqa: F401 - a fixture, shared by the full-disk tests
 from tests.support.env import DATA, TINY_GRID, make_conll
 
@@ -39,6 +42,25 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("xltui-cache")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_warm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
+    """The workers this test process starts fork their launchers from one warm server
+    (tests/support/warm.py; ``XLTUI_TEST_WARM_SERVER=0``: each slot imports in its own)."""
+    if not warm.wanted():
+        yield None
+        return
+    with warm.warm_server(tmp_path_factory.mktemp("warm")) as (path, _pid), pytest.MonkeyPatch.context() as patch:
+        patch.setenv(WARM_SERVER_ENV, path)
+        yield path
+
+
+@pytest.fixture
+def own_launchers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workers of this test start their launchers themselves, as without a warm server: for tests
+    of that launcher's process tree and environment."""
+    monkeypatch.delenv(WARM_SERVER_ENV, raising=False)
 
 
 @pytest.fixture(autouse=True)

@@ -58,7 +58,7 @@ class Slot:
         self.abort = threading.Event()  # stop the current run too; it is re-queued
         self.abort_reason = WORKER_STOPPED
         self.proc: RunProcess | None = None
-        self.launcher = Launcher(self._env(), os.getcwd()) if opts.warm else None
+        self.launcher = Launcher(self._env(), os.getcwd(), self.notify) if opts.warm else None
         self.runs_done = 0
         self._last_beat: tuple[str, int | None, float] = ("", None, 0.0)  # state, run, time
 

@@ -7,6 +7,11 @@ at a time), in its own session (a Ctrl-C at the terminal is the worker's to hand
 It is started in the background when the slot starts, and again by the next run when it
 has died; a run claimed meanwhile waits for it with its lease renewed (its imports take
 longer than a lease). A launcher that cannot start means a cold start, never a lost run.
+
+Where ``$XLTUI_WARM_SERVER`` names a warm server's socket (engine.training.warm_server), the
+launcher is forked from that server, which imported everything once for every worker on the
+machine; a server that is gone or refuses (another environment) means a launcher of the
+slot's own, as without it.
 """
 
 from __future__ import annotations
@@ -15,10 +20,14 @@ import json
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+from typing import BinaryIO, Callable
+
+from engine.settings import WARM_SERVER_ENV
 
 LAUNCHER_PROCESS = "engine.training.launcher"
 READY_TIMEOUT_S = 600.0  # importing torch and transformers on a loaded machine
@@ -31,9 +40,9 @@ class LauncherError(RuntimeError):
 class Launcher:
     """One warm launcher process and the run it has forked, if any."""
 
-    def __init__(self, env: dict[str, str], cwd: str):
-        self.env, self.cwd = env, cwd
-        self.proc: subprocess.Popen | None = None
+    def __init__(self, env: dict[str, str], cwd: str, said: Callable[[str], None] = lambda _m: None):
+        self.env, self.cwd, self.said = env, cwd, said
+        self.proc: subprocess.Popen | ServedProcess | None = None
         self._buffer = b""
         self._ready = threading.Event()
         self._starting: threading.Thread | None = None
@@ -81,8 +90,14 @@ class Launcher:
             return
         self.close()
         self._buffer = b""
-        self.proc = subprocess.Popen([sys.executable, "-m", LAUNCHER_PROCESS], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, env=self.env, cwd=self.cwd, start_new_session=True)
+        if server := self.env.get(WARM_SERVER_ENV):
+            try:
+                self.proc = ServedProcess.fork(server, self.env, self.cwd)
+            except (LauncherError, OSError, ValueError) as exc:
+                self.said(f"warm server {server}: {exc}; starting a launcher of this slot's own")
+        if self.proc is None:
+            self.proc = subprocess.Popen([sys.executable, "-m", LAUNCHER_PROCESS], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, env=self.env, cwd=self.cwd, start_new_session=True)
         message = self.read(READY_TIMEOUT_S)
         if message != {"ready": True}:
             self.close()
@@ -163,3 +178,66 @@ class WarmRun:
         # the launcher died under the run (its parent gone, the run stops by itself): as if killed
         self.launcher.close()
         self.returncode = -signal.SIGKILL
+
+
+class ServedProcess:
+    """A launcher a warm server forked for this worker, with the part of ``subprocess.Popen`` the
+    launcher uses. Not our child: watched through a pidfd (its exit status is the server's to reap)."""
+
+    def __init__(self, pid: int, pidfd: int, stdin: BinaryIO, stdout: BinaryIO):
+        self.pid, self.stdin, self.stdout = pid, stdin, stdout
+        self._pidfd: int | None = pidfd
+        self.returncode: int | None = None
+
+    @classmethod
+    def fork(cls, server: str, env: dict[str, str], cwd: str) -> ServedProcess:
+        """Ask the server at socket path ``server`` for a launcher with ``env`` in ``cwd``."""
+        stdin_r, stdin_w = os.pipe()
+        stdout_r, stdout_w = os.pipe()
+        theirs, ours = (stdin_r, stdout_w), (stdin_w, stdout_r)
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+                conn.settimeout(60.0)
+                conn.connect(server)
+                request = json.dumps({"env": env, "cwd": cwd}).encode() + b"\n"
+                socket.send_fds(conn, [request], [stdin_r, stdout_w, sys.stderr.fileno()])
+                answer = b""
+                while not answer.endswith(b"\n"):
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        raise LauncherError("the server closed the connection without an answer")
+                    answer += chunk
+            reply = json.loads(answer)
+            if "pid" not in reply:
+                raise LauncherError(f"refused: {reply.get('refused', reply)}")
+            pidfd = os.pidfd_open(int(reply["pid"]))  # before it could end and its pid be reused
+        except BaseException:
+            for fd in ours:
+                os.close(fd)
+            raise
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        return cls(int(reply["pid"]), pidfd, os.fdopen(stdin_w, "wb"), os.fdopen(stdout_r, "rb"))
+
+    def poll(self) -> int | None:
+        if self.returncode is None and self._pidfd is not None and select.select([self._pidfd], [], [], 0)[0]:
+            self._ended()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None and self._pidfd is not None:
+            if not select.select([self._pidfd], [], [], timeout)[0]:
+                raise subprocess.TimeoutExpired(f"warm launcher {self.pid}", timeout or 0.0)
+            self._ended()
+        return self.returncode or 0
+
+    def kill(self) -> None:
+        if self.returncode is None and self._pidfd is not None:
+            signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+
+    def _ended(self) -> None:
+        self.returncode = 0  # its status went to the server
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None

@@ -2,6 +2,8 @@
 
 Holds: the run subprocess's entry point (``run``), the warm launcher that imports torch
 and the trainers once per worker slot and forks each run from there (``launcher``), the
+warm server that imports them once for a machine's workers and forks their launchers
+(``warm_server``), the
 trainer table (``trainers``) and what each trainer gets (``inputs``); the optimisation
 loop (``loop``) and its loss points (``loss_points``); resuming: the loop's state as one
 object (``train_state``) with every random generator (``rng``), saved and restored by

@@ -14,9 +14,10 @@ import os
 import signal
 import threading
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
-from engine.settings import simulated_signal
+from engine.settings import simulated_hold, simulated_signal
 
 
 class Interrupted(Exception):
@@ -73,11 +74,19 @@ def set_worker(worker_id: str) -> None:
     _worker_id = worker_id
 
 
+HOLD_POLL_S = 0.1
+
+
 def at(where: str, n: int) -> None:
     """A point of a loop a test may stop a run at (``$XLTUI_TEST_SIGNAL_AT``, engine.settings): the
     process sends itself the real signal there, and the real handler acts on it. Aimed at the worker
     (``step:2:TERM:worker``), the run signals its worker and waits here for the stop the worker's
-    own handler sends it, so the run stops at that point however fast the machine is."""
+    own handler sends it, so the run stops at that point however fast the machine is. Or hold the
+    run there (``$XLTUI_TEST_HOLD_AT``) until the test's file exists or the run is asked to stop."""
+    hold = simulated_hold()
+    if hold is not None and hold[:2] == (where, n):
+        while not Path(hold[2]).exists() and not _request.event.wait(HOLD_POLL_S):
+            continue
     wanted = simulated_signal()
     if wanted is None or wanted[:2] != (where, n):
         return

@@ -24,6 +24,7 @@ import signal
 import sys
 import time
 import traceback
+from typing import Callable
 
 READY = {"ready": True}
 ARCHITECTURES = ("AutoModelForTokenClassification", "AutoTokenizer", "XLMRobertaConfig",
@@ -105,25 +106,21 @@ def _send(obj: dict) -> None:
     sys.__stdout__.flush()
 
 
-def _wait(pid: int, parent: int, every_s: float = WAIT_POLL_S) -> int | None:
+def _wait(pid: int, worker_alive: Callable[[], bool], every_s: float = WAIT_POLL_S) -> int | None:
     """The run's exit code; None if the worker went away first (the run then stops by itself:
     its parent, this launcher, is gone). Polls: no thread, so every fork stays single-threaded."""
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
             return os.waitstatus_to_exitcode(status)
-        if os.getppid() != parent:
+        if not worker_alive():
             return None
         time.sleep(every_s)
 
 
-def main() -> int:
-    parent = os.getppid()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides; a Ctrl-C is not for us
-    _preload()
-    # what the imports made is never collected: a forked run's collector then does not walk
-    # (and copy on write) the launcher's whole heap
-    gc.freeze()
+def serve(worker_alive: Callable[[], bool]) -> int:
+    """Say ready, then fork a run for each request on stdin until it closes or the worker is gone
+    (``worker_alive``: the worker started this launcher, or the warm server forked it for the worker)."""
     _send(READY)
     for line in sys.stdin:  # EOF: the worker closed the pipe or died
         if not line.strip():
@@ -137,11 +134,25 @@ def main() -> int:
         if pid == 0:
             _child(request)
         _send({"pid": pid})
-        code = _wait(pid, parent)
+        code = _wait(pid, worker_alive)
         if code is None:
             return 0
         _send({"exit": code})
     return 0
+
+
+def preload() -> None:
+    """Import what every run needs, then keep it out of the collector's reach: a forked run's
+    collector then does not walk (and copy on write) the launcher's whole heap."""
+    _preload()
+    gc.freeze()
+
+
+def main() -> int:
+    parent = os.getppid()  # the worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides; a Ctrl-C is not for us
+    preload()
+    return serve(lambda: os.getppid() == parent)
 
 
 if __name__ == "__main__":

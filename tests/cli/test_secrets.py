@@ -21,7 +21,7 @@ import psutil
 import pytest
 import typer
 
-from engine.settings import mask_url, scrub, shown_db, url_secrets
+from engine.settings import WARM_SERVER_ENV, mask_url, scrub, shown_db, url_secrets
 from engine.store.db import open_db, safe_url
 from tests.support.env import DATA, REPO, TINY_GRID, xltui
 from tests.support.tui import run, screen_text, until
@@ -114,7 +114,8 @@ def home(tmp_path_factory, cache_dir) -> tuple[Path, dict[str, str]]:
     """A working folder and the environment every command of this module runs with."""
     folder = tmp_path_factory.mktemp("secrets")
     env = {"XLTUI_DATA": str(DATA), "XLTUI_CACHE": str(cache_dir), "XLTUI_CPU_SLOTS": "1",
-           "XLTUI_ARTIFACTS": str(folder / "artifacts")}
+           "XLTUI_ARTIFACTS": str(folder / "artifacts"),
+           WARM_SERVER_ENV: ""}  # each worker's launcher its own child: its command line is watched too
     return folder, env
 
 

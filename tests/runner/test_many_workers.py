@@ -4,6 +4,7 @@ stored once), and a reader polling `xltui status` while four workers write."""
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
@@ -15,15 +16,22 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
+from engine.settings import TEST_HOLD_ENV
 from engine.store.db import open_db
 from engine.store.schema import Attempt, Result
 from tests.support.env import REPO, wait_for
 from tests.support.workers import enqueue_grid, runs
 
 
-def start_worker(db: str, log: Path, *extra: str) -> subprocess.Popen:
+def start_worker(db: str, log: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "xltui.cli", "worker", "--db", db, "--cpu", "--poll", "0.1",
-                             "--lease", "2", *extra], cwd=REPO, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
+                             "--lease", "2", *extra], cwd=REPO, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
+                            env={**os.environ, **(env or {})})
+
+
+def busy_pids(db: str) -> set[int]:
+    """The pids of the workers running a run now."""
+    return {int(r.worker_id.split(":")[1]) for r in runs(db) if r.status == "running" and r.worker_id}
 
 
 def finished_exactly_once(db: str, ids: list[int]) -> None:
@@ -41,28 +49,33 @@ def finished_exactly_once(db: str, ids: list[int]) -> None:
 
 @pytest.mark.slow
 def test_workers_killed_mid_run_leave_every_run_finished_exactly_once(any_db, tiny_grid, tmp_path):
+    """Each worker's runs hold at a random step (16 a run) until the four kills are made, so a
+    kill always finds a run somewhere between its start-up and that step, however fast the machine."""
     ids = enqueue_grid(any_db, tiny_grid(seeds="[1, 2, 3, 4, 5, 6]", epochs=2, train=60, eval=16), max_attempts=10)
-    rng = random.Random(7)
-    workers = [start_worker(any_db, tmp_path / f"w{i}.log") for i in range(3)]
-    kills, deadline = 0, time.monotonic() + 600
+    rng, go = random.Random(7), tmp_path / "go"
+
+    def worker(n: int) -> subprocess.Popen:
+        hold = {TEST_HOLD_ENV: f"step:{rng.randint(1, 16)}:{go}"}
+        return start_worker(any_db, tmp_path / f"w{n}.log", env=hold)
+
+    workers = [worker(i) for i in range(3)]
+    kills = 0
     try:
-        while kills < 4 and time.monotonic() < deadline:  # kill a busy worker, start a new one in its place
-            busy = [r.worker_id for r in runs(any_db) if r.status == "running"]
-            pids = {int(w.split(":")[1]) for w in busy if w}
-            victims = [w for w in workers if w.pid in pids and w.poll() is None]
-            if victims:
-                time.sleep(rng.uniform(0.5, 3.0))  # somewhere in the run: start-up, training or evaluation
-                victim = rng.choice(victims)
-                victim.send_signal(signal.SIGKILL)
-                victim.wait()
-                kills += 1
-                workers.remove(victim)
-                workers.append(start_worker(any_db, tmp_path / f"w{len(workers) + kills}.log"))
-            time.sleep(0.2)
-        assert kills == 4
+        while kills < 4:  # kill a busy worker, start a new one in its place
+            victims = wait_for(lambda: [w for w in workers if w.pid in busy_pids(any_db) and w.poll() is None],
+                               timeout=300, what="a busy worker")
+            time.sleep(rng.uniform(0.0, 1.0))  # somewhere between the run's start-up and its held step
+            victim = rng.choice(victims)
+            victim.send_signal(signal.SIGKILL)
+            victim.wait()
+            kills += 1
+            workers.remove(victim)
+            workers.append(worker(len(workers) + kills))
+        go.touch()
         wait_for(lambda: all(r.status in ("succeeded", "failed") for r in runs(any_db)), timeout=600,
                  what="the study to finish")
     finally:
+        go.touch()
         for w in workers:
             w.send_signal(signal.SIGTERM)
         for w in workers:

@@ -23,6 +23,9 @@ from tests.support.torture import STUDY, Plan, queue_study, torture, write_grid
 from tests.support.torture_checks import LAUNCHER, RUN, RUN_TERM, WORKER, run_processes
 from tests.support.workers import attempts, last_step
 
+# the workers start their launchers themselves (no warm server): this file watches those launchers
+pytestmark = pytest.mark.usefixtures("own_launchers")
+
 
 @pytest.mark.slow
 def test_killing_workers_and_run_processes_loses_nothing(tmp_path: Path):

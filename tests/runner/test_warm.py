@@ -23,6 +23,9 @@ from engine.training.launcher import ADAPTERS_NOTE
 from tests.support.env import REPO, wait_for, xltui
 from tests.support.workers import attempts, enqueue_grid, runs
 
+# the workers start their launchers themselves (no warm server): this file watches those launchers
+pytestmark = pytest.mark.usefixtures("own_launchers")
+
 
 def _launcher_like(db: str) -> list[psutil.Process]:
     """Launchers (and the runs they forked, which carry their command line) of workers on ``db``:

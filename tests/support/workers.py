@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import psutil
@@ -31,24 +32,26 @@ def attempts(db: str, run_id: int) -> list[Attempt]:
 
 
 def run_processes(run_id: int, db: str) -> list[psutil.Process]:
-    """The live processes of a run: a cold one by its command line and parent; a warm one (forked by a
-    launcher, so it carries the launcher's command line) as the child of the launcher of the
-    worker the database says runs it."""
-    found, worker_pid = [], None
+    """The live process of a run's latest attempt: the one writing that attempt's log as its stdout
+    (a cold run, or one forked by a launcher, the worker's own or a warm server's), not a process
+    it started (which inherits that stdout)."""
     try:
         with Session(open_db(db, create=False)) as s:
-            run = s.get(Run, run_id)
-            worker_pid = int(run.worker_id.split(":")[1]) if run is not None and run.worker_id else None
+            latest = s.exec(select(Attempt).where(Attempt.run_id == run_id)
+                            .order_by(Attempt.number.desc())).first()  # type: ignore[union-attr]
     except StoreError:  # not created yet: nothing runs
         return []
-    for p in psutil.process_iter(["cmdline", "ppid"]):
-        cmd = p.info["cmdline"] or []
-        if "engine.training.run" in cmd and cmd[cmd.index("--run") + 1:][:1] == [str(run_id)] \
-                and worker_pid is not None and p.info["ppid"] == worker_pid:  # the URL is in its environment
-            found.append(p)
-        elif "engine.training.launcher" in cmd and worker_pid is not None and p.info["ppid"] == worker_pid:
-            found.extend(c for c in p.children() if c.status() != psutil.STATUS_ZOMBIE)
-    return found
+    if latest is None or not latest.log_path:
+        return []
+    log = os.path.realpath(latest.log_path)
+    writers = {}
+    for p in psutil.process_iter(["ppid", "status"]):
+        try:
+            if os.readlink(f"/proc/{p.pid}/fd/1") == log and p.info["status"] != psutil.STATUS_ZOMBIE:
+                writers[p.pid] = p
+        except OSError:  # ended meanwhile, or no stdout
+            continue
+    return [p for p in writers.values() if p.info["ppid"] not in writers]
 
 
 def last_step(db: str, attempt_id: int) -> int:

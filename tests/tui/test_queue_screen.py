@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, select
 
+from engine.settings import TEST_HOLD_ENV
 from engine.store.db import open_db
 from engine.store.schema import Run
 from tests.support.env import xltui_bg
@@ -34,6 +35,8 @@ async def put_cursor(pilot, app, run_id: int) -> None:
 @pytest.mark.slow
 def test_watch_runs_go_from_queued_to_done_cancel_one_while_running_and_retry_it(db, tiny_grid, tmp_path):
     first, second = enqueue_grid(db, tiny_grid(seeds="[1, 2]", train=24, eval=16))
+    go = tmp_path / "go"
+    hold = {TEST_HOLD_ENV: f"step:1:{go}"}  # run 1 waits at its first step until cancelled
     worker = None
 
     async def drive() -> None:
@@ -43,13 +46,14 @@ def test_watch_runs_go_from_queued_to_done_cancel_one_while_running_and_retry_it
             await until(pilot, lambda: shown(app) == {first: "queued", second: "queued"}, what="two queued runs")
             assert "tiny" in screen_text(app)
             # not --exit-when-idle: between run 2's end and the retry of run 1 the queue is empty
-            worker = xltui_bg("worker", "--db", db, "--cpu", "--poll", "0.2", log=tmp_path / "worker.log")
+            worker = xltui_bg("worker", "--db", db, "--cpu", "--poll", "0.2", log=tmp_path / "worker.log", env=hold)
             await until(pilot, lambda: shown(app).get(first) == "running", timeout=120, what="run 1 running")
             await put_cursor(pilot, app, first)
             await pilot.press("c")
             await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
             await pilot.press("y")
             await until(pilot, lambda: shown(app).get(first) == "cancelled", timeout=60, what="run 1 cancelled")
+            go.touch()
             await until(pilot, lambda: shown(app).get(second) in ("running", "succeeded"), timeout=120,
                         what="run 2 picked up")
             await until(pilot, lambda: shown(app).get(second) == "succeeded", timeout=240, what="run 2 done")

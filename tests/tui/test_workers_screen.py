@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from engine.gpus import Gpu, GpuError
-from engine.settings import TEST_GPUS_ENV
+from engine.settings import TEST_GPUS_ENV, TEST_HOLD_ENV
 from engine.store.db import open_db
 from engine.store.schema import Attempt, Run, SystemSample, Worker
 from tests.support.nvml import StandInNvml, h100
@@ -27,8 +27,10 @@ from xltui.tui.workers_screen import WorkersScreen
 
 
 @pytest.mark.slow
-def test_start_a_detached_worker_then_stop_it_gracefully_after_its_run(db, tiny_grid, tmp_path):
+def test_start_a_detached_worker_then_stop_it_gracefully_after_its_run(db, tiny_grid, tmp_path, monkeypatch):
     first, second = enqueue_grid(db, tiny_grid(seeds="[1, 2]", train=24, eval=16))
+    go = tmp_path / "go"
+    monkeypatch.setenv(TEST_HOLD_ENV, f"step:1:{go}")  # run 1 waits at its first step until asked to stop
     pids: list[int] = []
 
     async def drive() -> None:
@@ -51,6 +53,7 @@ def test_start_a_detached_worker_then_stop_it_gracefully_after_its_run(db, tiny_
             await pilot.press("y")
             await until(pilot, lambda: app.snapshot.workers and app.snapshot.workers[0].state == "stopping",
                         timeout=30, what="stopping")
+            go.touch()
             await until(pilot, lambda: not app.snapshot.workers, timeout=240, what="the worker gone")
             assert app.snapshot.by_id[first].status == "succeeded"  # it finished the run it had
             assert app.snapshot.by_id[second].status == "queued"  # and took no more

@@ -45,15 +45,15 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def shared_warm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
-    """The workers this test process starts fork their launchers from one warm server
-    (tests/support/warm.py; ``XLTUI_TEST_WARM_SERVER=0``: each slot imports in its own)."""
+def shared_warm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int] | None]:
+    """The workers this test process starts fork their launchers from one warm server (its socket
+    and pid; tests/support/warm.py; ``XLTUI_TEST_WARM_SERVER=0``: each slot imports in its own)."""
     if not warm.wanted():
         yield None
         return
-    with warm.warm_server(tmp_path_factory.mktemp("warm")) as (path, _pid), pytest.MonkeyPatch.context() as patch:
+    with warm.warm_server(tmp_path_factory.mktemp("warm")) as (path, pid), pytest.MonkeyPatch.context() as patch:
         patch.setenv(WARM_SERVER_ENV, path)
-        yield path
+        yield path, pid
 
 
 @pytest.fixture

@@ -200,7 +200,7 @@ class ServedProcess:
                 conn.settimeout(60.0)
                 conn.connect(server)
                 request = json.dumps({"env": env, "cwd": cwd}).encode() + b"\n"
-                socket.send_fds(conn, [request], [stdin_r, stdout_w, sys.stderr.fileno()])
+                socket.send_fds(conn, [request], [stdin_r, stdout_w, 2])  # its stderr: ours, as a child's would be
                 answer = b""
                 while not answer.endswith(b"\n"):
                     chunk = conn.recv(4096)
@@ -210,7 +210,7 @@ class ServedProcess:
             reply = json.loads(answer)
             if "pid" not in reply:
                 raise LauncherError(f"refused: {reply.get('refused', reply)}")
-            pidfd = os.pidfd_open(int(reply["pid"]))  # before it could end and its pid be reused
+            pidfd = os.pidfd_open(int(reply["pid"]))  # at once: a launcher that already died fails here
         except BaseException:
             for fd in ours:
                 os.close(fd)

@@ -80,7 +80,9 @@ def state_store(spec: RunSpec | LangAdapterSpec, files: RunFiles, engine, run_id
                 owner: str) -> StateStore:
     """The run's saved training states (engine.training.resume), at the worker's cadence, owned by this
     database's run; a loop that resumes from one, or saves one, records it with this attempt."""
-    store = StateStore(files.state(owner), spec.spec_hash(), checkpoint_every(), owner=owner)
+    cadence = checkpoint_every()
+    print(f"training state saved {cadence} and when stopped", flush=True)  # the worker's --checkpoint-every
+    store = StateStore(files.state(owner), spec.spec_hash(), cadence, owner=owner)
 
     def resumed(step: int) -> None:
         redone = record_resume(engine, run_id, attempt_id, step)

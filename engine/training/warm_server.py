@@ -30,6 +30,7 @@ import signal
 import socket
 import struct
 import sys
+import tempfile
 import traceback
 from collections.abc import Mapping
 
@@ -37,8 +38,11 @@ from engine.training import launcher
 
 # read when a run starts, never at import: they may differ between the server and a worker
 LATE_VARIABLES = frozenset({"CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                            "PYTHONUNBUFFERED", "PWD", "OLDPWD", "_", "SHLVL"})
-LATE_PREFIXES = ("XLTUI_", "PYTEST_")  # our own settings are read when used; pytest's per test
+                            "PYTHONUNBUFFERED", "PWD", "OLDPWD", "_", "SHLVL", "HOSTNAME", "ENVIRONMENT",
+                            "TMPDIR"})  # TMPDIR: the launcher forgets the server's (tempfile's cache)
+# ours are read when used; pytest's are per test; a cluster job's (Slurm's, submitit's) describe the job
+LATE_PREFIXES = ("XLTUI_", "PYTEST_", "SLURM_", "SRUN_", "SUBMITIT_")
+SHOWN = 5  # variables a refusal names
 MAX_REQUEST = 1 << 22
 ACCEPT_POLL_S = 1.0  # how often an idle server looks whether its parent is still there
 
@@ -78,6 +82,7 @@ def _become_launcher(request: dict, fds: list[int], worker: int) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
+        tempfile.tempdir = None  # found again from the worker's TMPDIR
         watch = os.pidfd_open(worker)  # the worker is alive: it waits for our answer
         code = launcher.serve(lambda: not select.select([watch], [], [], 0)[0])
     except BaseException:
@@ -93,7 +98,8 @@ def _answer(conn: socket.socket, listening: socket.socket, base: Mapping[str, st
         if len(fds) != 3:
             reply = {"refused": f"expected 3 file descriptors, got {len(fds)}"}
         elif wrong := differences(base, request["env"]):
-            reply = {"refused": f"its environment differs in {', '.join(wrong)}"}
+            more = f" and {len(wrong) - SHOWN} more" if len(wrong) > SHOWN else ""
+            reply = {"refused": f"its environment differs in {', '.join(wrong[:SHOWN])}{more}"}
         else:
             worker = _peer_pid(conn)
             pid = os.fork()

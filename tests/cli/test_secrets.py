@@ -114,8 +114,7 @@ def home(tmp_path_factory, cache_dir) -> tuple[Path, dict[str, str]]:
     """A working folder and the environment every command of this module runs with."""
     folder = tmp_path_factory.mktemp("secrets")
     env = {"XLTUI_DATA": str(DATA), "XLTUI_CACHE": str(cache_dir), "XLTUI_CPU_SLOTS": "1",
-           "XLTUI_ARTIFACTS": str(folder / "artifacts"),
-           WARM_SERVER_ENV: ""}  # each worker's launcher its own child: its command line is watched too
+           "XLTUI_ARTIFACTS": str(folder / "artifacts")}
     return folder, env
 
 
@@ -159,7 +158,8 @@ def studied(secret_db, home):
     folder, env = home
     grid = folder / "grid.yaml"
     grid.write_text(TINY_GRID.format(study="hush", seeds="[1]", epochs=1, train=24, eval=16, patience=2))
-    out = cli(home, "run", "--grid", str(grid), "--db", secret_db, "--cpu", "--detach")
+    own = (folder, {**env, WARM_SERVER_ENV: ""})  # its launcher its own child: that command line is watched too
+    out = cli(own, "run", "--grid", str(grid), "--db", secret_db, "--cpu", "--detach")
     pid = int(out.stdout.split("(pid ")[1].split(")")[0])
     (log,) = (folder / "artifacts" / "workers").glob("worker-*.log")  # the path printed may wrap
     seen: dict[int, str] = {}  # the worker, its launcher or a run that showed a password on its command line

@@ -5,9 +5,11 @@ with), cancel re-queues, and bad input is one line with nothing submitted."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -18,9 +20,36 @@ from engine.settings import CHECKPOINT_EVERY_ENV
 from engine.store.db import open_db
 from engine.store.schema import ClusterJob, Worker
 from tests.support.env import wait_for, xltui
-from tests.support.workers import attempts, enqueue_grid, last_step, resumed_at_saved_step, run_processes, runs
+from tests.support.workers import (
+    SAVES_EVERY_7,
+    attempts,
+    enqueue_grid,
+    last_step,
+    latest_log,
+    resumed_at_saved_step,
+    run_processes,
+    runs,
+)
 
 WIDE = {"COLUMNS": "200"}  # tables unwrapped: a cell is read whole whatever the job ids' length
+
+
+SUBMITTED: list[str] = []  # this process's local jobs, ended after each test however it ended
+
+
+@pytest.fixture(autouse=True)
+def no_job_outlives_its_test() -> Iterator[None]:
+    """A test that fails midway leaves no local job (a worker training an endless run) behind."""
+    yield
+    while SUBMITTED:
+        job = SUBMITTED.pop()
+        try:
+            family = [controller(job), *controller(job).children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+        for p in family:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                p.kill()
 
 
 def submit_local(db: str, workers: int, *extra: str) -> list[str]:
@@ -28,6 +57,7 @@ def submit_local(db: str, workers: int, *extra: str) -> list[str]:
                 "--time", "30", "--poll", "0.2", "--lease", "5", "--db", db, *extra, check=True)
     with Session(open_db(db, create=False)) as s:
         jobs = [j.job_id for j in s.exec(select(ClusterJob).order_by(ClusterJob.job_index))]
+    SUBMITTED.extend(jobs)
     assert len(jobs) == workers and all(j in out.stdout for j in jobs), out.stdout
     return jobs
 
@@ -85,7 +115,7 @@ def test_a_preempted_job_requeues_its_run_at_once_and_restarts_and_cancel_requeu
     (run_id,) = enqueue_grid(db, tiny_grid(epochs=500, patience=500, train=200, eval=40))
     (job,) = submit_local(db, 1, "--checkpoint-every", "7", "--max-requeues", "9", "--signal-delay", "45")
     (proc,) = wait_for(lambda: run_processes(run_id, db), what="the run's process")
-    assert proc.environ()[CHECKPOINT_EVERY_ENV] == "7"  # the job's worker gives its runs the cadence
+    wait_for(lambda: SAVES_EVERY_7 in latest_log(run_id, db), what="the run to say its cadence")  # the job's worker's
     assert controller(job).environ()["SUBMITIT_LOCAL_SIGNAL_DELAY_S"] == "45"  # the warning, 45 s before the end
     assert submitted(db, job)._timeout_countdown == 9  # submitit's max_num_timeout
     with Session(open_db(db, create=False)) as s:
@@ -104,7 +134,7 @@ def test_a_preempted_job_requeues_its_run_at_once_and_restarts_and_cancel_requeu
     assert runs(db)[0].attempts - runs(db)[0].retry_base <= 1  # a preemption costs the run no attempt
 
     (proc,) = wait_for(lambda: run_processes(run_id, db), what="the second attempt's process")
-    assert proc.environ()[CHECKPOINT_EVERY_ENV] == "7"  # the requeued job kept its options
+    wait_for(lambda: SAVES_EVERY_7 in latest_log(run_id, db), what="the run to say its cadence")  # the requeued job's
     assert submitted(db, job)._timeout_countdown == 9  # a preemption is not a time-out
     resumed, reached, redone = resumed_at_saved_step(db, run_id)
     assert resumed == reached >= 3 and redone == 0  # the run saved at the step it stopped at, and goes on from it

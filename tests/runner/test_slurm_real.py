@@ -14,11 +14,19 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from engine.settings import CHECKPOINT_EVERY_ENV
 from engine.store.db import open_db
 from engine.store.schema import ClusterJob, Worker
 from tests.support.env import wait_for, xltui
-from tests.support.workers import attempts, enqueue_grid, last_step, resumed_at_saved_step, run_processes, runs
+from tests.support.workers import (
+    SAVES_EVERY_7,
+    attempts,
+    enqueue_grid,
+    last_step,
+    latest_log,
+    resumed_at_saved_step,
+    run_processes,
+    runs,
+)
 
 WIDE = {"COLUMNS": "200"}  # tables unwrapped: a cell is read whole whatever the job ids' length
 
@@ -80,7 +88,7 @@ def test_usr2_requeues_the_run_at_once_and_slurm_restarts_the_worker(slurm_clust
                     "--signal-delay", "45")
     (proc,) = wait_for(lambda: run_processes(run_id, db), timeout=120,
                        what=f"the run on Slurm\n{slurm_cluster.squeue()}")
-    assert proc.environ()[CHECKPOINT_EVERY_ENV] == "7"  # the job's worker gives its runs the cadence
+    wait_for(lambda: SAVES_EVERY_7 in latest_log(run_id, db), what="the run to say its cadence")  # the job's worker's
     script, delayed = submitted(db, job)
     assert "#SBATCH --signal=USR2@45" in script.splitlines()  # the warning leaves the runs 45 s to save
     assert delayed._timeout_countdown == 9  # submitit's max_num_timeout
@@ -97,7 +105,7 @@ def test_usr2_requeues_the_run_at_once_and_slurm_restarts_the_worker(slurm_clust
         ws = s.exec(select(Worker).order_by(Worker.started_at)).all()
     assert len(ws) == 2 and {w.job_id for w in ws} == {job} and ws[0].pid != ws[1].pid
     (proc,) = wait_for(lambda: run_processes(run_id, db), timeout=60, what="the second attempt's process")
-    assert proc.environ()[CHECKPOINT_EVERY_ENV] == "7"  # the requeued job kept its options
+    wait_for(lambda: SAVES_EVERY_7 in latest_log(run_id, db), what="the run to say its cadence")  # the requeued job's
     assert submitted(db, job)[1]._timeout_countdown == 9  # 1 h asked, seconds run: a preemption, not a time-out
     resumed, reached, redone = resumed_at_saved_step(db, run_id)
     assert resumed == reached >= 3 and redone == 0  # the run saved at the step it stopped at, and goes on from it

@@ -42,8 +42,11 @@ def gone(pid: int) -> bool:
 
 
 @pytest.fixture
-def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, int]]:
-    """A server of this test's own (its pid known), which the test's workers use."""
+def server(shared_warm_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, int]]:
+    """The server this test's workers use (socket, pid): this test process's, else one of the test's own."""
+    if shared_warm_server is not None:
+        yield shared_warm_server
+        return
     with warm_server(tmp_path) as (path, pid):
         monkeypatch.setenv(WARM_SERVER_ENV, path)
         yield path, pid
@@ -52,7 +55,7 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[st
 def test_only_the_variables_imports_read_decide_whether_the_server_serves():
     ours = {"HF_HOME": "/a", "GOMP_SPINCOUNT": "30000", "PATH": "/bin", "XLTUI_DB": "x", "OMP_NUM_THREADS": "2"}
     later = {**ours, "XLTUI_DB": "y", "XLTUI_DATA": "/d", "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "0",
-             "PYTEST_CURRENT_TEST": "t"}
+             "PYTEST_CURRENT_TEST": "t", "SLURM_JOB_ID": "7", "SUBMITIT_FOLDER": "/j", "TMPDIR": "/scratch"}
     assert differences(ours, later) == []
     other = {**ours, "HF_HOME": "/b", "TRANSFORMERS_OFFLINE": "1"}
     del other["GOMP_SPINCOUNT"]  # libgomp reads it as torch loads it

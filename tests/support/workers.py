@@ -54,6 +54,18 @@ def run_processes(run_id: int, db: str) -> list[psutil.Process]:
     return [p for p in writers.values() if p.info["ppid"] not in writers]
 
 
+# what a run says once it has read the cadence a worker's --checkpoint-every 7 gave it (engine.training.run)
+SAVES_EVERY_7 = "training state saved every 7 steps and when stopped"
+
+
+def latest_log(run_id: int, db: str) -> str:
+    """What the run's latest attempt has written to its log so far."""
+    with Session(open_db(db, create=False)) as s:
+        latest = s.exec(select(Attempt).where(Attempt.run_id == run_id)
+                        .order_by(Attempt.number.desc())).first()  # type: ignore[union-attr]
+    return Path(latest.log_path).read_text(errors="replace") if latest and latest.log_path else ""
+
+
 def last_step(db: str, attempt_id: int) -> int:
     """The furthest optimizer step an attempt logged a training loss for (0: none yet)."""
     with Session(open_db(db, create=False)) as s:

@@ -31,14 +31,17 @@ def attempts(db: str, run_id: int) -> list[Attempt]:
         return list(s.exec(select(Attempt).where(Attempt.run_id == run_id).order_by(Attempt.number)))
 
 
+def latest_attempt(run_id: int, db: str) -> Attempt | None:
+    """The run's latest attempt, None before its first."""
+    return (attempts(db, run_id) or [None])[-1]
+
+
 def run_processes(run_id: int, db: str) -> list[psutil.Process]:
     """The live process of a run's latest attempt: the one writing that attempt's log as its stdout
     (a cold run, or one forked by a launcher, the worker's own or a warm server's), not a process
     it started (which inherits that stdout)."""
     try:
-        with Session(open_db(db, create=False)) as s:
-            latest = s.exec(select(Attempt).where(Attempt.run_id == run_id)
-                            .order_by(Attempt.number.desc())).first()  # type: ignore[union-attr]
+        latest = latest_attempt(run_id, db)
     except StoreError:  # not created yet: nothing runs
         return []
     if latest is None or not latest.log_path:
@@ -60,9 +63,7 @@ SAVES_EVERY_7 = "training state saved every 7 steps and when stopped"
 
 def latest_log(run_id: int, db: str) -> str:
     """What the run's latest attempt has written to its log so far."""
-    with Session(open_db(db, create=False)) as s:
-        latest = s.exec(select(Attempt).where(Attempt.run_id == run_id)
-                        .order_by(Attempt.number.desc())).first()  # type: ignore[union-attr]
+    latest = latest_attempt(run_id, db)
     return Path(latest.log_path).read_text(errors="replace") if latest and latest.log_path else ""
 
 

@@ -202,7 +202,9 @@ def simulated_hold() -> tuple[str, int, str] | None:
     text = os.environ.get(TEST_HOLD_ENV, "").strip()
     if not text:
         return None
-    where, n, path = text.split(":", 2)
+    where, n, path = (text.split(":", 2) + ["", ""])[:3]
+    if not n.isdigit() or not path:
+        raise ValueError(f"{TEST_HOLD_ENV}: expected where:N:file (step:1:/tmp/go), got {text!r}")
     return where, int(n), path
 
 

@@ -2,25 +2,28 @@
 
 A study of many short real runs (the ``tiny`` model, a few hundred English MasakhaNER
 sentences, zero-shot to Swahili) is queued in a fresh SQLite database and worked through
-by several real ``xltui worker --cpu`` processes (one CPU slot each, warm launchers as by
-default, a short ``--lease`` so a dead worker's run is taken back soon, ``--study …
---exit-when-idle`` so they exit once no run of the study is queued or running). Three
+by several real ``xltui worker --cpu`` processes (one CPU slot each; warm launchers as by
+default, their own or forked by the warm server ``$XLTUI_WARM_SERVER`` names; a short
+``--lease`` so a dead worker's run is taken back soon; ``--study … --exit-when-idle`` so
+they exit once no run of the study is queued or running). Three
 phases, each on its own database, one after another:
 
 * baseline: no kills — the time and attempts the faults are measured against;
 * kill workers: a random busy worker gets SIGKILL and a replacement is started (its run comes
   back by lease expiry; its launcher and run process exit by themselves);
 * kill runs: a random run process (the per-run process a slot starts,
-  forked by its warm launcher; found as a worker's descendant whose stdout is an attempt's
-  ``run.log``) gets SIGKILL, as the OOM killer sends, or SIGTERM, as ``kill PID`` or
-  earlyoom's first try sends; and a few times the warm launcher under a run in its last
+  forked by its warm launcher; found by its stdout, an attempt's ``run.log``, and given to
+  its worker by that attempt's row) gets SIGKILL, as the OOM killer sends, or SIGTERM, as
+  ``kill PID`` or earlyoom's first try sends; and a few times the warm launcher under a run in its last
   epoch gets SIGKILL (the worst moment: the orphaned run may finish after its slot has
   already re-queued the run and claimed it again, under the same worker id).
 
 Kills are planned against the study's progress, not the clock, so a fast or a loaded machine
 makes them all: kill i of k is due once i·(runs − workers)/k runs have succeeded, and is made
 as soon as a victim is there (a busy worker, a run process, a run in its last epoch for a
-launcher), so at least as many runs as workers are still to come when the last one is due.
+launcher) and the reader below has polled once more than the kills made so far (so a poll
+comes before each kill, however fast the runs), so at least as many runs as workers are still
+to come when the last one is due.
 
 All the while a reader runs ``xltui status --db …`` (every other time ``--runs``) once a
 second as a subprocess and records every failure (exit status, a traceback). At the end of
@@ -71,9 +74,11 @@ from tests.support.torture_checks import (
     Report,
     check,
     descendants,
+    launchers_of,
     parent_pid,
     run_processes,
     text_of,
+    worker_pid,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -168,6 +173,7 @@ class Phase:
 
     def __init__(self, db: Path, plan: Plan, env: dict[str, str], logs: Path):
         self.db, self.plan, self.env, self.logs = db, plan, env, logs
+        self.artifacts = Path(env["XLTUI_ARTIFACTS"])
         self.workers: list[subprocess.Popen] = []
         self.killed: set[int] = set()
         self.seen: dict[int, float] = {}  # pid -> create time: a pid reused later is not ours
@@ -187,19 +193,31 @@ class Phase:
         return [w for w in self.workers if w.poll() is None]
 
     def note_processes(self) -> None:
-        for w in self.alive():
-            for p in descendants(w.pid):  # the workers themselves are waited for
-                try:
-                    self.seen.setdefault(p.pid, p.create_time())
-                except psutil.Error:
-                    pass
+        """Record the phase's processes: the workers' children, their launchers (their own or a warm
+        server's) and the run processes (the workers themselves are waited for)."""
+        procs = [p for w in self.alive() for p in (*descendants(w.pid), *launchers_of(w.pid))]
+        for p in [*procs, *(run for run, _log in run_processes(self.artifacts))]:
+            try:
+                self.seen.setdefault(p.pid, p.create_time())
+            except psutil.Error:
+                pass
+
+    def busy(self) -> list[tuple[subprocess.Popen, list[tuple[psutil.Process, str]]]]:
+        """Each live worker with a run process now, and those processes with their logs."""
+        alive = {w.pid: w for w in self.alive()}
+        mine: dict[int, list[tuple[psutil.Process, str]]] = {}
+        for p, log in run_processes(self.artifacts):
+            pid = worker_pid(self.db, log)
+            if pid in alive:
+                mine.setdefault(pid, []).append((p, log))
+        return [(alive[pid], procs) for pid, procs in mine.items()]
 
     def kill(self, kind: str, at_s: float) -> Kill | None:
         """SIGKILL one random busy worker (and start another), or send one random run process its
         signal, or SIGKILL the warm launcher of a run in its last epoch (the worst moment: the orphaned
         run may finish while its slot has already claimed the run again); None if there is none now."""
-        busy = [(w, run_processes(w.pid)) for w in self.alive()]
-        if kind == LAUNCHER:  # a forked run's parent is its launcher, a child of the worker
+        busy = self.busy()
+        if kind == LAUNCHER:  # a forked run's parent is its launcher (the worker's own child or a server's)
             last = f"epoch {self.plan.epochs}:"
             busy = [(w, [(p, log) for p, log in procs if parent_pid(p) not in (None, w.pid) and last in text_of(log)])
                     for w, procs in busy]
@@ -286,18 +304,21 @@ def torture(folder: Path, plan: Plan, notify: Callable[[str], None] = lambda _m:
     phase = Phase(db, plan, env, logs)
     pending = list(plan.kills)
     due = kill_schedule(plan)
-    started = time.monotonic()
+    started = noted = time.monotonic()
     reader.start()
     try:
         for _ in range(plan.workers):
             phase.start_worker()
+        phase.note_processes()
         while phase.alive():
             now = time.monotonic()
             if now - started > plan.timeout_s:
                 report.problems.append(f"the study did not finish within {plan.timeout_s:.0f} s")
                 break
-            phase.note_processes()
-            if pending and succeeded(db) >= due[len(report.kills)]:
+            if now - noted > 0.5:  # a scan of every process: each run lives for seconds
+                phase.note_processes()
+                noted = now
+            if pending and succeeded(db) >= due[len(report.kills)] and reader.polls > len(report.kills):
                 kill = phase.kill(pending[0], now - started)
                 if kill is not None:
                     pending.pop(0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,26 +63,61 @@ def descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
+def _fd(pid: int, fd: int | str) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/fd/{fd}")
+    except OSError:  # ended meanwhile, or no such descriptor
+        return None
+
+
 def run_log_of(pid: int) -> str | None:
     """The attempt log a process writes its stdout to, if it is a run process (cold or forked)."""
+    target = _fd(pid, 1)
+    return target if target and RUN_LOG.search(target) else None
+
+
+def run_processes(artifacts: Path) -> list[tuple[psutil.Process, str]]:
+    """The run processes of the study whose artifacts are under ``artifacts``, and their logs: those
+    writing an attempt's log there as their stdout, whoever forked them (the worker for a cold run, its
+    own launcher, or a warm server's). A process a run started itself shares its stdout: skipped."""
+    root = os.path.realpath(artifacts) + os.sep
+    found: dict[int, tuple[psutil.Process, str]] = {}
+    for p in psutil.process_iter(["ppid", "status"]):
+        log = run_log_of(p.pid)
+        if log and log.startswith(root) and p.info["status"] != psutil.STATUS_ZOMBIE:
+            found[p.pid] = (p, log)
+    return [(p, log) for p, log in found.values() if p.info["ppid"] not in found]
+
+
+def worker_pid(db: Path, log: str) -> int | None:
+    """The pid of the worker whose attempt writes ``log``, as the attempt's row names it (host:pid:device)."""
+    run_id, number = RUN_LOG.search(log).groups()  # type: ignore[union-attr]
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+        row = conn.execute("SELECT worker_id FROM attempt WHERE run_id = ? AND number = ?", (run_id, number)).fetchone()
+    return int(row[0].split(":")[1]) if row else None
+
+
+def _writes_to(pid: int, fd: str) -> bool:
     try:
-        target = os.readlink(f"/proc/{pid}/fd/1")
-    except OSError:
-        return None
-    return target if RUN_LOG.search(target) else None
+        flags = next(line for line in Path(f"/proc/{pid}/fdinfo/{fd}").read_text().splitlines()
+                     if line.startswith("flags:"))
+    except (OSError, StopIteration):
+        return False
+    return int(flags.split()[1], 8) & os.O_ACCMODE == os.O_WRONLY
 
 
-def run_processes(worker_pid: int) -> list[tuple[psutil.Process, str]]:
-    """A worker's run processes and their logs (a process a run started itself shares its stdout: skipped)."""
-    found = [(p, log) for p in descendants(worker_pid) if (log := run_log_of(p.pid))]
-    pids = {p.pid for p, _ in found}
+def launchers_of(worker: int) -> list[psutil.Process]:
+    """A worker's warm launchers, its own children or forked by a warm server: the processes whose stdin
+    is a pipe the worker writes to (not its own stdout or stderr, which others may share)."""
+    try:
+        fds = [fd for fd in os.listdir(f"/proc/{worker}/fd") if fd not in ("0", "1", "2")]
+    except OSError:  # it ended
+        return []
+    pipes = {t for fd in fds if (t := _fd(worker, fd)) and t.startswith("pipe:") and _writes_to(worker, fd)}
     out = []
-    for p, log in found:
-        try:
-            if p.ppid() not in pids:
-                out.append((p, log))
-        except psutil.Error:
-            pass
+    for p in psutil.process_iter():
+        if p.pid != worker and _fd(p.pid, 0) in pipes:
+            out.append(p)
     return out
 
 

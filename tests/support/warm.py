@@ -1,7 +1,7 @@
 """One warm server per test process (engine.training.warm_server): the workers the tests start fork
 their slot's launcher from it instead of importing torch and transformers again, ~6 CPU-s a worker,
 which was 40 % of the suite's CPU. Tests of the launcher a slot starts itself (its process tree,
-its environment, the torture test's kills) opt out with the ``own_launchers`` fixture."""
+its environment) opt out with the ``own_launchers`` fixture."""
 
 from __future__ import annotations
 

@@ -46,14 +46,15 @@ def run_spec(align: AlignParams) -> RunSpec:
 
 @pytest.mark.slow
 def test_optimising_the_parallel_term_pulls_the_pairs_together(tmp_path: Path):
-    spec = run_spec(AlignParams(weight=1.0, parallel={"swa": f"file:{parallel_file(tmp_path)}"}, batch_size=24))
+    spec = run_spec(AlignParams(weight=1.0, parallel={"swa": f"file:{parallel_file(tmp_path, 12)}"}, batch_size=12))
     tokenizer, model = load_token_classifier(str(minilm_dir()), ["O", "B-PER"], max_length=32)
     aligner = Aligner(tokenizer, spec, Router(lambda _lang: None, current="en"), log=lambda _: None)
     batch = {"input_ids": torch.tensor([[101, 102]]), "attention_mask": torch.ones(1, 2, dtype=torch.long)}
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5)
     gaps = []
     for _ in range(8):
-        gap = aligner(model, batch, None)  # all 24 pairs every step, so the values are comparable
+        gap = aligner(model, batch, None)  # all 12 pairs every step, so the values are comparable (last/first:
+        # 0.14 here, 0.17 with 24 pairs at twice the cost)
         gaps.append(gap.item())
         gap.backward()
         optimizer.step()

@@ -38,8 +38,9 @@ def test_the_same_seed_reproduces_scores_and_predictions(tmp_path: Path):
 def test_a_local_pretrained_encoder_learns_english_ner(tmp_path: Path):
     """MiniLM (a local directory, as any user model) fine-tuned briefly beats itself untrained."""
     local = str(minilm_dir())
-    s = spec(model=local, lr=1.5e-4, batch_size=16, max_length=64, epochs=2, max_train_sentences=500,
-             max_eval_sentences=100, patience=2)  # dev F1 0.54 (0.65 at 800 sentences and lr 1e-4, 1.5x the time)
+    s = spec(model=local, lr=3e-4, batch_size=16, max_length=64, epochs=1, max_train_sentences=500,
+             max_eval_sentences=100, patience=2)  # dev F1 0.48 (0.42 at lr 2e-4, 0.50 at 4e-4; 2 epochs at
+    # 1.5e-4: 0.56 in 1.8x the time; 0.65 at 800 sentences and lr 1e-4)
     dev = read_split(s, "en", "dev", 100)[0]
     train_tags = [t for x in read_split(s, "en", "train", 500)[0] for t in x.tags]
     from transformers import DataCollatorForTokenClassification
@@ -51,7 +52,7 @@ def test_a_local_pretrained_encoder_learns_english_ner(tmp_path: Path):
     data, _ = encode(tokenizer, dev, labels, 64)
     untrained = evaluate_split("ner", model, DataCollatorForTokenClassification(tokenizer), data, labels, "cpu")["f1"]
     trained = scores(train_and_evaluate(s, RunFiles(tmp_path), None, "cpu", log=print))[("en", "dev", "f1")]
-    print(f"MiniLM English dev F1: untrained {untrained:.3f}, after 2 epochs on 500 sentences {trained:.3f}")
+    print(f"MiniLM English dev F1: untrained {untrained:.3f}, after an epoch on 500 sentences {trained:.3f}")
     assert trained > 0.35 and trained > untrained + 0.25
 
 

@@ -23,7 +23,7 @@ from engine.store.queries import live_workers
 from engine.store.schema import Attempt, Run, Worker
 from engine.store.sharing import filesystem_type, network_filesystem_warning
 from tests.support.env import REPO, wait_for, xltui
-from tests.support.workers import attempts, enqueue_grid, run_processes, runs
+from tests.support.workers import attempts, enqueue_grid, run_processes, runs, worker_pid
 
 HOURS = 3 * 3600.0
 # the CLI in a process whose own clock is off by SKEW seconds (time.time is what a worker would use)
@@ -60,7 +60,7 @@ def test_workers_whose_clocks_are_hours_off_neither_take_live_runs_nor_keep_dead
 
     def holder() -> tuple[str, int]:
         run = runs(any_db)[0]
-        return run.status, run.attempts, int(run.worker_id.split(":")[1]) if run.worker_id else None
+        return run.status, run.attempts, worker_pid(run.worker_id) if run.worker_id else None
 
     try:
         behind = _worker(-HOURS, any_db, tmp_path / "behind.log")

@@ -20,7 +20,7 @@ from engine.settings import TEST_HOLD_ENV
 from engine.store.db import open_db
 from engine.store.schema import Attempt, Result
 from tests.support.env import REPO, wait_for
-from tests.support.workers import enqueue_grid, runs
+from tests.support.workers import enqueue_grid, runs, worker_pid
 
 
 def start_worker(db: str, log: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen:
@@ -31,7 +31,7 @@ def start_worker(db: str, log: Path, *extra: str, env: dict[str, str] | None = N
 
 def busy_pids(db: str) -> set[int]:
     """The pids of the workers running a run now."""
-    return {int(r.worker_id.split(":")[1]) for r in runs(db) if r.status == "running" and r.worker_id}
+    return {worker_pid(r.worker_id) for r in runs(db) if r.status == "running" and r.worker_id}
 
 
 def finished_exactly_once(db: str, ids: list[int]) -> None:

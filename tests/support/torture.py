@@ -78,7 +78,7 @@ from tests.support.torture_checks import (
     parent_pid,
     run_processes,
     text_of,
-    worker_pid,
+    worker_of,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -207,7 +207,7 @@ class Phase:
         alive = {w.pid: w for w in self.alive()}
         mine: dict[int, list[tuple[psutil.Process, str]]] = {}
         for p, log in run_processes(self.artifacts):
-            pid = worker_pid(self.db, log)
+            pid = worker_of(self.db, log)
             if pid in alive:
                 mine.setdefault(pid, []).append((p, log))
         return [(alive[pid], procs) for pid, procs in mine.items()]

@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import re
 import signal
-import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Collection
 
 import psutil
+
+from tests.support.workers import attempts, fd_target, log_writers, worker_pid
 
 if TYPE_CHECKING:
     from tests.support.torture import Plan
@@ -63,38 +64,18 @@ def descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
-def _fd(pid: int, fd: int | str) -> str | None:
-    try:
-        return os.readlink(f"/proc/{pid}/fd/{fd}")
-    except OSError:  # ended meanwhile, or no such descriptor
-        return None
-
-
-def run_log_of(pid: int) -> str | None:
-    """The attempt log a process writes its stdout to, if it is a run process (cold or forked)."""
-    target = _fd(pid, 1)
-    return target if target and RUN_LOG.search(target) else None
-
-
 def run_processes(artifacts: Path) -> list[tuple[psutil.Process, str]]:
-    """The run processes of the study whose artifacts are under ``artifacts``, and their logs: those
-    writing an attempt's log there as their stdout, whoever forked them (the worker for a cold run, its
-    own launcher, or a warm server's). A process a run started itself shares its stdout: skipped."""
+    """The run processes of the study whose artifacts are under ``artifacts``, and their logs (the
+    attempt's ``run.log`` each writes as its stdout, whoever forked it)."""
     root = os.path.realpath(artifacts) + os.sep
-    found: dict[int, tuple[psutil.Process, str]] = {}
-    for p in psutil.process_iter(["ppid", "status"]):
-        log = run_log_of(p.pid)
-        if log and log.startswith(root) and p.info["status"] != psutil.STATUS_ZOMBIE:
-            found[p.pid] = (p, log)
-    return [(p, log) for p, log in found.values() if p.info["ppid"] not in found]
+    return log_writers(lambda path: path.startswith(root) and RUN_LOG.search(path) is not None)
 
 
-def worker_pid(db: Path, log: str) -> int | None:
-    """The pid of the worker whose attempt writes ``log``, as the attempt's row names it (host:pid:device)."""
-    run_id, number = RUN_LOG.search(log).groups()  # type: ignore[union-attr]
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
-        row = conn.execute("SELECT worker_id FROM attempt WHERE run_id = ? AND number = ?", (run_id, number)).fetchone()
-    return int(row[0].split(":")[1]) if row else None
+def worker_of(db: Path, log: str) -> int | None:
+    """The pid of the worker whose attempt writes ``log``, as the attempt's row names it."""
+    run_id, number = (int(g) for g in RUN_LOG.search(log).groups())  # type: ignore[union-attr]
+    mine = [a for a in attempts(str(db), run_id) if a.number == number]
+    return worker_pid(mine[0].worker_id) if mine else None
 
 
 def _writes_to(pid: int, fd: str) -> bool:
@@ -113,12 +94,8 @@ def launchers_of(worker: int) -> list[psutil.Process]:
         fds = [fd for fd in os.listdir(f"/proc/{worker}/fd") if fd not in ("0", "1", "2")]
     except OSError:  # it ended
         return []
-    pipes = {t for fd in fds if (t := _fd(worker, fd)) and t.startswith("pipe:") and _writes_to(worker, fd)}
-    out = []
-    for p in psutil.process_iter():
-        if p.pid != worker and _fd(p.pid, 0) in pipes:
-            out.append(p)
-    return out
+    pipes = {t for fd in fds if (t := fd_target(worker, fd)) and t.startswith("pipe:") and _writes_to(worker, fd)}
+    return [p for p in psutil.process_iter() if p.pid != worker and fd_target(p.pid, 0) in pipes]
 
 
 def text_of(path: str) -> str:

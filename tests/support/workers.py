@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 import psutil
 from sqlmodel import Session, select
@@ -36,10 +37,29 @@ def latest_attempt(run_id: int, db: str) -> Attempt | None:
     return (attempts(db, run_id) or [None])[-1]
 
 
+def fd_target(pid: int, fd: int | str) -> str | None:
+    """What a process's file descriptor ``fd`` points at (a path, ``pipe:[N]``); None if it has none
+    or has ended."""
+    try:
+        return os.readlink(f"/proc/{pid}/fd/{fd}")
+    except OSError:
+        return None
+
+
+def log_writers(wanted: Callable[[str], bool]) -> list[tuple[psutil.Process, str]]:
+    """Live processes whose stdout is a file ``wanted`` accepts, with that path: a run process writes
+    its attempt's log so, whoever forked it (its worker for a cold run, the worker's own launcher or a
+    warm server's). A process one of them started inherits that stdout: left out."""
+    found: dict[int, tuple[psutil.Process, str]] = {}
+    for p in psutil.process_iter(["ppid", "status"]):
+        path = fd_target(p.pid, 1)
+        if path and wanted(path) and p.info["status"] != psutil.STATUS_ZOMBIE:
+            found[p.pid] = (p, path)
+    return [(p, path) for p, path in found.values() if p.info["ppid"] not in found]
+
+
 def run_processes(run_id: int, db: str) -> list[psutil.Process]:
-    """The live process of a run's latest attempt: the one writing that attempt's log as its stdout
-    (a cold run, or one forked by a launcher, the worker's own or a warm server's), not a process
-    it started (which inherits that stdout)."""
+    """The live process of a run's latest attempt: the one writing that attempt's log as its stdout."""
     try:
         latest = latest_attempt(run_id, db)
     except StoreError:  # not created yet: nothing runs
@@ -47,14 +67,12 @@ def run_processes(run_id: int, db: str) -> list[psutil.Process]:
     if latest is None or not latest.log_path:
         return []
     log = os.path.realpath(latest.log_path)
-    writers = {}
-    for p in psutil.process_iter(["ppid", "status"]):
-        try:
-            if os.readlink(f"/proc/{p.pid}/fd/1") == log and p.info["status"] != psutil.STATUS_ZOMBIE:
-                writers[p.pid] = p
-        except OSError:  # ended meanwhile, or no stdout
-            continue
-    return [p for p in writers.values() if p.info["ppid"] not in writers]
+    return [p for p, _path in log_writers(lambda path: path == log)]
+
+
+def worker_pid(worker_id: str) -> int:
+    """The process of a worker slot, from its id (``host:pid:device``, engine.runner.slot)."""
+    return int(worker_id.split(":")[1])
 
 
 # what a run says once it has read the cadence a worker's --checkpoint-every 7 gave it (engine.training.run)
